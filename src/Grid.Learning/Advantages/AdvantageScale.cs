@@ -1,0 +1,14 @@
+namespace Grid.Learning.Advantages;
+
+/// <summary>What the centred rewards are divided by (ALGORITHM.md section 2; config <c>advantage_scale</c>).</summary>
+public enum AdvantageScale
+{
+    /// <summary><c>group</c>: the std of the prompt's group, as in the paper's Eq. 2.</summary>
+    Group,
+
+    /// <summary><c>batch</c>: the std of every reward in the batch.</summary>
+    Batch,
+
+    /// <summary><c>none</c>: no division, as in Dr. GRPO.</summary>
+    None,
+}
