@@ -1,0 +1,67 @@
+using Grid.Learning.Settings;
+
+namespace Grid.Learning.Objective;
+
+/// <summary>The settings of the clipped GRPO objective (ALGORITHM.md section 3). Validate once, at the edge.</summary>
+public sealed record GrpoLossSettings
+{
+    public static readonly IReadOnlyList<string> LossTypeNames = ["grpo", "bnpo", "dr_grpo"];
+
+    /// <summary>Config <c>eps_low</c>: the ratio is clipped below at 1 - eps_low.</summary>
+    public double EpsLow { get; init; } = 0.2;
+
+    /// <summary>Config <c>eps_high</c>: the ratio is clipped above at 1 + eps_high (DAPO: 0.28).</summary>
+    public double EpsHigh { get; init; } = 0.2;
+
+    /// <summary>Config <c>loss_type</c>.</summary>
+    public LossType LossType { get; init; } = LossType.Grpo;
+
+    /// <summary>Config <c>max_completion_length</c>, the dr_grpo denominator (<see cref="LossType.DrGrpo"/>).</summary>
+    public int MaxCompletionLength { get; init; }
+
+    /// <summary>Returns this, or throws <see cref="InvalidSettingException"/> naming the first bad setting.</summary>
+    public GrpoLossSettings Validate()
+    {
+        if (!(EpsLow >= 0 && EpsLow < 1))
+        {
+            throw new InvalidSettingException("eps_low", EpsLow,
+                "in [0, 1) (the ratio is clipped below at 1 - eps_low; the default is 0.2)");
+        }
+
+        if (!(EpsHigh >= 0 && double.IsFinite(EpsHigh)))
+        {
+            throw new InvalidSettingException("eps_high", EpsHigh,
+                "a finite number >= 0 (the ratio is clipped above at 1 + eps_high; default 0.2, DAPO 0.28)");
+        }
+
+        if (!Enum.IsDefined(LossType))
+        {
+            throw new InvalidSettingException("loss_type", (int)LossType, InvalidSettingException.OneOf(LossTypeNames));
+        }
+
+        if (MaxCompletionLength < 1 && LossType == LossType.DrGrpo)
+        {
+            throw new InvalidSettingException("max_completion_length", MaxCompletionLength,
+                ">= 1 when loss_type = \"dr_grpo\" (it divides the summed loss)");
+        }
+
+        if (MaxCompletionLength < 0)
+        {
+            throw new InvalidSettingException("max_completion_length", MaxCompletionLength, ">= 0");
+        }
+
+        return this;
+    }
+
+    /// <summary>Parses the config spelling of a loss type: "grpo", "bnpo" or "dr_grpo".</summary>
+    public static LossType ParseLossType(string? text) => text switch
+    {
+        "grpo" => LossType.Grpo,
+        "bnpo" => LossType.Bnpo,
+        "dr_grpo" => LossType.DrGrpo,
+        _ => throw new InvalidSettingException("loss_type", text, InvalidSettingException.OneOf(LossTypeNames)),
+    };
+
+    /// <summary>The config spelling of a loss type.</summary>
+    public static string LossTypeName(LossType lossType) => LossTypeNames[(int)lossType];
+}
