@@ -1,0 +1,59 @@
+using Grid.Learning.Settings;
+
+namespace Grid.Learning.KlControl;
+
+/// <summary>
+/// GRPO-D's KL weight (ALGORITHM.md section 4, the paper's Eq. 3): "exploration early, exploitation late".
+/// beta starts at beta_mid = (beta_min + beta_max) / 2, falls linearly to beta_min at step w = round(w_frac * t),
+/// then rises linearly to beta_max at step t, and holds beta_max after t.
+/// </summary>
+public static class DynamicKlSchedule
+{
+    public static double Beta(long step, long totalSteps, double warmupFraction, double betaMin, double betaMax)
+    {
+        Validate(totalSteps, warmupFraction, betaMin, betaMax);
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+
+        long w = ExplorationSteps(totalSteps, warmupFraction);
+        double betaMid = (betaMin + betaMax) / 2;
+        if (step > totalSteps)
+        {
+            return betaMax;
+        }
+
+        if (step <= w)
+        {
+            // w = 0 (a tiny run) has no exploration phase: the rise starts from beta_min at once.
+            return w == 0 ? betaMin : betaMid - ((betaMid - betaMin) * step / w);
+        }
+
+        return betaMin + ((betaMax - betaMin) * (step - w) / (totalSteps - w));
+    }
+
+    /// <summary>w = round(w_frac * t), rounding halves to even like Python's round().</summary>
+    public static long ExplorationSteps(long totalSteps, double warmupFraction) =>
+        (long)Math.Round(warmupFraction * totalSteps, MidpointRounding.ToEven);
+
+    /// <summary>Throws <see cref="InvalidSettingException"/> for the first setting the schedule cannot use.</summary>
+    public static void Validate(long totalSteps, double warmupFraction, double betaMin, double betaMax)
+    {
+        if (totalSteps < 1)
+        {
+            throw new InvalidSettingException("total_steps", totalSteps, ">= 1 (the number of training steps)");
+        }
+
+        if (!(warmupFraction > 0 && warmupFraction < 1))
+        {
+            throw new InvalidSettingException("warmup_fraction", warmupFraction,
+                "in the open interval (0, 1) (the paper uses 0.3)");
+        }
+
+        KlControllerSettings.ValidateBeta("beta_min", betaMin);
+        KlControllerSettings.ValidateBeta("beta_max", betaMax);
+        if (betaMin > betaMax)
+        {
+            throw new InvalidSettingException("beta_min", betaMin,
+                $"<= beta_max ({InvalidSettingException.Format(betaMax)})");
+        }
+    }
+}

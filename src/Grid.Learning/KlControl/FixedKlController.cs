@@ -1,0 +1,31 @@
+namespace Grid.Learning.KlControl;
+
+/// <summary>beta(s) = beta_0 (ALGORITHM.md section 5; the paper's fixed-beta GRPO baseline).</summary>
+public sealed class FixedKlController : IKlController
+{
+    private readonly double _beta;
+    private long _lastObservedStep;
+
+    public FixedKlController(double beta, long lastObservedStep = -1)
+    {
+        KlControllerSettings.ValidateBeta("beta", beta);
+        _beta = beta;
+        _lastObservedStep = lastObservedStep;
+    }
+
+    public string Kind => KlControllerSettings.Fixed;
+
+    public KlControllerState State => new(Kind, _beta, _lastObservedStep);
+
+    public double BetaAt(long step)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
+        return _beta;
+    }
+
+    public void Observe(long step, double observedKl, int samples)
+    {
+        KlControllerSettings.CheckObservation(step, observedKl, samples);
+        _lastObservedStep = Math.Max(_lastObservedStep, step);
+    }
+}
