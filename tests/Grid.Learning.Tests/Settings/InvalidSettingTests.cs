@@ -1,0 +1,117 @@
+using Grid.Learning.Advantages;
+using Grid.Learning.KlControl;
+using Grid.Learning.Objective;
+using Grid.Learning.Settings;
+using Refusal = (System.Action Act, string Setting, string Value, string Allowed);
+
+namespace Grid.Learning.Tests.Settings;
+
+/// <summary>Every invalid setting is refused naming the setting, the value and the allowed range.</summary>
+public sealed class InvalidSettingTests
+{
+    private static readonly KlControllerSettings s_dynamic = new() { Kind = "dynamic", TotalSteps = 1000 };
+    private static readonly KlControllerSettings s_adaptive = new() { Kind = "adaptive" };
+
+    private static readonly Dictionary<string, Refusal> s_cases = new()
+    {
+        ["beta_min above beta_max"] = (() => (s_dynamic with { BetaMin = 0.2, BetaMax = 0.1 }).Validate(),
+            "beta_min", "0.2", "<= beta_max (0.1)"),
+        ["warmup_fraction of 0"] = (() => (s_dynamic with { WarmupFraction = 0 }).Validate(),
+            "warmup_fraction", "0", "in the open interval (0, 1)"),
+        ["warmup_fraction of 1"] = (() => (s_dynamic with { WarmupFraction = 1 }).Validate(),
+            "warmup_fraction", "1", "in the open interval (0, 1)"),
+        ["warmup_fraction NaN"] = (() => (s_dynamic with { WarmupFraction = double.NaN }).Validate(),
+            "warmup_fraction", "NaN", "in the open interval (0, 1)"),
+        ["total_steps of 0"] = (() => (s_dynamic with { TotalSteps = 0 }).Validate(),
+            "total_steps", "0", ">= 1"),
+        ["total_steps unset for dynamic"] = (() => new KlControllerSettings { Kind = "dynamic" }.Create(),
+            "total_steps", "0", ">= 1"),
+        ["negative beta"] = (() => new KlControllerSettings { Kind = "fixed", Beta = -0.01 }.Validate(),
+            "beta", "-0.01", "a finite number >= 0"),
+        ["negative beta_min"] = (() => (s_dynamic with { BetaMin = -0.04 }).Validate(),
+            "beta_min", "-0.04", "a finite number >= 0"),
+        ["infinite beta_max"] = (() => (s_dynamic with { BetaMax = double.PositiveInfinity }).Validate(),
+            "beta_max", "Infinity", "a finite number >= 0"),
+        ["zero adaptive beta"] = (() => (s_adaptive with { Beta = 0 }).Create(),
+            "beta", "0", "a finite number > 0 for the adaptive controller"),
+        ["target_kl of 0"] = (() => (s_adaptive with { TargetKl = 0 }).Validate(),
+            "target_kl", "0", "a finite number > 0"),
+        ["negative target_kl"] = (() => (s_adaptive with { TargetKl = -6 }).Validate(),
+            "target_kl", "-6", "a finite number > 0"),
+        ["horizon of 0"] = (() => (s_adaptive with { Horizon = 0 }).Validate(),
+            "horizon", "0", ">= 1"),
+        ["unknown kl_controller"] = (() => new KlControllerSettings { Kind = "linear" }.Create(),
+            "kl_controller", "\"linear\"", "one of \"fixed\", \"dynamic\", \"adaptive\""),
+        ["schedule with beta_min above beta_max"] = (() => DynamicKlSchedule.Beta(0, 100, 0.3, 0.2, 0.1),
+            "beta_min", "0.2", "<= beta_max (0.1)"),
+        ["schedule with total_steps 0"] = (() => DynamicKlSchedule.Beta(0, 0, 0.3, 0.04, 0.1),
+            "total_steps", "0", ">= 1"),
+        ["negative eps_low"] = (() => new GrpoLossSettings { EpsLow = -0.1 }.Validate(),
+            "eps_low", "-0.1", "in [0, 1)"),
+        ["eps_low of 1"] = (() => new GrpoLossSettings { EpsLow = 1 }.Validate(),
+            "eps_low", "1", "in [0, 1)"),
+        ["negative eps_high"] = (() => new GrpoLossSettings { EpsHigh = -0.28 }.Validate(),
+            "eps_high", "-0.28", "a finite number >= 0"),
+        ["unknown loss_type"] = (() => GrpoLossSettings.ParseLossType("ppo"),
+            "loss_type", "\"ppo\"", "one of \"grpo\", \"bnpo\", \"dr_grpo\""),
+        ["dr_grpo without max_completion_length"] =
+            (() => new GrpoLossSettings { LossType = LossType.DrGrpo }.Validate(),
+            "max_completion_length", "0", ">= 1 when loss_type = \"dr_grpo\""),
+        ["group_size of 1"] = (() => new AdvantageSettings { GroupSize = 1 }.Validate(),
+            "group_size", "1", ">= 2"),
+        ["unknown advantage_scale"] = (() => AdvantageSettings.ParseScale("std"),
+            "advantage_scale", "\"std\"", "one of \"group\", \"batch\", \"none\""),
+    };
+
+    public static TheoryData<string> Cases => new(s_cases.Keys);
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void Is_refused_naming_the_setting_the_value_and_the_allowed_range(string name)
+    {
+        var (act, setting, value, allowed) = s_cases[name];
+
+        var error = Assert.Throws<InvalidSettingException>(act);
+
+        Assert.Equal(setting, error.Setting);
+        Assert.StartsWith($"Invalid setting {setting} = {value}: must be ", error.Message);
+        Assert.Contains(allowed, error.Allowed);
+        Assert.Contains(allowed, error.Message);
+    }
+
+    [Fact]
+    public void The_message_reads_as_documented()
+    {
+        var error = Assert.Throws<InvalidSettingException>(
+            () => (s_dynamic with { BetaMin = 0.2, BetaMax = 0.1 }).Validate());
+
+        Assert.Equal("Invalid setting beta_min = 0.2: must be <= beta_max (0.1).", error.Message);
+        Assert.Equal(0.2, error.Value);
+        Assert.IsAssignableFrom<ArgumentException>(error);
+    }
+
+    [Theory]
+    [InlineData("grpo", LossType.Grpo)]
+    [InlineData("bnpo", LossType.Bnpo)]
+    [InlineData("dr_grpo", LossType.DrGrpo)]
+    public void Loss_types_parse_from_their_config_spelling_and_back(string text, LossType lossType)
+    {
+        Assert.Equal(lossType, GrpoLossSettings.ParseLossType(text));
+        Assert.Equal(text, GrpoLossSettings.LossTypeName(lossType));
+    }
+
+    [Fact]
+    public void The_defaults_are_valid()
+    {
+        new GrpoLossSettings().Validate();
+        new AdvantageSettings().Validate();
+        (s_dynamic with { }).Validate();
+        new KlControllerSettings { Kind = "fixed" }.Validate();
+        s_adaptive.Validate();
+
+        Assert.Equal(0.2, new GrpoLossSettings().EpsLow);
+        Assert.Equal(0.2, new GrpoLossSettings().EpsHigh);
+        Assert.Equal(0.3, new KlControllerSettings().WarmupFraction);
+        Assert.Equal(10000, new KlControllerSettings().Horizon);
+    }
+}
