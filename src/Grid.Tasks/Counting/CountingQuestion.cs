@@ -28,7 +28,9 @@ public sealed record CountingQuestion(ObjectColor? Color, ObjectShape? Shape, Ob
     }
 
     public bool Matches(SceneObject item) =>
-        (Color is null || Color == item.Color) && (Shape is null || Shape == item.Shape) && (Size is null || Size == item.Size);
+        (Color is null || Color == item.Color)
+        && (Shape is null || Shape == item.Shape)
+        && (Size is null || Size == item.Size);
 
     public int CountIn(IEnumerable<SceneObject> objects) => objects.Count(Matches);
 }

@@ -15,5 +15,6 @@ public static class DatasetFields
     public const string Reasoning = "reasoning";
 
     public const string ExampleRecord =
-        """{"id":"counting-000001","task":"counting","question":"How many objects?","answer":"3","image":"images/counting-000001.png","reasoning":"A1 B2 C3 = 3"}""";
+        """{"id":"counting-000001","task":"counting","question":"How many objects?","answer":"3","image":"images/"""
+        + """counting-000001.png","reasoning":"A1 B2 C3 = 3"}""";
 }

@@ -36,7 +36,8 @@ public static class DatasetWriter
 
             if (!ids.Add(example.Id))
             {
-                throw new ArgumentException($"Example id \"{example.Id}\" appears twice; ids must be unique.", nameof(examples));
+                throw new ArgumentException(
+                    $"Example id \"{example.Id}\" appears twice; ids must be unique.", nameof(examples));
             }
 
             string image = $"{ImageFolder}/{example.Id}.png";

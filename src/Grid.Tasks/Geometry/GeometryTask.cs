@@ -45,20 +45,20 @@ public sealed class GeometryTask : IVisualTask
         switch (problem.Kind)
         {
             case GeometryKind.Triangle:
-            {
-                // Triangles stand on a level base (only mirrored), the way textbooks draw them.
-                rotationDegrees = 0;
-                var (ax, ay) = ImageCanvas.Direction(a);
-                double sideAc = Math.Sin(b * Math.PI / 180) / Math.Sin((a + b) * Math.PI / 180);
-                (double, double) pa = (0, 0), pb = (1, 0), pc = (ax * sideAc, ay * sideAc);
-                diagram.Segment(pa, pb);
-                diagram.Segment(pb, pc);
-                diagram.Segment(pc, pa);
-                diagram.Angle(pa, 0, a, isUnknown: false);
-                diagram.Angle(pb, 180 - b, b, isUnknown: false);
-                diagram.Angle(pc, 180 + a, x, isUnknown: true);
-                break;
-            }
+                {
+                    // Triangles stand on a level base (only mirrored), the way textbooks draw them.
+                    rotationDegrees = 0;
+                    var (ax, ay) = ImageCanvas.Direction(a);
+                    double sideAc = Math.Sin(b * Math.PI / 180) / Math.Sin((a + b) * Math.PI / 180);
+                    (double, double) pa = (0, 0), pb = (1, 0), pc = (ax * sideAc, ay * sideAc);
+                    diagram.Segment(pa, pb);
+                    diagram.Segment(pb, pc);
+                    diagram.Segment(pc, pa);
+                    diagram.Angle(pa, 0, a, isUnknown: false);
+                    diagram.Angle(pb, 180 - b, b, isUnknown: false);
+                    diagram.Angle(pc, 180 + a, x, isUnknown: true);
+                    break;
+                }
 
             case GeometryKind.AroundPoint:
                 diagram.MarkScale = 1.3;
@@ -84,21 +84,21 @@ public sealed class GeometryTask : IVisualTask
                 break;
 
             case GeometryKind.ExteriorAngle:
-            {
-                rotationDegrees = 0;
-                double interiorB = 180 - a - b;
-                var (ax, ay) = ImageCanvas.Direction(a);
-                double sideAc = Math.Sin(interiorB * Math.PI / 180) / Math.Sin((a + interiorB) * Math.PI / 180);
-                (double, double) pa = (0, 0), pb = (1, 0), pc = (ax * sideAc, ay * sideAc), pd = (1.6, 0);
-                diagram.Segment(pa, pb);
-                diagram.Segment(pb, pc);
-                diagram.Segment(pc, pa);
-                diagram.Segment(pb, pd);
-                diagram.Angle(pa, 0, a, isUnknown: false);
-                diagram.Angle(pc, 180 + a, b, isUnknown: false);
-                diagram.Angle(pb, 0, x, isUnknown: true);
-                break;
-            }
+                {
+                    rotationDegrees = 0;
+                    double interiorB = 180 - a - b;
+                    var (ax, ay) = ImageCanvas.Direction(a);
+                    double sideAc = Math.Sin(interiorB * Math.PI / 180) / Math.Sin((a + interiorB) * Math.PI / 180);
+                    (double, double) pa = (0, 0), pb = (1, 0), pc = (ax * sideAc, ay * sideAc), pd = (1.6, 0);
+                    diagram.Segment(pa, pb);
+                    diagram.Segment(pb, pc);
+                    diagram.Segment(pc, pa);
+                    diagram.Segment(pb, pd);
+                    diagram.Angle(pa, 0, a, isUnknown: false);
+                    diagram.Angle(pc, 180 + a, b, isUnknown: false);
+                    diagram.Angle(pb, 0, x, isUnknown: true);
+                    break;
+                }
 
             default:
                 throw new ArgumentOutOfRangeException(nameof(problem), problem.Kind, "Unknown geometry kind.");

@@ -68,7 +68,8 @@ public sealed class ImageCanvas
             });
     }
 
-    /// <summary>A pie slice from <paramref name="fromDegrees"/> counter-clockwise through <paramref name="sweepDegrees"/>.</summary>
+    /// <summary>A pie slice from <paramref name="fromDegrees"/> counter-clockwise through
+    /// <paramref name="sweepDegrees"/>.</summary>
     public void FillSector(double centerX, double centerY, double radius, double fromDegrees, double sweepDegrees, Rgb color)
     {
         var inside = SectorTest(centerX, centerY, fromDegrees, sweepDegrees);

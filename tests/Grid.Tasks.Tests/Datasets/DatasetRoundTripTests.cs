@@ -65,4 +65,12 @@ public sealed class DatasetRoundTripTests
         var error = Assert.Throws<ArgumentException>(() => DatasetWriter.Export([example], folder.File("d.jsonl")));
         Assert.Contains("\"../evil\"", error.Message);
     }
+
+    [Fact]
+    public void The_example_record_quoted_in_error_messages_is_valid_json_with_every_field()
+    {
+        using var record = JsonDocument.Parse(DatasetFields.ExampleRecord);
+        Assert.Equal(["id", "task", "question", "answer", "image", "reasoning"],
+            record.RootElement.EnumerateObject().Select(p => p.Name));
+    }
 }
