@@ -1,0 +1,9 @@
+namespace Grid.Tasks.Counting;
+
+public enum ObjectColor
+{
+    Red,
+    Green,
+    Blue,
+    Yellow,
+}

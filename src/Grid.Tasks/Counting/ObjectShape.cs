@@ -1,0 +1,8 @@
+namespace Grid.Tasks.Counting;
+
+public enum ObjectShape
+{
+    Circle,
+    Square,
+    Triangle,
+}

@@ -1,0 +1,7 @@
+namespace Grid.Tasks.Counting;
+
+public enum ObjectSize
+{
+    Small,
+    Large,
+}
