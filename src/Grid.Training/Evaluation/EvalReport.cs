@@ -1,0 +1,7 @@
+namespace Grid.Training.Evaluation;
+
+/// <summary>Held-out evaluation on every task, so cross-task transfer is visible next to the trained task.</summary>
+public sealed record EvalReport(string Label, string TrainedTask, IReadOnlyList<TaskScore> Tasks, double Seconds)
+{
+    public TaskScore For(string task) => Tasks.First(t => t.Task == task);
+}

@@ -1,0 +1,16 @@
+using Grid.Training.Evaluation;
+using Grid.Training.Metrics;
+
+namespace Grid.Training;
+
+/// <summary>Live progress of a run, for the terminal or a test. Called on the training thread; keep it quick.</summary>
+public interface ITrainingObserver
+{
+    void OnPhase(string phase, int totalSteps);
+
+    void OnSftStep(int step, double loss);
+
+    void OnEvaluation(EvalReport report);
+
+    void OnStep(StepMetrics metrics);
+}

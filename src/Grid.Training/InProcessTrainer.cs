@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using Grid.Learning.KlControl;
+using Grid.Policy.Checkpoints;
+using Grid.Policy.Generation;
+using Grid.Policy.Model;
+using Grid.Policy.Prompting;
+using Grid.Tasks;
+using Grid.Tasks.Verification;
+using Grid.Training.Evaluation;
+using Grid.Training.Learner;
+using Grid.Training.Metrics;
+using Grid.Training.Rollouts;
+using Grid.Training.Runs;
+using Grid.Training.Settings;
+using Grid.Training.Sft;
+
+namespace Grid.Training;
+
+/// <summary>
+/// GRPO-D in one process, no Orleans: SFT warm start (unless a checkpoint is given), evaluation, then for each
+/// step: prompts -> G completions each -> rewards -> advantages -> one GRPO-D update with beta from the KL
+/// controller. This loop is the baseline the grid is measured against. Runs synchronously on the caller's thread,
+/// which must own all torch work of the run.
+/// </summary>
+public sealed class InProcessTrainer
+{
+    private readonly RunSettings _settings;
+    private readonly ITrainingObserver _observer;
+
+    public InProcessTrainer(RunSettings settings, ITrainingObserver observer)
+    {
+        _settings = settings;
+        _observer = observer;
+    }
+
+    /// <param name="grpo">False stops after the warm start and its evaluation (<c>grid sft</c>).</param>
+    public TrainingResult Run(bool grpo = true, CancellationToken cancellation = default)
+    {
+        var total = Stopwatch.StartNew();
+        var s = _settings;
+        PolicyRuntime.Configure(s.Threads, s.Seed);
+        var folder = RunFolder.Create(s, DateTimeOffset.UtcNow);
+        var verifier = new TaskVerifier(s.FormatWeight);
+        var task = TaskCatalog.Get(s.Task);
+        var evaluator = new Evaluator(verifier, s.MaxNewTokens);
+        var source = new PromptSource(s.Seed);
+
+        var (policy, config) = s.InitCheckpoint is null
+            ? PolicyRuntime.CreatePolicy(s.Model, s.MaxNewTokens, s.Seed)
+            : PolicyCheckpoint.Load(s.InitCheckpoint);
+
+        var sftClock = Stopwatch.StartNew();
+        if (s.InitCheckpoint is null && s.Sft.Steps > 0)
+        {
+            _observer.OnPhase("sft", s.Sft.Steps);
+            var demos = s.Sft.Tasks.Select(TaskCatalog.Get)
+                .SelectMany(t => Enumerable.Range(0, s.Sft.Demonstrations).Select(i => source.Demonstration(t, i)))
+                .ToArray();
+            new SftTrainer(s.Sft).Train(policy, demos, s.Seed, (step, loss) =>
+            {
+                _observer.OnSftStep(step, loss);
+                folder.AppendLine("sft.jsonl", new { step, loss });
+            }, cancellation);
+            PolicyCheckpoint.Save(policy, config, Path.Combine(folder.CheckpointsPath, "sft"));
+        }
+
+        string lastCheckpoint = s.InitCheckpoint ?? Path.Combine(folder.CheckpointsPath, "sft");
+
+        double secondsSft = sftClock.Elapsed.TotalSeconds;
+        _observer.OnPhase("eval", 0);
+        var afterSft = evaluator.Evaluate(policy, TaskCatalog.All, s.EvalPrompts, "start", s.Task);
+        folder.WriteJson("eval-start.json", afterSft);
+        _observer.OnEvaluation(afterSft);
+
+        if (!grpo)
+        {
+            var sftOnly = new TrainingResult(folder.Path, afterSft, afterSft, 0, 0, secondsSft, 0, total.Elapsed.TotalSeconds, lastCheckpoint);
+            folder.WriteJson("summary.json", sftOnly);
+            return sftOnly;
+        }
+
+        var grpoClock = Stopwatch.StartNew();
+        using var reference = PolicyRuntime.FrozenCopy(policy, config);
+        var kl = KlControllerFactory.FromSettings(s.Kl, s.Steps);
+        using var learner = new GrpoLearner(policy, reference, LossSettings.From(s), s.LearningRate, s.WeightDecay, s.MaxGradNorm);
+        var scorer = new GroupScorer(verifier, LossSettings.AdvantageScaleOf(s));
+        var generation = new GenerationSettings(s.MaxNewTokens, s.Temperature, s.TopP);
+
+        _observer.OnPhase("grpo", s.Steps);
+        for (long step = 0; step < s.Steps; step++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var metrics = TrainStep(step, task, source, policy, learner, scorer, kl, generation);
+            folder.AppendLine("metrics.jsonl", metrics);
+            _observer.OnStep(metrics);
+            if ((step + 1) % s.CheckpointEvery == 0 || step + 1 == s.Steps)
+            {
+                lastCheckpoint = folder.CheckpointPath(step + 1);
+                PolicyCheckpoint.Save(policy, config, lastCheckpoint);
+            }
+        }
+
+        double secondsGrpo = grpoClock.Elapsed.TotalSeconds;
+        _observer.OnPhase("eval", 0);
+        var final = evaluator.Evaluate(policy, TaskCatalog.All, s.EvalPrompts, "final", s.Task);
+        folder.WriteJson("eval-final.json", final);
+        _observer.OnEvaluation(final);
+
+        var result = new TrainingResult(folder.Path, afterSft, final, s.Steps, learner.UpdatesSkipped,
+            secondsSft, secondsGrpo, total.Elapsed.TotalSeconds, lastCheckpoint);
+        folder.WriteJson("summary.json", result);
+        return result;
+    }
+
+    private StepMetrics TrainStep(long step, IVisualTask task, PromptSource source, VisionLanguagePolicy policy,
+        GrpoLearner learner, GroupScorer scorer, IKlController kl, GenerationSettings generation)
+    {
+        var s = _settings;
+        var clock = Stopwatch.StartNew();
+        double beta = kl.BetaAt(step);
+
+        var prompts = Enumerable.Range(0, s.PromptsPerStep).Select(p => source.ForStep(task, step, p, s.PromptsPerStep)).ToArray();
+        var promptTokens = prompts.Select(p => PromptFormat.EncodePrompt(p.Question)).ToArray();
+        var requests = new List<GenerationRequest>(s.PromptsPerStep * s.GroupSize);
+        for (int p = 0; p < prompts.Length; p++)
+        {
+            for (int g = 0; g < s.GroupSize; g++)
+            {
+                requests.Add(new GenerationRequest(prompts[p].Image, promptTokens[p], SamplingSeed.For(s.Seed, step, p, g)));
+            }
+        }
+
+        policy.eval();
+        var completions = Generator.Generate(policy, requests, generation);
+        double secondsRollout = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+
+        var sampled = prompts.Select((prompt, p) => new SampledGroup(p, prompt, promptTokens[p],
+            scorer.ScoreRollouts(prompt, completions.Skip(p * s.GroupSize).Take(s.GroupSize).ToArray()))).ToArray();
+        var groups = scorer.Group(step, sampled);
+        double secondsReward = clock.Elapsed.TotalSeconds;
+
+        var report = learner.Update(groups, beta);
+        kl.Observe(step, report.MeanKl, requests.Count);
+        return StepMetricsBuilder.Build(step, beta, groups, report, secondsRollout, secondsReward, secondsPublish: 0);
+    }
+}

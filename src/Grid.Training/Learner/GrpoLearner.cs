@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using Grid.Learning.Objective;
+using Grid.Policy.Model;
+using Grid.Policy.Scoring;
+using Grid.Training.Rollouts;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Grid.Training.Learner;
+
+/// <summary>
+/// Turns one step's scored groups into one GRPO-D update (ALGORITHM.md section 3): reference and policy
+/// log-probs, the clipped objective with beta * k3 KL, gradient clipping, AdamW. A non-finite loss or gradient
+/// skips the update and leaves the weights and optimizer state untouched. Synchronous: call it from the thread
+/// that owns the policy, never across an await.
+/// </summary>
+public sealed class GrpoLearner : IDisposable
+{
+    private readonly VisionLanguagePolicy _policy;
+    private readonly VisionLanguagePolicy _reference;
+    private readonly optim.Optimizer _optimizer;
+    private readonly GrpoLossSettings _lossSettings;
+    private readonly double _maxGradNorm;
+
+    /// <param name="policy">The trainable policy; updated in place.</param>
+    /// <param name="reference">The frozen reference policy (pi_ref); never updated.</param>
+    public GrpoLearner(VisionLanguagePolicy policy, VisionLanguagePolicy reference, GrpoLossSettings lossSettings,
+        double learningRate, double weightDecay, double maxGradNorm)
+    {
+        _policy = policy;
+        _reference = reference;
+        _reference.eval();
+        foreach (var p in _reference.parameters())
+        {
+            p.requires_grad = false;
+        }
+
+        _lossSettings = lossSettings;
+        _maxGradNorm = maxGradNorm;
+        _optimizer = optim.AdamW(_policy.parameters(), lr: learningRate, weight_decay: weightDecay);
+    }
+
+    /// <summary>Updates applied so far (skipped ones not counted).</summary>
+    public long UpdatesApplied { get; private set; }
+
+    /// <summary>Updates refused because the loss or gradient was not finite.</summary>
+    public long UpdatesSkipped { get; private set; }
+
+    public optim.Optimizer Optimizer => _optimizer;
+
+    public LearnerStepReport Update(IReadOnlyList<ScoredGroup> groups, double beta)
+    {
+        if (groups.Count == 0)
+        {
+            throw new ArgumentException("A GRPO-D update needs at least one scored group.", nameof(groups));
+        }
+
+        using var scope = NewDisposeScope();
+        var images = groups.SelectMany(g => g.Rollouts.Select(_ => g.Prompt.Image)).ToArray();
+        var prompts = groups.SelectMany(g => g.Rollouts.Select(_ => g.PromptTokens)).ToArray();
+        var completions = groups.SelectMany(g => g.Rollouts.Select(r => r.CompletionTokens)).ToArray();
+        var advantages = tensor(groups.SelectMany(g => g.Advantages).Select(a => (float)a).ToArray());
+
+        var clock = Stopwatch.StartNew();
+        Tensor refLogp;
+        using (no_grad())
+        {
+            refLogp = SequenceLogProbs.Compute(_reference, images, prompts, completions).LogProbs;
+        }
+
+        double secondsReference = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+
+        _policy.train();
+        var policy = SequenceLogProbs.Compute(_policy, images, prompts, completions);
+        var logp = policy.LogProbs;
+        var mask = policy.Mask;
+        // One optimisation pass per batch of rollouts: pi_old is the current policy, so rho = 1 and the gradient
+        // is A * grad(logp) (ALGORITHM.md section 3).
+        var oldLogp = logp.detach();
+        using var result = GrpoLoss.Compute(logp, oldLogp, refLogp, advantages, mask, beta, _lossSettings);
+        double loss = result.Loss.item<float>();
+        double entropy = ((policy.Entropy * mask).sum() / mask.sum().clamp_min(1)).item<float>();
+
+        _optimizer.zero_grad();
+        string? skipReason = null;
+        double gradNorm = double.NaN;
+        if (!double.IsFinite(loss))
+        {
+            skipReason = $"non-finite loss ({loss})";
+        }
+        else
+        {
+            result.Loss.backward();
+            gradNorm = _maxGradNorm > 0
+                ? nn.utils.clip_grad_norm_(_policy.parameters(), _maxGradNorm)
+                : GradientNorm();
+            if (!double.IsFinite(gradNorm))
+            {
+                skipReason = $"non-finite gradient norm ({gradNorm})";
+            }
+        }
+
+        if (skipReason is null)
+        {
+            _optimizer.step();
+            UpdatesApplied++;
+        }
+        else
+        {
+            _optimizer.zero_grad();
+            UpdatesSkipped++;
+        }
+
+        return new LearnerStepReport(loss, result.MeanKl, result.ClipFraction, result.ClipFractionLow,
+            result.ClipFractionHigh, entropy, gradNorm, skipReason is not null, skipReason, secondsReference,
+            clock.Elapsed.TotalSeconds);
+    }
+
+    private double GradientNorm()
+    {
+        double sum = 0;
+        foreach (var p in _policy.parameters())
+        {
+            if (p.grad is { } g)
+            {
+                sum += g.pow(2).sum().item<float>();
+            }
+        }
+
+        return Math.Sqrt(sum);
+    }
+
+    public void Dispose() => _optimizer.Dispose();
+}

@@ -1,0 +1,62 @@
+namespace Grid.Training.Metrics;
+
+/// <summary>Everything one GRPO-D step reports (ALGORITHM.md section 8); one line of <c>metrics.jsonl</c>.</summary>
+public sealed record StepMetrics
+{
+    public long Step { get; init; }
+
+    /// <summary>Policy version the step's rollouts were sampled from; the update makes version + 1.</summary>
+    public long PolicyVersion { get; init; }
+
+    public double Beta { get; init; }
+
+    public double RewardMean { get; init; }
+
+    public double RewardStd { get; init; }
+
+    /// <summary>Mean accuracy reward: the share of rollouts whose answer was right.</summary>
+    public double Accuracy { get; init; }
+
+    /// <summary>Mean format reward: the share of well-formed rollouts.</summary>
+    public double FormatRate { get; init; }
+
+    public double ZeroStdGroupFraction { get; init; }
+
+    public double KlMean { get; init; }
+
+    public double Loss { get; init; }
+
+    public double ClipFraction { get; init; }
+
+    public double ClipFractionLow { get; init; }
+
+    public double ClipFractionHigh { get; init; }
+
+    public double Entropy { get; init; }
+
+    public double CompletionLengthMean { get; init; }
+
+    public int CompletionLengthMax { get; init; }
+
+    public double GradNorm { get; init; }
+
+    public long TokensGenerated { get; init; }
+
+    public int Groups { get; init; }
+
+    public bool UpdateSkipped { get; init; }
+
+    public string? SkipReason { get; init; }
+
+    public double SecondsRollout { get; init; }
+
+    public double SecondsReward { get; init; }
+
+    public double SecondsReference { get; init; }
+
+    public double SecondsUpdate { get; init; }
+
+    public double SecondsPublish { get; init; }
+
+    public double SecondsTotal { get; init; }
+}

@@ -1,0 +1,50 @@
+using Grid.Training.Learner;
+using Grid.Training.Rollouts;
+
+namespace Grid.Training.Metrics;
+
+/// <summary>Folds a step's scored groups and the learner's report into <see cref="StepMetrics"/>.</summary>
+public static class StepMetricsBuilder
+{
+    public static StepMetrics Build(long step, double beta, IReadOnlyList<ScoredGroup> groups, LearnerStepReport report,
+        double secondsRollout, double secondsReward, double secondsPublish)
+    {
+        var rollouts = groups.SelectMany(g => g.Rollouts).ToArray();
+        var rewards = rollouts.Select(r => r.Reward.Total).ToArray();
+        double mean = rewards.Length > 0 ? rewards.Average() : 0;
+        double std = rewards.Length > 1
+            ? Math.Sqrt(rewards.Sum(r => (r - mean) * (r - mean)) / (rewards.Length - 1))
+            : 0;
+        var lengths = rollouts.Select(r => r.CompletionTokens.Length).ToArray();
+        return new StepMetrics
+        {
+            Step = step,
+            PolicyVersion = step,
+            Beta = beta,
+            RewardMean = mean,
+            RewardStd = std,
+            Accuracy = rollouts.Length > 0 ? rollouts.Average(r => r.Reward.Accuracy) : 0,
+            FormatRate = rollouts.Length > 0 ? rollouts.Average(r => r.Reward.Format) : 0,
+            ZeroStdGroupFraction = groups.Count > 0 ? groups.Count(g => g.HasZeroRewardSpread) / (double)groups.Count : 0,
+            KlMean = report.MeanKl,
+            Loss = report.Loss,
+            ClipFraction = report.ClipFraction,
+            ClipFractionLow = report.ClipFractionLow,
+            ClipFractionHigh = report.ClipFractionHigh,
+            Entropy = report.Entropy,
+            CompletionLengthMean = lengths.Length > 0 ? lengths.Average() : 0,
+            CompletionLengthMax = lengths.Length > 0 ? lengths.Max() : 0,
+            GradNorm = report.GradNorm,
+            TokensGenerated = lengths.Sum(),
+            Groups = groups.Count,
+            UpdateSkipped = report.Skipped,
+            SkipReason = report.SkipReason,
+            SecondsRollout = secondsRollout,
+            SecondsReward = secondsReward,
+            SecondsReference = report.SecondsReference,
+            SecondsUpdate = report.SecondsUpdate,
+            SecondsPublish = secondsPublish,
+            SecondsTotal = secondsRollout + secondsReward + report.SecondsReference + report.SecondsUpdate + secondsPublish,
+        };
+    }
+}

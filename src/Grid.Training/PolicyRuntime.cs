@@ -1,0 +1,47 @@
+using Grid.Policy.Checkpoints;
+using Grid.Policy.Model;
+using Grid.Training.Settings;
+using static TorchSharp.torch;
+
+namespace Grid.Training;
+
+/// <summary>Creating, copying and configuring policies for a run.</summary>
+public static class PolicyRuntime
+{
+    /// <summary>Room for the prompt's text: BOS and a question of the built-in tasks, with margin.</summary>
+    public const int MaxPromptTokens = 64;
+
+    /// <summary>Sets torch's intra-op threads (0 = one per core) and its global seed.</summary>
+    public static void Configure(int threads, long seed)
+    {
+        set_num_threads(threads > 0 ? threads : Environment.ProcessorCount);
+        manual_seed(seed);
+    }
+
+    public static PolicyConfig ConfigFor(ModelSettings model, int maxNewTokens)
+    {
+        var shape = new PolicyConfig(DModel: model.DModel, Layers: model.Layers, Heads: model.Heads);
+        return (shape with { MaxSequenceLength = shape.PatchCount + MaxPromptTokens + maxNewTokens }).Validate();
+    }
+
+    /// <summary>A freshly initialised policy, deterministic from <paramref name="seed"/>.</summary>
+    public static (VisionLanguagePolicy Policy, PolicyConfig Config) CreatePolicy(ModelSettings model, int maxNewTokens, long seed)
+    {
+        var config = ConfigFor(model, maxNewTokens);
+        return (new VisionLanguagePolicy(config, seed), config);
+    }
+
+    /// <summary>A frozen copy (eval mode, no gradients): the reference policy pi_ref.</summary>
+    public static VisionLanguagePolicy FrozenCopy(VisionLanguagePolicy policy, PolicyConfig config)
+    {
+        var copy = new VisionLanguagePolicy(config);
+        PolicyCheckpoint.CopyWeights(policy, copy);
+        copy.eval();
+        foreach (var p in copy.parameters())
+        {
+            p.requires_grad = false;
+        }
+
+        return copy;
+    }
+}

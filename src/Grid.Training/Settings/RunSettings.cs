@@ -1,0 +1,121 @@
+namespace Grid.Training.Settings;
+
+/// <summary>
+/// Everything that decides a training run, as read from JSON (snake_case keys) and flags. Validated once by
+/// <see cref="RunSettingsLoader"/>; immutable afterwards. Defaults are the README's demo run.
+/// </summary>
+public sealed record RunSettings
+{
+    /// <summary>Human name of the run; the run folder is named from it and the start time.</summary>
+    public string Name { get; init; } = "demo";
+
+    /// <summary>Seeds the model init, prompt order and every sampled completion.</summary>
+    public long Seed { get; init; } = 1;
+
+    /// <summary>Task trained with GRPO-D: "counting" or "geometry".</summary>
+    public string Task { get; init; } = "counting";
+
+    /// <summary>GRPO-D steps (t in Eq. 3).</summary>
+    public int Steps { get; init; } = 120;
+
+    /// <summary>Prompts sampled per step; each gets <see cref="GroupSize"/> completions.</summary>
+    public int PromptsPerStep { get; init; } = 16;
+
+    /// <summary>G: completions per prompt.</summary>
+    public int GroupSize { get; init; } = 8;
+
+    public int MaxNewTokens { get; init; } = 40;
+
+    public double Temperature { get; init; } = 1.0;
+
+    public double TopP { get; init; } = 1.0;
+
+    public double LearningRate { get; init; } = 3e-4;
+
+    public double WeightDecay { get; init; } = 0.0;
+
+    /// <summary>Global gradient-norm clip; 0 turns clipping off.</summary>
+    public double MaxGradNorm { get; init; } = 1.0;
+
+    /// <summary>alpha in R = R_acc + alpha * R_format (Eq. 1).</summary>
+    public double FormatWeight { get; init; } = 1.0;
+
+    /// <summary>"group", "batch" or "none" (Eq. 2).</summary>
+    public string AdvantageScale { get; init; } = "group";
+
+    /// <summary>"grpo", "bnpo" or "dr_grpo" (ALGORITHM.md section 3).</summary>
+    public string LossType { get; init; } = "grpo";
+
+    public double EpsLow { get; init; } = 0.2;
+
+    public double EpsHigh { get; init; } = 0.2;
+
+    public KlSettings Kl { get; init; } = new();
+
+    public SftSettings Sft { get; init; } = new();
+
+    public ModelSettings Model { get; init; } = new();
+
+    /// <summary>Held-out prompts per task for <c>grid eval</c> and the final evaluation.</summary>
+    public int EvalPrompts { get; init; } = 200;
+
+    /// <summary>Save a checkpoint every this many GRPO steps (and always at the end).</summary>
+    public int CheckpointEvery { get; init; } = 50;
+
+    /// <summary>Folder under which run folders are created.</summary>
+    public string OutputDirectory { get; init; } = "runs";
+
+    /// <summary>Start GRPO-D from this checkpoint folder instead of running SFT first.</summary>
+    public string? InitCheckpoint { get; init; }
+
+    /// <summary>Torch intra-op threads; 0 means one per core.</summary>
+    public int Threads { get; init; }
+}
+
+/// <summary>The KL controller (ALGORITHM.md sections 4-5).</summary>
+public sealed record KlSettings
+{
+    /// <summary>"dynamic" (GRPO-D, Eq. 3), "fixed" or "adaptive".</summary>
+    public string Kind { get; init; } = "dynamic";
+
+    /// <summary>The fixed beta, or the adaptive controller's initial beta.</summary>
+    public double Beta { get; init; } = 0.04;
+
+    public double BetaMin { get; init; } = 0.04;
+
+    public double BetaMax { get; init; } = 0.1;
+
+    /// <summary>w / t in Eq. 3 (the paper uses 0.3).</summary>
+    public double WarmupFraction { get; init; } = 0.3;
+
+    public double TargetKl { get; init; } = 0.05;
+
+    public double Horizon { get; init; } = 10000;
+}
+
+/// <summary>The supervised warm start on the tasks' reference traces.</summary>
+public sealed record SftSettings
+{
+    /// <summary>Optimizer steps; 0 skips SFT (then the policy starts from random weights or InitCheckpoint).</summary>
+    public int Steps { get; init; } = 300;
+
+    public int BatchSize { get; init; } = 32;
+
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>Distinct demonstrations per task; kept limited so the base stays imperfect and RL has room.</summary>
+    public int Demonstrations { get; init; } = 2000;
+
+    /// <summary>Tasks whose demonstrations are used.</summary>
+    public IReadOnlyList<string> Tasks { get; init; } = ["counting", "geometry"];
+}
+
+/// <summary>Shape of the policy network.</summary>
+public sealed record ModelSettings
+{
+    public int DModel { get; init; } = 128;
+
+    public int Layers { get; init; } = 4;
+
+    public int Heads { get; init; } = 4;
+}

@@ -1,0 +1,72 @@
+using Grid.Learning.Advantages;
+using Grid.Learning.Objective;
+using Grid.Learning.Settings;
+using Grid.Tasks;
+
+namespace Grid.Training.Settings;
+
+/// <summary>Checks every setting once, at the edge, and names the first one that is wrong.</summary>
+public static class RunSettingsValidator
+{
+    public static void Validate(RunSettings s)
+    {
+        Require("name", s.Name, !string.IsNullOrWhiteSpace(s.Name) && s.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'),
+            "a non-empty name of letters, digits, '-' or '_' (it names the run folder)");
+        OneOf("task", s.Task, TaskCatalog.Names);
+        AtLeast("steps", s.Steps, 1);
+        AtLeast("prompts_per_step", s.PromptsPerStep, 1);
+        AtLeast("group_size", s.GroupSize, 2);
+        Require("max_new_tokens", s.MaxNewTokens, s.MaxNewTokens is >= 4 and <= 256, "an integer in [4, 256]");
+        Require("temperature", s.Temperature, double.IsFinite(s.Temperature) && s.Temperature > 0, "a number > 0");
+        Require("top_p", s.TopP, s.TopP is > 0 and <= 1, "a number in (0, 1]");
+        Require("learning_rate", s.LearningRate, double.IsFinite(s.LearningRate) && s.LearningRate > 0, "a number > 0");
+        Require("weight_decay", s.WeightDecay, s.WeightDecay is >= 0 and < 1, "a number in [0, 1)");
+        Require("max_grad_norm", s.MaxGradNorm, double.IsFinite(s.MaxGradNorm) && s.MaxGradNorm >= 0, "a number >= 0 (0 turns clipping off)");
+        Require("format_weight", s.FormatWeight, double.IsFinite(s.FormatWeight) && s.FormatWeight >= 0, "a number >= 0 (the paper uses 1)");
+        OneOf("advantage_scale", s.AdvantageScale, AdvantageSettings.ScaleNames);
+        OneOf("loss_type", s.LossType, GrpoLossSettings.LossTypeNames);
+        Require("eps_low", s.EpsLow, s.EpsLow is >= 0 and < 1, "a number in [0, 1)");
+        Require("eps_high", s.EpsHigh, double.IsFinite(s.EpsHigh) && s.EpsHigh >= 0, "a number >= 0");
+        AtLeast("eval_prompts", s.EvalPrompts, 1);
+        AtLeast("checkpoint_every", s.CheckpointEvery, 1);
+        Require("threads", s.Threads, s.Threads is >= 0 and <= 1024, "0 (one per core) or a positive thread count");
+        Require("output_directory", s.OutputDirectory, !string.IsNullOrWhiteSpace(s.OutputDirectory), "a folder path");
+        if (s.InitCheckpoint is not null)
+        {
+            Require("init_checkpoint", s.InitCheckpoint, Directory.Exists(s.InitCheckpoint),
+                "an existing checkpoint folder (with checkpoint.json), or leave it out to warm-start with SFT");
+        }
+
+        AtLeast("sft.steps", s.Sft.Steps, 0);
+        AtLeast("sft.batch_size", s.Sft.BatchSize, 1);
+        Require("sft.learning_rate", s.Sft.LearningRate, double.IsFinite(s.Sft.LearningRate) && s.Sft.LearningRate > 0, "a number > 0");
+        AtLeast("sft.demonstrations", s.Sft.Demonstrations, 1);
+        Require("sft.tasks", string.Join(",", s.Sft.Tasks), s.Sft.Tasks.Count > 0, "at least one task");
+        foreach (var task in s.Sft.Tasks)
+        {
+            OneOf("sft.tasks", task, TaskCatalog.Names);
+        }
+
+        Require("model.d_model", s.Model.DModel, s.Model.DModel is >= 8 and <= 4096, "an integer in [8, 4096]");
+        Require("model.layers", s.Model.Layers, s.Model.Layers is >= 1 and <= 64, "an integer in [1, 64]");
+        Require("model.heads", s.Model.Heads, s.Model.Heads >= 1 && s.Model.DModel % s.Model.Heads == 0,
+            $"a positive divisor of model.d_model ({s.Model.DModel})");
+
+        // The KL controller validates its own settings (beta ranges, warmup fraction, horizon) against t = steps.
+        KlControllerFactory.FromSettings(s.Kl, s.Steps);
+    }
+
+    private static void AtLeast(string setting, int value, int min) =>
+        Require(setting, value, value >= min, $"an integer >= {min}");
+
+    private static void OneOf(string setting, string value, IReadOnlyCollection<string> allowed) =>
+        Require(setting, value, allowed.Contains(value), InvalidSettingException.OneOf(allowed));
+
+    private static void Require(string setting, object? value, bool ok, string allowed)
+    {
+        if (!ok)
+        {
+            throw new InvalidSettingException(setting, value, allowed);
+        }
+    }
+}

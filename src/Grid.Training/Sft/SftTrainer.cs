@@ -1,0 +1,60 @@
+using Grid.Policy.Model;
+using Grid.Policy.Prompting;
+using Grid.Policy.Scoring;
+using Grid.Tasks;
+using Grid.Training.Settings;
+using static TorchSharp.torch;
+
+namespace Grid.Training.Sft;
+
+/// <summary>
+/// The warm start: teacher-forced cross-entropy on the tasks' reference completions
+/// (<c>&lt;think&gt;trace&lt;/think&gt;&lt;answer&gt;n&lt;/answer&gt;</c> + EOS), prompt tokens masked out. It plays the part
+/// of the paper's capable base model; a limited number of demonstrations and steps leaves room for RL.
+/// </summary>
+public sealed class SftTrainer
+{
+    private readonly SftSettings _settings;
+
+    public SftTrainer(SftSettings settings)
+    {
+        _settings = settings;
+    }
+
+    /// <summary>Trains <paramref name="policy"/> in place; reports (step, loss) after every optimizer step.</summary>
+    public void Train(VisionLanguagePolicy policy, IReadOnlyList<TaskExample> demonstrations, long seed,
+        Action<int, double>? onStep = null, CancellationToken cancellation = default)
+    {
+        if (demonstrations.Count == 0)
+        {
+            throw new ArgumentException("SFT needs at least one demonstration.", nameof(demonstrations));
+        }
+
+        var prompts = demonstrations.Select(d => PromptFormat.EncodePrompt(d.Question)).ToArray();
+        var targets = demonstrations.Select(d => PromptFormat.EncodeCompletion(d.ReferenceCompletion)).ToArray();
+        var random = new Random(unchecked((int)seed));
+        using var optimizer = optim.AdamW(policy.parameters(), lr: _settings.LearningRate);
+        policy.train();
+        for (int step = 1; step <= _settings.Steps; step++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var batch = Enumerable.Range(0, _settings.BatchSize).Select(_ => random.Next(demonstrations.Count)).ToArray();
+            double loss;
+            using (var scope = NewDisposeScope())
+            {
+                var scored = SequenceLogProbs.Compute(policy,
+                    batch.Select(i => demonstrations[i].Image).ToArray(),
+                    batch.Select(i => prompts[i]).ToArray(),
+                    batch.Select(i => targets[i]).ToArray());
+                var nll = -(scored.LogProbs * scored.Mask).sum() / scored.Mask.sum().clamp_min(1);
+                optimizer.zero_grad();
+                nll.backward();
+                nn.utils.clip_grad_norm_(policy.parameters(), 1.0);
+                optimizer.step();
+                loss = nll.item<float>();
+            }
+
+            onStep?.Invoke(step, loss);
+        }
+    }
+}

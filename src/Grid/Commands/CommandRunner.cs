@@ -1,0 +1,34 @@
+using System.CommandLine;
+using Grid.Learning.Settings;
+using Spectre.Console;
+
+namespace Grid.Cli.Commands;
+
+/// <summary>Runs the parsed command and turns the errors users can fix into one clear line and exit code 2.</summary>
+internal static class CommandRunner
+{
+    public static async Task<int> InvokeAsync(RootCommand root, string[] args)
+    {
+        // libtorch's OpenMP threads spin-wait by default, which makes a shared machine crawl (PLATFORM.md).
+        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
+        {
+            Environment.SetEnvironmentVariable("OMP_WAIT_POLICY", "PASSIVE");
+        }
+
+        try
+        {
+            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (Exception e) when (e is InvalidSettingException or FileNotFoundException or DirectoryNotFoundException
+                                     or InvalidDataException or Tasks.Datasets.DatasetFormatException)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            return 2;
+        }
+        catch (OperationCanceledException)
+        {
+            AnsiConsole.MarkupLine("[yellow]cancelled[/]");
+            return 130;
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using Grid.Training;
+using Grid.Training.Evaluation;
+using Grid.Training.Metrics;
+using Spectre.Console;
+
+namespace Grid.Cli.Commands;
+
+/// <summary>
+/// Live progress in the terminal: a progress bar per phase with step, reward, accuracy, KL and beta. When the output
+/// is not a terminal (CI, a log file) it prints a plain line every few steps instead.
+/// </summary>
+internal sealed class ConsoleProgress : ITrainingObserver
+{
+    private readonly ProgressContext? _context;
+    private ProgressTask? _current;
+    private int _total;
+
+    private ConsoleProgress(ProgressContext? context) => _context = context;
+
+    /// <summary>Runs <paramref name="work"/> with a live display (or plain lines when output is redirected).</summary>
+    public static T Run<T>(Func<ITrainingObserver, T> work)
+    {
+        if (Console.IsOutputRedirected || !AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            return work(new ConsoleProgress(null));
+        }
+
+        return AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx => work(new ConsoleProgress(ctx)));
+    }
+
+    public void OnPhase(string phase, int totalSteps)
+    {
+        _total = totalSteps;
+        if (_current is not null)
+        {
+            _current.Value = _current.MaxValue;
+            _current.StopTask();
+        }
+
+        _current = totalSteps > 0 ? _context?.AddTask(phase, maxValue: totalSteps) : null;
+        if (_context is null)
+        {
+            Console.WriteLine(totalSteps > 0 ? $"[{phase}] {totalSteps} steps" : $"[{phase}]");
+        }
+    }
+
+    public void OnSftStep(int step, double loss)
+    {
+        Show(step, $"sft   step {step,5}/{_total}  loss {loss:F4}", step % 25 == 0 || step == _total);
+    }
+
+    public void OnStep(StepMetrics m)
+    {
+        long done = m.Step + 1;
+        string line = $"grpo  step {done,4}/{_total}  reward {m.RewardMean:F3}  acc {m.Accuracy:P1}  fmt {m.FormatRate:P0}" +
+                      $"  kl {m.KlMean:F4}  beta {m.Beta:F4}  {m.SecondsTotal:F2}s" + (m.UpdateSkipped ? $"  SKIPPED: {m.SkipReason}" : "");
+        Show(done, line, done % 5 == 0 || done == _total || m.UpdateSkipped);
+    }
+
+    public void OnEvaluation(EvalReport report)
+    {
+        var table = new Table().Title($"evaluation: {report.Label} (greedy, held-out)")
+            .AddColumns("task", "prompts", "accuracy", "format rate");
+        foreach (var t in report.Tasks)
+        {
+            string name = t.Task == report.TrainedTask ? $"{t.Task} (trained)" : t.Task;
+            table.AddRow(name, t.Prompts.ToString(), $"{t.Accuracy:P1}", $"{t.FormatRate:P1}");
+        }
+
+        AnsiConsole.Write(table);
+    }
+
+    private void Show(long step, string line, bool printPlain)
+    {
+        if (_current is not null)
+        {
+            _current.Value = step;
+            _current.Description = Markup.Escape(line);
+        }
+        else if (_context is null && printPlain)
+        {
+            Console.WriteLine(line);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+using System.CommandLine;
+using System.Text.Json;
+using Grid.Policy.Checkpoints;
+using Grid.Tasks;
+using Grid.Tasks.Verification;
+using Grid.Training.Evaluation;
+using Grid.Training.Settings;
+using Spectre.Console;
+
+namespace Grid.Cli.Commands;
+
+/// <summary><c>grid eval CHECKPOINT</c>: greedy accuracy and format rate on held-out prompts of every task.</summary>
+internal static class EvalCommand
+{
+    public static Command Create()
+    {
+        var checkpoint = new Argument<DirectoryInfo>("checkpoint") { Description = "Checkpoint folder (holds checkpoint.json)." };
+        var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per task.", DefaultValueFactory = _ => 200 };
+        var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Longest completion.", DefaultValueFactory = _ => 40 };
+        var output = new Option<FileInfo?>("--output", "-o") { Description = "Write the report as JSON here." };
+        var command = new Command("eval", "Evaluate a checkpoint on held-out prompts of both tasks.")
+        {
+            checkpoint, prompts, maxNewTokens, output,
+        };
+        command.SetAction(parse =>
+        {
+            var dir = parse.GetValue(checkpoint)!;
+            int count = parse.GetValue(prompts);
+            if (count < 1)
+            {
+                throw new Learning.Settings.InvalidSettingException("prompts", count, "an integer >= 1");
+            }
+
+            var report = TorchThread.Run(() =>
+            {
+                var (policy, _) = PolicyCheckpoint.Load(dir.FullName);
+                using (policy)
+                {
+                    var evaluator = new Evaluator(new TaskVerifier(), parse.GetValue(maxNewTokens));
+                    return evaluator.Evaluate(policy, TaskCatalog.All, count, dir.Name, trainedTask: "");
+                }
+            });
+
+            var table = new Table().Title($"evaluation of {Markup.Escape(dir.FullName)} (greedy, held-out)")
+                .AddColumns("task", "prompts", "accuracy", "format rate");
+            foreach (var t in report.Tasks)
+            {
+                table.AddRow(t.Task, t.Prompts.ToString(), $"{t.Accuracy:P1}", $"{t.FormatRate:P1}");
+            }
+
+            AnsiConsole.Write(table);
+            if (parse.GetValue(output) is { } file)
+            {
+                File.WriteAllText(file.FullName, JsonSerializer.Serialize(report, RunSettingsLoader.JsonOptions));
+                AnsiConsole.MarkupLineInterpolated($"written: {file.FullName}");
+            }
+
+            return 0;
+        });
+        return command;
+    }
+}

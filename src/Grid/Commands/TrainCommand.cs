@@ -1,0 +1,39 @@
+using System.CommandLine;
+using Grid.Training;
+using Spectre.Console;
+
+namespace Grid.Cli.Commands;
+
+/// <summary><c>grid train</c>: SFT warm start (unless --set init_checkpoint=...), GRPO-D, final evaluation.</summary>
+internal static class TrainCommand
+{
+    public static Command Create()
+    {
+        var options = new SettingsOptions();
+        var command = new Command("train", "Warm-start with SFT, then train with GRPO-D, in this process.");
+        options.AddTo(command);
+        command.SetAction((parse, cancellation) =>
+        {
+            var settings = options.Load(parse);
+            var result = TorchThread.Run(() =>
+                ConsoleProgress.Run(observer => new InProcessTrainer(settings, observer).Run(grpo: true, cancellation)));
+            Report(result);
+            return Task.FromResult(0);
+        });
+        return command;
+    }
+
+    private static void Report(TrainingResult r)
+    {
+        AnsiConsole.MarkupLineInterpolated($"run folder: [bold]{r.RunFolder}[/]");
+        foreach (var task in r.Final.Tasks)
+        {
+            double before = r.AfterSft.For(task.Task).Accuracy;
+            AnsiConsole.MarkupLineInterpolated(
+                $"{task.Task,-10} accuracy {before:P1} -> {task.Accuracy:P1} ({(task.Accuracy - before) * 100:+0.0;-0.0} points)");
+        }
+
+        AnsiConsole.MarkupLineInterpolated(
+            $"wall time {r.SecondsTotal:F0} s (sft {r.SecondsSft:F0} s, grpo {r.SecondsGrpo:F0} s); skipped updates: {r.UpdatesSkipped}");
+    }
+}

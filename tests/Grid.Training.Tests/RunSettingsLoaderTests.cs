@@ -1,0 +1,110 @@
+using Grid.Learning.Settings;
+using Grid.Training.Settings;
+
+namespace Grid.Training.Tests;
+
+public sealed class RunSettingsLoaderTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("grid-settings-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Without_file_or_overrides_the_demo_preset_is_returned()
+    {
+        var settings = RunSettingsLoader.Load();
+
+        Assert.Equal(RunSettingsLoader.ToJson(RunSettingsLoader.Presets["demo"]), RunSettingsLoader.ToJson(settings));
+        Assert.Equal("counting", settings.Task);
+        Assert.Equal("dynamic", settings.Kl.Kind);
+    }
+
+    [Fact]
+    public void A_file_sets_only_the_keys_it_names_and_overrides_win_over_the_file()
+    {
+        string path = Write("""{ "steps": 7, "kl": { "beta_max": 0.2 }, "sft": { "steps": 11 } }""");
+
+        var settings = RunSettingsLoader.Load("demo", path, ["kl.beta_max=0.3", "task=geometry"]);
+
+        Assert.Equal(7, settings.Steps);
+        Assert.Equal(0.3, settings.Kl.BetaMax);
+        Assert.Equal(0.04, settings.Kl.BetaMin);
+        Assert.Equal(11, settings.Sft.Steps);
+        Assert.Equal("geometry", settings.Task);
+    }
+
+    [Fact]
+    public void An_unknown_key_is_refused_with_its_name_and_the_known_keys()
+    {
+        string path = Write("""{ "stesp": 7 }""");
+
+        var e = Assert.Throws<InvalidSettingException>(() => RunSettingsLoader.Load(settingsPath: path));
+
+        Assert.Equal("stesp", e.Setting);
+        Assert.Contains("steps", e.Message);
+    }
+
+    [Fact]
+    public void A_value_of_the_wrong_type_is_refused_naming_the_setting()
+    {
+        var e = Assert.Throws<InvalidSettingException>(() => RunSettingsLoader.Load(overrides: ["steps=\"many\""]));
+
+        Assert.Equal("steps", e.Setting);
+    }
+
+    [Fact]
+    public void Malformed_json_is_refused_with_its_line()
+    {
+        string path = Write("{\n  \"steps\": 7,\n  \"task\": counting\n}");
+
+        var e = Assert.Throws<InvalidDataException>(() => RunSettingsLoader.Load(settingsPath: path));
+
+        Assert.Contains("line 3", e.Message);
+    }
+
+    [Theory]
+    [InlineData("group_size=1", "group_size", ">= 2")]
+    [InlineData("steps=0", "steps", ">= 1")]
+    [InlineData("top_p=1.5", "top_p", "(0, 1]")]
+    [InlineData("eps_low=-0.1", "eps_low", "[0, 1)")]
+    [InlineData("loss_type=\"ppo\"", "loss_type", "dr_grpo")]
+    [InlineData("advantage_scale=\"max\"", "advantage_scale", "batch")]
+    [InlineData("task=\"chess\"", "task", "geometry")]
+    [InlineData("kl.beta_min=0.5", "kl.beta_min", "beta_max")]
+    [InlineData("kl.warmup_fraction=1", "kl.warmup_fraction", "(0, 1)")]
+    [InlineData("kl.kind=\"pid\"", "kl.kind", "adaptive")]
+    [InlineData("model.heads=3", "model.heads", "divisor")]
+    public void Invalid_settings_are_refused_naming_the_setting_and_the_allowed_range(string assignment, string setting, string allowed)
+    {
+        var e = Assert.Throws<InvalidSettingException>(() => RunSettingsLoader.Load(overrides: [assignment]));
+
+        Assert.Equal(setting, e.Setting);
+        Assert.Contains(allowed, e.Message);
+    }
+
+    [Fact]
+    public void An_unknown_preset_is_refused_listing_the_presets()
+    {
+        var e = Assert.Throws<InvalidSettingException>(() => RunSettingsLoader.Load("huge"));
+
+        Assert.Contains("smoke", e.Message);
+    }
+
+    [Fact]
+    public void Settings_round_trip_through_their_json()
+    {
+        var settings = RunSettingsLoader.Load("smoke", overrides: ["kl.kind=fixed", "sft.tasks=[\"geometry\"]"]);
+        string path = Write(RunSettingsLoader.ToJson(settings));
+
+        var again = RunSettingsLoader.Load("demo", path);
+
+        Assert.Equal(RunSettingsLoader.ToJson(settings), RunSettingsLoader.ToJson(again));
+    }
+
+    private string Write(string json)
+    {
+        string path = Path.Combine(_dir, $"{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+}
