@@ -28,6 +28,17 @@ internal static class TestPolicies
         return policy;
     }
 
+    /// <summary>Raises the EOS logit by about <paramref name="boost"/> everywhere (through the final norm's bias), so
+    /// completions end early and at different steps.</summary>
+    public static VisionLanguagePolicy EndingEarly(this VisionLanguagePolicy policy, float boost)
+    {
+        using var noGrad = no_grad();
+        var state = policy.state_dict();
+        state["final_norm.bias"][0] += 1f;
+        state["lm_head.weight"][Grid.Policy.Tokenization.Tokenizer.EosId, 0] += boost;
+        return policy;
+    }
+
     public static RgbImage NoiseImage(int seed, int size = 48)
     {
         var pixels = new byte[size * size * 3];
