@@ -69,6 +69,24 @@ public sealed class GenerationTests
     }
 
     [Fact]
+    public void Rows_that_end_early_leave_the_batch_without_changing_the_other_rows()
+    {
+        using var policy = TestPolicies.Tiny().EndingEarly(boost: 3f);
+        var settings = new GenerationSettings(MaxNewTokens: 60, Temperature: 1.2);
+        var requests = Enumerable.Range(0, 12)
+            .Select(k => TestPolicies.Request(new string('?', k), imageSeed: k, seed: (ulong)k)).ToArray();
+
+        var batched = Generator.Generate(policy, requests, settings);
+
+        var lengths = batched.Select(r => r.Tokens.Length).ToArray();
+        Assert.True(lengths.Distinct().Count() >= 4, $"lengths {string.Join(", ", lengths)} should vary");
+        for (int i = 0; i < requests.Length; i++)
+        {
+            Assert.Equal(Generator.Generate(policy, [requests[i]], settings)[0].Tokens, batched[i].Tokens);
+        }
+    }
+
+    [Fact]
     public void Sampling_with_a_tiny_top_p_equals_greedy_decoding()
     {
         using var policy = TestPolicies.Tiny();

@@ -21,7 +21,7 @@ public sealed class SequenceLogProbsTests
             TestPolicies.Request("Angles 40 and 30. Find x.", imageSeed: 3, seed: 7),
             TestPolicies.Request("?", imageSeed: 4, seed: 8),
         ];
-        var sampled = Generator.Generate(policy, requests, GenerationSettings.PolicyDistribution(40));
+        var sampled = Generator.SampleFromPolicy(policy, requests, 40);
 
         using var scores = SequenceLogProbs.Compute(policy, requests.Select(r => r.Image).ToArray(),
             requests.Select(r => r.PromptTokens).ToArray(), sampled.Select(s => s.Tokens).ToArray());
@@ -36,6 +36,38 @@ public sealed class SequenceLogProbsTests
         }
 
         Assert.True(scores.LogProbs.requires_grad);
+    }
+
+    [Fact]
+    public void Sampling_log_probs_are_taken_at_the_temperature_before_top_p_filtering()
+    {
+        using var policy = TestPolicies.Tiny();
+        GenerationRequest[] requests =
+        [
+            TestPolicies.Request("How many red objects?", imageSeed: 1, seed: 5),
+            TestPolicies.Request("Find x.", imageSeed: 2, seed: 6),
+        ];
+        var sampled = Generator.Generate(policy, requests, new GenerationSettings(MaxNewTokens: 30, Temperature: 0.7, TopP: 0.9));
+
+        using var scores = SequenceLogProbs.Compute(policy, requests.Select(r => r.Image).ToArray(),
+            requests.Select(r => r.PromptTokens).ToArray(), sampled.Select(s => s.Tokens).ToArray(), temperature: 0.7);
+
+        var logProbs = ToRows(scores.LogProbs);
+        for (int i = 0; i < requests.Length; i++)
+        {
+            Assert.Equal(sampled[i].LogProbs, logProbs[i].Take(sampled[i].Tokens.Length), (a, b) => Math.Abs(a - b) < 1e-4);
+        }
+    }
+
+    [Fact]
+    public void Token_ids_outside_the_vocabulary_are_refused()
+    {
+        using var policy = TestPolicies.Tiny();
+
+        var error = Assert.Throws<ArgumentException>(() => SequenceLogProbs.Compute(policy, [TestPolicies.NoiseImage(1)],
+            [PromptFormat.EncodePrompt("Find x.")], [[20, 500, Tokenizer.EosId]]));
+
+        Assert.Contains("token id 500 at index 1", error.Message);
     }
 
     [Fact]

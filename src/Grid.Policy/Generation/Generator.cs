@@ -18,6 +18,15 @@ public static class Generator
         VisionLanguagePolicy policy, IReadOnlyList<GenerationRequest> requests, GenerationSettings settings) =>
         Generate(policy, requests, settings, stopAtEos: true);
 
+    /// <summary>
+    /// Samples from the policy's own distribution (temperature 1, top-p 1). The LogProbs it returns are the ones
+    /// SequenceLogProbs.Compute gives for the same completions (up to float rounding), i.e. the sampling-time "old"
+    /// log-probs of the importance ratio.
+    /// </summary>
+    public static IReadOnlyList<GenerationResult> SampleFromPolicy(
+        VisionLanguagePolicy policy, IReadOnlyList<GenerationRequest> requests, int maxNewTokens) =>
+        Generate(policy, requests, GenerationSettings.PolicyDistribution(maxNewTokens), stopAtEos: true);
+
     /// <summary><paramref name="stopAtEos"/> false keeps sampling past EOS (for throughput measurements).</summary>
     internal static IReadOnlyList<GenerationResult> Generate(
         VisionLanguagePolicy policy, IReadOnlyList<GenerationRequest> requests, GenerationSettings settings, bool stopAtEos)
@@ -40,6 +49,7 @@ public static class Generator
                 throw new ArgumentException($"Request {i} has an empty prompt; it must start with BOS.", nameof(requests));
             }
 
+            Tokenizer.EnsureInVocabulary(prompt, config.VocabSize, $"The prompt of request {i}");
             maxPrompt = Math.Max(maxPrompt, prompt.Length);
         }
 

@@ -43,6 +43,9 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
 
     public long ParameterCount => parameters().Sum(p => p.numel());
 
+    /// <summary>Where the weights live; inputs are created there.</summary>
+    public Device Device => lm_head.weight!.device;
+
     /// <summary>Images as the model reads them: [B, H, W, C] float32 in [-1, 1].</summary>
     public Tensor ImagesToTensor(IReadOnlyList<RgbImage> images)
     {
@@ -169,9 +172,6 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
         return lm_head.forward(final_norm.forward(x.squeeze(1))).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Where the weights live; inputs are created there.</summary>
-    public Device Device => lm_head.weight!.device;
-
     /// <summary>[B, H, W, C] -> [B, PatchCount, D]: each patch flattened (row, column, channel) and embedded.</summary>
     private Tensor EmbedImages(Tensor images)
     {
@@ -205,6 +205,9 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
         }
     }
 
+    /// <summary>Dropout, skipped outright when it would do nothing (the common case; saves a native call per use).</summary>
+    private static Tensor Dropout(Tensor x, double p, bool training) => training && p > 0 ? F.dropout(x, p, training) : x;
+
     /// <summary>Pre-LN block: x + attention(LN(x)), then x + MLP(LN(x)).</summary>
     private sealed class DecoderBlock : nn.Module
     {
@@ -230,7 +233,7 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
         {
             x = x + attention.Forward(attention_norm.forward(x), cache, layer, mask);
             var h = mlp_output.forward(F.gelu(mlp_input.forward(mlp_norm.forward(x))));
-            return x + F.dropout(h, dropout, training);
+            return x + Dropout(h, dropout, training);
         }
     }
 
@@ -261,7 +264,7 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
         public Tensor Forward(Tensor x, KvCache? cache, int layer, Tensor? mask)
         {
             long batch = x.shape[0], length = x.shape[1];
-            var qkvHeads = qkv.forward(x).view(batch, length, 3, heads, headDimension).permute(2, 0, 3, 1, 4);
+            var qkvHeads = qkv.forward(x).view(batch, length, 3, heads, headDimension).permute(2, 0, 3, 1, 4).unbind(0);
             Tensor q = qkvHeads[0], k = qkvHeads[1], v = qkvHeads[2];
             if (cache is not null)
             {
@@ -279,7 +282,7 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
 
             var y = F.scaled_dot_product_attention(q, k, v, attn_mask: mask, p: training ? dropout : 0, is_casual: causal);
             y = y.transpose(1, 2).reshape(batch, length, heads * headDimension);
-            return F.dropout(output.forward(y), dropout, training);
+            return Dropout(output.forward(y), dropout, training);
         }
     }
 }

@@ -51,6 +51,8 @@ public static class SequenceLogProbs
                 throw new ArgumentException($"Row {b}: the prompt must hold at least BOS and the completion must not be null.");
             }
 
+            Tokenizer.EnsureInVocabulary(prompts[b], policy.Config.VocabSize, $"The prompt of row {b}");
+            Tokenizer.EnsureInVocabulary(completions[b], policy.Config.VocabSize, $"The completion of row {b}");
             int eos = Array.IndexOf(completions[b], Tokenizer.EosId);
             lengths[b] = eos >= 0 ? eos + 1 : completions[b].Length;
             maxCompletion = Math.Max(maxCompletion, lengths[b]);

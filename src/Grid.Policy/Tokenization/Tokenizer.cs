@@ -89,6 +89,18 @@ public sealed class Tokenizer
         return text.ToString();
     }
 
+    /// <summary>Throws when an id is outside a vocabulary of <paramref name="vocabSize"/>, naming where it was.</summary>
+    internal static void EnsureInVocabulary(ReadOnlySpan<int> ids, int vocabSize, string what)
+    {
+        for (int i = 0; i < ids.Length; i++)
+        {
+            if ((uint)ids[i] >= (uint)vocabSize)
+            {
+                throw new ArgumentException($"{what} holds token id {ids[i]} at index {i}; ids must be in [0, {vocabSize}).");
+            }
+        }
+    }
+
     /// <summary>A readable name for one id, e.g. "a", "&lt;think&gt;", "[EOS]"; for logs and test messages.</summary>
     public string TokenName(int id) => id switch
     {
