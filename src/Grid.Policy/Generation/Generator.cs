@@ -28,7 +28,7 @@ public static class Generator
         Generate(policy, requests, GenerationSettings.PolicyDistribution(maxNewTokens), stopAtEos: true);
 
     /// <summary><paramref name="stopAtEos"/> false keeps sampling past EOS (for throughput measurements).</summary>
-    internal static IReadOnlyList<GenerationResult> Generate(
+    public static IReadOnlyList<GenerationResult> Generate(
         VisionLanguagePolicy policy, IReadOnlyList<GenerationRequest> requests, GenerationSettings settings, bool stopAtEos)
     {
         ArgumentNullException.ThrowIfNull(policy);

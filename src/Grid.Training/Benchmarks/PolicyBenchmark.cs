@@ -48,13 +48,14 @@ public static class PolicyBenchmark
             return new GenerationRequest(example.Image, PromptFormat.EncodePrompt(example.Question), (ulong)i);
         }).ToArray();
         var settings = new GenerationSettings(newTokens);
-        Generator.Generate(policy, requests, settings); // warm-up
+        Generator.Generate(policy, requests, settings, stopAtEos: false); // warm-up
         var rates = new List<double>();
         var flops = new List<double>();
         for (int r = 0; r < repeats; r++)
         {
             var clock = Stopwatch.StartNew();
-            var results = Generator.Generate(policy, requests, settings);
+            // Past EOS too: an untrained policy ends rows at random, which would measure prefill, not decoding.
+            var results = Generator.Generate(policy, requests, settings, stopAtEos: false);
             double seconds = clock.Elapsed.TotalSeconds;
             rates.Add(results.Sum(x => x.Tokens.Length) / seconds);
             flops.Add(results.Select((x, i) => ModelFlops.Generation(policy.Config, requests[i].PromptTokens.Length, x.Tokens.Length)).Sum() / seconds);
