@@ -7,15 +7,15 @@ namespace Grid.Hosting.Weights;
 internal sealed record LatestPointer(
     [property: JsonPropertyName("runId")] string RunId,
     [property: JsonPropertyName("version")] long Version,
-    [property: JsonPropertyName("uri")] Uri Uri,
+    [property: JsonPropertyName("uri")] string Uri,
     [property: JsonPropertyName("sha256")] string Sha256)
 {
     public const string FileName = "latest.json";
 
-    public WeightReference ToReference() => new(Uri, Version, Sha256);
+    public WeightReference ToReference() => new(new Uri(Uri), Version, Sha256);
 
     public static LatestPointer From(string runId, WeightReference reference) =>
-        new(runId, reference.Version, reference.Uri, reference.Sha256);
+        new(runId, reference.Version, reference.Uri.AbsoluteUri, reference.Sha256);
 
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this);
 

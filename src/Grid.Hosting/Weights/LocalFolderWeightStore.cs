@@ -118,7 +118,7 @@ public sealed class LocalFolderWeightStore : IWeightStore
             }
 
             File.Move(temp, final);
-            return new WeightReference(new Uri(final), version, Sha256Hex.Of(hash));
+            return new WeightReference(new Uri(new Uri(final).AbsoluteUri), version, Sha256Hex.Of(hash));
         }
         finally
         {
