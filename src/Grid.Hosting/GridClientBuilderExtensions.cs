@@ -1,5 +1,5 @@
-using Azure.Data.Tables;
 using System.Net;
+using Azure.Data.Tables;
 using Grid.Hosting.Configuration;
 using Orleans.Configuration;
 

@@ -1,6 +1,6 @@
+using System.Net;
 using Azure.Data.Tables;
 using Azure.Storage.Blobs;
-using System.Net;
 using Grid.Hosting.Configuration;
 using Grid.Hosting.Placement;
 using Grid.Hosting.Storage;
