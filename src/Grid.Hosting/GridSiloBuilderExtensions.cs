@@ -1,0 +1,131 @@
+using System.Net;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Grid.Hosting.Configuration;
+using Grid.Hosting.Placement;
+using Grid.Hosting.Storage;
+using Grid.Hosting.Weights;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Orleans.Placement;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using Orleans.Serialization;
+using Orleans.Storage;
+
+namespace Grid.Hosting;
+
+/// <summary>
+/// Grid's silo features, one extension each: <c>silo.AddGridSilo(options)</c> applies them all.
+/// </summary>
+public static class GridSiloBuilderExtensions
+{
+    /// <summary>Validates the options once and adds clustering, membership timing, placement and storage.</summary>
+    public static ISiloBuilder AddGridSilo(this ISiloBuilder silo, GridSiloOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        return silo
+            .AddGridClustering(options)
+            .AddGridMembership(options)
+            .AddGridPlacement(options.GpuDevices, options.AllowCpuLearner)
+            .AddGridStorage(options);
+    }
+
+    /// <summary>Cluster identity, endpoints and membership provider (localhost or Azure Table).</summary>
+    public static ISiloBuilder AddGridClustering(this ISiloBuilder silo, GridSiloOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Cluster == ClusterMode.Localhost)
+        {
+            IPEndPoint? primary = options.PrimarySiloPort is { } port ? new IPEndPoint(IPAddress.Loopback, port) : null;
+            silo.UseLocalhostClustering(
+                options.SiloPort, options.GatewayPort, primary, options.ServiceId, options.ClusterId);
+            return silo;
+        }
+
+        string connectionString = options.AzureStorageConnectionString!;
+        silo.Configure<ClusterOptions>(cluster =>
+        {
+            cluster.ClusterId = options.ClusterId;
+            cluster.ServiceId = options.ServiceId;
+        });
+        if (options.AdvertisedAddress is { } address)
+        {
+            silo.ConfigureEndpoints(IPAddress.Parse(address), options.SiloPort, options.GatewayPort);
+        }
+        else
+        {
+            silo.ConfigureEndpoints(options.SiloPort, options.GatewayPort);
+        }
+
+        silo.UseAzureStorageClustering(table => table.TableServiceClient = new TableServiceClient(connectionString));
+        return silo;
+    }
+
+    /// <summary>Fast failure detection (<see cref="GridMembership"/>) when the options ask for it.</summary>
+    public static ISiloBuilder AddGridMembership(this ISiloBuilder silo, GridSiloOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.FastFailureDetection)
+        {
+            silo.Configure<ClusterMembershipOptions>(GridMembership.ApplyFastFailureDetection);
+        }
+
+        return silo;
+    }
+
+    /// <summary>
+    /// Publishes this silo's learner capacity as silo metadata (<see cref="GridSiloMetadata"/>) and registers the
+    /// filter behind <see cref="LearnerPlacementAttribute"/>. Every silo needs this, GPU or not.
+    /// </summary>
+    public static ISiloBuilder AddGridPlacement(this ISiloBuilder silo, int gpuDevices, bool allowCpuLearner)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(gpuDevices);
+        var metadata = new Dictionary<string, string>();
+        if (gpuDevices > 0)
+        {
+            metadata[GridSiloMetadata.Gpu] = gpuDevices.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        if (allowCpuLearner)
+        {
+            metadata[GridSiloMetadata.CpuLearner] = "true";
+        }
+
+        silo.UseSiloMetadata(metadata);
+        silo.Services.AddPlacementFilter<LearnerPlacementFilterStrategy, LearnerPlacementFilterDirector>(
+            ServiceLifetime.Transient);
+        return silo;
+    }
+
+    /// <summary>
+    /// The grain storage providers <see cref="GridStorage.Grain"/> and <see cref="GridStorage.LargeGrain"/>, and the
+    /// <see cref="IWeightStore"/> (local folder or Azure Blob).
+    /// </summary>
+    public static ISiloBuilder AddGridStorage(this ISiloBuilder silo, GridSiloOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.Storage == StorageMode.Memory)
+        {
+            silo.AddMemoryGrainStorage(GridStorage.Grain);
+            silo.AddMemoryGrainStorage(GridStorage.LargeGrain);
+            silo.Services.AddSingleton<IWeightStore>(_ => new LocalFolderWeightStore(options.WeightFolder));
+            return silo;
+        }
+
+        string connectionString = options.AzureStorageConnectionString!;
+        silo.AddAzureTableGrainStorage(GridStorage.Grain, table => table.Configure<Serializer>((o, serializer) =>
+        {
+            o.TableServiceClient = new TableServiceClient(connectionString);
+            o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+        }));
+        silo.AddAzureBlobGrainStorage(GridStorage.LargeGrain, blob => blob.Configure<Serializer>((o, serializer) =>
+        {
+            o.BlobServiceClient = new BlobServiceClient(connectionString);
+            o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+        }));
+        silo.Services.AddSingleton<IWeightStore>(
+            _ => new AzureBlobWeightStore(connectionString, options.WeightContainer));
+        return silo;
+    }
+}

@@ -1,0 +1,67 @@
+using System.Globalization;
+using Orleans.Placement;
+using Orleans.Runtime;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using Orleans.Runtime.Placement;
+
+namespace Grid.Hosting.Placement;
+
+/// <summary>
+/// Keeps the silos that may host a learner: GPU silos, and CPU-learner silos when the key says the run allows it.
+/// An empty result fails placement right here with an explanation, instead of Orleans' generic error.
+/// </summary>
+public sealed class LearnerPlacementFilterDirector(ISiloMetadataCache siloMetadataCache) : IPlacementFilterDirector
+{
+    /// <inheritdoc />
+    public IEnumerable<SiloAddress> Filter(
+        PlacementFilterStrategy filterStrategy, PlacementTarget target, IEnumerable<SiloAddress> silos)
+    {
+        string key = target.GrainIdentity.Key.ToString() ?? "";
+        bool allowsCpu = LearnerKey.AllowsCpuLearner(key);
+        var candidates = silos.ToList();
+        var eligible = candidates.Where(silo => IsEligible(siloMetadataCache.GetSiloMetadata(silo), allowsCpu)).ToList();
+        if (eligible.Count == 0)
+        {
+            throw new NoLearnerSiloException(Explain(target.GrainIdentity, allowsCpu, candidates));
+        }
+
+        return eligible;
+    }
+
+    /// <summary>True when a silo with this metadata may host a learner (of a run that allows CPU or not).</summary>
+    public static bool IsEligible(SiloMetadata metadata, bool allowsCpu) =>
+        DeclaresGpu(metadata) || (allowsCpu && DeclaresCpuLearner(metadata));
+
+    private static bool DeclaresGpu(SiloMetadata metadata) =>
+        metadata.Metadata.TryGetValue(GridSiloMetadata.Gpu, out var devices)
+        && int.TryParse(devices, NumberStyles.None, CultureInfo.InvariantCulture, out int count)
+        && count > 0;
+
+    private static bool DeclaresCpuLearner(SiloMetadata metadata) =>
+        metadata.Metadata.TryGetValue(GridSiloMetadata.CpuLearner, out var allowed)
+        && string.Equals(allowed, "true", StringComparison.OrdinalIgnoreCase);
+
+    private string Explain(GrainId grain, bool allowsCpu, List<SiloAddress> candidates)
+    {
+        string silos = candidates.Count == 0
+            ? "none"
+            : string.Join(", ", candidates.Select(silo => $"{silo} [{Describe(siloMetadataCache.GetSiloMetadata(silo))}]"));
+        string need = allowsCpu
+            ? $"metadata '{GridSiloMetadata.Gpu}' (GPU device count > 0) or '{GridSiloMetadata.CpuLearner}=true'"
+            : $"metadata '{GridSiloMetadata.Gpu}' (GPU device count > 0)";
+        string fix = allowsCpu
+            ? "Start a GPU silo (grid silo --gpu N, i.e. GridSiloOptions.GpuDevices > 0) or a CPU learner silo "
+              + "(grid silo --allow-cpu-learner, i.e. GridSiloOptions.AllowCpuLearner = true)."
+            : "Start a GPU silo (grid silo --gpu N, i.e. GridSiloOptions.GpuDevices > 0), or let this run train on "
+              + $"a CPU learner silo by keying the learner with LearnerKey.Create(runId, allowCpu: true) "
+              + $"(suffix '{LearnerKey.CpuOkSuffix}').";
+        return $"No silo can host learner {grain}: it needs a silo with {need}, and no active silo declares it. "
+            + $"Active silos: {silos}. {fix}";
+    }
+
+    private static string Describe(SiloMetadata metadata)
+    {
+        var grid = metadata.Metadata.Where(pair => pair.Key.StartsWith("grid.", StringComparison.Ordinal)).ToList();
+        return grid.Count == 0 ? "no grid metadata" : string.Join(", ", grid.Select(p => $"{p.Key}={p.Value}"));
+    }
+}

@@ -1,0 +1,210 @@
+using System.Security.Cryptography;
+
+namespace Grid.Hosting.Weights;
+
+/// <summary>
+/// Weight store in a local folder (embedded mode): <c>root/runId/v…-guid.bin</c> plus <c>root/runId/latest.json</c>.
+/// Objects and the pointer are written to a temp file, flushed to disk, then renamed into place (atomic on one
+/// file system); the pointer is switched under a lock file, so several processes may share the folder.
+/// </summary>
+public sealed class LocalFolderWeightStore : IWeightStore
+{
+    private const int CopyBufferBytes = 1 << 20;
+    private readonly string _root;
+    private readonly WeightStoreRetryOptions _retry;
+
+    /// <summary>Creates the store; the folder is created when missing.</summary>
+    public LocalFolderWeightStore(string root, WeightStoreRetryOptions? retry = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(root);
+        _root = Path.GetFullPath(root);
+        _retry = (retry ?? WeightStoreRetryOptions.Default).Validate();
+        Directory.CreateDirectory(_root);
+    }
+
+    /// <summary>The folder holding every run's objects.</summary>
+    public string Root => _root;
+
+    /// <inheritdoc />
+    public Task<WeightReference> PublishAsync(
+        string runId, long version, Stream content, CancellationToken cancellationToken = default)
+    {
+        WeightNames.Validate(runId, version);
+        ArgumentNullException.ThrowIfNull(content);
+        long start = content.CanSeek ? content.Position : 0;
+        return TransientRetry.RunAsync(
+            _retry,
+            $"Publishing version {version} of run '{runId}' to {_root}",
+            IsTransient,
+            async (attempt, ct) =>
+            {
+                if (attempt > 1)
+                {
+                    Rewind(content, start);
+                }
+
+                var reference = await WriteObjectAsync(runId, version, content, ct).ConfigureAwait(false);
+                await MovePointerAsync(runId, reference, ct).ConfigureAwait(false);
+                return reference;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<byte[]> ReadAsync(WeightReference reference, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        string path = PathOf(reference.Uri);
+        return TransientRetry.RunAsync(
+            _retry,
+            $"Reading {reference.Uri}",
+            IsTransient,
+            async (_, ct) =>
+            {
+                if (!File.Exists(path))
+                {
+                    throw new FileNotFoundException(
+                        $"Weights {reference.Uri} (version {reference.Version}) are missing from {_root}; they were "
+                        + "deleted or this silo uses another weight folder (GridSiloOptions.WeightFolder).", path);
+                }
+
+                byte[] bytes = await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false);
+                string actual = Sha256Hex.Of(bytes);
+                if (!string.Equals(actual, reference.Sha256, StringComparison.OrdinalIgnoreCase))
+                {
+                    throw new WeightIntegrityException(reference.Uri, reference.Sha256, actual);
+                }
+
+                return bytes;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<WeightReference?> GetLatestAsync(string runId, CancellationToken cancellationToken = default)
+    {
+        WeightNames.Validate(runId, 0);
+        string pointer = Path.Combine(_root, runId, LatestPointer.FileName);
+        return TransientRetry.RunAsync(
+            _retry,
+            $"Reading the latest pointer of run '{runId}' at {pointer}",
+            IsTransient,
+            async (_, ct) => (await ReadPointerAsync(pointer, ct).ConfigureAwait(false))?.ToReference(),
+            cancellationToken);
+    }
+
+    private async Task<WeightReference> WriteObjectAsync(
+        string runId, long version, Stream content, CancellationToken cancellationToken)
+    {
+        string final = Path.Combine(_root, WeightNames.NewObjectName(runId, version));
+        string folder = Path.GetDirectoryName(final)!;
+        Directory.CreateDirectory(folder);
+        string temp = Path.Combine(folder, $".tmp-{Guid.NewGuid():N}");
+        try
+        {
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            await using (var output = new FileStream(
+                temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, CopyBufferBytes, useAsync: true))
+            {
+                byte[] buffer = new byte[CopyBufferBytes];
+                int read;
+                while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    hash.AppendData(buffer, 0, read);
+                    await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                }
+
+                output.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, final);
+            return new WeightReference(new Uri(new Uri(final).AbsoluteUri), version, Sha256Hex.Of(hash));
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    private async Task MovePointerAsync(string runId, WeightReference reference, CancellationToken cancellationToken)
+    {
+        string folder = Path.Combine(_root, runId);
+        string pointer = Path.Combine(folder, LatestPointer.FileName);
+        await using var _ = await AcquireLockAsync(Path.Combine(folder, ".latest.lock"), cancellationToken)
+            .ConfigureAwait(false);
+        var current = await ReadPointerAsync(pointer, cancellationToken).ConfigureAwait(false);
+        if (current is not null && current.Version > reference.Version)
+        {
+            return; // never move the pointer back to an older version
+        }
+
+        string temp = Path.Combine(folder, $".tmp-{Guid.NewGuid():N}");
+        try
+        {
+            await File.WriteAllBytesAsync(temp, LatestPointer.From(runId, reference).ToJson(), cancellationToken)
+                .ConfigureAwait(false);
+            File.Move(temp, pointer, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    private static async Task<LatestPointer?> ReadPointerAsync(string pointer, CancellationToken cancellationToken)
+    {
+        try
+        {
+            byte[] json = await File.ReadAllBytesAsync(pointer, cancellationToken).ConfigureAwait(false);
+            return LatestPointer.Parse(json, pointer);
+        }
+        catch (Exception error) when (error is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task<FileStream> AcquireLockAsync(string path, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(10, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private string PathOf(Uri uri)
+    {
+        string path = uri.IsFile ? Path.GetFullPath(uri.LocalPath) : "";
+        if (!path.StartsWith(_root + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        {
+            throw new ArgumentException(
+                $"Weight reference {uri} is not a file under this store's folder {_root}; read it with the store "
+                + "that published it (a blob reference needs AzureBlobWeightStore).", nameof(uri));
+        }
+
+        return path;
+    }
+
+    private static void Rewind(Stream content, long start)
+    {
+        if (!content.CanSeek)
+        {
+            throw new InvalidOperationException(
+                "A transient error interrupted the publish and the weight stream cannot be rewound to retry; "
+                + "publish from a seekable stream (a file or memory stream).");
+        }
+
+        content.Position = start;
+    }
+
+    private static bool IsTransient(Exception error) =>
+        error is IOException and not (FileNotFoundException or DirectoryNotFoundException);
+}

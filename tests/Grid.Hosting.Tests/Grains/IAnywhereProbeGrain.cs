@@ -1,0 +1,6 @@
+namespace Grid.Hosting.Tests.Grains;
+
+/// <summary>A grain with Orleans' default placement.</summary>
+public interface IAnywhereProbeGrain : ISiloProbeGrain
+{
+}

@@ -1,0 +1,6 @@
+namespace Grid.Hosting.Tests.Grains;
+
+/// <summary>A grain with <c>[LearnerPlacement]</c>.</summary>
+public interface ILearnerProbeGrain : ISiloProbeGrain
+{
+}

@@ -1,0 +1,126 @@
+using Grid.Hosting.Configuration;
+using Grid.Hosting.Placement;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Configuration;
+using Orleans.Runtime.MembershipService.SiloMetadata;
+using Orleans.TestingHost;
+
+namespace Grid.Hosting.Tests.Infrastructure;
+
+/// <summary>
+/// An in-process Orleans test cluster whose silo i declares <c>roles[i]</c>, with Grid placement, memory storage and
+/// fast failure detection, exactly as <c>AddGridSilo</c> wires them (clustering stays the test cluster's own).
+/// </summary>
+public sealed class PlacementCluster : IAsyncDisposable
+{
+    private readonly string _weights;
+
+    private PlacementCluster(InProcessTestCluster cluster, IReadOnlyList<SiloRole> roles, string weights)
+    {
+        _weights = weights;
+        Cluster = cluster;
+        Roles = roles;
+    }
+
+    public InProcessTestCluster Cluster { get; }
+
+    public IReadOnlyList<SiloRole> Roles { get; }
+
+    public IClusterClient Client => Cluster.Client;
+
+    public static async Task<PlacementCluster> StartAsync(params SiloRole[] roles)
+    {
+        var builder = new InProcessTestClusterBuilder((short)roles.Length);
+        builder.Options.AssumeHomogenousSilosForTesting = false; // otherwise Orleans skips placement filters
+        builder.Options.ConfigureFileLogging = false;
+        string weights = Directory.CreateTempSubdirectory("grid-weights-").FullName;
+        builder.ConfigureSilo((silo, siloBuilder) =>
+        {
+            var role = roles[int.Parse(silo.SiloName.Split('_')[1])];
+            var options = new GridSiloOptions
+            {
+                GpuDevices = role.GpuDevices,
+                AllowCpuLearner = role.AllowCpuLearner,
+                WeightFolder = weights,
+            }.Validate();
+            siloBuilder
+                .AddGridMembership(options)
+                .AddGridPlacement(options.GpuDevices, options.AllowCpuLearner)
+                .AddGridStorage(options);
+        });
+        builder.ConfigureClient(client =>
+            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10)));
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        var placementCluster = new PlacementCluster(cluster, roles, weights);
+        await placementCluster.WaitForSiloMetadataAsync();
+        return placementCluster;
+    }
+
+    /// <summary>Silo address (as grains report it) to its role.</summary>
+    public SiloRole RoleOf(string siloAddress)
+    {
+        for (int i = 0; i < Cluster.Silos.Count; i++)
+        {
+            if (Cluster.Silos[i].SiloAddress.ToString() == siloAddress)
+            {
+                return Roles[int.Parse(Cluster.Silos[i].Name.Split('_')[1])];
+            }
+        }
+
+        throw new InvalidOperationException($"No active silo has address {siloAddress}.");
+    }
+
+    public IEnumerable<string> SilosWith(SiloRole role) =>
+        Cluster.Silos.Where(s => Roles[int.Parse(s.Name.Split('_')[1])] == role).Select(s => s.SiloAddress.ToString());
+
+    /// <summary>
+    /// Silo metadata travels after a silo joins; until every silo knows the others' metadata, a learner could be
+    /// refused for want of a GPU silo it has not heard of yet.
+    /// </summary>
+    public async Task WaitForSiloMetadataAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!AllMetadataKnown())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("Silos did not learn each other's metadata within 30 s.");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        try
+        {
+            Directory.Delete(_weights, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private bool AllMetadataKnown()
+    {
+        foreach (var observer in Cluster.Silos)
+        {
+            var cache = observer.SiloHost.Services.GetRequiredService<ISiloMetadataCache>();
+            foreach (var silo in Cluster.Silos)
+            {
+                var role = Roles[int.Parse(silo.Name.Split('_')[1])];
+                var metadata = cache.GetSiloMetadata(silo.SiloAddress).Metadata;
+                if ((role.GpuDevices > 0 && !metadata.ContainsKey(GridSiloMetadata.Gpu))
+                    || (role.AllowCpuLearner && !metadata.ContainsKey(GridSiloMetadata.CpuLearner)))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+}
