@@ -90,14 +90,7 @@ public sealed class AzureBlobWeightStore : IWeightStore
                         + $"{_container.Uri}; they were deleted or belong to another storage account.", error);
                 }
 
-                byte[] bytes = download.Content.ToArray();
-                string actual = Sha256Hex.Of(bytes);
-                if (!string.Equals(actual, reference.Sha256, StringComparison.OrdinalIgnoreCase))
-                {
-                    throw new WeightIntegrityException(reference.Uri, reference.Sha256, actual);
-                }
-
-                return bytes;
+                return WeightIntegrityException.Verified(reference, download.Content.ToArray());
             },
             cancellationToken);
     }

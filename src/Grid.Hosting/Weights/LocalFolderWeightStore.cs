@@ -68,14 +68,7 @@ public sealed class LocalFolderWeightStore : IWeightStore
                         + "deleted or this silo uses another weight folder (GridSiloOptions.WeightFolder).", path);
                 }
 
-                byte[] bytes = await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false);
-                string actual = Sha256Hex.Of(bytes);
-                if (!string.Equals(actual, reference.Sha256, StringComparison.OrdinalIgnoreCase))
-                {
-                    throw new WeightIntegrityException(reference.Uri, reference.Sha256, actual);
-                }
-
-                return bytes;
+                return WeightIntegrityException.Verified(reference, await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false));
             },
             cancellationToken);
     }

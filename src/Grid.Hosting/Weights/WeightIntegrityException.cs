@@ -14,4 +14,16 @@ public sealed class WeightIntegrityException(Uri uri, string expectedSha256, str
 
     /// <summary>The hash of the bytes read now.</summary>
     public string ActualSha256 { get; } = actualSha256;
+
+    /// <summary>Returns <paramref name="bytes"/> when they hash to the reference's sha256, else throws.</summary>
+    public static byte[] Verified(WeightReference reference, byte[] bytes)
+    {
+        string actual = Sha256Hex.Of(bytes);
+        if (!string.Equals(actual, reference.Sha256, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new WeightIntegrityException(reference.Uri, reference.Sha256, actual);
+        }
+
+        return bytes;
+    }
 }
