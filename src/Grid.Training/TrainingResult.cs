@@ -12,4 +12,5 @@ public sealed record TrainingResult(
     double SecondsSft,
     double SecondsGrpo,
     double SecondsTotal,
-    string FinalCheckpoint);
+    string FinalCheckpoint,
+    long PeakRssBytes);

@@ -15,7 +15,7 @@ public sealed class RunSettingsLoaderTests : IDisposable
         var settings = RunSettingsLoader.Load();
 
         Assert.Equal(RunSettingsLoader.ToJson(RunSettingsLoader.Presets["demo"]), RunSettingsLoader.ToJson(settings));
-        Assert.Equal("counting", settings.Task);
+        Assert.Equal("geometry", settings.Task);
         Assert.Equal("dynamic", settings.Kl.Kind);
     }
 
@@ -28,7 +28,7 @@ public sealed class RunSettingsLoaderTests : IDisposable
 
         Assert.Equal(7, settings.Steps);
         Assert.Equal(0.3, settings.Kl.BetaMax);
-        Assert.Equal(0.04, settings.Kl.BetaMin);
+        Assert.Equal(0.0, settings.Kl.BetaMin);
         Assert.Equal(11, settings.Sft.Steps);
         Assert.Equal("geometry", settings.Task);
     }

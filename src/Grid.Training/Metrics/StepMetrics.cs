@@ -59,4 +59,7 @@ public sealed record StepMetrics
     public double SecondsPublish { get; init; }
 
     public double SecondsTotal { get; init; }
+
+    /// <summary>Resident memory of the process after the step, to see that a long run does not grow.</summary>
+    public long ProcessRssBytes { get; init; }
 }

@@ -45,6 +45,7 @@ public static class StepMetricsBuilder
             SecondsUpdate = report.SecondsUpdate,
             SecondsPublish = secondsPublish,
             SecondsTotal = secondsRollout + secondsReward + report.SecondsReference + report.SecondsUpdate + secondsPublish,
+            ProcessRssBytes = Environment.WorkingSet,
         };
     }
 }

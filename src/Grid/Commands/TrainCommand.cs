@@ -34,6 +34,6 @@ internal static class TrainCommand
         }
 
         AnsiConsole.MarkupLineInterpolated(
-            $"wall time {r.SecondsTotal:F0} s (sft {r.SecondsSft:F0} s, grpo {r.SecondsGrpo:F0} s); skipped updates: {r.UpdatesSkipped}");
+            $"wall time {r.SecondsTotal:F0} s (sft {r.SecondsSft:F0} s, grpo {r.SecondsGrpo:F0} s); skipped updates: {r.UpdatesSkipped}; peak RSS {r.PeakRssBytes / 1e6:F0} MB");
     }
 }
