@@ -17,7 +17,7 @@ public sealed record RunSettings
     public string Task { get; init; } = "geometry";
 
     /// <summary>GRPO-D steps (t in Eq. 3).</summary>
-    public int Steps { get; init; } = 250;
+    public int Steps { get; init; } = 200;
 
     /// <summary>Prompts sampled per step; each gets <see cref="GroupSize"/> completions.</summary>
     public int PromptsPerStep { get; init; } = 16;
