@@ -9,6 +9,15 @@ cd "$root"
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
+# Prometheus and promtool for the telemetry tests (they start their own prometheus on free ports; no service here).
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then
+    sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null \
+        || echo "Could not install prometheus (apt-get install prometheus); the telemetry tests will fail." >&2
+    # Debian's package starts a service where an init system runs; the tests need none.
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then $sudo systemctl stop prometheus || true; fi
+fi
+
 results="$root/.test-results"
 rm -rf "$results"
 mkdir -p "$results"

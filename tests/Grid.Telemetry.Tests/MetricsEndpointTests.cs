@@ -1,0 +1,204 @@
+using Grid.Telemetry.Tests.Support;
+using Grid.Training;
+using Grid.Training.Evaluation;
+using Grid.Training.Metrics;
+
+namespace Grid.Telemetry.Tests;
+
+public sealed class MetricsEndpointTests : IAsyncLifetime
+{
+    private GridMetricsServer _server = null!;
+
+    private GridMetrics Metrics => _server.Metrics!;
+
+    public async ValueTask InitializeAsync() =>
+        _server = await GridMetricsServer.StartAsync(
+            new GridTelemetryOptions { Port = 0, IncludeOrleans = false, ScrapeCacheMilliseconds = 0 },
+            TestContext.Current.CancellationToken);
+
+    public async ValueTask DisposeAsync() => await _server.DisposeAsync();
+
+    [Fact]
+    public async Task A_step_is_exported_as_the_runs_latest_values_under_the_documented_names()
+    {
+        Metrics.RecordStep("run-a", Steps.Report(step: 6, beta: 0.5));
+        Metrics.RecordStep("run-a", Steps.Report(step: 7, beta: 0.0125));
+
+        var scrape = await Scrape.GetAsync(_server.Endpoint);
+
+        var run = ("run", "run-a");
+        Assert.Equal(7, scrape.Value("grid_step", run));
+        Assert.Equal(7, scrape.Value("grid_policy_version", run));
+        Assert.Equal(0.0125, scrape.Value("grid_kl_beta", run));
+        Assert.Equal(0.61, scrape.Value("grid_reward_mean", run, ("component", "total")));
+        Assert.Equal(0.55, scrape.Value("grid_reward_mean", run, ("component", "accuracy")));
+        Assert.Equal(0.6, scrape.Value("grid_reward_mean", run, ("component", "format")));
+        Assert.Equal(0.27, scrape.Value("grid_reward_std", run));
+        Assert.Equal(0.55, scrape.Value("grid_accuracy", run));
+        Assert.Equal(0.6, scrape.Value("grid_format_rate", run));
+        Assert.Equal(0.125, scrape.Value("grid_zero_std_group_fraction", run));
+        Assert.Equal(0.0042, scrape.Value("grid_kl_mean", run));
+        Assert.Equal(-0.031, scrape.Value("grid_policy_loss", run));
+        Assert.Equal(0.03, scrape.Value("grid_clip_fraction", run, ("side", "low")));
+        Assert.Equal(0.04, scrape.Value("grid_clip_fraction", run, ("side", "high")));
+        Assert.Equal(0.07, scrape.Value("grid_clip_fraction", run, ("side", "total")));
+        Assert.Equal(1.9, scrape.Value("grid_entropy", run));
+        Assert.Equal(23.5, scrape.Value("grid_completion_length_mean", run));
+        Assert.Equal(48, scrape.Value("grid_completion_length_max", run));
+        Assert.Equal(0.88, scrape.Value("grid_grad_norm", run));
+        Assert.Equal(8, scrape.Value("grid_step_groups", run));
+        Assert.Equal(1.5, scrape.Value("grid_step_duration_seconds", run, ("phase", "rollout")));
+        Assert.Equal(0.02, scrape.Value("grid_step_duration_seconds", run, ("phase", "reward")));
+        Assert.Equal(0.3, scrape.Value("grid_step_duration_seconds", run, ("phase", "reference")));
+        Assert.Equal(0.9, scrape.Value("grid_step_duration_seconds", run, ("phase", "update")));
+        Assert.Equal(0.05, scrape.Value("grid_step_duration_seconds", run, ("phase", "publish")));
+        Assert.Equal(512.0 * 1024 * 1024, scrape.Value("grid_learner_resident_memory_bytes", run));
+        Assert.InRange(scrape.Value("grid_learner_last_step_timestamp_seconds", run),
+            DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60, DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1);
+    }
+
+    [Fact]
+    public async Task Step_counters_add_up_over_the_steps_of_a_run()
+    {
+        Metrics.RecordStep("run-b", Steps.Report(step: 0, beta: 0.01));
+        Metrics.RecordStep("run-b", Steps.Report(step: 1, beta: 0.01) with { UpdateSkipped = true, SkipReason = "no signal" });
+
+        var scrape = await Scrape.GetAsync(_server.Endpoint);
+
+        Assert.Equal(2, scrape.Value("grid_steps_total", ("run", "run-b")));
+        Assert.Equal(2 * 752, scrape.Value("grid_tokens_generated_total", ("run", "run-b")));
+        Assert.Equal(1, scrape.Value("grid_updates_skipped_total", ("run", "run-b")));
+    }
+
+    [Fact]
+    public async Task Grid_events_are_exported_with_their_labels()
+    {
+        Metrics.RolloutFinished("run-c", RolloutOutcome.Ok, tokens: 10);
+        Metrics.RolloutFinished("run-c", RolloutOutcome.Ok, tokens: 12);
+        Metrics.RolloutFinished("run-c", RolloutOutcome.Retried, tokens: 9);
+        Metrics.RolloutFinished("run-c", RolloutOutcome.Failed);
+        Metrics.RolloutRetried("run-c");
+        Metrics.RolloutRetried("run-c");
+        Metrics.GroupStarted("run-c");
+        Metrics.GroupStarted("run-c");
+        Metrics.GroupFinished("run-c");
+        Metrics.EngineBatch(3);
+        Metrics.EngineBatch(40);
+        Metrics.EngineQueueDepth(5);
+        Metrics.WeightsReloaded("run-c", policyVersion: 4);
+        Metrics.LearnerPlaced("run-c", "10.0.0.7:11111", LearnerDevice.Gpu);
+        Metrics.SiloCapacity("10.0.0.7:11111", gpuDevices: 2);
+
+        var scrape = await Scrape.GetAsync(_server.Endpoint);
+
+        var run = ("run", "run-c");
+        Assert.Equal(2, scrape.Value("grid_rollouts_total", run, ("outcome", "ok")));
+        Assert.Equal(1, scrape.Value("grid_rollouts_total", run, ("outcome", "retried")));
+        Assert.Equal(1, scrape.Value("grid_rollouts_total", run, ("outcome", "failed")));
+        Assert.Equal(31, scrape.Value("grid_rollout_tokens_total", run));
+        Assert.Equal(2, scrape.Value("grid_rollout_retries_total", run));
+        Assert.Equal(1, scrape.Value("grid_groups_in_flight", run));
+        Assert.Equal(2, scrape.Value("grid_engine_batch_size_count"));
+        Assert.Equal(43, scrape.Value("grid_engine_batch_size_sum"));
+        Assert.Equal(1, scrape.Value("grid_engine_batch_size_bucket", ("le", "4")));
+        Assert.Equal(2, scrape.Value("grid_engine_batch_size_bucket", ("le", "64")));
+        Assert.Equal(5, scrape.Value("grid_engine_queue_depth"));
+        Assert.Equal(1, scrape.Value("grid_weight_reloads_total", run));
+        Assert.Equal(4, scrape.Value("grid_engine_policy_version", run));
+        Assert.Equal(1, scrape.Value("grid_learner_placement", run, ("silo", "10.0.0.7:11111"), ("device", "gpu")));
+        Assert.Equal(2, scrape.Value("grid_silo_gpu_devices", ("silo", "10.0.0.7:11111")));
+    }
+
+    [Fact]
+    public async Task Learner_placement_shows_only_where_the_learner_is_now()
+    {
+        Metrics.LearnerPlaced("run-d", "silo-a", LearnerDevice.Gpu);
+        Metrics.LearnerPlaced("run-d", "silo-b", LearnerDevice.Cpu);
+        var moved = await Scrape.GetAsync(_server.Endpoint);
+        Metrics.LearnerRemoved("run-d");
+        var removed = await Scrape.GetAsync(_server.Endpoint);
+
+        var placement = Assert.Single(moved.Where("grid_learner_placement", ("run", "run-d")));
+        Assert.Equal(("silo-b", "cpu", 1.0), (placement.Labels["silo"], placement.Labels["device"], placement.Value));
+        Assert.Empty(removed.Where("grid_learner_placement", ("run", "run-d")));
+    }
+
+    [Fact]
+    public async Task The_exported_grid_names_are_exactly_the_documented_ones()
+    {
+        Everything.Record(Metrics, "run-e");
+
+        var scrape = await Scrape.GetAsync(_server.Endpoint);
+
+        string[] documented =
+        [
+            "grid_accuracy", "grid_clip_fraction", "grid_completion_length_max", "grid_completion_length_mean",
+            "grid_engine_batch_size_bucket", "grid_engine_batch_size_count", "grid_engine_batch_size_sum",
+            "grid_engine_policy_version", "grid_engine_queue_depth", "grid_entropy", "grid_format_rate",
+            "grid_grad_norm", "grid_groups_in_flight", "grid_kl_beta", "grid_kl_mean",
+            "grid_learner_last_step_timestamp_seconds", "grid_learner_placement", "grid_learner_resident_memory_bytes",
+            "grid_policy_loss", "grid_policy_version", "grid_reward_mean", "grid_reward_std",
+            "grid_rollout_retries_total", "grid_rollout_tokens_total", "grid_rollouts_total", "grid_silo_gpu_devices",
+            "grid_step", "grid_step_duration_seconds", "grid_step_groups", "grid_steps_total",
+            "grid_tokens_generated_total", "grid_updates_skipped_total", "grid_weight_reloads_total",
+            "grid_zero_std_group_fraction",
+        ];
+        Assert.Equal(documented.Order(), scrape.Names.Where(n => n.StartsWith("grid_", StringComparison.Ordinal)).Order());
+        string doc = File.ReadAllText(RepoPaths.MetricsDoc);
+        Assert.All(documented.Select(n => n.Replace("_bucket", "").Replace("_count", "").Replace("_sum", "")),
+            name => Assert.Contains($"`{name}`", doc));
+    }
+
+    [Fact]
+    public async Task Every_grid_sample_carries_only_bounded_labels()
+    {
+        Everything.Record(Metrics, "run-f");
+
+        var scrape = await Scrape.GetAsync(_server.Endpoint);
+
+        string[] allowed = ["otel_scope_name", "run", "component", "side", "phase", "outcome", "le", "silo", "device"];
+        Assert.All(scrape.Samples.Where(s => s.Name.StartsWith("grid_", StringComparison.Ordinal)),
+            sample => Assert.Empty(sample.Labels.Keys.Except(allowed)));
+    }
+
+    [Fact]
+    public async Task The_training_observer_exports_each_step_and_passes_every_callback_on()
+    {
+        var inner = new RecordingObserver();
+        ITrainingObserver observer = new MetricsTrainingObserver(Metrics, "run-g", inner);
+
+        observer.OnPhase("grpo", 2);
+        observer.OnSftStep(1, 0.5);
+        observer.OnStep(Steps.Report(step: 0, beta: 0.02));
+        observer.OnStep(Steps.Report(step: 1, beta: 0.03));
+        var scrape = await Scrape.GetAsync(_server.Endpoint);
+
+        Assert.Equal(["phase grpo", "sft 1", "step 0", "step 1"], inner.Calls);
+        Assert.Equal(1, scrape.Value("grid_step", ("run", "run-g")));
+        Assert.Equal(0.03, scrape.Value("grid_kl_beta", ("run", "run-g")));
+    }
+
+    [Fact]
+    public void A_port_out_of_range_is_refused_with_the_value_and_the_range()
+    {
+        var options = new GridTelemetryOptions { Port = 70000 };
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => options.Validate());
+
+        Assert.Contains("70000", error.Message);
+        Assert.Contains("65535", error.Message);
+    }
+
+    private sealed class RecordingObserver : ITrainingObserver
+    {
+        public List<string> Calls { get; } = [];
+
+        public void OnPhase(string phase, int totalSteps) => Calls.Add($"phase {phase}");
+
+        public void OnSftStep(int step, double loss) => Calls.Add($"sft {step}");
+
+        public void OnEvaluation(EvalReport report) => Calls.Add("eval");
+
+        public void OnStep(StepMetrics metrics) => Calls.Add($"step {metrics.Step}");
+    }
+}
