@@ -107,8 +107,9 @@ public sealed class ControllerGrain(
     }
 
     /// <summary>Does whatever the run needs next: initial weights, or the next step's groups.</summary>
-    private async Task AdvanceAsync(CancellationToken cancellation)
+    private async Task AdvanceAsync()
     {
+        // Disposing the one-shot timer here is safe: this callback takes no cancellation token for it to cancel.
         _drive?.Dispose();
         _drive = null;
         try
@@ -120,12 +121,12 @@ public sealed class ControllerGrain(
                 state.State.Weights = ready.Weights;
                 state.State.PolicyConfigJson = ready.PolicyConfigJson;
                 state.State.PolicyVersion = ready.Weights.Version;
-                await state.WriteStateAsync(cancellation);
+                await state.WriteStateAsync();
             }
 
             if (state.State.State == RunState.Running && state.State.StartedStep < state.State.StepsCompleted)
             {
-                await StartStepAsync(state.State.StepsCompleted, cancellation);
+                await StartStepAsync(state.State.StepsCompleted);
             }
 
             state.State.LastError = null;
@@ -139,7 +140,7 @@ public sealed class ControllerGrain(
         }
     }
 
-    private async Task StartStepAsync(long step, CancellationToken cancellation)
+    private async Task StartStepAsync(long step)
     {
         var settings = Settings;
         double beta = Kl().BetaAt(step);
@@ -158,7 +159,7 @@ public sealed class ControllerGrain(
                 new PromptGroupAssignment(RunId, step, p, state.State.Spec!.SettingsJson, state.State.PolicyConfigJson!,
                     weights, learnerKey))));
         state.State.StartedStep = step;
-        await state.WriteStateAsync(cancellation);
+        await state.WriteStateAsync();
     }
 
     private IKlController Kl()

@@ -83,7 +83,7 @@ public sealed class PromptGroupGrain(
         });
     }
 
-    private async Task RunAsync(CancellationToken cancellation)
+    private async Task RunAsync()
     {
         var assignment = state.State.Assignment!;
         var learner = GrainFactory.GetGrain<ILearnerGrain>(assignment.LearnerKey);
@@ -93,20 +93,20 @@ public sealed class PromptGroupGrain(
             {
                 state.State.Phase = GroupPhase.Generating;
                 state.State.Attempts++;
-                await state.WriteStateAsync(cancellation);
+                await state.WriteStateAsync();
                 state.State.Scored = await ScoreAsync(assignment, state.State.Attempts - 1);
                 state.State.Phase = GroupPhase.Scored;
                 state.State.LastError = null;
-                await state.WriteStateAsync(cancellation);
+                await state.WriteStateAsync();
             }
 
             await learner.SubmitGroup(state.State.Scored!);
             state.State.Phase = GroupPhase.Delivered;
-            await state.WriteStateAsync(cancellation);
+            await state.WriteStateAsync();
             _work?.Dispose();
             _work = null;
         }
-        catch (Exception error) when (error is not OperationCanceledException)
+        catch (Exception error)
         {
             logger.LogWarning(error, "Prompt group {Key} attempt {Attempt} failed", this.GetPrimaryKeyString(), state.State.Attempts);
             state.State.LastError = error.Message;
@@ -115,13 +115,13 @@ public sealed class PromptGroupGrain(
             if (state.State.Attempts >= MaxAttempts && state.State.Phase != GroupPhase.Scored)
             {
                 state.State.Phase = GroupPhase.Failed;
-                await state.WriteStateAsync(cancellation);
+                await state.WriteStateAsync();
                 await learner.SubmitFailure(assignment.Step, assignment.PromptIndex,
                     $"{MaxAttempts} attempts failed; last: {error.Message}");
                 return;
             }
 
-            await state.WriteStateAsync(cancellation);
+            await state.WriteStateAsync();
             ScheduleWork(TimeSpan.FromSeconds(Math.Min(30, 0.5 * Math.Pow(2, state.State.Attempts))));
         }
     }
