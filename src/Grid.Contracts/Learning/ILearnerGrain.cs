@@ -1,5 +1,5 @@
-using Orleans.Concurrency;
 using Grid.Contracts.Rollouts;
+using Orleans.Concurrency;
 
 namespace Grid.Contracts.Learning;
 

@@ -197,7 +197,8 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
         var metrics = StepMetricsBuilder.Build(plan.Step, plan.Beta, scored, report,
             records.Length > 0 ? records.Max(r => r.SecondsRollout) : 0,
             records.Length > 0 ? records.Max(r => r.SecondsReward) : 0,
-            secondsPublish) with { PolicyVersion = plan.PolicyVersion };
+            secondsPublish) with
+        { PolicyVersion = plan.PolicyVersion };
         var stepReport = StepReports.From(metrics, reference, failed, samples);
         _reports[plan.Step] = stepReport;
         await ReportAsync(stepReport);

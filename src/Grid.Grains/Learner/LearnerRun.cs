@@ -1,4 +1,5 @@
 using Grid.Contracts.Rollouts;
+using Grid.Grains.Mapping;
 using Grid.Policy.Checkpoints;
 using Grid.Policy.Model;
 using Grid.Tasks;
@@ -7,7 +8,6 @@ using Grid.Training;
 using Grid.Training.Learner;
 using Grid.Training.Rollouts;
 using Grid.Training.Settings;
-using Grid.Grains.Mapping;
 
 namespace Grid.Grains.Learner;
 

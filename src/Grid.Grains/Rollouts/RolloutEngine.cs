@@ -177,7 +177,7 @@ public sealed class RolloutEngine : IDisposable
             policy.Dispose();
         }
 
-        foreach (var pending in _queue)
+        foreach (var pending in _queue.Append(_carried).OfType<Pending>())
         {
             pending.Done.TrySetException(new ObjectDisposedException(nameof(RolloutEngine)));
         }
