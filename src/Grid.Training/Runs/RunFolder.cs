@@ -33,6 +33,11 @@ public sealed class RunFolder
         return folder;
     }
 
+    /// <summary>An existing run folder (say, one a warm start created), to go on writing into it.</summary>
+    public static RunFolder Open(string path) => Directory.Exists(path)
+        ? new RunFolder(System.IO.Path.GetFullPath(path))
+        : throw new DirectoryNotFoundException($"Run folder '{path}' does not exist; create it with RunFolder.Create.");
+
     public string CheckpointPath(long step) => System.IO.Path.Combine(CheckpointsPath, $"step-{step:D6}");
 
     /// <summary>Appends one JSON object as a line; the file is flushed so a crash loses at most the line being written.</summary>

@@ -1,22 +1,34 @@
 using System.CommandLine;
+using Grid.Cli.Embedded;
 using Grid.Training;
 using Spectre.Console;
 
 namespace Grid.Cli.Commands;
 
-/// <summary><c>grid train</c>: SFT warm start (unless --set init_checkpoint=...), GRPO-D, final evaluation.</summary>
+/// <summary>
+/// <c>grid train</c>: SFT warm start (unless --set init_checkpoint=...), GRPO-D on the embedded grid (or in-process
+/// with --in-process), final evaluation.
+/// </summary>
 internal static class TrainCommand
 {
     public static Command Create()
     {
         var options = new SettingsOptions();
-        var command = new Command("train", "Warm-start with SFT, then train with GRPO-D, in this process.");
+        var inProcess = new Option<bool>("--in-process")
+        {
+            Description = "Run GRPO-D in a plain loop in this thread instead of on the embedded grid (the baseline).",
+        };
+        var command = new Command("train",
+            "Warm-start with SFT, then train with GRPO-D on an embedded grid (one silo in this process).");
         options.AddTo(command);
+        command.Options.Add(inProcess);
         command.SetAction((parse, cancellation) =>
         {
             var settings = options.Load(parse);
-            var result = TorchThread.Run(() =>
-                ConsoleProgress.Run(observer => new InProcessTrainer(settings, observer).Run(grpo: true, cancellation)));
+            bool baseline = parse.GetValue(inProcess);
+            var result = TorchThread.Run(() => ConsoleProgress.Run(observer => baseline
+                ? new InProcessTrainer(settings, observer).Run(grpo: true, cancellation)
+                : EmbeddedGridTrainer.Run(settings, observer, cancellation)));
             Report(result);
             return Task.FromResult(0);
         });

@@ -1,0 +1,15 @@
+namespace Grid.Contracts.Learning;
+
+/// <summary>
+/// The learner as it reports itself: the next step it will apply, every version it published in order (0 first),
+/// and the silo it runs on.
+/// </summary>
+[GenerateSerializer]
+[Alias("grid.LearnerStatus")]
+[Immutable]
+public sealed record LearnerStatus(
+    [property: Id(0)] bool Initialized,
+    [property: Id(1)] long NextStep,
+    [property: Id(2)] long[] PublishedVersions,
+    [property: Id(3)] string Silo,
+    [property: Id(4)] long UpdatesSkipped);

@@ -1,0 +1,16 @@
+using Orleans.Concurrency;
+
+namespace Grid.Contracts.Rollouts;
+
+/// <summary>
+/// One prompt of one step (key: <see cref="PromptGroupKey"/>): samples its G completions from the assigned policy
+/// version, scores them, computes advantages and hands the scored group to the learner.
+/// </summary>
+public interface IPromptGroupGrain : IGrainWithStringKey
+{
+    /// <summary>Starts the group in the background; starting it again with the same assignment changes nothing.</summary>
+    Task Start(PromptGroupAssignment assignment);
+
+    [AlwaysInterleave]
+    Task<PromptGroupStatus> GetStatus();
+}

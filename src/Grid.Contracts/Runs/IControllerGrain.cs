@@ -1,0 +1,23 @@
+using Orleans.Concurrency;
+
+namespace Grid.Contracts.Runs;
+
+/// <summary>
+/// One GRPO-D run (key: the run id): the step loop, the policy version, the KL coefficient beta for the whole
+/// cluster and the step history. Calls return quickly; the steps run in the background.
+/// </summary>
+public interface IControllerGrain : IGrainWithStringKey
+{
+    /// <summary>Starts the run; starting a run that already exists returns its status and changes nothing.</summary>
+    Task<RunStatus> Start(RunSpec spec);
+
+    [AlwaysInterleave]
+    Task<RunStatus> GetStatus();
+
+    /// <summary>The reports of steps <paramref name="fromStep"/> onwards, in step order.</summary>
+    [AlwaysInterleave]
+    Task<StepReport[]> GetStepReports(long fromStep);
+
+    /// <summary>The learner finished a step. A report for a step already recorded is ignored.</summary>
+    Task ReportStep(StepReport report);
+}

@@ -1,0 +1,77 @@
+using Grid.Hosting.Weights;
+
+namespace Grid.Contracts.Runs;
+
+/// <summary>
+/// One finished GRPO-D step as the learner reports it: every StepMetrics field (ALGORITHM.md section 8), the weights
+/// the update published, and the wall time the grid took for the step.
+/// </summary>
+[GenerateSerializer]
+[Alias("grid.StepReport")]
+[Immutable]
+public sealed record StepReport
+{
+    [Id(0)] public long Step { get; init; }
+
+    /// <summary>Policy version the step's rollouts were sampled from; the update made <see cref="Weights"/>.</summary>
+    [Id(1)] public long PolicyVersion { get; init; }
+
+    [Id(2)] public double Beta { get; init; }
+
+    [Id(3)] public double RewardMean { get; init; }
+
+    [Id(4)] public double RewardStd { get; init; }
+
+    [Id(5)] public double Accuracy { get; init; }
+
+    [Id(6)] public double FormatRate { get; init; }
+
+    [Id(7)] public double ZeroStdGroupFraction { get; init; }
+
+    [Id(8)] public double KlMean { get; init; }
+
+    [Id(9)] public double Loss { get; init; }
+
+    [Id(10)] public double ClipFraction { get; init; }
+
+    [Id(11)] public double ClipFractionLow { get; init; }
+
+    [Id(12)] public double ClipFractionHigh { get; init; }
+
+    [Id(13)] public double Entropy { get; init; }
+
+    [Id(14)] public double CompletionLengthMean { get; init; }
+
+    [Id(15)] public int CompletionLengthMax { get; init; }
+
+    [Id(16)] public double GradNorm { get; init; }
+
+    [Id(17)] public long TokensGenerated { get; init; }
+
+    [Id(18)] public int Groups { get; init; }
+
+    [Id(19)] public bool UpdateSkipped { get; init; }
+
+    [Id(20)] public string? SkipReason { get; init; }
+
+    [Id(21)] public double SecondsRollout { get; init; }
+
+    [Id(22)] public double SecondsReward { get; init; }
+
+    [Id(23)] public double SecondsReference { get; init; }
+
+    [Id(24)] public double SecondsUpdate { get; init; }
+
+    [Id(25)] public double SecondsPublish { get; init; }
+
+    [Id(26)] public double SecondsTotal { get; init; }
+
+    /// <summary>Groups that failed after their retry budget and were left out of the update.</summary>
+    [Id(27)] public int FailedGroups { get; init; }
+
+    /// <summary>The weights the update published (version <see cref="PolicyVersion"/> + 1).</summary>
+    [Id(28)] public WeightReference? Weights { get; init; }
+
+    /// <summary>Rollouts sampled for the step (for an adaptive KL controller's horizon).</summary>
+    [Id(29)] public int Samples { get; init; }
+}

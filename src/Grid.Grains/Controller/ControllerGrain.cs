@@ -1,0 +1,185 @@
+using Grid.Contracts.Learning;
+using Grid.Contracts.Rollouts;
+using Grid.Contracts.Runs;
+using Grid.Grains.Mapping;
+using Grid.Hosting.Placement;
+using Grid.Hosting.Storage;
+using Grid.Learning.KlControl;
+using Grid.Training.Settings;
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+
+namespace Grid.Grains.Controller;
+
+/// <summary>
+/// Owns one run (key: run id): the spec, the step counter and policy version, the KL coefficient beta for the whole
+/// cluster (the configured controller; an adaptive one observes the learner's measured KL), and the step history.
+/// For step s it fixes beta(s), tells the learner the plan, and starts the step's prompt groups with the policy
+/// version to sample from; when the learner reports s it records it and starts s + 1. The work runs in one-shot
+/// grain timers, so calls into the controller return at once.
+/// </summary>
+public sealed class ControllerGrain(
+    [PersistentState("run", GridStorage.Grain)] IPersistentState<ControllerState> state,
+    ILogger<ControllerGrain> logger) : Grain, IControllerGrain
+{
+    private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(2);
+    private IGrainTimer? _drive;
+    private RunSettings? _settings;
+    private IKlController? _kl;
+
+    private string RunId => this.GetPrimaryKeyString();
+
+    private RunSettings Settings => _settings ??= RunSettingsJson.Read(state.State.Spec!.SettingsJson);
+
+    private string LearnerGrainKey => LearnerKey.Create(RunId, state.State.Spec!.AllowCpuLearner);
+
+    public async Task<RunStatus> Start(RunSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (state.State.Spec is null)
+        {
+            _settings = RunSettingsJson.Read(spec.SettingsJson); // refuse bad settings here, at the edge
+            LearnerKey.Create(RunId, spec.AllowCpuLearner); // and a run id that cannot key a learner
+            state.State.Spec = spec;
+            state.State.State = RunState.Running;
+            await state.WriteStateAsync();
+            Drive(TimeSpan.Zero);
+        }
+
+        return Status();
+    }
+
+    public Task<RunStatus> GetStatus() => Task.FromResult(Status());
+
+    public Task<StepReport[]> GetStepReports(long fromStep) =>
+        Task.FromResult(state.State.Steps.Where(r => r.Step >= fromStep).ToArray());
+
+    public async Task ReportStep(StepReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        if (state.State.State != RunState.Running || report.Step != state.State.StepsCompleted)
+        {
+            logger.LogDebug("Run {RunId} ignores the report of step {Step} (next expected: {Next})",
+                RunId, report.Step, state.State.StepsCompleted);
+            return;
+        }
+
+        var kl = Kl();
+        kl.Observe(report.Step, double.IsFinite(report.KlMean) ? report.KlMean : 0, report.Samples);
+        Save(kl.State);
+        state.State.Steps.Add(report);
+        state.State.StepsCompleted = report.Step + 1;
+        state.State.PolicyVersion = report.Weights?.Version ?? state.State.PolicyVersion;
+        state.State.Weights = report.Weights ?? state.State.Weights;
+        if (state.State.StepsCompleted >= Settings.Steps)
+        {
+            state.State.State = RunState.Completed;
+            logger.LogInformation("Run {RunId} completed {Steps} steps", RunId, state.State.StepsCompleted);
+        }
+
+        await state.WriteStateAsync();
+        Drive(TimeSpan.Zero);
+    }
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (state.State.State == RunState.Running)
+        {
+            Drive(TimeSpan.Zero); // reactivated mid-run: carry on from the persisted step
+        }
+
+        return base.OnActivateAsync(cancellationToken);
+    }
+
+    private RunStatus Status() => new(RunId, state.State.State, state.State.StepsCompleted,
+        state.State.Spec is null ? 0 : Settings.Steps, state.State.PolicyVersion, state.State.Betas.ToArray(),
+        state.State.Weights, state.State.LastError);
+
+    private void Drive(TimeSpan due)
+    {
+        if (_drive is not null || state.State.State != RunState.Running)
+        {
+            return;
+        }
+
+        _drive = this.RegisterGrainTimer(AdvanceAsync,
+            new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+    }
+
+    /// <summary>Does whatever the run needs next: initial weights, or the next step's groups.</summary>
+    private async Task AdvanceAsync()
+    {
+        // Disposing the one-shot timer here is safe: this callback takes no cancellation token for it to cancel.
+        _drive?.Dispose();
+        _drive = null;
+        try
+        {
+            if (state.State.Weights is null)
+            {
+                var learner = GrainFactory.GetGrain<ILearnerGrain>(LearnerGrainKey);
+                var ready = await learner.Initialize(new LearnerSetup(RunId, state.State.Spec!.SettingsJson));
+                state.State.Weights = ready.Weights;
+                state.State.PolicyConfigJson = ready.PolicyConfigJson;
+                state.State.PolicyVersion = ready.Weights.Version;
+                await state.WriteStateAsync();
+            }
+
+            if (state.State.State == RunState.Running && state.State.StartedStep < state.State.StepsCompleted)
+            {
+                await StartStepAsync(state.State.StepsCompleted);
+            }
+
+            state.State.LastError = null;
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            // No learner silo yet, a silo going away, storage hiccups: say why, wait, try again.
+            logger.LogWarning(error, "Run {RunId} cannot advance; retrying in {Delay}", RunId, RetryDelay);
+            state.State.LastError = error.Message;
+            Drive(RetryDelay);
+        }
+    }
+
+    private async Task StartStepAsync(long step)
+    {
+        var settings = Settings;
+        double beta = Kl().BetaAt(step);
+        if (state.State.Betas.Count == step)
+        {
+            state.State.Betas.Add(beta);
+        }
+
+        beta = state.State.Betas[(int)step]; // a re-driven step keeps the beta it started with
+        string learnerKey = LearnerGrainKey;
+        var weights = state.State.Weights!;
+        await GrainFactory.GetGrain<ILearnerGrain>(learnerKey)
+            .BeginStep(new StepPlan(step, beta, settings.PromptsPerStep, weights.Version));
+        await Task.WhenAll(Enumerable.Range(0, settings.PromptsPerStep).Select(p =>
+            GrainFactory.GetGrain<IPromptGroupGrain>(PromptGroupKey.Create(RunId, step, p)).Start(
+                new PromptGroupAssignment(RunId, step, p, state.State.Spec!.SettingsJson, state.State.PolicyConfigJson!,
+                    weights, learnerKey))));
+        state.State.StartedStep = step;
+        await state.WriteStateAsync();
+    }
+
+    private IKlController Kl()
+    {
+        if (_kl is null)
+        {
+            var settings = KlControllerFactory.ToControllerSettings(Settings.Kl, Settings.Steps);
+            _kl = state.State.KlKind is null
+                ? KlControllerFactory.FromSettings(Settings.Kl, Settings.Steps)
+                : settings.Restore(new KlControllerState(state.State.KlKind, state.State.KlBeta, state.State.KlLastObservedStep));
+            Save(_kl.State);
+        }
+
+        return _kl;
+    }
+
+    private void Save(KlControllerState kl)
+    {
+        state.State.KlKind = kl.Kind;
+        state.State.KlBeta = kl.CurrentBeta;
+        state.State.KlLastObservedStep = kl.LastObservedStep;
+    }
+}

@@ -1,0 +1,39 @@
+using Grid.Contracts.Runs;
+using Grid.Hosting.Weights;
+
+namespace Grid.Grains.Controller;
+
+/// <summary>A run's persisted state: its spec, progress, the KL controller's state and the step history.</summary>
+[GenerateSerializer]
+[Alias("grid.ControllerState")]
+public sealed class ControllerState
+{
+    [Id(0)] public RunSpec? Spec { get; set; }
+
+    [Id(1)] public RunState State { get; set; }
+
+    [Id(2)] public long StepsCompleted { get; set; }
+
+    [Id(3)] public long PolicyVersion { get; set; }
+
+    [Id(4)] public WeightReference? Weights { get; set; }
+
+    [Id(5)] public string? PolicyConfigJson { get; set; }
+
+    /// <summary>KL controller state (KlControllerState's fields): kind, current beta, last observed step.</summary>
+    [Id(6)] public string? KlKind { get; set; }
+
+    [Id(7)] public double KlBeta { get; set; }
+
+    [Id(8)] public long KlLastObservedStep { get; set; } = -1;
+
+    /// <summary>The beta each started step used, by step.</summary>
+    [Id(9)] public List<double> Betas { get; set; } = [];
+
+    [Id(10)] public List<StepReport> Steps { get; set; } = [];
+
+    [Id(11)] public string? LastError { get; set; }
+
+    /// <summary>The step whose prompt groups were started last (-1: none yet).</summary>
+    [Id(12)] public long StartedStep { get; set; } = -1;
+}

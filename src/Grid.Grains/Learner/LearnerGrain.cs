@@ -1,0 +1,225 @@
+using System.Diagnostics;
+using Grid.Contracts.Learning;
+using Grid.Contracts.Rollouts;
+using Grid.Contracts.Runs;
+using Grid.Grains.Mapping;
+using Grid.Grains.Torch;
+using Grid.Hosting.Placement;
+using Grid.Hosting.Weights;
+using Grid.Training.Learner;
+using Grid.Training.Metrics;
+using Grid.Training.Settings;
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+
+namespace Grid.Grains.Learner;
+
+/// <summary>
+/// The run's learner. Its policies and optimizer live on a torch worker thread it owns (<see cref="LearnerRun"/>).
+/// It collects each step's scored groups; when all are in (delivered or failed) it applies one GRPO-D update with
+/// the step's beta, publishes the new weights as version step + 1, and reports the step to the controller. Steps are
+/// applied strictly in order and at most once: groups of an applied step, and duplicates, are ignored.
+/// Only placed on silos declaring a GPU, or CPU-learner silos when the key allows it.
+/// </summary>
+[LearnerPlacement]
+public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, ILogger<LearnerGrain> logger)
+    : Grain, ILearnerGrain
+{
+    private readonly Dictionary<long, StepPlan> _plans = new();
+    private readonly Dictionary<long, SortedDictionary<int, ScoredGroupRecord>> _groups = new();
+    private readonly Dictionary<long, Dictionary<int, string>> _failures = new();
+    private readonly List<long> _published = new();
+    private readonly Dictionary<long, StepReport> _reports = new();
+    private TorchWorker? _torch;
+    private LearnerRun? _run;
+    private RunSettings? _settings;
+    private LearnerReady? _ready;
+    private long _nextStep;
+    private bool _applying;
+    private long _updatesSkipped;
+
+    private string RunId => LearnerKey.Parse(this.GetPrimaryKeyString()).RunId;
+
+    public async Task<LearnerReady> Initialize(LearnerSetup setup)
+    {
+        ArgumentNullException.ThrowIfNull(setup);
+        if (_ready is not null)
+        {
+            return _ready;
+        }
+
+        if (setup.RunId != RunId)
+        {
+            throw new ArgumentException($"Learner {this.GetPrimaryKeyString()} was set up for run '{setup.RunId}'.", nameof(setup));
+        }
+
+        var settings = RunSettingsJson.Read(setup.SettingsJson);
+        _torch ??= new TorchWorker($"grid-learner-{RunId}");
+        var (run, initial) = await _torch.RunAsync(() =>
+        {
+            var run = new LearnerRun(settings);
+            return (run, run.SerializeWeights());
+        });
+        var reference = await weights.PublishAsync(RunId, 0, initial);
+        _run = run;
+        _settings = settings;
+        _published.Add(0);
+        _ready = new LearnerReady(reference, RunSettingsJson.Write(run.Config));
+        logger.LogInformation("Learner of run {RunId} ready on {Silo}; published version 0", RunId, silo.SiloAddress);
+        return _ready;
+    }
+
+    public Task BeginStep(StepPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        if (plan.Step >= _nextStep)
+        {
+            _plans.TryAdd(plan.Step, plan);
+            TryApplyNext();
+            return Task.CompletedTask;
+        }
+
+        // A step applied already (the controller re-drives it, say after a restart): report it again, never re-apply.
+        // Not awaited: the controller is waiting for this call to return.
+        if (_reports.TryGetValue(plan.Step, out var report))
+        {
+            _ = ReportAsync(report);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task SubmitGroup(ScoredGroupRecord group)
+    {
+        ArgumentNullException.ThrowIfNull(group);
+        if (group.Step >= _nextStep)
+        {
+            var step = _groups.TryGetValue(group.Step, out var existing) ? existing : _groups[group.Step] = new();
+            step.TryAdd(group.PromptIndex, group);
+            TryApplyNext();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task SubmitFailure(long step, int promptIndex, string reason)
+    {
+        if (step >= _nextStep)
+        {
+            var failures = _failures.TryGetValue(step, out var existing) ? existing : _failures[step] = new();
+            failures.TryAdd(promptIndex, reason);
+            TryApplyNext();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task<LearnerStatus> GetStatus() => Task.FromResult(new LearnerStatus(
+        _ready is not null, _nextStep, _published.ToArray(), silo.SiloAddress.ToString(), _updatesSkipped));
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_torch is not null)
+        {
+            var run = _run;
+            await _torch.RunAsync(() =>
+            {
+                run?.Dispose();
+                return true;
+            });
+            _torch.Dispose();
+        }
+
+        await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
+    /// <summary>Starts the next step's update once its plan and every one of its groups are in.</summary>
+    private void TryApplyNext()
+    {
+        if (_applying || _run is null || !_plans.TryGetValue(_nextStep, out var plan))
+        {
+            return;
+        }
+
+        var done = new HashSet<int>(_groups.TryGetValue(plan.Step, out var groups) ? groups.Keys : []);
+        done.UnionWith(_failures.TryGetValue(plan.Step, out var failures) ? failures.Keys : []);
+        if (done.Count < plan.Groups)
+        {
+            return;
+        }
+
+        _applying = true;
+        IGrainTimer? timer = null;
+        timer = this.RegisterGrainTimer(async () =>
+        {
+            timer?.Dispose();
+            try
+            {
+                await ApplyAsync(plan);
+            }
+            finally
+            {
+                _applying = false;
+            }
+
+            TryApplyNext();
+        }, new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+    }
+
+    private async Task ApplyAsync(StepPlan plan)
+    {
+        var run = _run!;
+        var records = _groups.TryGetValue(plan.Step, out var groups) ? groups.Values.ToArray() : [];
+        int failed = _failures.TryGetValue(plan.Step, out var failures) ? failures.Count : 0;
+        int samples = records.Sum(r => r.Rollouts.Length);
+        var (report, scored, bytes) = await _torch!.RunAsync(() =>
+        {
+            var scored = run.Groups(plan.Step, records);
+            var report = scored.Count > 0
+                ? run.Update(scored, plan.Beta)
+                : new LearnerStepReport(double.NaN, 0, 0, 0, 0, double.NaN, double.NaN, true,
+                    $"every group of step {plan.Step} failed", 0, 0);
+            return (report, scored, run.SerializeWeights());
+        });
+
+        var clock = Stopwatch.StartNew();
+        long version = plan.Step + 1;
+        var reference = await weights.PublishAsync(RunId, version, bytes);
+        double secondsPublish = clock.Elapsed.TotalSeconds;
+
+        _nextStep = plan.Step + 1;
+        _published.Add(version);
+        _updatesSkipped += report.Skipped ? 1 : 0;
+        _plans.Remove(plan.Step);
+        _groups.Remove(plan.Step);
+        _failures.Remove(plan.Step);
+
+        var metrics = StepMetricsBuilder.Build(plan.Step, plan.Beta, scored, report,
+            records.Length > 0 ? records.Max(r => r.SecondsRollout) : 0,
+            records.Length > 0 ? records.Max(r => r.SecondsReward) : 0,
+            secondsPublish) with
+        { PolicyVersion = plan.PolicyVersion };
+        var stepReport = StepReports.From(metrics, reference, failed, samples);
+        _reports[plan.Step] = stepReport;
+        await ReportAsync(stepReport);
+    }
+
+    /// <summary>Tells the controller, retrying a few times: an applied step must not go unreported.</summary>
+    private async Task ReportAsync(StepReport report)
+    {
+        var controller = GrainFactory.GetGrain<IControllerGrain>(RunId);
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await controller.ReportStep(report);
+                return;
+            }
+            catch (Exception error) when (attempt < 5)
+            {
+                logger.LogWarning(error, "Reporting step {Step} of run {RunId} failed (attempt {Attempt})", report.Step, RunId, attempt);
+                await Task.Delay(TimeSpan.FromSeconds(attempt));
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+using Grid.Contracts.Rollouts;
+using Grid.Grains.Mapping;
+using Grid.Policy.Checkpoints;
+using Grid.Policy.Model;
+using Grid.Tasks;
+using Grid.Tasks.Verification;
+using Grid.Training;
+using Grid.Training.Learner;
+using Grid.Training.Rollouts;
+using Grid.Training.Settings;
+
+namespace Grid.Grains.Learner;
+
+/// <summary>
+/// The torch side of a learner: the trainable and reference policies and the GRPO-D learner. Every member runs on
+/// the learner's torch worker thread, synchronously; the grain never touches these objects itself.
+/// </summary>
+internal sealed class LearnerRun : IDisposable
+{
+    private readonly RunSettings _settings;
+    private readonly VisionLanguagePolicy _policy;
+    private readonly VisionLanguagePolicy _reference;
+    private readonly GrpoLearner _learner;
+    private readonly GroupScorer _scorer;
+    private readonly PromptSource _source;
+    private readonly IVisualTask _task;
+
+    /// <summary>Loads the initial weights: the run's init checkpoint, or a fresh policy from the run seed.</summary>
+    public LearnerRun(RunSettings settings)
+    {
+        _settings = settings;
+        (_policy, Config) = settings.InitCheckpoint is null
+            ? PolicyRuntime.CreatePolicy(settings.Model, settings.MaxNewTokens, settings.Seed)
+            : PolicyCheckpoint.Load(settings.InitCheckpoint);
+        _reference = PolicyRuntime.FrozenCopy(_policy, Config);
+        _learner = new GrpoLearner(_policy, _reference, LossSettings.From(settings), settings.LearningRate,
+            settings.WeightDecay, settings.MaxGradNorm);
+        _scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), LossSettings.AdvantageScaleOf(settings));
+        _source = new PromptSource(settings.Seed);
+        _task = TaskCatalog.Get(settings.Task);
+    }
+
+    public PolicyConfig Config { get; }
+
+    public long UpdatesSkipped => _learner.UpdatesSkipped;
+
+    public byte[] SerializeWeights() => PolicyCheckpoint.SerializeWeights(_policy);
+
+    /// <summary>The step's groups (in prompt order) as the learner consumes them.</summary>
+    public IReadOnlyList<ScoredGroup> Groups(long step, IReadOnlyList<ScoredGroupRecord> records)
+    {
+        if (LossSettings.AdvantageScaleOf(_settings) == Learning.Advantages.AdvantageScale.Batch)
+        {
+            // Batch scaling needs every group's rewards, which only the learner sees together.
+            var sampled = records.Select(r => ScoredGroups.ToSampled(r, _source, _task, _settings.PromptsPerStep)).ToArray();
+            return _scorer.Group(step, sampled);
+        }
+
+        return records.Select(r => ScoredGroups.ToScored(r, _source, _task, _settings.PromptsPerStep)).ToArray();
+    }
+
+    public LearnerStepReport Update(IReadOnlyList<ScoredGroup> groups, double beta) => _learner.Update(groups, beta);
+
+    public void Dispose()
+    {
+        _learner.Dispose();
+        _reference.Dispose();
+        _policy.Dispose();
+    }
+}

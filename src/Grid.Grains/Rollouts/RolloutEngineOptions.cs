@@ -1,0 +1,30 @@
+namespace Grid.Grains.Rollouts;
+
+/// <summary>How a silo's rollout engine batches generation requests.</summary>
+public sealed record RolloutEngineOptions
+{
+    /// <summary>Most completions generated in one batched call.</summary>
+    public int MaxBatchSize { get; init; } = 256;
+
+    /// <summary>After a request arrives, wait this long for more to join the batch (requests of one step arrive together).</summary>
+    public TimeSpan QuietPeriod { get; init; } = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>Never hold the first request of a batch longer than this waiting for company.</summary>
+    public TimeSpan MaxLinger { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    public RolloutEngineOptions Validate()
+    {
+        if (MaxBatchSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxBatchSize), MaxBatchSize, "A batch holds at least 1 completion.");
+        }
+
+        if (QuietPeriod < TimeSpan.Zero || MaxLinger < QuietPeriod)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxLinger), MaxLinger,
+                $"Need 0 <= QuietPeriod ({QuietPeriod}) <= MaxLinger ({MaxLinger}).");
+        }
+
+        return this;
+    }
+}

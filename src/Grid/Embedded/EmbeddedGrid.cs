@@ -1,0 +1,42 @@
+using System.Net;
+using System.Net.Sockets;
+using Grid.Grains;
+using Grid.Hosting;
+using Grid.Hosting.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Grid.Cli.Embedded;
+
+/// <summary>
+/// The grid in one process: one silo (localhost clustering, memory grain storage, a local-folder weight store,
+/// CPU learner allowed) and its co-hosted client.
+/// </summary>
+internal static class EmbeddedGrid
+{
+    public static IHost Start(string weightFolder)
+    {
+        var options = new GridSiloOptions
+        {
+            Cluster = ClusterMode.Localhost,
+            Storage = StorageMode.Memory,
+            AllowCpuLearner = true,
+            SiloPort = FreeLoopbackPort(),
+            GatewayPort = 0, // the client is co-hosted; nobody else connects
+            WeightFolder = weightFolder,
+        }.Validate();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+        builder.UseOrleans(silo => silo.AddGridSilo(options).AddGridGrains());
+        var host = builder.Build();
+        host.StartAsync().GetAwaiter().GetResult();
+        return host;
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,46 @@
+using Grid.Contracts.Runs;
+using Grid.Grains.Tests.Infrastructure;
+using Grid.Training.Settings;
+
+namespace Grid.Grains.Tests.Runs;
+
+/// <summary>With per-completion seeds, the grid must train exactly what the in-process loop trains.</summary>
+public sealed class GridEquivalenceTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData("dynamic")]
+    [InlineData("adaptive")]
+    public async Task The_grid_computes_the_in_process_losses_and_betas_for_the_first_three_steps(string kl)
+    {
+        // A warm start long enough to give rewards some spread (so advantages, loss and KL are not all zero), a
+        // learning rate that moves the policy, and a short adaptive horizon so beta follows the measured KL visibly.
+        var settings = TestRuns.Smoke("steps=3", "sft.steps=40", "sft.learning_rate=0.01", "learning_rate=0.003",
+            $"kl.kind={kl}", "kl.horizon=20", "kl.target_kl=0.001");
+        var (baseline, expected) = TestRuns.InProcess(settings);
+        var gridSettings = settings with { InitCheckpoint = Path.Combine(baseline.RunFolder, "checkpoints", "sft") };
+
+        await using var cluster = await GridCluster.StartAsync(SiloRole.CpuLearner);
+        var (status, reports) = await cluster.RunAsync($"equivalence-{kl}",
+            new RunSpec(RunSettingsLoader.ToJson(gridSettings), AllowCpuLearner: true), TimeSpan.FromSeconds(90));
+
+        Assert.Equal(RunState.Completed, status.State);
+        Assert.Equal(3, reports.Length);
+        double maxLossDifference = 0;
+        for (int step = 0; step < 3; step++)
+        {
+            output.WriteLine($"step {step}: loss in-process {expected[step].Loss:R} grid {reports[step].Loss:R}; "
+                + $"beta {expected[step].Beta:R} / {reports[step].Beta:R}; kl {expected[step].KlMean:R} / "
+                + $"{reports[step].KlMean:R}; grad norm {expected[step].GradNorm:R} / {reports[step].GradNorm:R}");
+            maxLossDifference = Math.Max(maxLossDifference, Math.Abs(expected[step].Loss - reports[step].Loss));
+            Assert.Equal(expected[step].Loss, reports[step].Loss, 1e-5);
+            Assert.Equal(expected[step].Beta, reports[step].Beta, 1e-12);
+            Assert.Equal(expected[step].RewardMean, reports[step].RewardMean, 1e-12);
+            Assert.Equal(expected[step].KlMean, reports[step].KlMean, 1e-7);
+            Assert.Equal(expected[step].GradNorm, reports[step].GradNorm, 1e-6);
+        }
+
+        Assert.Equal(expected.Select(m => m.Beta), status.Betas);
+        Assert.Contains(expected, m => m.Loss != 0 && m.KlMean > 0); // the comparison is not between zeros
+        output.WriteLine($"max |loss difference| = {maxLossDifference:E2}");
+    }
+}
