@@ -74,7 +74,7 @@ public sealed class InProcessTrainer
 
         if (!grpo)
         {
-            var sftOnly = new TrainingResult(folder.Path, afterSft, afterSft, 0, 0, secondsSft, 0, total.Elapsed.TotalSeconds, lastCheckpoint, PeakRss());
+            var sftOnly = new TrainingResult(folder.Path, afterSft, afterSft, 0, 0, secondsSft, 0, total.Elapsed.TotalSeconds, lastCheckpoint, ProcessMemory.PeakRssBytes());
             folder.WriteJson("summary.json", sftOnly);
             return sftOnly;
         }
@@ -107,15 +107,9 @@ public sealed class InProcessTrainer
         _observer.OnEvaluation(final);
 
         var result = new TrainingResult(folder.Path, afterSft, final, s.Steps, learner.UpdatesSkipped,
-            secondsSft, secondsGrpo, total.Elapsed.TotalSeconds, lastCheckpoint, PeakRss());
+            secondsSft, secondsGrpo, total.Elapsed.TotalSeconds, lastCheckpoint, ProcessMemory.PeakRssBytes());
         folder.WriteJson("summary.json", result);
         return result;
-    }
-
-    private static long PeakRss()
-    {
-        using var process = System.Diagnostics.Process.GetCurrentProcess();
-        return process.PeakWorkingSet64;
     }
 
     private StepMetrics TrainStep(long step, IVisualTask task, PromptSource source, VisionLanguagePolicy policy,

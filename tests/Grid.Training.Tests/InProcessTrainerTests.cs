@@ -18,7 +18,7 @@ public sealed class InProcessTrainerTests : IDisposable
         var settings = RunSettingsLoader.Load("smoke", overrides: [$"output_directory={JsonSerializer.Serialize(_output)}"]);
         var observer = new RecordingObserver();
 
-        var result = new InProcessTrainer(settings, observer).Run();
+        var result = new InProcessTrainer(settings, observer).Run(cancellation: TestContext.Current.CancellationToken);
 
         Assert.True(File.Exists(Path.Combine(result.RunFolder, "settings.json")));
         var lines = File.ReadAllLines(Path.Combine(result.RunFolder, "metrics.jsonl"));
@@ -50,7 +50,7 @@ public sealed class InProcessTrainerTests : IDisposable
             [$"output_directory={JsonSerializer.Serialize(_output)}", "steps=4", "kl.beta_min=0.0", "kl.beta_max=0.02", "kl.warmup_fraction=0.5"]);
         var observer = new RecordingObserver();
 
-        new InProcessTrainer(settings, observer).Run();
+        new InProcessTrainer(settings, observer).Run(cancellation: TestContext.Current.CancellationToken);
 
         // t = 4, w = 2: 0.01 -> 0.005 -> 0 -> 0.01 (Eq. 3).
         Assert.Equal([0.01, 0.005, 0.0, 0.01], observer.Steps.Select(m => Math.Round(m.Beta, 12)));

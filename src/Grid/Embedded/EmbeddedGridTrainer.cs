@@ -89,7 +89,7 @@ internal static class EmbeddedGridTrainer
         observer.OnEvaluation(final);
 
         var result = new TrainingResult(folder.Path, warm.AfterSft, final, settings.Steps, skipped, warm.SecondsSft,
-            secondsGrpo, total.Elapsed.TotalSeconds, lastCheckpoint);
+            secondsGrpo, total.Elapsed.TotalSeconds, lastCheckpoint, ProcessMemory.PeakRssBytes());
         folder.WriteJson("summary.json", result);
         return result;
     }
