@@ -66,6 +66,9 @@ public sealed record StepReport
 
     [Id(26)] public double SecondsTotal { get; init; }
 
+    /// <summary>Resident memory of the learner's process after the step.</summary>
+    [Id(30)] public long ProcessRssBytes { get; init; }
+
     /// <summary>Groups that failed after their retry budget and were left out of the update.</summary>
     [Id(27)] public int FailedGroups { get; init; }
 

@@ -36,6 +36,7 @@ public static class StepReports
         SecondsUpdate = m.SecondsUpdate,
         SecondsPublish = m.SecondsPublish,
         SecondsTotal = m.SecondsTotal,
+        ProcessRssBytes = m.ProcessRssBytes,
         FailedGroups = failedGroups,
         Weights = weights,
         Samples = samples,
@@ -70,5 +71,6 @@ public static class StepReports
         SecondsUpdate = r.SecondsUpdate,
         SecondsPublish = r.SecondsPublish,
         SecondsTotal = r.SecondsTotal,
+        ProcessRssBytes = r.ProcessRssBytes,
     };
 }
