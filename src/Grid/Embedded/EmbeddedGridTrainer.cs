@@ -47,9 +47,13 @@ internal static class EmbeddedGridTrainer
             observer.OnPhase("grpo", settings.Steps);
             long next = 0;
             WeightReference? latest = null;
+            // The host's console lifetime takes SIGTERM/SIGINT for itself and stops the application; treat that
+            // like the command's own cancellation so `kill` and Ctrl+C end the run.
+            var stopping = host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
             while (next < settings.Steps)
             {
                 cancellation.ThrowIfCancellationRequested();
+                stopping.ThrowIfCancellationRequested();
                 var status = Wait(controller.GetStatus());
                 foreach (var report in Wait(controller.GetStepReports(next)))
                 {
