@@ -54,13 +54,23 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
         }
 
         var settings = RunSettingsJson.Read(setup.SettingsJson);
+        // A cluster client (grid submit) publishes the initial weights as version 0, because a local checkpoint path
+        // on the client's machine means nothing to the silo this learner lands on.
+        var published = settings.InitCheckpoint is null ? await weights.GetLatestAsync(RunId) : null;
+        if (published is not null && published.Version != 0)
+        {
+            throw new InvalidOperationException(
+                $"Run {RunId} already has weights version {published.Version}; a new learner cannot start from them.");
+        }
+
+        byte[]? publishedBytes = published is null ? null : await weights.ReadAsync(published);
         _torch ??= new TorchWorker($"grid-learner-{RunId}");
         var (run, initial) = await _torch.RunAsync(() =>
         {
-            var run = new LearnerRun(settings);
-            return (run, run.SerializeWeights());
+            var run = new LearnerRun(settings, publishedBytes);
+            return (run, publishedBytes is null ? run.SerializeWeights() : null);
         });
-        var reference = await weights.PublishAsync(RunId, 0, initial);
+        var reference = published ?? await weights.PublishAsync(RunId, 0, initial!);
         _run = run;
         _settings = settings;
         _published.Add(0);
