@@ -59,17 +59,44 @@ internal static class ClusterConfiguration
         }
     }
 
+    /// <summary>Validates once; a refusal also says where each setting can be given.</summary>
+    public static GridSiloOptions Validated(GridSiloOptions options)
+    {
+        try
+        {
+            return options.Validate();
+        }
+        catch (GridConfigurationException e)
+        {
+            throw new GridConfigurationException(e.Message + Environment.NewLine + SourcesHint);
+        }
+    }
+
+    /// <summary>Where settings come from, for error messages.</summary>
+    public const string SourcesHint =
+        "Settings come from appsettings.json (section \"Grid\"), --settings FILE, environment variables GRID__<Key> "
+        + "(e.g. GRID__CLUSTER=azure) and flags. The connection string: environment variable " + ConnectionStringVariable
+        + " or GRID__AZURESTORAGECONNECTIONSTRING (never a flag, so it stays out of shell history and process lists).";
+
     /// <summary>The client's view of the same settings: cluster mode, ids, connection string, gateway ports.</summary>
     public static GridClientOptions BindClient(IConfiguration configuration, IReadOnlyList<int> gatewayPorts)
     {
         var silo = BindSilo(configuration);
-        return new GridClientOptions
+        var client = new GridClientOptions
         {
             Cluster = silo.Cluster,
             ClusterId = silo.ClusterId,
             ServiceId = silo.ServiceId,
             AzureStorageConnectionString = silo.AzureStorageConnectionString,
             GatewayPorts = gatewayPorts.Count > 0 ? gatewayPorts : [silo.GatewayPort],
-        }.Validate();
+        };
+        try
+        {
+            return client.Validate();
+        }
+        catch (GridConfigurationException e)
+        {
+            throw new GridConfigurationException(e.Message + Environment.NewLine + SourcesHint);
+        }
     }
 }

@@ -51,7 +51,7 @@ internal static class SiloCommand
                 [nameof(GridSiloOptions.PrimarySiloPort)] = parse.GetValue(primaryPort)?.ToString(),
                 [nameof(GridSiloOptions.AdvertisedAddress)] = parse.GetValue(address),
             });
-            var options = ClusterConfiguration.BindSilo(configuration).Validate();
+            var options = ClusterConfiguration.Validated(ClusterConfiguration.BindSilo(configuration));
             int metrics = parse.GetValue(metricsPort);
             using var host = GridSiloHost.Build(options, metrics);
             await host.StartAsync(cancellation);
