@@ -56,6 +56,10 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
         Assert.Equal(3, File.ReadAllLines(Path.Combine(runFolder, "metrics.jsonl")).Length);
         Assert.True(File.Exists(Path.Combine(runFolder, "eval-final.json")));
 
+        // The learner was placed on the one silo that declared a GPU.
+        Assert.Contains($"Learner of run {RunId} ready on", silos[0].Output);
+        Assert.DoesNotContain("Learner of run", silos[1].Output + silos[2].Output);
+
         var status = Start("status", environment, ["status", RunId, .. common]);
         Assert.Equal(0, await status.WaitForExitAsync(TimeSpan.FromSeconds(60), cancellation));
         Assert.Contains("Completed", status.Output);
