@@ -6,13 +6,13 @@ using Spectre.Console;
 namespace Grid.Cli.Commands;
 
 /// <summary>
-/// <c>grid resume RUN</c>: wakes an interrupted run's controller, which reloads its persisted state (step, policy
-/// version, betas, KL controller, step history) and re-drives the run from there. What it cannot restore yet is said in
-/// its output: the learner's policy and optimizer live in the learner's memory, not in storage.
+/// <c>grid resume RUN</c>: asks an interrupted run's controller (reloaded from its persisted state) to set its learner
+/// up again from the recorded weights and re-drive the current step. What it cannot restore is said in its output:
+/// the optimizer's moments lived only in the lost learner's memory.
 /// </summary>
 internal static class ResumeCommand
 {
-    private static readonly TimeSpan Watch = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Watch = TimeSpan.FromSeconds(30);
 
     public static Command Create()
     {
@@ -27,7 +27,6 @@ internal static class ResumeCommand
             string runId = parse.GetValue(run)!;
             using var host = await ClusterClient.ConnectAsync(clientOptions, cancellation);
             var controller = host.Grains().GetGrain<IControllerGrain>(runId);
-            // Activating the controller is what resumes it: a Running run re-drives itself from its persisted state.
             var before = await controller.GetStatus();
             int exit = 0;
             if (before.State == RunState.NotStarted)
@@ -37,12 +36,15 @@ internal static class ResumeCommand
             }
             else if (before.State != RunState.Running)
             {
-                AnsiConsole.WriteLine($"run {runId} is {before.State}; nothing to resume.");
+                Console.WriteLine($"run {runId} is {before.State}; nothing to resume.");
             }
             else
             {
-                AnsiConsole.WriteLine($"run {runId} resumed at step {before.StepsCompleted}/{before.TotalSteps}, policy version "
-                    + $"{before.PolicyVersion}; watching for {Watch.TotalSeconds:F0} s");
+                before = await controller.Resume();
+                Console.WriteLine($"run {runId} resumed at step {before.StepsCompleted}/{before.TotalSteps} from policy "
+                    + $"version {before.PolicyVersion}. Restored from storage: step, policy weights, reference weights, "
+                    + "betas and KL controller, step history, the current step's finished prompt groups. Not restored: the "
+                    + "optimizer's moments (AdamW restarts from zero if the learner was lost).");
                 var after = before;
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 while (clock.Elapsed < Watch && after.StepsCompleted == before.StepsCompleted && after.State == RunState.Running)
@@ -53,13 +55,9 @@ internal static class ResumeCommand
 
                 StatusCommand.Print(after, await controller.GetStepReports(Math.Max(0, after.StepsCompleted - 3)),
                     await StatusCommand.LearnerPlacementAsync(host.Grains(), runId), 3);
-                if (after.StepsCompleted == before.StepsCompleted && after.State == RunState.Running)
-                {
-                    AnsiConsole.MarkupLine("[yellow]no step completed yet.[/] Known limit: after a full cluster restart the "
-                        + "learner's policy and optimizer state are gone (they live in the learner's memory, not in storage), "
-                        + "so a run whose learner was lost does not continue yet; the controller's state (step, beta, "
-                        + "weights reference, history) is intact.");
-                }
+                Console.WriteLine(after.StepsCompleted > before.StepsCompleted || after.State == RunState.Completed
+                    ? $"run {runId} is moving again: follow it with grid status {runId}"
+                    : $"no step completed within {Watch.TotalSeconds:F0} s; check grid status {runId} (last error) and the silos' logs");
             }
 
             await host.StopAsync(CancellationToken.None);

@@ -56,7 +56,7 @@ internal static class SiloCommand
             using var host = GridSiloHost.Build(options, metrics);
             await host.StartAsync(cancellation);
             // Tests and scripts wait for this line: the silo has joined and its gateway accepts clients.
-            AnsiConsole.WriteLine($"grid silo ready: {options}; metrics {(metrics == 0 ? "off" : $"http://127.0.0.1:{metrics}/metrics")}");
+            Console.WriteLine($"grid silo ready: {options}; metrics {(metrics == 0 ? "off" : $"http://127.0.0.1:{metrics}/metrics")}");
             try
             {
                 await Task.Delay(Timeout.Infinite, cancellation);
@@ -66,9 +66,9 @@ internal static class SiloCommand
                 // Ctrl+C / SIGTERM: leave the cluster gracefully below.
             }
 
-            AnsiConsole.WriteLine("grid silo stopping: handing off grains and leaving the cluster");
+            Console.WriteLine("grid silo stopping: handing off grains and leaving the cluster");
             await host.StopAsync(CancellationToken.None);
-            AnsiConsole.WriteLine("grid silo stopped");
+            Console.WriteLine("grid silo stopped");
             return 0;
         });
         return command;

@@ -40,20 +40,20 @@ internal static class SubmitCommand
                 var (id, warm) = run.Submit(settings, parse.GetValue(runId), parse.GetValue(cpuLearner), observer, cancellation);
                 return (id, follow ? run.Follow(id, settings, warm, observer, cancellation) : warm);
             }));
-            AnsiConsole.WriteLine($"run id: {id}");
-            AnsiConsole.WriteLine($"run folder: {result.RunFolder}");
+            Console.WriteLine($"run id: {id}");
+            Console.WriteLine($"run folder: {result.RunFolder}");
             if (follow)
             {
-                AnsiConsole.WriteLine($"run {id} completed {result.StepsCompleted} steps; wall time {result.SecondsTotal:F0} s "
+                Console.WriteLine($"run {id} completed {result.StepsCompleted} steps; wall time {result.SecondsTotal:F0} s "
                     + $"(sft {result.SecondsSft:F0} s, grpo {result.SecondsGrpo:F0} s); skipped updates {result.UpdatesSkipped}");
                 foreach (var task in result.Final.Tasks)
                 {
-                    AnsiConsole.WriteLine($"{task.Task,-10} accuracy {result.AfterSft.For(task.Task).Accuracy:P1} -> {task.Accuracy:P1}");
+                    Console.WriteLine($"{task.Task,-10} accuracy {result.AfterSft.For(task.Task).Accuracy:P1} -> {task.Accuracy:P1}");
                 }
             }
             else
             {
-                AnsiConsole.WriteLine($"follow it with: grid status {id}");
+                Console.WriteLine($"follow it with: grid status {id}");
             }
 
             await host.StopAsync(CancellationToken.None);

@@ -29,18 +29,7 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
         string[] common = ["--cluster", "azure", "--storage", "azure", "--cluster-id", clusterId];
 
         var startClock = Stopwatch.StartNew();
-        string[][] roles = [["--gpu", "1"], [], []];
-        var silos = roles.Select((extra, i) => Start($"silo{i}", environment,
-        [
-            "silo", .. common, .. extra, "--advertised-address", "127.0.0.1",
-            "--silo-port", GridProcess.FreeLoopbackPort().ToString(), "--gateway-port", GridProcess.FreeLoopbackPort().ToString(),
-            "--metrics-port", i == 0 ? GridProcess.FreeLoopbackPort().ToString() : "0",
-        ])).ToArray();
-        foreach (var silo in silos)
-        {
-            await silo.WaitForOutputAsync("grid silo ready", SiloStartTimeout, cancellation);
-        }
-
+        var silos = await StartSilosAsync("", environment, common, cancellation);
         double secondsToCluster = startClock.Elapsed.TotalSeconds;
         var runClock = Stopwatch.StartNew();
         var submit = Start("submit", environment,
@@ -94,6 +83,42 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
         Assert.Contains("grid silo stopped", silos[2].Output);
     }
 
+    [Fact]
+    public async Task After_a_full_cluster_restart_resume_continues_the_run_to_completion()
+    {
+        const string run = "cluster-resume";
+        var cancellation = TestContext.Current.CancellationToken;
+        var log = TestContext.Current.TestOutputHelper!;
+        string clusterId = "it-" + Guid.NewGuid().ToString("N")[..8];
+        var environment = new Dictionary<string, string?> { ["GRID_AZURE_STORAGE"] = azurite.ConnectionString };
+        string[] common = ["--cluster", "azure", "--storage", "azure", "--cluster-id", clusterId];
+        var first = await StartSilosAsync("first-", environment, common, cancellation);
+        var submit = Start("submit", environment,
+            ["submit", "--preset", "smoke", "--set", "steps=8", .. common, "--run-id", run, "--output", Path.Combine(_workFolder, "runs")]);
+        Assert.True(await submit.WaitForExitAsync(RunTimeout, cancellation) == 0, submit.Output);
+
+        // Two steps in, every silo dies at once (kill -9): only Azure Storage remembers the run.
+        int versionsAtKill = await WaitForVersionsAsync(run, 3, cancellation);
+        foreach (var silo in first)
+        {
+            await silo.DisposeAsync();
+        }
+
+        var clock = Stopwatch.StartNew();
+        await StartSilosAsync("second-", environment, common, cancellation);
+        var resume = Start("resume", environment, ["resume", run, .. common]);
+        Assert.True(await resume.WaitForExitAsync(RunTimeout, cancellation) == 0, resume.Output + SiloLogs());
+        Assert.Contains($"run {run} resumed at step", resume.Output);
+        Assert.Contains("Not restored: the optimizer's moments", resume.Output);
+
+        await WaitForVersionsAsync(run, 9, cancellation);
+        log.WriteLine($"killed at {versionsAtKill} published versions; restart + resume + the rest of the run took {clock.Elapsed.TotalSeconds:F1} s");
+        var status = Start("status", environment, ["status", run, .. common]);
+        Assert.Equal(0, await status.WaitForExitAsync(TimeSpan.FromSeconds(60), cancellation));
+        Assert.Contains("Completed", status.Output);
+        Assert.Contains("8/8", status.Output);
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var process in _processes)
@@ -111,6 +136,47 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
         }
     }
 
+    /// <summary>Three silo processes on loopback, the first declaring a GPU; returns once all have joined.</summary>
+    private async Task<GridProcess[]> StartSilosAsync(string prefix, Dictionary<string, string?> environment, string[] common,
+        CancellationToken cancellation)
+    {
+        string[][] roles = [["--gpu", "1"], [], []];
+        var silos = roles.Select((extra, i) => Start($"{prefix}silo{i}", environment,
+        [
+            "silo", .. common, .. extra, "--advertised-address", "127.0.0.1",
+            "--silo-port", GridProcess.FreeLoopbackPort().ToString(), "--gateway-port", GridProcess.FreeLoopbackPort().ToString(),
+            "--metrics-port", i == 0 ? GridProcess.FreeLoopbackPort().ToString() : "0",
+        ])).ToArray();
+        foreach (var silo in silos)
+        {
+            await silo.WaitForOutputAsync("grid silo ready", SiloStartTimeout, cancellation);
+        }
+
+        return silos;
+    }
+
+    /// <summary>Waits until the run has published at least <paramref name="count"/> weight versions; returns how many.</summary>
+    private async Task<int> WaitForVersionsAsync(string run, int count, CancellationToken cancellation)
+    {
+        var weights = new BlobServiceClient(azurite.ConnectionString).GetBlobContainerClient("grid-weights");
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            int versions = await weights.ExistsAsync(cancellation)
+                ? weights.GetBlobs(BlobTraits.None, BlobStates.None, run + "/", cancellation)
+                    .Select(b => b.Name).Where(n => n.EndsWith(".bin", StringComparison.Ordinal))
+                    .Select(n => n[(run.Length + 2)..(run.Length + 14)]).Distinct().Count()
+                : 0;
+            if (versions >= count)
+            {
+                return versions;
+            }
+
+            Assert.True(clock.Elapsed < RunTimeout, $"run {run} published {versions} of {count} versions in {RunTimeout}:\n{SiloLogs()}");
+            await Task.Delay(200, cancellation);
+        }
+    }
+
     private GridProcess Start(string name, Dictionary<string, string?> environment, string[] arguments)
     {
         var process = GridProcess.Start(name, _workFolder, environment, arguments);
@@ -118,6 +184,6 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
         return process;
     }
 
-    private string SiloLogs() => string.Join("\n", _processes.Where(p => p.Name.StartsWith("silo", StringComparison.Ordinal))
+    private string SiloLogs() => string.Join("\n", _processes.Where(p => p.Name.Contains("silo", StringComparison.Ordinal))
         .Select(p => $"--- {p.Name} ---\n{p.Output}"));
 }

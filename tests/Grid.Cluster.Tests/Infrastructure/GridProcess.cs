@@ -17,6 +17,8 @@ public sealed class GridProcess : IAsyncDisposable
     private static readonly ConcurrentDictionary<int, Process> Alive = new();
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly int _id;
+    private bool _disposed;
 
     static GridProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
     {
@@ -30,6 +32,7 @@ public sealed class GridProcess : IAsyncDisposable
     {
         Name = name;
         _process = process;
+        _id = process.Id;
     }
 
     public string Name { get; }
@@ -156,11 +159,17 @@ public sealed class GridProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
+    /// <summary>Kills the process and its children (kill -9); safe to call twice.</summary>
     public ValueTask DisposeAsync()
     {
-        TryKill(_process);
-        Alive.TryRemove(_process.Id, out _);
-        _process.Dispose();
+        if (!_disposed)
+        {
+            _disposed = true;
+            TryKill(_process);
+            Alive.TryRemove(_id, out _);
+            _process.Dispose();
+        }
+
         return ValueTask.CompletedTask;
     }
 
