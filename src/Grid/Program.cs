@@ -1,7 +1,8 @@
 using System.CommandLine;
 using Grid.Cli.Commands;
 
-// `grid` is one executable for every role: training, evaluation, benchmarks and datasets (DESIGN.md).
+// `grid` is one executable for every role: training, evaluation, benchmarks, datasets, and the
+// silos and clients of a cluster (DESIGN.md).
 var root = new RootCommand("Grid: GRPO-D training of multimodal policies on an Orleans actor grid.")
 {
     TrainCommand.Create(),
@@ -9,6 +10,10 @@ var root = new RootCommand("Grid: GRPO-D training of multimodal policies on an O
     EvalCommand.Create(),
     BenchCommand.Create(),
     DatasetCommand.Create(),
+    SiloCommand.Create(),
+    SubmitCommand.Create(),
+    StatusCommand.Create(),
+    ResumeCommand.Create(),
 };
 
 return await CommandRunner.InvokeAsync(root, args);

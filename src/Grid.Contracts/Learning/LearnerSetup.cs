@@ -1,7 +1,17 @@
+using Grid.Hosting.Weights;
+
 namespace Grid.Contracts.Learning;
 
-/// <summary>The run's settings JSON; its <c>init_checkpoint</c> (if any) holds the initial weights.</summary>
+/// <summary>
+/// The run's settings JSON; its <c>init_checkpoint</c> (if any) holds the initial weights. A resumed run (its learner
+/// lost, say in a full cluster restart) also gives <paramref name="InitialWeights"/> (version 0, the reference policy)
+/// and <paramref name="CurrentWeights"/> (the newest version the controller recorded; the next step is its version).
+/// </summary>
 [GenerateSerializer]
 [Alias("grid.LearnerSetup")]
 [Immutable]
-public sealed record LearnerSetup([property: Id(0)] string RunId, [property: Id(1)] string SettingsJson);
+public sealed record LearnerSetup(
+    [property: Id(0)] string RunId,
+    [property: Id(1)] string SettingsJson,
+    [property: Id(2)] WeightReference? InitialWeights = null,
+    [property: Id(3)] WeightReference? CurrentWeights = null);

@@ -18,6 +18,13 @@ public interface IControllerGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<StepReport[]> GetStepReports(long fromStep);
 
+    /// <summary>
+    /// Continues an interrupted run from its persisted state: sets the learner up again from the recorded weights
+    /// (a lost learner restarts from them with a fresh optimizer) and re-drives the current step, whose prompt groups
+    /// deliver their persisted results again. A run that is not running is left as it is.
+    /// </summary>
+    Task<RunStatus> Resume();
+
     /// <summary>The learner finished a step. A report for a step already recorded is ignored.</summary>
     Task ReportStep(StepReport report);
 }

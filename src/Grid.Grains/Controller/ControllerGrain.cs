@@ -54,6 +54,25 @@ public sealed class ControllerGrain(
     public Task<StepReport[]> GetStepReports(long fromStep) =>
         Task.FromResult(state.State.Steps.Where(r => r.Step >= fromStep).ToArray());
 
+    public async Task<RunStatus> Resume()
+    {
+        if (state.State.State != RunState.Running || state.State.Weights is null)
+        {
+            Drive(TimeSpan.Zero);
+            return Status();
+        }
+
+        var initial = state.State.InitialWeights ?? throw new InvalidOperationException(
+            $"Run {RunId} has no recorded initial weights (it started before resume existed); it cannot be resumed.");
+        await GrainFactory.GetGrain<ILearnerGrain>(LearnerGrainKey).Initialize(
+            new LearnerSetup(RunId, state.State.Spec!.SettingsJson, initial, state.State.Weights));
+        state.State.StartedStep = state.State.StepsCompleted - 1; // re-drive the current step
+        state.State.LastError = null;
+        await state.WriteStateAsync();
+        Drive(TimeSpan.Zero);
+        return Status();
+    }
+
     public async Task ReportStep(StepReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
@@ -119,6 +138,7 @@ public sealed class ControllerGrain(
                 var learner = GrainFactory.GetGrain<ILearnerGrain>(LearnerGrainKey);
                 var ready = await learner.Initialize(new LearnerSetup(RunId, state.State.Spec!.SettingsJson));
                 state.State.Weights = ready.Weights;
+                state.State.InitialWeights = ready.Weights;
                 state.State.PolicyConfigJson = ready.PolicyConfigJson;
                 state.State.PolicyVersion = ready.Weights.Version;
                 await state.WriteStateAsync();

@@ -36,4 +36,7 @@ public sealed class ControllerState
 
     /// <summary>The step whose prompt groups were started last (-1: none yet).</summary>
     [Id(12)] public long StartedStep { get; set; } = -1;
+
+    /// <summary>Version 0, the reference policy: what a resumed learner needs beside the newest weights.</summary>
+    [Id(13)] public WeightReference? InitialWeights { get; set; }
 }

@@ -54,18 +54,54 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
         }
 
         var settings = RunSettingsJson.Read(setup.SettingsJson);
+        if (setup.CurrentWeights is { } current)
+        {
+            return await ResumeAsync(settings, setup.InitialWeights ?? throw new ArgumentException(
+                "A resumed learner needs the run's initial weights (the reference policy).", nameof(setup)), current);
+        }
+
+        // A cluster client (grid submit) publishes the initial weights as version 0, because a local checkpoint path
+        // on the client's machine means nothing to the silo this learner lands on.
+        var published = settings.InitCheckpoint is null ? await weights.GetLatestAsync(RunId) : null;
+        if (published is not null && published.Version != 0)
+        {
+            throw new InvalidOperationException(
+                $"Run {RunId} already has weights version {published.Version}; a new learner cannot start from them.");
+        }
+
+        byte[]? publishedBytes = published is null ? null : await weights.ReadAsync(published);
         _torch ??= new TorchWorker($"grid-learner-{RunId}");
         var (run, initial) = await _torch.RunAsync(() =>
         {
-            var run = new LearnerRun(settings);
-            return (run, run.SerializeWeights());
+            var run = new LearnerRun(settings, publishedBytes);
+            return (run, publishedBytes is null ? run.SerializeWeights() : null);
         });
-        var reference = await weights.PublishAsync(RunId, 0, initial);
+        var reference = published ?? await weights.PublishAsync(RunId, 0, initial!);
         _run = run;
         _settings = settings;
         _published.Add(0);
         _ready = new LearnerReady(reference, RunSettingsJson.Write(run.Config));
         logger.LogInformation("Learner of run {RunId} ready on {Silo}; published version 0", RunId, silo.SiloAddress);
+        return _ready;
+    }
+
+    /// <summary>
+    /// A learner lost with its silos (a full cluster restart) starts again from the newest recorded weights, with the
+    /// initial weights as its reference policy; the optimizer's moments start from zero (they were only in memory).
+    /// </summary>
+    private async Task<LearnerReady> ResumeAsync(RunSettings settings, WeightReference initial, WeightReference current)
+    {
+        byte[] currentBytes = await weights.ReadAsync(current);
+        byte[] referenceBytes = await weights.ReadAsync(initial);
+        _torch ??= new TorchWorker($"grid-learner-{RunId}");
+        _run = await _torch.RunAsync(() => new LearnerRun(settings, currentBytes, referenceBytes));
+        _settings = settings;
+        _nextStep = current.Version; // version v was published by step v - 1
+        _published.Add(current.Version);
+        _ready = new LearnerReady(current, RunSettingsJson.Write(_run.Config));
+        logger.LogInformation("Learner of run {RunId} resumed on {Silo} at step {Step} (fresh optimizer state)",
+            RunId, silo.SiloAddress, _nextStep);
+        TryApplyNext();
         return _ready;
     }
 

@@ -25,14 +25,28 @@ internal sealed class LearnerRun : IDisposable
     private readonly PromptSource _source;
     private readonly IVisualTask _task;
 
-    /// <summary>Loads the initial weights: the run's init checkpoint, or a fresh policy from the run seed.</summary>
-    public LearnerRun(RunSettings settings)
+    /// <summary>
+    /// Loads the initial weights: <paramref name="initialWeights"/> (safetensors published through the weight store,
+    /// shaped by the run's model settings), else the run's init checkpoint, else a fresh policy from the run seed.
+    /// <paramref name="referenceWeights"/>, when given, replace the reference policy's (a resumed run).
+    /// </summary>
+    public LearnerRun(RunSettings settings, byte[]? initialWeights = null, byte[]? referenceWeights = null)
     {
         _settings = settings;
         (_policy, Config) = settings.InitCheckpoint is null
             ? PolicyRuntime.CreatePolicy(settings.Model, settings.MaxNewTokens, settings.Seed)
             : PolicyCheckpoint.Load(settings.InitCheckpoint);
+        if (initialWeights is not null)
+        {
+            PolicyCheckpoint.LoadWeights(_policy, initialWeights);
+        }
+
         _reference = PolicyRuntime.FrozenCopy(_policy, Config);
+        if (referenceWeights is not null)
+        {
+            PolicyCheckpoint.LoadWeights(_reference, referenceWeights); // resumed: pi_ref stays the initial policy
+        }
+
         _learner = new GrpoLearner(_policy, _reference, LossSettings.From(settings), settings.LearningRate,
             settings.WeightDecay, settings.MaxGradNorm);
         _scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), LossSettings.AdvantageScaleOf(settings));

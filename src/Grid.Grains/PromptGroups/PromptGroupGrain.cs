@@ -54,6 +54,16 @@ public sealed class PromptGroupGrain(
             state.State.Phase = GroupPhase.Pending;
             await state.WriteStateAsync();
         }
+        else if (state.State.Phase == GroupPhase.Delivered)
+        {
+            // A re-driven step (grid resume): its learner may be a fresh one; it ignores groups it already has.
+            await GrainFactory.GetGrain<ILearnerGrain>(assignment.LearnerKey).SubmitGroup(state.State.Scored!);
+        }
+        else if (state.State.Phase == GroupPhase.Failed)
+        {
+            await GrainFactory.GetGrain<ILearnerGrain>(assignment.LearnerKey).SubmitFailure(
+                assignment.Step, assignment.PromptIndex, state.State.LastError ?? "failed");
+        }
 
         ScheduleWork(TimeSpan.Zero);
     }

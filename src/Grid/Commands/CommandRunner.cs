@@ -17,10 +17,16 @@ internal static class CommandRunner
 
         try
         {
-            return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+            return await root.Parse(args).InvokeAsync(new InvocationConfiguration
+            {
+                EnableDefaultExceptionHandler = false,
+                // A stopping silo hands off its grains and leaves the cluster; give it time before the process exits.
+                ProcessTerminationTimeout = TimeSpan.FromSeconds(35),
+            });
         }
         catch (Exception e) when (e is InvalidSettingException or FileNotFoundException or DirectoryNotFoundException
-                                     or InvalidDataException or Tasks.Datasets.DatasetFormatException)
+                                     or InvalidDataException or Tasks.Datasets.DatasetFormatException
+                                     or Hosting.Configuration.GridConfigurationException)
         {
             AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
             return 2;

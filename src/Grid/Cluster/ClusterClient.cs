@@ -1,0 +1,53 @@
+using Grid.Hosting;
+using Grid.Hosting.Configuration;
+using Grid.Hosting.Weights;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Grid.Cli.Cluster;
+
+/// <summary>A client process's connection to a Grid cluster, and the cluster's weight store seen from outside.</summary>
+internal static class ClusterClient
+{
+    /// <summary>How long a client keeps trying to reach a gateway before it gives up.</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(60);
+
+    public static async Task<IHost> ConnectAsync(GridClientOptions options, CancellationToken cancellation)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.AddSimpleConsole(console => console.SingleLine = true).SetMinimumLevel(LogLevel.Error);
+        var giveUp = DateTimeOffset.UtcNow + ConnectTimeout;
+        builder.UseOrleansClient(client => client.AddGridClient(options).UseConnectionRetryFilter(async (_, token) =>
+        {
+            if (DateTimeOffset.UtcNow > giveUp)
+            {
+                return false;
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1), token);
+            return true;
+        }));
+        var host = builder.Build();
+        try
+        {
+            await host.StartAsync(cancellation);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            host.Dispose();
+            throw new GridConfigurationException(
+                $"Cannot reach cluster '{options.ClusterId}' ({options.Cluster.ToString().ToLowerInvariant()} clustering) "
+                + $"within {ConnectTimeout.TotalSeconds:F0} s: {e.Message} Is a `grid silo` with the same cluster id running?");
+        }
+
+        return host;
+    }
+
+    public static IClusterClient Grains(this IHost client) => client.Services.GetRequiredService<IClusterClient>();
+
+    /// <summary>The weight store the silos of these settings use: Azure Blob, or the shared local folder.</summary>
+    public static IWeightStore WeightStore(GridSiloOptions options) => options.Storage == StorageMode.Azure
+        ? new AzureBlobWeightStore(options.AzureStorageConnectionString!, options.WeightContainer)
+        : new LocalFolderWeightStore(options.WeightFolder);
+}

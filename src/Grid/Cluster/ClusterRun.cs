@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using Grid.Contracts.Runs;
+using Grid.Grains.Mapping;
+using Grid.Hosting.Configuration;
+using Grid.Hosting.Weights;
+using Grid.Policy.Checkpoints;
+using Grid.Policy.Model;
+using Grid.Tasks;
+using Grid.Tasks.Verification;
+using Grid.Training;
+using Grid.Training.Evaluation;
+using Grid.Training.Runs;
+using Grid.Training.Settings;
+
+namespace Grid.Cli.Cluster;
+
+/// <summary>
+/// <c>grid submit</c> from the client's side: the warm start (SFT here, unless init_checkpoint is set) into a local run
+/// folder, the initial weights published through the cluster's weight store as version 0, the run's controller
+/// started; with --wait, the steps followed into the run folder (metrics.jsonl, checkpoints from the published weights,
+/// eval-final.json, summary.json) as <c>grid train</c> writes it. Runs on the caller's thread, which owns this side's
+/// torch work, and only blocks on grain calls while no torch scope is open.
+/// </summary>
+internal sealed class ClusterRun(IClusterClient grains, IWeightStore weights)
+{
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Warm start, publish version 0, start the controller. Returns the run id and the warm start.</summary>
+    public (string RunId, TrainingResult Warm) Submit(RunSettings settings, string? runId, bool allowCpuLearner,
+        ITrainingObserver observer, CancellationToken cancellation)
+    {
+        var warm = new InProcessTrainer(settings, observer).Run(grpo: false, cancellation);
+        runId ??= Path.GetFileName(warm.RunFolder);
+        var (policy, config) = PolicyCheckpoint.Load(warm.FinalCheckpoint);
+        byte[] initial;
+        using (policy)
+        {
+            var expected = PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens);
+            if (config != expected)
+            {
+                throw new GridConfigurationException(
+                    $"The initial checkpoint {warm.FinalCheckpoint} has model {config}, but the run's model settings give "
+                    + $"{expected}; the learner builds its policy from the settings, so make model.* match the checkpoint.");
+            }
+
+            initial = PolicyCheckpoint.SerializeWeights(policy);
+        }
+
+        // Version 0 through the cluster's weight store: the learner's silo cannot read this machine's checkpoint path.
+        var published = Wait(weights.GetLatestAsync(runId));
+        if (published is null)
+        {
+            Wait(weights.PublishAsync(runId, 0, initial));
+        }
+
+        var spec = new RunSpec(RunSettingsLoader.ToJson(settings with { InitCheckpoint = null }), allowCpuLearner);
+        Wait(Controller(runId).Start(spec));
+        File.WriteAllText(Path.Combine(warm.RunFolder, "cluster-run-id.txt"), runId + Environment.NewLine);
+        return (runId, warm);
+    }
+
+    /// <summary>Follows the run until it completes, writing its steps into the run folder; then the final evaluation.</summary>
+    public TrainingResult Follow(string runId, RunSettings settings, TrainingResult warm, ITrainingObserver observer,
+        CancellationToken cancellation)
+    {
+        var total = Stopwatch.StartNew();
+        var folder = RunFolder.Open(warm.RunFolder);
+        var config = PolicyCheckpoint.ReadManifest(warm.FinalCheckpoint).Config;
+        using var policy = new VisionLanguagePolicy(config);
+        var controller = Controller(runId);
+        observer.OnPhase("grpo", settings.Steps);
+        string lastCheckpoint = warm.FinalCheckpoint;
+        long next = 0;
+        long skipped = 0;
+        while (next < settings.Steps)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var status = Wait(controller.GetStatus());
+            foreach (var report in Wait(controller.GetStepReports(next)))
+            {
+                var metrics = StepReports.ToMetrics(report);
+                folder.AppendLine("metrics.jsonl", metrics);
+                observer.OnStep(metrics);
+                skipped += report.UpdateSkipped ? 1 : 0;
+                next = report.Step + 1;
+                if ((next % settings.CheckpointEvery == 0 || next == settings.Steps) && report.Weights is { } latest)
+                {
+                    PolicyCheckpoint.LoadWeights(policy, Wait(weights.ReadAsync(latest)));
+                    lastCheckpoint = folder.CheckpointPath(next);
+                    PolicyCheckpoint.Save(policy, config, lastCheckpoint);
+                }
+            }
+
+            if (status.State == RunState.Failed)
+            {
+                throw new InvalidOperationException($"Run {runId} failed on the cluster: {status.LastError}");
+            }
+
+            if (next < settings.Steps)
+            {
+                Thread.Sleep(PollInterval);
+            }
+        }
+
+        double secondsGrpo = total.Elapsed.TotalSeconds;
+        observer.OnPhase("eval", 0);
+        var final = new Evaluator(new TaskVerifier(settings.FormatWeight), settings.MaxNewTokens)
+            .Evaluate(policy, TaskCatalog.All, settings.EvalPrompts, "final", settings.Task);
+        folder.WriteJson("eval-final.json", final);
+        observer.OnEvaluation(final);
+        var result = new TrainingResult(folder.Path, warm.AfterSft, final, settings.Steps, skipped, warm.SecondsSft,
+            secondsGrpo, warm.SecondsTotal + total.Elapsed.TotalSeconds, lastCheckpoint, ProcessMemory.PeakRssBytes());
+        folder.WriteJson("summary.json", result);
+        return result;
+    }
+
+    private IControllerGrain Controller(string runId) => grains.GetGrain<IControllerGrain>(runId);
+
+    private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();
+}

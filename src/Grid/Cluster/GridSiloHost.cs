@@ -1,0 +1,50 @@
+using Grid.Grains;
+using Grid.Hosting;
+using Grid.Hosting.Configuration;
+using Grid.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Grid.Cli.Cluster;
+
+/// <summary>The host of one <c>grid silo</c> process: logging, metrics, the silo and its grains.</summary>
+internal static class GridSiloHost
+{
+    /// <summary>Time a stopping silo gets to hand off its grains and leave the membership table.</summary>
+    public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(30);
+
+    public static IHost Build(GridSiloOptions options, int metricsPort)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Logging.AddGridSiloLogging();
+        builder.Services.AddGridSiloMetrics(metricsPort);
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = ShutdownTimeout);
+        builder.UseOrleans(silo => silo.AddGridSilo(options).AddGridGrains());
+        return builder.Build();
+    }
+
+    /// <summary>One line per message; Grid at Information, Orleans and the rest at Warning.</summary>
+    public static ILoggingBuilder AddGridSiloLogging(this ILoggingBuilder logging)
+    {
+        logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "HH:mm:ss ";
+        });
+        logging.SetMinimumLevel(LogLevel.Warning);
+        logging.AddFilter("Grid", LogLevel.Information);
+        return logging;
+    }
+
+    /// <summary>Serves /metrics (meters Grid and Microsoft.Orleans) on loopback; port 0 turns it off.</summary>
+    public static IServiceCollection AddGridSiloMetrics(this IServiceCollection services, int metricsPort)
+    {
+        if (metricsPort == 0)
+        {
+            return services;
+        }
+
+        return services.AddGridTelemetry(new GridTelemetryOptions { Port = metricsPort });
+    }
+}

@@ -1,0 +1,76 @@
+using System.CommandLine;
+using Grid.Cli.Cluster;
+using Grid.Hosting.Configuration;
+using Grid.Telemetry;
+using Microsoft.Extensions.Hosting;
+using Spectre.Console;
+
+namespace Grid.Cli.Commands;
+
+/// <summary>
+/// <c>grid silo</c>: joins a cluster and serves grains until Ctrl+C or SIGTERM, then leaves it gracefully.
+/// Settings: appsettings.json, --settings, environment (GRID__*, GRID_AZURE_STORAGE), then these flags.
+/// </summary>
+internal static class SiloCommand
+{
+    public static Command Create()
+    {
+        var cluster = new ClusterCommandOptions();
+        var gpu = new Option<int?>("--gpu") { Description = "GPU devices this silo offers to learners (0 = none). Key Grid:GpuDevices." };
+        var cpuLearner = new Option<bool>("--allow-cpu-learner")
+        {
+            Description = "Host learners of runs that allow CPU training. Key Grid:AllowCpuLearner.",
+        };
+        var siloPort = new Option<int?>("--silo-port") { Description = "Silo-to-silo port (default 11111). Key Grid:SiloPort." };
+        var gatewayPort = new Option<int?>("--gateway-port") { Description = "Client port (default 30000; 0 = no gateway). Key Grid:GatewayPort." };
+        var primaryPort = new Option<int?>("--primary-port")
+        {
+            Description = "Localhost clustering: the silo port of the primary silo to join (omit on the primary). Key Grid:PrimarySiloPort.",
+        };
+        var address = new Option<string?>("--advertised-address") { Description = "IP other machines reach this silo at. Key Grid:AdvertisedAddress." };
+        var metricsPort = new Option<int>("--metrics-port")
+        {
+            Description = $"Port of this silo's /metrics on 127.0.0.1 (default {GridTelemetryOptions.DefaultPort}; 0 = no metrics server).",
+            DefaultValueFactory = _ => GridTelemetryOptions.DefaultPort,
+        };
+        var command = new Command("silo", "Join a Grid cluster as a silo and serve grains until Ctrl+C / SIGTERM.");
+        cluster.AddTo(command);
+        foreach (var option in new Option[] { gpu, cpuLearner, siloPort, gatewayPort, primaryPort, address, metricsPort })
+        {
+            command.Options.Add(option);
+        }
+
+        command.SetAction(async (parse, cancellation) =>
+        {
+            var configuration = cluster.Configuration(parse, new Dictionary<string, string?>
+            {
+                [nameof(GridSiloOptions.GpuDevices)] = parse.GetValue(gpu)?.ToString(),
+                [nameof(GridSiloOptions.AllowCpuLearner)] = parse.GetValue(cpuLearner) ? "true" : null,
+                [nameof(GridSiloOptions.SiloPort)] = parse.GetValue(siloPort)?.ToString(),
+                [nameof(GridSiloOptions.GatewayPort)] = parse.GetValue(gatewayPort)?.ToString(),
+                [nameof(GridSiloOptions.PrimarySiloPort)] = parse.GetValue(primaryPort)?.ToString(),
+                [nameof(GridSiloOptions.AdvertisedAddress)] = parse.GetValue(address),
+            });
+            var options = ClusterConfiguration.Validated(ClusterConfiguration.BindSilo(configuration));
+            int metrics = parse.GetValue(metricsPort);
+            using var host = GridSiloHost.Build(options, metrics);
+            await host.StartAsync(cancellation);
+            // Tests and scripts wait for this line: the silo has joined and its gateway accepts clients.
+            Console.WriteLine($"grid silo ready: {options}; metrics {(metrics == 0 ? "off" : $"http://127.0.0.1:{metrics}/metrics")}");
+            try
+            {
+                await Task.Delay(Timeout.Infinite, cancellation);
+            }
+            catch (OperationCanceledException)
+            {
+                // Ctrl+C / SIGTERM: leave the cluster gracefully below.
+            }
+
+            Console.WriteLine("grid silo stopping: handing off grains and leaving the cluster");
+            await host.StopAsync(CancellationToken.None);
+            Console.WriteLine("grid silo stopped");
+            return 0;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Azure.Storage.Blobs.Models;
+using Grid.Cluster.Tests.Infrastructure;
+using Grid.Hosting.Tests.Infrastructure;
+
+namespace Grid.Cluster.Tests.Cluster;
+
+/// <summary>
+/// The cluster as a user runs it: Azurite, three `grid silo` processes on loopback (one declares a GPU, so the learner
+/// lands there), and `grid submit --wait` as a client process.
+/// </summary>
+public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>, IAsyncDisposable
+{
+    private const string RunId = "cluster-smoke";
+    private static readonly TimeSpan SiloStartTimeout = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(240);
+    private readonly List<GridProcess> _processes = [];
+    private readonly string _workFolder = Directory.CreateTempSubdirectory("grid-cluster-").FullName;
+
+    [Fact]
+    public async Task A_run_submitted_to_three_silo_processes_completes_with_state_and_weights_in_azure_storage()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        var log = TestContext.Current.TestOutputHelper!;
+        string clusterId = "it-" + Guid.NewGuid().ToString("N")[..8];
+        var environment = new Dictionary<string, string?> { ["GRID_AZURE_STORAGE"] = azurite.ConnectionString };
+        string[] common = ["--cluster", "azure", "--storage", "azure", "--cluster-id", clusterId];
+
+        var startClock = Stopwatch.StartNew();
+        var silos = await StartSilosAsync("", environment, common, cancellation);
+        double secondsToCluster = startClock.Elapsed.TotalSeconds;
+        var runClock = Stopwatch.StartNew();
+        var submit = Start("submit", environment,
+            ["submit", "--preset", "smoke", .. common, "--run-id", RunId, "--wait", "--output", Path.Combine(_workFolder, "runs")]);
+        int submitExit = await submit.WaitForExitAsync(RunTimeout, cancellation);
+        double secondsRun = runClock.Elapsed.TotalSeconds;
+        log.WriteLine($"cluster of 3 silo processes up in {secondsToCluster:F1} s; submit --wait (SFT + 3 steps + eval) took {secondsRun:F1} s");
+        log.WriteLine(submit.Output);
+
+        Assert.True(submitExit == 0, $"grid submit exited {submitExit}:\n{submit.Output}\n{SiloLogs()}");
+        Assert.Contains($"run {RunId} completed 3 steps", submit.Output);
+        string runFolder = Directory.GetDirectories(Path.Combine(_workFolder, "runs")).Single();
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(runFolder, "metrics.jsonl")).Length);
+        Assert.True(File.Exists(Path.Combine(runFolder, "eval-final.json")));
+
+        // The learner was placed on the one silo that declared a GPU.
+        Assert.Contains($"Learner of run {RunId} ready on", silos[0].Output);
+        Assert.DoesNotContain("Learner of run", silos[1].Output + silos[2].Output);
+
+        var status = Start("status", environment, ["status", RunId, .. common]);
+        Assert.Equal(0, await status.WaitForExitAsync(TimeSpan.FromSeconds(60), cancellation));
+        Assert.Contains("Completed", status.Output);
+        Assert.Contains("3/3", status.Output);
+
+        // Grain state in Azure Table: the membership table and the grains' state rows (controller + 3 x 4 groups).
+        var tables = new TableServiceClient(azurite.ConnectionString);
+        var tableNames = tables.Query(cancellationToken: cancellation).Select(t => t.Name).ToList();
+        Assert.Contains("OrleansSiloInstances", tableNames);
+        Assert.Contains("OrleansGrainState", tableNames);
+        int stateRows = tables.GetTableClient("OrleansGrainState").Query<TableEntity>(cancellationToken: cancellation).Count();
+        Assert.True(stateRows >= 13, $"expected the controller's and 12 prompt groups' state rows, found {stateRows}");
+
+        // Weights in Azure Blob: version 0 from the client, one version per step from the learner, and the latest pointer.
+        var weights = new BlobServiceClient(azurite.ConnectionString).GetBlobContainerClient("grid-weights");
+        var blobs = weights.GetBlobs(BlobTraits.None, BlobStates.None, RunId + "/", cancellation).Select(b => b.Name).ToList();
+        Assert.Equal(4, blobs.Count(b => b.EndsWith(".bin", StringComparison.Ordinal)));
+        for (int version = 0; version <= 3; version++)
+        {
+            Assert.Contains(blobs, b => b.StartsWith($"{RunId}/v{version:D12}-", StringComparison.Ordinal));
+        }
+
+        Assert.Contains($"{RunId}/latest.json", blobs);
+
+        // The connection string's key appears in no process's output.
+        string key = azurite.ConnectionString.Split(';').Single(p => p.StartsWith("AccountKey=", StringComparison.Ordinal))[11..];
+        Assert.All(_processes, p => Assert.DoesNotContain(key, p.Output));
+
+        // SIGTERM: a silo leaves gracefully and exits 0.
+        silos[2].Terminate();
+        Assert.Equal(0, await silos[2].WaitForExitAsync(TimeSpan.FromSeconds(45), cancellation));
+        Assert.Contains("grid silo stopped", silos[2].Output);
+    }
+
+    [Fact]
+    public async Task After_a_full_cluster_restart_resume_continues_the_run_to_completion()
+    {
+        const string run = "cluster-resume";
+        var cancellation = TestContext.Current.CancellationToken;
+        var log = TestContext.Current.TestOutputHelper!;
+        string clusterId = "it-" + Guid.NewGuid().ToString("N")[..8];
+        var environment = new Dictionary<string, string?> { ["GRID_AZURE_STORAGE"] = azurite.ConnectionString };
+        string[] common = ["--cluster", "azure", "--storage", "azure", "--cluster-id", clusterId];
+        var first = await StartSilosAsync("first-", environment, common, cancellation);
+        var submit = Start("submit", environment,
+            ["submit", "--preset", "smoke", "--set", "steps=8", .. common, "--run-id", run, "--output", Path.Combine(_workFolder, "runs")]);
+        Assert.True(await submit.WaitForExitAsync(RunTimeout, cancellation) == 0, submit.Output);
+
+        // Two steps in, every silo dies at once (kill -9): only Azure Storage remembers the run.
+        int versionsAtKill = await WaitForVersionsAsync(run, 3, cancellation);
+        foreach (var silo in first)
+        {
+            await silo.DisposeAsync();
+        }
+
+        var clock = Stopwatch.StartNew();
+        await StartSilosAsync("second-", environment, common, cancellation);
+        var resume = Start("resume", environment, ["resume", run, .. common]);
+        Assert.True(await resume.WaitForExitAsync(RunTimeout, cancellation) == 0, resume.Output + SiloLogs());
+        Assert.Contains($"run {run} resumed at step", resume.Output);
+        Assert.Contains("Not restored: the optimizer's moments", resume.Output);
+
+        await WaitForVersionsAsync(run, 9, cancellation);
+        log.WriteLine($"killed at {versionsAtKill} published versions; restart + resume + the rest of the run took {clock.Elapsed.TotalSeconds:F1} s");
+        var status = Start("status", environment, ["status", run, .. common]);
+        Assert.Equal(0, await status.WaitForExitAsync(TimeSpan.FromSeconds(60), cancellation));
+        Assert.Contains("Completed", status.Output);
+        Assert.Contains("8/8", status.Output);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes)
+        {
+            await process.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(_workFolder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // a process still held a file; the temp folder is the OS's to clean
+        }
+    }
+
+    /// <summary>Three silo processes on loopback, the first declaring a GPU; returns once all have joined.</summary>
+    private async Task<GridProcess[]> StartSilosAsync(string prefix, Dictionary<string, string?> environment, string[] common,
+        CancellationToken cancellation)
+    {
+        string[][] roles = [["--gpu", "1"], [], []];
+        var silos = roles.Select((extra, i) => Start($"{prefix}silo{i}", environment,
+        [
+            "silo", .. common, .. extra, "--advertised-address", "127.0.0.1",
+            "--silo-port", GridProcess.FreeLoopbackPort().ToString(), "--gateway-port", GridProcess.FreeLoopbackPort().ToString(),
+            "--metrics-port", i == 0 ? GridProcess.FreeLoopbackPort().ToString() : "0",
+        ])).ToArray();
+        foreach (var silo in silos)
+        {
+            await silo.WaitForOutputAsync("grid silo ready", SiloStartTimeout, cancellation);
+        }
+
+        return silos;
+    }
+
+    /// <summary>Waits until the run has published at least <paramref name="count"/> weight versions; returns how many.</summary>
+    private async Task<int> WaitForVersionsAsync(string run, int count, CancellationToken cancellation)
+    {
+        var weights = new BlobServiceClient(azurite.ConnectionString).GetBlobContainerClient("grid-weights");
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            int versions = await weights.ExistsAsync(cancellation)
+                ? weights.GetBlobs(BlobTraits.None, BlobStates.None, run + "/", cancellation)
+                    .Select(b => b.Name).Where(n => n.EndsWith(".bin", StringComparison.Ordinal))
+                    .Select(n => n[(run.Length + 2)..(run.Length + 14)]).Distinct().Count()
+                : 0;
+            if (versions >= count)
+            {
+                return versions;
+            }
+
+            Assert.True(clock.Elapsed < RunTimeout, $"run {run} published {versions} of {count} versions in {RunTimeout}:\n{SiloLogs()}");
+            await Task.Delay(200, cancellation);
+        }
+    }
+
+    private GridProcess Start(string name, Dictionary<string, string?> environment, string[] arguments)
+    {
+        var process = GridProcess.Start(name, _workFolder, environment, arguments);
+        _processes.Add(process);
+        return process;
+    }
+
+    private string SiloLogs() => string.Join("\n", _processes.Where(p => p.Name.Contains("silo", StringComparison.Ordinal))
+        .Select(p => $"--- {p.Name} ---\n{p.Output}"));
+}

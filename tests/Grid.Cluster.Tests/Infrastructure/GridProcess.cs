@@ -1,0 +1,205 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace Grid.Cluster.Tests.Infrastructure;
+
+/// <summary>
+/// One `dotnet grid.dll ...` child process with its output captured. Disposing kills it and its children; every
+/// process still alive when the test host exits is killed too, so a failed or aborted test leaves nothing behind.
+/// </summary>
+public sealed class GridProcess : IAsyncDisposable
+{
+    private static readonly ConcurrentDictionary<int, Process> Alive = new();
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly int _id;
+    private bool _disposed;
+
+    static GridProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        foreach (var process in Alive.Values)
+        {
+            TryKill(process);
+        }
+    };
+
+    private GridProcess(string name, Process process)
+    {
+        Name = name;
+        _process = process;
+        _id = process.Id;
+    }
+
+    public string Name { get; }
+
+    /// <summary>The grid executable built beside this test project (same configuration).</summary>
+    public static string GridDll
+    {
+        get
+        {
+            string path = typeof(GridProcess).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
+                .Single(a => a.Key == "GridDll").Value!;
+            return File.Exists(path)
+                ? path
+                : throw new FileNotFoundException($"grid.dll is not at {path}; build src/Grid in the same configuration.");
+        }
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Everything the process wrote so far (stdout and stderr, interleaved by line).</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public static GridProcess Start(string name, string workingDirectory, IReadOnlyDictionary<string, string?> environment,
+        params string[] arguments)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(GridDll);
+        foreach (string argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        // Nothing leaks in from the developer's shell; the test says exactly what each process sees.
+        foreach (string key in start.Environment.Keys.Where(k => k.StartsWith("GRID", StringComparison.Ordinal)).ToArray())
+        {
+            start.Environment.Remove(key);
+        }
+
+        start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
+        start.Environment["NO_COLOR"] = "1";
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start dotnet.");
+        var grid = new GridProcess(name, process);
+        Alive[process.Id] = process;
+        process.OutputDataReceived += (_, line) => grid.Remember(line.Data);
+        process.ErrorDataReceived += (_, line) => grid.Remember(line.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return grid;
+    }
+
+    /// <summary>Waits until the output contains <paramref name="text"/>; fails with the output if the process exits first.</summary>
+    public async Task WaitForOutputAsync(string text, TimeSpan timeout, CancellationToken cancellation)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!Output.Contains(text, StringComparison.Ordinal))
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"{Name} exited ({_process.ExitCode}) before printing '{text}':\n{Output}");
+            }
+
+            if (clock.Elapsed > timeout)
+            {
+                throw new TimeoutException($"{Name} did not print '{text}' within {timeout.TotalSeconds:F0} s:\n{Output}");
+            }
+
+            await Task.Delay(100, cancellation);
+        }
+    }
+
+    public async Task<int> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellation)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+        limit.CancelAfter(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException) when (!cancellation.IsCancellationRequested)
+        {
+            throw new TimeoutException($"{Name} did not exit within {timeout.TotalSeconds:F0} s:\n{Output}");
+        }
+
+        _process.WaitForExit(); // drains the output readers
+        Alive.TryRemove(_process.Id, out _);
+        return _process.ExitCode;
+    }
+
+    /// <summary>Asks the process to stop the way a service manager does (SIGTERM).</summary>
+    public void Terminate()
+    {
+        if (kill(_process.Id, 15) != 0)
+        {
+            throw new InvalidOperationException($"kill -TERM {_process.Id} failed ({Marshal.GetLastPInvokeError()}).");
+        }
+    }
+
+    public static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Kills the process and its children (kill -9); safe to call twice.</summary>
+    public ValueTask DisposeAsync()
+    {
+        if (!_disposed)
+        {
+            _disposed = true;
+            TryKill(_process);
+            Alive.TryRemove(_id, out _);
+            _process.Dispose();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private void Remember(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_output)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
+    private static void TryKill(Process process)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit(5000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // already gone
+        }
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
+}
