@@ -24,7 +24,8 @@ public sealed record GridTaxBench(string Model, int PromptsPerStep, int GroupSiz
 /// groups, rollout engine, learner, weight store) each run the same GRPO-D steps from it. A step's time is wall time
 /// between completed steps (the in-process observer's callbacks; the grid's controller, polled every 2 ms), so it
 /// includes everything the grid adds: grain calls, persistence, publishing and reloading weights. The first steps
-/// are warm-up; the ratio is the median grid step over the median in-process step, pooled over rounds.
+/// are warm-up; the ratio is the median grid step over the median in-process step, pooled over rounds (which side
+/// runs first alternates between rounds).
 /// </summary>
 internal static class GridTaxBenchmark
 {
@@ -52,9 +53,21 @@ internal static class GridTaxBenchmark
         var ratios = new List<double>();
         for (int round = 0; round < rounds; round++)
         {
+            // Alternate which side goes first, so a drift in the machine's load does not favour one side.
             var clock = new StepClock();
-            TorchThread.Run(() => new InProcessTrainer(fromCheckpoint with { Name = $"bench-inprocess-{round}" }, clock).Run());
+            var inProcessRun = () => TorchThread.Run(() =>
+                new InProcessTrainer(fromCheckpoint with { Name = $"bench-inprocess-{round}" }, clock).Run());
+            if (round % 2 == 0)
+            {
+                inProcessRun();
+            }
+
             var (seconds, _, reports) = RunGrid(fromCheckpoint with { Name = $"bench-grid-{round}" }, steps);
+            if (round % 2 == 1)
+            {
+                inProcessRun();
+            }
+
             inProcess.AddRange(clock.Steps.Skip(warmupSteps));
             inProcessSeconds.AddRange(clock.StepSeconds.Skip(warmupSteps));
             grid.AddRange(reports.Skip(warmupSteps));

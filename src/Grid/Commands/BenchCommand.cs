@@ -65,6 +65,8 @@ internal static class BenchCommand
 
             if (which is "all" or "grid" or "control-plane")
             {
+                // A discarded first run: the JIT and the thread pool warm up before the 1-silo figure, not during it.
+                ControlPlaneBenchmark.Run(1, groups, warmupSteps: 1, timedSteps: 1, settings.OutputDirectory);
                 control = [.. new[] { 1, 2, 3 }.Select(silos => ControlPlaneBenchmark.Run(silos, groups, warmupSteps: 2, timedSteps: 8,
                     settings.OutputDirectory))];
                 WriteControlPlane(control);
