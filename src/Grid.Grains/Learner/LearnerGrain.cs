@@ -3,11 +3,17 @@ using Grid.Contracts.Learning;
 using Grid.Contracts.Rollouts;
 using Grid.Contracts.Runs;
 using Grid.Grains.Mapping;
+using Grid.Grains.Rollouts;
 using Grid.Grains.Torch;
 using Grid.Hosting.Placement;
 using Grid.Hosting.Weights;
+using Grid.Learning.Rewards;
+using Grid.Tasks;
+using Grid.Tasks.Images;
+using Grid.Training;
 using Grid.Training.Learner;
 using Grid.Training.Metrics;
+using Grid.Training.Rollouts;
 using Grid.Training.Settings;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
@@ -22,9 +28,12 @@ namespace Grid.Grains.Learner;
 /// Only placed on silos declaring a GPU, or CPU-learner silos when the key allows it.
 /// </summary>
 [LearnerPlacement]
-public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, ILogger<LearnerGrain> logger)
-    : Grain, ILearnerGrain
+public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, RolloutEngineOptions rollouts,
+    ILogger<LearnerGrain> logger) : Grain, ILearnerGrain
 {
+    /// <summary>Stands in for the prompt in a fixed-answer step's groups; step metrics never read it.</summary>
+    private static readonly TaskExample NoPrompt = new("fixed-answer", "fixed-answer", "", "", new RgbImage(1, 1, new byte[3]), "");
+
     private readonly Dictionary<long, StepPlan> _plans = new();
     private readonly Dictionary<long, SortedDictionary<int, ScoredGroupRecord>> _groups = new();
     private readonly Dictionary<long, Dictionary<int, string>> _failures = new();
@@ -40,6 +49,9 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
 
     private string RunId => LearnerKey.Parse(this.GetPrimaryKeyString()).RunId;
 
+    /// <summary>A benchmarking silo (<see cref="RolloutPolicy.FixedAnswer"/>): no torch, no update, placeholder weights.</summary>
+    private bool FixedAnswer => rollouts.Policy == RolloutPolicy.FixedAnswer;
+
     public async Task<LearnerReady> Initialize(LearnerSetup setup)
     {
         ArgumentNullException.ThrowIfNull(setup);
@@ -54,6 +66,17 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
         }
 
         var settings = RunSettingsJson.Read(setup.SettingsJson);
+        if (FixedAnswer)
+        {
+            _settings = settings;
+            var placeholder = await weights.PublishAsync(RunId, 0, FixedAnswerPolicy.PlaceholderWeights(RunId, 0));
+            _published.Add(0);
+            _ready = new LearnerReady(placeholder,
+                RunSettingsJson.Write(PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens)));
+            logger.LogWarning("Learner of run {RunId} uses the fixed-answer benchmark policy: it will not train", RunId);
+            return _ready;
+        }
+
         if (setup.CurrentWeights is { } current)
         {
             return await ResumeAsync(settings, setup.InitialWeights ?? throw new ArgumentException(
@@ -172,7 +195,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
     /// <summary>Starts the next step's update once its plan and every one of its groups are in.</summary>
     private void TryApplyNext()
     {
-        if (_applying || _run is null || !_plans.TryGetValue(_nextStep, out var plan))
+        if (_applying || (_run is null && !FixedAnswer) || _ready is null || !_plans.TryGetValue(_nextStep, out var plan))
         {
             return;
         }
@@ -204,19 +227,10 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
 
     private async Task ApplyAsync(StepPlan plan)
     {
-        var run = _run!;
         var records = _groups.TryGetValue(plan.Step, out var groups) ? groups.Values.ToArray() : [];
         int failed = _failures.TryGetValue(plan.Step, out var failures) ? failures.Count : 0;
         int samples = records.Sum(r => r.Rollouts.Length);
-        var (report, scored, bytes) = await _torch!.RunAsync(() =>
-        {
-            var scored = run.Groups(plan.Step, records);
-            var report = scored.Count > 0
-                ? run.Update(scored, plan.Beta)
-                : new LearnerStepReport(double.NaN, 0, 0, 0, 0, double.NaN, double.NaN, true,
-                    $"every group of step {plan.Step} failed", 0, 0);
-            return (report, scored, run.SerializeWeights());
-        });
+        var (report, scored, bytes) = FixedAnswer ? NoUpdate(plan, records) : await UpdateAsync(plan, records);
 
         var clock = Stopwatch.StartNew();
         long version = plan.Step + 1;
@@ -238,6 +252,36 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
         var stepReport = StepReports.From(metrics, reference, failed, samples);
         _reports[plan.Step] = stepReport;
         await ReportAsync(stepReport);
+    }
+
+    /// <summary>One GRPO-D update on the torch worker; returns the new weights.</summary>
+    private Task<(LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights)> UpdateAsync(
+        StepPlan plan, ScoredGroupRecord[] records)
+    {
+        var run = _run!;
+        return _torch!.RunAsync(() =>
+        {
+            var scored = run.Groups(plan.Step, records);
+            var report = scored.Count > 0
+                ? run.Update(scored, plan.Beta)
+                : new LearnerStepReport(double.NaN, 0, 0, 0, 0, double.NaN, double.NaN, true,
+                    $"every group of step {plan.Step} failed", 0, 0);
+            return (report, scored, run.SerializeWeights());
+        });
+    }
+
+    /// <summary>
+    /// The fixed-answer benchmark's "update": none, no torch. The groups keep their rewards for the step's metrics;
+    /// their prompts are not regenerated (the metrics do not read them).
+    /// </summary>
+    private (LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights) NoUpdate(
+        StepPlan plan, ScoredGroupRecord[] records)
+    {
+        var scored = records.Select(r => new ScoredGroup(r.Step, r.PromptIndex, NoPrompt, [],
+            r.Rollouts.Select(x => new Rollout(x.CompletionTokens, x.SamplingLogProbs, x.Text,
+                new Reward(x.Accuracy, x.Format, x.Reward))).ToArray(), r.Advantages)).ToArray();
+        var report = new LearnerStepReport(0, 0, 0, 0, 0, 0, 0, true, "fixed-answer benchmark policy: nothing to train", 0, 0);
+        return (report, scored, FixedAnswerPolicy.PlaceholderWeights(RunId, plan.Step + 1));
     }
 
     /// <summary>Tells the controller, retrying a few times: an applied step must not go unreported.</summary>

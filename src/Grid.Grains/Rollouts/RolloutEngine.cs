@@ -49,6 +49,13 @@ public sealed class RolloutEngine : IDisposable
         {
             pending.Done.SetResult([]);
         }
+        else if (_options.Policy == RolloutPolicy.FixedAnswer)
+        {
+            // The benchmark policy costs nothing: no thread hop, no batching, no weights.
+            Interlocked.Increment(ref _requests);
+            Interlocked.Add(ref _completions, request.Requests.Count);
+            pending.Done.SetResult(FixedAnswerPolicy.Completions(request.Requests.Count));
+        }
         else if (!_queue.TryAdd(pending))
         {
             pending.Done.SetException(new ObjectDisposedException(nameof(RolloutEngine), "The silo is shutting down."));
@@ -154,6 +161,14 @@ public sealed class RolloutEngine : IDisposable
 
         // Blocking is right here: this thread owns no torch scope while it waits, and nothing else runs on it.
         byte[] bytes = _weights.ReadAsync(weights).GetAwaiter().GetResult();
+        if (FixedAnswerPolicy.IsPlaceholder(bytes))
+        {
+            throw new InvalidOperationException(
+                $"Run {runId} version {weights.Version} has fixed-answer placeholder weights (a benchmarking run), but this "
+                + "silo samples from a model. Set RolloutEngineOptions.Policy = FixedAnswer on every silo of a "
+                + "benchmarking cluster, and never on a training cluster.");
+        }
+
         var policy = held.Policy is { } existing && existing.Config == config ? existing : new VisionLanguagePolicy(config);
         if (!ReferenceEquals(policy, held.Policy))
         {

@@ -12,6 +12,13 @@ public sealed record RolloutEngineOptions
     /// <summary>Never hold the first request of a batch longer than this waiting for company.</summary>
     public TimeSpan MaxLinger { get; init; } = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>
+    /// What completions are sampled from. Always <see cref="RolloutPolicy.Model"/> for training;
+    /// <see cref="RolloutPolicy.FixedAnswer"/> is a benchmarking tool (<c>grid bench --suite grid</c>) and must then be
+    /// set on every silo of the cluster.
+    /// </summary>
+    public RolloutPolicy Policy { get; init; } = RolloutPolicy.Model;
+
     public RolloutEngineOptions Validate()
     {
         if (MaxBatchSize < 1)
@@ -23,6 +30,11 @@ public sealed record RolloutEngineOptions
         {
             throw new ArgumentOutOfRangeException(nameof(MaxLinger), MaxLinger,
                 $"Need 0 <= QuietPeriod ({QuietPeriod}) <= MaxLinger ({MaxLinger}).");
+        }
+
+        if (!Enum.IsDefined(Policy))
+        {
+            throw new ArgumentOutOfRangeException(nameof(Policy), Policy, "Use RolloutPolicy.Model (or FixedAnswer for benchmarks).");
         }
 
         return this;

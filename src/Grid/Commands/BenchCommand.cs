@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
+using Grid.Cli.Benchmarks;
+using Grid.Learning.Settings;
 using Grid.Training;
 using Grid.Training.Benchmarks;
 using Grid.Training.Settings;
@@ -7,52 +9,155 @@ using Spectre.Console;
 
 namespace Grid.Cli.Commands;
 
-/// <summary><c>grid bench</c>: speed targets as ratios against baselines measured in the same run.</summary>
+/// <summary>
+/// <c>grid bench</c>: speed targets as ratios against baselines measured in the same run. Suite "policy": generation
+/// and the learner step against the fp32 GEMM peak. Suite "grid": the grid tax (embedded grid over the in-process
+/// loop), the rollout engine (shared engine over the raw batched generator) and the control plane (groups/s with the
+/// zero-cost fixed-answer policy on 1, 2 and 3 silos).
+/// </summary>
 internal static class BenchCommand
 {
+    /// <summary>"grid" is control-plane + rollout-engine + grid-tax; each of those also runs alone.</summary>
+    private static readonly string[] Suites = ["all", "policy", "grid", "control-plane", "rollout-engine", "grid-tax"];
+
     public static Command Create()
     {
         var options = new SettingsOptions();
+        var suite = new Option<string>("--suite") { Description = "policy, grid or all (default); or one grid benchmark: control-plane, rollout-engine, grid-tax.", DefaultValueFactory = _ => "all" };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per measurement (medians are reported).", DefaultValueFactory = _ => 5 };
-        var output = new Option<FileInfo?>("--output", "-o") { Description = "Write the results as JSON here." };
-        var command = new Command("bench", "Measure generation and learner speed against this machine's fp32 GEMM peak.")
+        var rounds = new Option<int>("--rounds") { Description = "Grid tax: in-process + grid run pairs (step times pooled).", DefaultValueFactory = _ => 2 };
+        var taxSteps = new Option<int>("--tax-steps") { Description = "Grid tax: timed GRPO-D steps per run (after 2 warm-up steps).", DefaultValueFactory = _ => 6 };
+        var groupsPerStep = new Option<int>("--groups-per-step") { Description = "Control plane: prompt groups per step.", DefaultValueFactory = _ => 1000 };
+        var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON here." };
+        var command = new Command("bench", "Measure the policy against this machine's GEMM peak, and the grid against the in-process loop.")
         {
-            repeats, output,
+            suite, repeats, rounds, taxSteps, groupsPerStep, json,
         };
         options.AddTo(command);
         command.SetAction(parse =>
         {
             var settings = options.Load(parse);
-            int n = parse.GetValue(repeats);
-            if (n < 1)
+            string which = parse.GetValue(suite)!;
+            if (!Suites.Contains(which))
             {
-                throw new Learning.Settings.InvalidSettingException("repeats", n, "an integer >= 1");
+                throw new InvalidSettingException("suite", which, InvalidSettingException.OneOf(Suites));
             }
 
-            var report = TorchThread.Run(() =>
+            int n = AtLeast1("repeats", parse.GetValue(repeats));
+            int r = AtLeast1("rounds", parse.GetValue(rounds));
+            int timed = AtLeast1("tax-steps", parse.GetValue(taxSteps));
+            int groups = AtLeast1("groups-per-step", parse.GetValue(groupsPerStep));
+            var started = DateTimeOffset.UtcNow;
+            PolicyBenchReport? policy = null;
+            GridTaxBench? tax = null;
+            RolloutEngineBench[]? engine = null;
+            ControlPlaneBench[]? control = null;
+            if (which is "all" or "policy")
             {
-                PolicyRuntime.Configure(settings.Threads, settings.Seed);
-                var config = PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens);
-                return PolicyBenchmark.Run(config, [1, 16, 64], learnerBatch: 64, completionTokens: settings.MaxNewTokens, repeats: n);
-            });
-
-            AnsiConsole.MarkupLineInterpolated($"model {report.Model}, {report.Parameters:N0} parameters; fp32 GEMM peak {report.GemmGflops:F1} GFLOP/s (median)");
-            var table = new Table().AddColumns("benchmark", "throughput", "GFLOP/s", "of GEMM peak");
-            foreach (var g in report.Generation)
-            {
-                table.AddRow($"generation, batch {g.BatchSize} (KV cache)", $"{g.TokensPerSecond:N0} tok/s", $"{g.Gflops:F1}", $"{g.FractionOfGemmPeak:P0}");
+                policy = TorchThread.Run(() =>
+                {
+                    PolicyRuntime.Configure(settings.Threads, settings.Seed);
+                    var config = PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens);
+                    return PolicyBenchmark.Run(config, [1, 16, 64], learnerBatch: 64, completionTokens: settings.MaxNewTokens, repeats: n);
+                });
+                WritePolicy(policy);
             }
 
-            var l = report.Learner;
-            table.AddRow($"learner step, {l.Completions} x {l.CompletionTokens} tokens", $"{l.SecondsPerStep:F3} s/step", $"{l.Gflops:F1}", $"{l.FractionOfGemmPeak:P0}");
-            AnsiConsole.Write(table);
-            if (parse.GetValue(output) is { } file)
+            if (which is "all" or "grid" or "control-plane")
             {
-                File.WriteAllText(file.FullName, JsonSerializer.Serialize(report, RunSettingsLoader.JsonOptions));
+                // A discarded first run: the JIT and the thread pool warm up before the 1-silo figure, not during it.
+                ControlPlaneBenchmark.Run(1, groups, warmupSteps: 1, timedSteps: 1, settings.OutputDirectory);
+                control = [.. new[] { 1, 2, 3 }.Select(silos => ControlPlaneBenchmark.Run(silos, groups, warmupSteps: 2, timedSteps: 8,
+                    settings.OutputDirectory))];
+                WriteControlPlane(control);
+            }
+
+            if (which is "all" or "grid" or "rollout-engine")
+            {
+                engine = TorchThread.Run(() =>
+                {
+                    PolicyRuntime.Configure(settings.Threads, settings.Seed);
+                    var config = PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens);
+                    return new[] { 4, settings.PromptsPerStep }.Distinct().Select(g => RolloutEngineBenchmark.Run(config, g,
+                        settings.GroupSize, settings.MaxNewTokens, n, settings.Seed)).ToArray();
+                });
+                WriteRolloutEngine(engine);
+            }
+
+            if (which is "all" or "grid" or "grid-tax")
+            {
+                tax = GridTaxBenchmark.Run(settings, warmupSteps: 2, timedSteps: timed, rounds: r);
+                WriteGridTax(tax);
+            }
+
+            if (parse.GetValue(json) is { } file)
+            {
+                File.WriteAllText(file.FullName, JsonSerializer.Serialize(
+                    new GridBenchReport(started, which, policy, tax, engine, control), RunSettingsLoader.JsonOptions));
             }
 
             return 0;
         });
         return command;
+    }
+
+    private static int AtLeast1(string name, int value) =>
+        value >= 1 ? value : throw new InvalidSettingException(name, value, "an integer >= 1");
+
+    private static void WritePolicy(PolicyBenchReport report)
+    {
+        AnsiConsole.MarkupLineInterpolated($"model {report.Model}, {report.Parameters:N0} parameters; fp32 GEMM peak {report.GemmGflops:F1} GFLOP/s (median)");
+        var table = new Table().AddColumns("benchmark", "throughput", "GFLOP/s", "of GEMM peak");
+        foreach (var g in report.Generation)
+        {
+            table.AddRow($"generation, batch {g.BatchSize} (KV cache)", $"{g.TokensPerSecond:N0} tok/s", $"{g.Gflops:F1}", $"{g.FractionOfGemmPeak:P0}");
+        }
+
+        var l = report.Learner;
+        table.AddRow($"learner step, {l.Completions} x {l.CompletionTokens} tokens", $"{l.SecondsPerStep:F3} s/step", $"{l.Gflops:F1}", $"{l.FractionOfGemmPeak:P0}");
+        AnsiConsole.Write(table);
+    }
+
+    private static void WriteControlPlane(IReadOnlyList<ControlPlaneBench> results)
+    {
+        var table = new Table().Title("control plane: fixed-answer policy (target >= 2,000 groups/s on one silo)")
+            .AddColumns("silos", "groups/step", "median step", "groups/s", "vs 1 silo", "CPU us/group", "groups/s on idle cores", "load avg before/after");
+        foreach (var c in results)
+        {
+            table.AddRow($"{c.Silos}", $"{c.GroupsPerStep}", $"{c.MedianStepSeconds:F3} s", $"{c.GroupsPerSecond:N0}",
+                $"{c.GroupsPerSecond / results[0].GroupsPerSecond:F2}x", $"{c.CpuMicrosecondsPerGroup:N0}",
+                $"{c.GroupsPerSecondOnIdleCores:N0}", $"{c.LoadAverageBefore:F2} / {c.LoadAverageAfter:F2}");
+        }
+
+        AnsiConsole.Write(table);
+    }
+
+    private static void WriteRolloutEngine(IReadOnlyList<RolloutEngineBench> results)
+    {
+        var table = new Table().Title("rollout engine: G groups sharing a silo's engine vs one raw batched call (target >= 0.9)")
+            .AddColumns("groups x G", "raw tok/s", "engine tok/s", "ratio of medians", "median paired ratio", "load avg before/after");
+        foreach (var e in results)
+        {
+            table.AddRow($"{e.Groups} x {e.GroupSize} ({e.MaxNewTokens} new tokens)", $"{e.RawTokensPerSecond:N0}",
+                $"{e.EngineTokensPerSecond:N0}", $"{e.Ratio:F3}", $"{e.MedianPairedRatio:F3}", $"{e.LoadAverageBefore:F2} / {e.LoadAverageAfter:F2}");
+        }
+
+        AnsiConsole.Write(table);
+    }
+
+    private static void WriteGridTax(GridTaxBench t)
+    {
+        var table = new Table()
+            .Title($"grid tax: {t.Model}, {t.PromptsPerStep} prompts x {t.GroupSize}, {t.MaxNewTokens} new tokens; median of "
+                + $"{t.TimedSteps} x {t.Rounds} steps after {t.WarmupSteps} warm-up (target <= 1.10)")
+            .AddColumns("median seconds", "step (wall)", "rollout", "reward", "reference", "update", "publish");
+        foreach (var (name, s) in new[] { ("in-process", t.InProcess), ("embedded grid", t.Grid) })
+        {
+            table.AddRow(name, $"{s.Total:F3}", $"{s.Rollout:F3}", $"{s.Reward:F4}", $"{s.Reference:F3}", $"{s.Update:F3}", $"{s.Publish:F4}");
+        }
+
+        AnsiConsole.Write(table);
+        AnsiConsole.MarkupLineInterpolated(
+            $"grid tax {t.Ratio:F3} (per round: {string.Join(", ", t.RatioPerRound.Select(x => x.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)))}); load avg {t.LoadAverageBefore:F2} -> {t.LoadAverageAfter:F2}");
     }
 }

@@ -1,0 +1,107 @@
+using System.Net;
+using System.Net.Sockets;
+using Grid.Grains;
+using Grid.Grains.Rollouts;
+using Grid.Hosting;
+using Grid.Hosting.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
+
+namespace Grid.Cli.Benchmarks;
+
+/// <summary>
+/// Several silos in the bench process, forming one localhost cluster (silo 0 is the primary and hosts the client),
+/// memory storage and one shared local weight folder, every silo allowing a CPU learner.
+/// </summary>
+internal sealed class BenchCluster : IDisposable
+{
+    private readonly List<IHost> _hosts;
+
+    private BenchCluster(List<IHost> hosts, string weights)
+    {
+        _hosts = hosts;
+        WeightFolder = weights;
+    }
+
+    public string WeightFolder { get; }
+
+    public IGrainFactory Grains => _hosts[0].Services.GetRequiredService<IGrainFactory>();
+
+    public IServiceProvider Services(int silo) => _hosts[silo].Services;
+
+    public static BenchCluster Start(int silos, RolloutEngineOptions rollouts)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(silos, 1);
+        string weights = Directory.CreateTempSubdirectory("grid-bench-weights-").FullName;
+        int primary = FreeLoopbackPort();
+        var hosts = new List<IHost>();
+        for (int i = 0; i < silos; i++)
+        {
+            var options = new GridSiloOptions
+            {
+                Cluster = ClusterMode.Localhost,
+                Storage = StorageMode.Memory,
+                AllowCpuLearner = true,
+                SiloPort = i == 0 ? primary : FreeLoopbackPort(),
+                GatewayPort = 0, // the client is co-hosted on silo 0
+                PrimarySiloPort = primary,
+                ClusterId = "grid-bench",
+                ServiceId = "grid-bench",
+                WeightFolder = weights,
+            }.Validate();
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Error);
+            builder.UseOrleans(silo => silo.AddGridSilo(options).AddGridGrains(rollouts));
+            var host = builder.Build();
+            host.StartAsync().GetAwaiter().GetResult();
+            hosts.Add(host);
+        }
+
+        var cluster = new BenchCluster(hosts, weights);
+        cluster.WaitForSilos(silos);
+        return cluster;
+    }
+
+    public void Dispose()
+    {
+        for (int i = _hosts.Count - 1; i >= 0; i--)
+        {
+            _hosts[i].StopAsync(CancellationToken.None).GetAwaiter().GetResult();
+            _hosts[i].Dispose();
+        }
+
+        try
+        {
+            Directory.Delete(WeightFolder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private void WaitForSilos(int silos)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        var management = Grains.GetGrain<IManagementGrain>(0);
+        while (management.GetHosts(onlyActive: true).GetAwaiter().GetResult().Count < silos)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The bench cluster did not see {silos} active silos within 60 s.");
+            }
+
+            Thread.Sleep(100);
+        }
+
+        Thread.Sleep(TimeSpan.FromSeconds(1)); // silo metadata (learner placement) travels just after joining
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,12 @@
+using Grid.Training.Benchmarks;
+
+namespace Grid.Cli.Benchmarks;
+
+/// <summary>Everything one <c>grid bench</c> run measured; suites that did not run are null.</summary>
+public sealed record GridBenchReport(
+    DateTimeOffset StartedUtc,
+    string Suite,
+    PolicyBenchReport? Policy,
+    GridTaxBench? GridTax,
+    IReadOnlyList<RolloutEngineBench>? RolloutEngine,
+    IReadOnlyList<ControlPlaneBench>? ControlPlane);

@@ -1,0 +1,128 @@
+using Grid.Grains.Rollouts;
+using Grid.Hosting.Weights;
+using Grid.Policy.Checkpoints;
+using Grid.Policy.Generation;
+using Grid.Policy.Model;
+using Grid.Policy.Prompting;
+using Grid.Tasks;
+using Grid.Training;
+using Grid.Training.Rollouts;
+using Grid.Training.Settings;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Grid.Grains.Tests.Rollouts;
+
+/// <summary>The silo's shared rollout engine against the raw batched generator it wraps.</summary>
+public sealed class RolloutEngineTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("grid-engine-tests-").FullName;
+
+    [Fact]
+    public async Task Groups_submitted_concurrently_to_the_engine_get_the_completions_the_raw_generator_gives_for_their_seeds()
+    {
+        const int groups = 6, groupSize = 4;
+        var settings = new GenerationSettings(MaxNewTokens: 16);
+        var perGroup = Requests(groups, groupSize);
+        var (config, weights, expected) = OnTorchThread(() =>
+        {
+            var config = PolicyRuntime.ConfigFor(new ModelSettings { DModel = 32, Layers = 1, Heads = 2 }, settings.MaxNewTokens);
+            using var policy = new VisionLanguagePolicy(config, seed: 5);
+            return (config, PolicyCheckpoint.SerializeWeights(policy), Generator.Generate(policy, perGroup.SelectMany(g => g).ToArray(), settings));
+        });
+        var store = new LocalFolderWeightStore(_folder);
+        var reference = await store.PublishAsync("engine-equivalence", 0, weights, TestContext.Current.CancellationToken);
+        using var engine = new RolloutEngine(store, new RolloutEngineOptions(), NullLogger<RolloutEngine>.Instance);
+
+        var results = await Task.WhenAll(perGroup.Select(requests => Task.Run(() =>
+            engine.GenerateAsync(new RolloutRequest("engine-equivalence", reference, config, settings, requests)))));
+
+        var actual = results.SelectMany(r => r).ToArray();
+        Assert.Equal(expected.Count, actual.Length);
+        for (int i = 0; i < actual.Length; i++)
+        {
+            Assert.Equal(expected[i].Tokens, actual[i].Tokens);
+            Assert.Equal(expected[i].EndedWithEos, actual[i].EndedWithEos);
+            for (int t = 0; t < actual[i].LogProbs.Length; t++)
+            {
+                Assert.Equal(expected[i].LogProbs[t], actual[i].LogProbs[t], 1e-4f);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_model_engine_refuses_fixed_answer_placeholder_weights_by_name()
+    {
+        var store = new LocalFolderWeightStore(_folder);
+        var placeholder = await store.PublishAsync("bench-run", 0, FixedAnswerPolicy.PlaceholderWeights("bench-run", 0),
+            TestContext.Current.CancellationToken);
+        var config = PolicyRuntime.ConfigFor(new ModelSettings { DModel = 32, Layers = 1, Heads = 2 }, 8);
+        using var engine = new RolloutEngine(store, new RolloutEngineOptions(), NullLogger<RolloutEngine>.Instance);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => engine.GenerateAsync(
+            new RolloutRequest("bench-run", placeholder, config, new GenerationSettings(8), Requests(1, 2)[0])));
+
+        Assert.Contains("fixed-answer placeholder weights", error.Message);
+    }
+
+    [Fact]
+    public async Task A_fixed_answer_engine_answers_every_request_with_the_canned_completion_at_once()
+    {
+        var store = new LocalFolderWeightStore(_folder);
+        var placeholder = await store.PublishAsync("bench-run", 0, FixedAnswerPolicy.PlaceholderWeights("bench-run", 0),
+            TestContext.Current.CancellationToken);
+        var config = PolicyRuntime.ConfigFor(new ModelSettings { DModel = 32, Layers = 1, Heads = 2 }, 8);
+        using var engine = new RolloutEngine(store, new RolloutEngineOptions { Policy = RolloutPolicy.FixedAnswer },
+            NullLogger<RolloutEngine>.Instance);
+
+        var task = engine.GenerateAsync(new RolloutRequest("bench-run", placeholder, config, new GenerationSettings(8), Requests(1, 3)[0]));
+
+        Assert.True(task.IsCompletedSuccessfully); // no queue, no engine thread: the grid's cost alone is measured
+        var completions = await task;
+        Assert.All(completions, r => Assert.Equal(FixedAnswerPolicy.Completion, PromptFormat.DecodeCompletion(r.Tokens)));
+        Assert.Equal(3, completions.Count);
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static GenerationRequest[][] Requests(int groups, int groupSize)
+    {
+        var task = TaskCatalog.Get("counting");
+        var source = new PromptSource(3);
+        return Enumerable.Range(0, groups).Select(p =>
+        {
+            var prompt = source.ForStep(task, 0, p, groups);
+            var tokens = PromptFormat.EncodePrompt(prompt.Question);
+            return Enumerable.Range(0, groupSize)
+                .Select(g => new GenerationRequest(prompt.Image, tokens, SamplingSeed.For(3, 0, p, g))).ToArray();
+        }).ToArray();
+    }
+
+    private static T OnTorchThread<T>(Func<T> work)
+    {
+        T result = default!;
+        Exception? failure = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                result = work();
+            }
+            catch (Exception error)
+            {
+                failure = error;
+            }
+        }, 16 * 1024 * 1024);
+        thread.Start();
+        thread.Join();
+        return failure is null ? result : throw new InvalidOperationException("Torch work failed.", failure);
+    }
+}
