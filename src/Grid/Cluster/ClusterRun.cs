@@ -1,14 +1,9 @@
-using System.Diagnostics;
+using Grid.Cli.Runs;
 using Grid.Contracts.Runs;
-using Grid.Grains.Mapping;
 using Grid.Hosting.Configuration;
 using Grid.Hosting.Weights;
 using Grid.Policy.Checkpoints;
-using Grid.Policy.Model;
-using Grid.Tasks;
-using Grid.Tasks.Verification;
 using Grid.Training;
-using Grid.Training.Evaluation;
 using Grid.Training.Runs;
 using Grid.Training.Settings;
 
@@ -61,58 +56,9 @@ internal sealed class ClusterRun(IClusterClient grains, IWeightStore weights)
 
     /// <summary>Follows the run until it completes, writing its steps into the run folder; then the final evaluation.</summary>
     public TrainingResult Follow(string runId, RunSettings settings, TrainingResult warm, ITrainingObserver observer,
-        CancellationToken cancellation)
-    {
-        var total = Stopwatch.StartNew();
-        var folder = RunFolder.Open(warm.RunFolder);
-        var config = PolicyCheckpoint.ReadManifest(warm.FinalCheckpoint).Config;
-        using var policy = new VisionLanguagePolicy(config);
-        var controller = Controller(runId);
-        observer.OnPhase("grpo", settings.Steps);
-        string lastCheckpoint = warm.FinalCheckpoint;
-        long next = 0;
-        long skipped = 0;
-        while (next < settings.Steps)
-        {
-            cancellation.ThrowIfCancellationRequested();
-            var status = Wait(controller.GetStatus());
-            foreach (var report in Wait(controller.GetStepReports(next)))
-            {
-                var metrics = StepReports.ToMetrics(report);
-                folder.AppendLine("metrics.jsonl", metrics);
-                observer.OnStep(metrics);
-                skipped += report.UpdateSkipped ? 1 : 0;
-                next = report.Step + 1;
-                if ((next % settings.CheckpointEvery == 0 || next == settings.Steps) && report.Weights is { } latest)
-                {
-                    PolicyCheckpoint.LoadWeights(policy, Wait(weights.ReadAsync(latest)));
-                    lastCheckpoint = folder.CheckpointPath(next);
-                    PolicyCheckpoint.Save(policy, config, lastCheckpoint);
-                }
-            }
-
-            if (status.State == RunState.Failed)
-            {
-                throw new InvalidOperationException($"Run {runId} failed on the cluster: {status.LastError}");
-            }
-
-            if (next < settings.Steps)
-            {
-                Thread.Sleep(PollInterval);
-            }
-        }
-
-        double secondsGrpo = total.Elapsed.TotalSeconds;
-        observer.OnPhase("eval", 0);
-        var final = new Evaluator(new TaskVerifier(settings.FormatWeight), settings.MaxNewTokens)
-            .Evaluate(policy, TaskCatalog.All, settings.EvalPrompts, "final", settings.Task);
-        folder.WriteJson("eval-final.json", final);
-        observer.OnEvaluation(final);
-        var result = new TrainingResult(folder.Path, warm.AfterSft, final, settings.Steps, skipped, warm.SecondsSft,
-            secondsGrpo, warm.SecondsTotal + total.Elapsed.TotalSeconds, lastCheckpoint, ProcessMemory.PeakRssBytes());
-        folder.WriteJson("summary.json", result);
-        return result;
-    }
+        CancellationToken cancellation) =>
+        RunFollower.Follow(Controller(runId), weights, settings, warm, observer, PollInterval, "cluster",
+            warm.SecondsTotal, cancellation);
 
     private IControllerGrain Controller(string runId) => grains.GetGrain<IControllerGrain>(runId);
 

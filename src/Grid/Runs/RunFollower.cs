@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using Grid.Contracts.Runs;
+using Grid.Grains.Mapping;
+using Grid.Hosting.Weights;
+using Grid.Policy.Checkpoints;
+using Grid.Policy.Model;
+using Grid.Tasks;
+using Grid.Tasks.Verification;
+using Grid.Training;
+using Grid.Training.Evaluation;
+using Grid.Training.Runs;
+using Grid.Training.Settings;
+
+namespace Grid.Cli.Runs;
+
+/// <summary>
+/// Follows a run that a controller grain drives (embedded grid or cluster) into its run folder, as the in-process loop
+/// writes it: metrics.jsonl from the step reports, checkpoints from the published weights every checkpoint_every
+/// steps, then the final evaluation, eval-final.json and summary.json. Runs on the caller's thread, which owns this
+/// side's torch work; it blocks on grain calls only while no torch scope is open.
+/// </summary>
+internal static class RunFollower
+{
+    /// <param name="where">Where the run lives, for error messages ("grid", "cluster").</param>
+    /// <param name="secondsBefore">Seconds the run spent before it was followed (the warm start).</param>
+    public static TrainingResult Follow(IControllerGrain controller, IWeightStore weights, RunSettings settings,
+        TrainingResult warm, ITrainingObserver observer, TimeSpan pollInterval, string where, double secondsBefore,
+        CancellationToken cancellation)
+    {
+        var clock = Stopwatch.StartNew();
+        var folder = RunFolder.Open(warm.RunFolder);
+        var config = PolicyCheckpoint.ReadManifest(warm.FinalCheckpoint).Config;
+        using var policy = new VisionLanguagePolicy(config); // this side's copy, for checkpoints and the evaluation
+        observer.OnPhase("grpo", settings.Steps);
+        string lastCheckpoint = warm.FinalCheckpoint;
+        long next = 0;
+        long skipped = 0;
+        while (next < settings.Steps)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var status = Wait(controller.GetStatus());
+            foreach (var report in Wait(controller.GetStepReports(next)))
+            {
+                var metrics = StepReports.ToMetrics(report);
+                folder.AppendLine("metrics.jsonl", metrics);
+                observer.OnStep(metrics);
+                skipped += report.UpdateSkipped ? 1 : 0;
+                next = report.Step + 1;
+                if ((next % settings.CheckpointEvery == 0 || next == settings.Steps) && report.Weights is { } latest)
+                {
+                    PolicyCheckpoint.LoadWeights(policy, Wait(weights.ReadAsync(latest)));
+                    lastCheckpoint = folder.CheckpointPath(next);
+                    PolicyCheckpoint.Save(policy, config, lastCheckpoint);
+                }
+            }
+
+            if (status.State == RunState.Failed)
+            {
+                throw new InvalidOperationException($"Run {status.RunId} failed on the {where}: {status.LastError}");
+            }
+
+            if (next < settings.Steps)
+            {
+                Thread.Sleep(pollInterval);
+            }
+        }
+
+        double secondsGrpo = clock.Elapsed.TotalSeconds;
+        observer.OnPhase("eval", 0);
+        var final = new Evaluator(new TaskVerifier(settings.FormatWeight), settings.MaxNewTokens)
+            .Evaluate(policy, TaskCatalog.All, settings.EvalPrompts, "final", settings.Task);
+        folder.WriteJson("eval-final.json", final);
+        observer.OnEvaluation(final);
+        var result = new TrainingResult(folder.Path, warm.AfterSft, final, settings.Steps, skipped, warm.SecondsSft,
+            secondsGrpo, secondsBefore + clock.Elapsed.TotalSeconds, lastCheckpoint, ProcessMemory.PeakRssBytes());
+        folder.WriteJson("summary.json", result);
+        return result;
+    }
+
+    private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();
+}
