@@ -79,7 +79,9 @@ public sealed class GenerationTests
         var batched = Generator.Generate(policy, requests, settings);
 
         var lengths = batched.Select(r => r.Tokens.Length).ToArray();
-        Assert.True(lengths.Distinct().Count() >= 4, $"lengths {string.Join(", ", lengths)} should vary");
+        // Precondition: at least half the rows finish before the longest, so finished rows are dropped from the batch.
+        Assert.True(lengths.Count(l => l < lengths.Max()) >= requests.Length / 2,
+            $"lengths {string.Join(", ", lengths)}: too few rows end early for the batch to shrink");
         for (int i = 0; i < requests.Length; i++)
         {
             Assert.Equal(Generator.Generate(policy, [requests[i]], settings)[0].Tokens, batched[i].Tokens);
