@@ -93,6 +93,7 @@ public static class GridSiloBuilderExtensions
         }
 
         silo.UseSiloMetadata(metadata);
+        silo.Services.AddSingleton(new SiloCompute(gpuDevices));
         silo.Services.AddPlacementFilter<LearnerPlacementFilterStrategy, LearnerPlacementFilterDirector>(
             ServiceLifetime.Transient);
         return silo;

@@ -1,6 +1,7 @@
 using Grid.Policy.Checkpoints;
 using Grid.Policy.Model;
 using Grid.Training.Settings;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Grid.Training;
@@ -30,6 +31,13 @@ public static class PolicyRuntime
         var config = ConfigFor(model, maxNewTokens);
         return (new VisionLanguagePolicy(config, seed), config);
     }
+
+    /// <summary>
+    /// The device a learner pins itself to: CUDA device 0 when the silo declares GPUs and CUDA is available (a
+    /// TorchSharp-cuda build), else the CPU. Code stays device-agnostic: tensors are created on the policy's device.
+    /// </summary>
+    public static Device LearnerDevice(int declaredGpus) =>
+        declaredGpus > 0 && cuda.is_available() ? new Device(DeviceType.CUDA, 0) : CPU;
 
     /// <summary>A frozen copy (eval mode, no gradients): the reference policy pi_ref.</summary>
     public static VisionLanguagePolicy FrozenCopy(VisionLanguagePolicy policy, PolicyConfig config)

@@ -15,6 +15,7 @@ using Grid.Training.Learner;
 using Grid.Training.Metrics;
 using Grid.Training.Rollouts;
 using Grid.Training.Settings;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 
@@ -29,8 +30,11 @@ namespace Grid.Grains.Learner;
 /// </summary>
 [LearnerPlacement]
 public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, RolloutEngineOptions rollouts,
-    ILogger<LearnerGrain> logger) : Grain, ILearnerGrain
+    IServiceProvider services, ILogger<LearnerGrain> logger) : Grain, ILearnerGrain
 {
+    /// <summary>GPUs this silo declared; a silo hosted without AddGridSilo declares none.</summary>
+    private int DeclaredGpus => services.GetService<SiloCompute>()?.GpuDevices ?? 0;
+
     /// <summary>Stands in for the prompt in a fixed-answer step's groups; step metrics never read it.</summary>
     private static readonly TaskExample NoPrompt = new("fixed-answer", "fixed-answer", "", "", new RgbImage(1, 1, new byte[3]), "");
 
@@ -96,7 +100,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         _torch ??= new TorchWorker($"grid-learner-{RunId}");
         var (run, initial) = await _torch.RunAsync(() =>
         {
-            var run = new LearnerRun(settings, publishedBytes);
+            var run = new LearnerRun(settings, publishedBytes, device: PolicyRuntime.LearnerDevice(DeclaredGpus));
             return (run, publishedBytes is null ? run.SerializeWeights() : null);
         });
         var reference = published ?? await weights.PublishAsync(RunId, 0, initial!);
@@ -117,7 +121,8 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         byte[] currentBytes = await weights.ReadAsync(current);
         byte[] referenceBytes = await weights.ReadAsync(initial);
         _torch ??= new TorchWorker($"grid-learner-{RunId}");
-        _run = await _torch.RunAsync(() => new LearnerRun(settings, currentBytes, referenceBytes));
+        _run = await _torch.RunAsync(() =>
+            new LearnerRun(settings, currentBytes, referenceBytes, PolicyRuntime.LearnerDevice(DeclaredGpus)));
         _settings = settings;
         _nextStep = current.Version; // version v was published by step v - 1
         _published.Add(current.Version);

@@ -9,6 +9,9 @@ using Grid.Training.Learner;
 using Grid.Training.Rollouts;
 using Grid.Training.Settings;
 
+using TorchSharp;
+using static TorchSharp.torch;
+
 namespace Grid.Grains.Learner;
 
 /// <summary>
@@ -30,7 +33,8 @@ internal sealed class LearnerRun : IDisposable
     /// shaped by the run's model settings), else the run's init checkpoint, else a fresh policy from the run seed.
     /// <paramref name="referenceWeights"/>, when given, replace the reference policy's (a resumed run).
     /// </summary>
-    public LearnerRun(RunSettings settings, byte[]? initialWeights = null, byte[]? referenceWeights = null)
+    public LearnerRun(RunSettings settings, byte[]? initialWeights = null, byte[]? referenceWeights = null,
+        Device? device = null)
     {
         _settings = settings;
         (_policy, Config) = settings.InitCheckpoint is null
@@ -45,6 +49,12 @@ internal sealed class LearnerRun : IDisposable
         if (referenceWeights is not null)
         {
             PolicyCheckpoint.LoadWeights(_reference, referenceWeights); // resumed: pi_ref stays the initial policy
+        }
+
+        if (device is not null && device.type != DeviceType.CPU)
+        {
+            _policy.to(device);
+            _reference.to(device);
         }
 
         _learner = new GrpoLearner(_policy, _reference, LossSettings.From(settings), settings.LearningRate,

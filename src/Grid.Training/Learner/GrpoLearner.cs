@@ -59,7 +59,7 @@ public sealed class GrpoLearner : IDisposable
         var images = groups.SelectMany(g => g.Rollouts.Select(_ => g.Prompt.Image)).ToArray();
         var prompts = groups.SelectMany(g => g.Rollouts.Select(_ => g.PromptTokens)).ToArray();
         var completions = groups.SelectMany(g => g.Rollouts.Select(r => r.CompletionTokens)).ToArray();
-        var advantages = tensor(groups.SelectMany(g => g.Advantages).Select(a => (float)a).ToArray());
+        var advantages = tensor(groups.SelectMany(g => g.Advantages).Select(a => (float)a).ToArray(), device: _policy.Device);
 
         var clock = Stopwatch.StartNew();
         Tensor refLogp;
