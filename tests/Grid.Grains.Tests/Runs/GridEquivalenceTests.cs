@@ -1,5 +1,6 @@
 using Grid.Contracts.Runs;
 using Grid.Grains.Tests.Infrastructure;
+using Grid.Hosting.Tests.Infrastructure;
 using Grid.Training.Settings;
 
 namespace Grid.Grains.Tests.Runs;

@@ -10,14 +10,13 @@ namespace Grid.Hosting.Tests.Infrastructure;
 /// <summary>
 /// An in-process Orleans test cluster whose silo i declares <c>roles[i]</c>, with Grid placement, memory storage and
 /// fast failure detection, exactly as <c>AddGridSilo</c> wires them (clustering stays the test cluster's own).
+/// Other test projects link this file (with <c>SiloRole.cs</c>) and add their own silo wiring, e.g. the grains.
 /// </summary>
 public sealed class PlacementCluster : IAsyncDisposable
 {
-    private readonly string _weights;
-
     private PlacementCluster(InProcessTestCluster cluster, IReadOnlyList<SiloRole> roles, string weights)
     {
-        _weights = weights;
+        WeightFolder = weights;
         Cluster = cluster;
         Roles = roles;
     }
@@ -26,11 +25,20 @@ public sealed class PlacementCluster : IAsyncDisposable
 
     public IReadOnlyList<SiloRole> Roles { get; }
 
+    /// <summary>The local weight folder every silo of the cluster shares.</summary>
+    public string WeightFolder { get; }
+
     public IClusterClient Client => Cluster.Client;
 
-    public static async Task<PlacementCluster> StartAsync(params SiloRole[] roles)
+    public static Task<PlacementCluster> StartAsync(params SiloRole[] roles) =>
+        StartAsync(roles, configureSilo: null, TimeSpan.FromSeconds(10));
+
+    /// <param name="configureSilo">More wiring for every silo after placement and storage (e.g. the grains).</param>
+    /// <param name="responseTimeout">The client's grain-call timeout.</param>
+    public static async Task<PlacementCluster> StartAsync(IReadOnlyList<SiloRole> roles,
+        Action<ISiloBuilder>? configureSilo, TimeSpan responseTimeout)
     {
-        var builder = new InProcessTestClusterBuilder((short)roles.Length);
+        var builder = new InProcessTestClusterBuilder((short)roles.Count);
         builder.Options.AssumeHomogenousSilosForTesting = false; // otherwise Orleans skips placement filters
         builder.Options.ConfigureFileLogging = false;
         string weights = Directory.CreateTempSubdirectory("grid-weights-").FullName;
@@ -47,9 +55,10 @@ public sealed class PlacementCluster : IAsyncDisposable
                 .AddGridMembership(options)
                 .AddGridPlacement(options.GpuDevices, options.AllowCpuLearner)
                 .AddGridStorage(options);
+            configureSilo?.Invoke(siloBuilder);
         });
         builder.ConfigureClient(client =>
-            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10)));
+            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = responseTimeout));
         var cluster = builder.Build();
         await cluster.DeployAsync();
         var placementCluster = new PlacementCluster(cluster, roles, weights);
@@ -97,7 +106,7 @@ public sealed class PlacementCluster : IAsyncDisposable
         await Cluster.DisposeAsync();
         try
         {
-            Directory.Delete(_weights, recursive: true);
+            Directory.Delete(WeightFolder, recursive: true);
         }
         catch (IOException)
         {
