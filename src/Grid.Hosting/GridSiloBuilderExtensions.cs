@@ -108,8 +108,15 @@ public static class GridSiloBuilderExtensions
         ArgumentNullException.ThrowIfNull(options);
         if (options.Storage == StorageMode.Memory)
         {
-            silo.AddMemoryGrainStorage(GridStorage.Grain);
-            silo.AddMemoryGrainStorage(GridStorage.LargeGrain);
+            // Orleans' binary serializer, as for Azure below: the default JSON one (Newtonsoft) was the largest single
+            // cost of a prompt group on the control-plane benchmark (three state writes per group).
+            foreach (string name in new[] { GridStorage.Grain, GridStorage.LargeGrain })
+            {
+                silo.AddMemoryGrainStorage(name);
+                silo.Services.AddOptions<MemoryGrainStorageOptions>(name).Configure<Serializer>(
+                    (o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
+            }
+
             silo.Services.AddSingleton<IWeightStore>(_ => new LocalFolderWeightStore(options.WeightFolder));
             return silo;
         }
