@@ -161,7 +161,7 @@ public sealed class RolloutEngine : IDisposable
             _waiting.Add(arrived);
         }
 
-        for (int i = 0; i < _waiting.Count; i++)
+        for (int i = 0; i < _waiting.Count && _options.JoinMidDecode; i++)
         {
             var pending = _waiting[i];
             if (SameBatch(pending.Request, key) && batch.CanAdmit(pending.Request.Requests))
