@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using Grid.Contracts.Runs;
+using Grid.Grains.Tests.Infrastructure;
+using Grid.Hosting.Configuration;
+using Grid.Hosting.Tests.Infrastructure;
+using Grid.Hosting.Weights;
+using Grid.Training.Settings;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Grid.Grains.Tests.Runs;
+
+/// <summary>
+/// The whole cluster dies mid-run; a new cluster on the same storage (Azurite: Azure Table grain state, Azure Blob
+/// weights and checkpoints) resumes the run, and it trains exactly what an uninterrupted run trains.
+/// </summary>
+public sealed class RestartResumeTests(AzuriteFixture azurite, ITestOutputHelper output) : IClassFixture<AzuriteFixture>
+{
+    private const int Steps = 5;
+
+    /// <summary>The crash comes after weights version 3 are published and before their checkpoint is written.</summary>
+    private const long CrashVersion = 3;
+
+    [Fact]
+    public async Task After_a_full_cluster_restart_resume_trains_exactly_what_an_uninterrupted_run_trains()
+    {
+        // Adaptive KL with a short horizon, so beta depends on the run's history and must come back from storage too.
+        var settings = TestRuns.Smoke($"steps={Steps}", "sft.steps=40", "sft.learning_rate=0.01", "learning_rate=0.003",
+            "kl.kind=adaptive", "kl.horizon=20", "kl.target_kl=0.001");
+        settings = settings with { InitCheckpoint = TestRuns.WarmStart(settings) };
+        var spec = new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: true);
+        string suffix = Guid.NewGuid().ToString("N")[..8];
+        string container = $"resume-{suffix}";
+        var storage = ($"resume-{suffix}", (Func<GridSiloOptions, GridSiloOptions>)(o => o with
+        {
+            Storage = StorageMode.Azure,
+            AzureStorageConnectionString = azurite.ConnectionString,
+            WeightContainer = container,
+        }));
+        var store = new AzureBlobWeightStore(azurite.ConnectionString, container);
+        using var crash = new CrashingWeightStore(store, "interrupted", CrashVersion);
+
+        // First cluster: the uninterrupted run to the end, and the interrupted one until the crash point.
+        var clock = Stopwatch.StartNew();
+        RunStatus uninterrupted;
+        StepReport[] expected;
+        await using (var first = await GridCluster.StartAsync([SiloRole.CpuLearner], storage,
+            silo => silo.Services.AddSingleton<IWeightStore>(crash)))
+        {
+            await first.Client.GetGrain<IControllerGrain>("interrupted").Start(spec);
+            (uninterrupted, expected) = await first.RunAsync("uninterrupted", spec, TimeSpan.FromSeconds(120));
+            await crash.Reached.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+            await first.KillAllSilosAsync();
+        }
+
+        double secondsFirst = clock.Elapsed.TotalSeconds;
+        Assert.Equal(RunState.Completed, uninterrupted.State);
+        var pointerAtCrash = await store.GetLatestAsync("interrupted", TestContext.Current.CancellationToken);
+        Assert.Equal(CrashVersion, pointerAtCrash!.Version); // weights 3 were published; their checkpoint never was
+
+        // Second cluster, same storage: resume.
+        clock.Restart();
+        RunStatus resumed, final;
+        StepReport[] actual;
+        await using (var second = await GridCluster.StartAsync([SiloRole.CpuLearner], storage))
+        {
+            var controller = second.Client.GetGrain<IControllerGrain>("interrupted");
+            resumed = await controller.Resume();
+            final = await second.WaitForAsync("interrupted", s => s.State != RunState.Running, TimeSpan.FromSeconds(120));
+            actual = await controller.GetStepReports(0);
+        }
+
+        output.WriteLine($"first cluster (uninterrupted run + interrupted run to the crash) {secondsFirst:F1} s; "
+            + $"second cluster start + resume + {Steps - CrashVersion + 1} steps {clock.Elapsed.TotalSeconds:F1} s");
+        Assert.Equal(CrashVersion - 1, resumed.StepsCompleted); // the controller recorded version 2: step 2 runs again
+        Assert.Equal(CrashVersion - 1, resumed.PolicyVersion);
+        Assert.Null(resumed.LastError);
+        Assert.Equal(RunState.Completed, final.State);
+        Assert.Equal(Enumerable.Range(0, Steps).Select(s => (long)s), actual.Select(r => r.Step));
+        Assert.Equal(Enumerable.Range(1, Steps).Select(v => (long)v), actual.Select(r => r.Weights!.Version));
+
+        double maxLoss = 0, maxKl = 0;
+        for (int step = 0; step < Steps; step++)
+        {
+            output.WriteLine($"step {step}: loss {expected[step].Loss:R} / {actual[step].Loss:R}; beta {expected[step].Beta:R} / "
+                + $"{actual[step].Beta:R}; kl {expected[step].KlMean:R} / {actual[step].KlMean:R}; weights "
+                + $"{expected[step].Weights!.Sha256[..12]} / {actual[step].Weights!.Sha256[..12]}");
+            maxLoss = Math.Max(maxLoss, Math.Abs(expected[step].Loss - actual[step].Loss));
+            maxKl = Math.Max(maxKl, Math.Abs(expected[step].KlMean - actual[step].KlMean));
+            Assert.Equal(expected[step].Loss, actual[step].Loss, 1e-6);
+            Assert.Equal(expected[step].Beta, actual[step].Beta, 1e-12);
+            Assert.Equal(expected[step].KlMean, actual[step].KlMean, 1e-9);
+            Assert.Equal(expected[step].GradNorm, actual[step].GradNorm, 1e-6);
+            Assert.Equal(expected[step].Weights!.Sha256, actual[step].Weights!.Sha256);
+        }
+
+        Assert.Equal(uninterrupted.Betas, final.Betas);
+        Assert.Equal(uninterrupted.Weights!.Sha256, final.Weights!.Sha256);
+        var checkpoints = new LearnerCheckpointStore(store);
+        var expectedOptimizer = await checkpoints.ReadAsync("uninterrupted", Steps, TestContext.Current.CancellationToken);
+        var actualOptimizer = await checkpoints.ReadAsync("interrupted", Steps, TestContext.Current.CancellationToken);
+        Assert.Equal(expectedOptimizer!.Optimizer!.Sha256, actualOptimizer!.Optimizer!.Sha256);
+        Assert.Contains(expected, r => r.Loss != 0 && r.KlMean > 0); // the comparison is not between zeros
+        output.WriteLine($"max |loss difference| {maxLoss:E2}, max |kl difference| {maxKl:E2}; final weights sha256 "
+            + $"{final.Weights.Sha256[..16]} both; final optimizer state sha256 {actualOptimizer.Optimizer.Sha256[..16]} both "
+            + $"({actualOptimizer.OptimizerBytes} bytes)");
+    }
+}
