@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Azure.Storage.Blobs;
 using Grid.Contracts.Runs;
 using Grid.Grains.Tests.Infrastructure;
 using Grid.Hosting.Configuration;
@@ -20,8 +21,16 @@ public sealed class RestartResumeTests(AzuriteFixture azurite, ITestOutputHelper
     /// <summary>The crash comes after weights version 3 are published and before their checkpoint is written.</summary>
     private const long CrashVersion = 3;
 
-    [Fact]
-    public async Task After_a_full_cluster_restart_resume_trains_exactly_what_an_uninterrupted_run_trains()
+    /// <param name="damage">
+    /// What of the recorded version's checkpoint is truncated while the cluster is down: nothing, or its record or its
+    /// weights (a damaged optimizer state takes the same hash check; LearnerCheckpointStore's tests cover it). A damaged checkpoint is refused by its hash; the run resumes from the previous
+    /// good one (one more step runs again) and, being deterministic, still trains exactly the same.
+    /// </param>
+    [Theory]
+    [InlineData("nothing")]
+    [InlineData("record")]
+    [InlineData("weights")]
+    public async Task After_a_full_cluster_restart_resume_trains_exactly_what_an_uninterrupted_run_trains(string damage)
     {
         // Adaptive KL with a short horizon, so beta depends on the run's history and must come back from storage too.
         var settings = TestRuns.Smoke($"steps={Steps}", "sft.steps=40", "sft.learning_rate=0.01", "learning_rate=0.003",
@@ -56,6 +65,8 @@ public sealed class RestartResumeTests(AzuriteFixture azurite, ITestOutputHelper
         Assert.Equal(RunState.Completed, uninterrupted.State);
         var pointerAtCrash = await store.GetLatestAsync("interrupted", TestContext.Current.CancellationToken);
         Assert.Equal(CrashVersion, pointerAtCrash!.Version); // weights 3 were published; their checkpoint never was
+        string? damaged = await DamageAsync(container, damage, CrashVersion - 1);
+        long resumeVersion = damaged is null ? CrashVersion - 1 : CrashVersion - 2;
 
         // Second cluster, same storage: resume.
         clock.Restart();
@@ -71,9 +82,21 @@ public sealed class RestartResumeTests(AzuriteFixture azurite, ITestOutputHelper
 
         output.WriteLine($"first cluster (uninterrupted run + interrupted run to the crash) {secondsFirst:F1} s; "
             + $"second cluster start + resume + {Steps - CrashVersion + 1} steps {clock.Elapsed.TotalSeconds:F1} s");
-        Assert.Equal(CrashVersion - 1, resumed.StepsCompleted); // the controller recorded version 2: step 2 runs again
-        Assert.Equal(CrashVersion - 1, resumed.PolicyVersion);
-        Assert.Null(resumed.LastError);
+        // The controller recorded version 2, so step 2 runs again; from version 1 when version 2's checkpoint is damaged.
+        Assert.Equal(resumeVersion, resumed.StepsCompleted);
+        Assert.Equal(resumeVersion, resumed.PolicyVersion);
+        if (damaged is null)
+        {
+            Assert.Null(resumed.LastError);
+        }
+        else
+        {
+            output.WriteLine($"resume said: {resumed.LastError}");
+            Assert.Contains($"refused newer checkpoint(s): version {CrashVersion - 1}", resumed.LastError);
+            Assert.Contains(damaged, resumed.LastError);
+            Assert.Contains($"from weights version {resumeVersion}", resumed.LastError);
+        }
+
         Assert.Equal(RunState.Completed, final.State);
         Assert.Equal(Enumerable.Range(0, Steps).Select(s => (long)s), actual.Select(r => r.Step));
         Assert.Equal(Enumerable.Range(1, Steps).Select(v => (long)v), actual.Select(r => r.Weights!.Version));
@@ -100,8 +123,33 @@ public sealed class RestartResumeTests(AzuriteFixture azurite, ITestOutputHelper
         var actualOptimizer = await checkpoints.ReadAsync("interrupted", Steps, TestContext.Current.CancellationToken);
         Assert.Equal(expectedOptimizer!.Optimizer!.Sha256, actualOptimizer!.Optimizer!.Sha256);
         Assert.Contains(expected, r => r.Loss != 0 && r.KlMean > 0); // the comparison is not between zeros
-        output.WriteLine($"max |loss difference| {maxLoss:E2}, max |kl difference| {maxKl:E2}; final weights sha256 "
+        output.WriteLine($"damage: {damage}; max |loss difference| {maxLoss:E2}, max |kl difference| {maxKl:E2}; final weights sha256 "
             + $"{final.Weights.Sha256[..16]} both; final optimizer state sha256 {actualOptimizer.Optimizer.Sha256[..16]} both "
             + $"({actualOptimizer.OptimizerBytes} bytes)");
+    }
+
+    /// <summary>Truncates one part of version <paramref name="version"/>'s checkpoint; returns its name, or null.</summary>
+    private async Task<string?> DamageAsync(string container, string damage, long version)
+    {
+        if (damage == "nothing")
+        {
+            return null;
+        }
+
+        var ct = TestContext.Current.CancellationToken;
+        var blobs = new BlobServiceClient(azurite.ConnectionString).GetBlobContainerClient(container);
+        var checkpoint = await new LearnerCheckpointStore(new AzureBlobWeightStore(azurite.ConnectionString, container))
+            .ReadAsync("interrupted", version, ct);
+        string name = damage switch
+        {
+            "optimizer" => new BlobUriBuilder(checkpoint!.Optimizer!.Uri).BlobName,
+            "weights" => new BlobUriBuilder(checkpoint!.Weights.Uri).BlobName,
+            "record" => $"interrupted/records/{LearnerCheckpoint.RecordName(version)}",
+            _ => throw new ArgumentOutOfRangeException(nameof(damage), damage, "nothing, optimizer, record or weights"),
+        };
+        var blob = blobs.GetBlobClient(name);
+        byte[] bytes = (await blob.DownloadContentAsync(ct)).Value.Content.ToArray();
+        await blob.UploadAsync(BinaryData.FromBytes(bytes[..(bytes.Length / 2)]), overwrite: true, ct);
+        return damage == "record" ? LearnerCheckpoint.RecordName(version) : blob.Uri.ToString();
     }
 }
