@@ -41,6 +41,10 @@ public sealed class GridCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>Kills the silo at <paramref name="siloAddress"/> (as grains report it), as a crash would.</summary>
+    public Task KillSiloAsync(string siloAddress) =>
+        _cluster.Cluster.KillSiloAsync(_cluster.Cluster.Silos.Single(s => s.SiloAddress.ToString() == siloAddress));
+
     /// <summary>Polls the run until <paramref name="done"/> holds for its status (or fails after <paramref name="timeout"/>).</summary>
     public async Task<RunStatus> WaitForAsync(string runId, Func<RunStatus, bool> done, TimeSpan timeout)
     {

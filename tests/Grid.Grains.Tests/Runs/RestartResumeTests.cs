@@ -128,6 +128,71 @@ public sealed class RestartResumeTests(AzuriteFixture azurite, ITestOutputHelper
             + $"({actualOptimizer.OptimizerBytes} bytes)");
     }
 
+    [Fact]
+    public async Task When_the_learners_silo_dies_a_learner_set_up_from_the_recorded_version_repeats_and_skips_no_version()
+    {
+        // Two silos that can host the learner; the learner's dies while it writes the checkpoint of version 3 (weights 3
+        // already published). The survivor sets a learner up from the controller's version exactly as resume does.
+        var settings = TestRuns.Smoke($"steps={Steps}", "sft.steps=40", "sft.learning_rate=0.01", "learning_rate=0.003");
+        settings = settings with { InitCheckpoint = TestRuns.WarmStart(settings) };
+        var spec = new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: true);
+        string suffix = Guid.NewGuid().ToString("N")[..8];
+        var storage = ($"silo-death-{suffix}", (Func<GridSiloOptions, GridSiloOptions>)(o => o with
+        {
+            Storage = StorageMode.Azure,
+            AzureStorageConnectionString = azurite.ConnectionString,
+            WeightContainer = $"silo-death-{suffix}",
+        }));
+        using var crash = new CrashingWeightStore(new AzureBlobWeightStore(azurite.ConnectionString, $"silo-death-{suffix}"),
+            "learner-lost", CrashVersion);
+        await using var cluster = await GridCluster.StartAsync([SiloRole.CpuLearner, SiloRole.CpuLearner], storage,
+            silo => silo.Services.AddSingleton<IWeightStore>(crash));
+        var (_, expected) = await cluster.RunAsync("uninterrupted", spec, TimeSpan.FromSeconds(120));
+
+        var controller = cluster.Client.GetGrain<IControllerGrain>("learner-lost");
+        await controller.Start(spec);
+        await crash.Reached.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        var learner = cluster.Client.GetGrain<Contracts.Learning.ILearnerGrain>(
+            Hosting.Placement.LearnerKey.Create("learner-lost", allowCpu: true));
+        string lostSilo = (await learner.GetStatus()).Silo;
+        var clock = Stopwatch.StartNew();
+        await cluster.KillSiloAsync(lostSilo);
+        crash.Dispose(); // the dead silo's write never happened
+
+        RunStatus resumed = await ResumeWhenReachableAsync(controller);
+        var final = await cluster.WaitForAsync("learner-lost", s => s.State != RunState.Running, TimeSpan.FromSeconds(120));
+        var actual = await controller.GetStepReports(0);
+        var status = await learner.GetStatus();
+        output.WriteLine($"learner's silo killed at version {CrashVersion}; set up again on {status.Silo} at step "
+            + $"{resumed.StepsCompleted}; run completed {clock.Elapsed.TotalSeconds:F1} s after the kill; versions the new "
+            + $"learner published: {string.Join(", ", status.PublishedVersions)}");
+
+        Assert.NotEqual(lostSilo, status.Silo);
+        Assert.Equal(RunState.Completed, final.State);
+        Assert.Equal(Enumerable.Range((int)CrashVersion - 1, Steps - (int)CrashVersion + 2).Select(v => (long)v),
+            status.PublishedVersions); // from the recorded version 2 on: 3 once more (never recorded), then each once
+        Assert.Equal(Enumerable.Range(1, Steps).Select(v => (long)v), actual.Select(r => r.Weights!.Version));
+        Assert.Equal(expected.Select(r => r.Loss), actual.Select(r => r.Loss));
+        Assert.Equal(expected.Select(r => r.Weights!.Sha256), actual.Select(r => r.Weights!.Sha256));
+    }
+
+    /// <summary>Resume, retried while the dead silo's grains (perhaps the controller) are still being re-placed.</summary>
+    private static async Task<RunStatus> ResumeWhenReachableAsync(IControllerGrain controller)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            try
+            {
+                return await controller.Resume();
+            }
+            catch (Exception error) when (DateTime.UtcNow < deadline && error is not Xunit.Sdk.XunitException)
+            {
+                await Task.Delay(500);
+            }
+        }
+    }
+
     /// <summary>Truncates one part of version <paramref name="version"/>'s checkpoint; returns its name, or null.</summary>
     private async Task<string?> DamageAsync(string container, string damage, long version)
     {
