@@ -272,6 +272,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         {
             await UntilStoredAsync($"the checkpoint of version {version}",
                 () => _checkpoints.SaveAsync(RunId, reference, optimizer));
+            await PruneAsync(version);
         }
 
         double secondsPublish = clock.Elapsed.TotalSeconds;
@@ -345,6 +346,19 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
                     RunId, what, attempt);
                 await Task.Delay(StoreRetryDelay);
             }
+        }
+    }
+
+    /// <summary>Thins old checkpoints out; a failure only leaves a few megabytes behind, so it is logged, not raised.</summary>
+    private async Task PruneAsync(long saved)
+    {
+        try
+        {
+            await _checkpoints.PruneAsync(RunId, saved, _settings!.CheckpointEvery);
+        }
+        catch (Exception error) when (error is WeightStoreUnavailableException or IOException or InvalidOperationException)
+        {
+            logger.LogWarning(error, "Learner of run {RunId} could not prune old checkpoints after version {Version}", RunId, saved);
         }
     }
 

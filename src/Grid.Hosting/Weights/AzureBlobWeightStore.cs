@@ -182,6 +182,26 @@ public sealed class AzureBlobWeightStore : IWeightStore
             cancellationToken);
     }
 
+    /// <inheritdoc />
+    public Task DeleteObjectAsync(WeightReference reference, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        return DeleteBlobAsync(_container.GetBlobClient(BlobNameOf(reference.Uri)), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task DeleteRecordAsync(string runId, string name, CancellationToken cancellationToken = default)
+    {
+        WeightNames.Validate(runId, 0);
+        WeightNames.ValidateName(name, nameof(name));
+        return DeleteBlobAsync(_container.GetBlobClient(WeightNames.RecordName(runId, name)), cancellationToken);
+    }
+
+    private Task DeleteBlobAsync(BlobClient blob, CancellationToken cancellationToken) =>
+        TransientRetry.RunAsync(_retry, $"Deleting {blob.Uri}", IsTransient,
+            async (_, ct) => (await blob.DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false)).Value,
+            cancellationToken);
+
     private async Task<WeightReference> UploadObjectAsync(
         string name, long version, Stream content, CancellationToken cancellationToken)
     {

@@ -41,4 +41,13 @@ public interface IWeightStore
 
     /// <summary>The bytes of a record, or null when the run has no record of that name.</summary>
     Task<byte[]?> ReadRecordAsync(string runId, string name, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Deletes an object written with <see cref="WriteObjectAsync"/> (say optimizer state no checkpoint needs any
+    /// more); deleting one that is gone already is fine. Delete the record naming it first.
+    /// </summary>
+    Task DeleteObjectAsync(WeightReference reference, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes a record; deleting one that is gone already is fine.</summary>
+    Task DeleteRecordAsync(string runId, string name, CancellationToken cancellationToken = default);
 }

@@ -6,12 +6,19 @@ namespace Grid.Hosting.Weights;
 /// Learner checkpoints in a weight store, one per published version: the optimizer state is written as a new
 /// immutable object first, then the version's <see cref="LearnerCheckpoint"/> record names it (the record is the
 /// pointer; switching it is one atomic write). Loading checks every sha256 and, when the newest checkpoint is damaged
-/// or missing, falls back to the newest good one, saying what it refused.
+/// or missing, falls back to the newest good one, saying what it refused. Old checkpoints are thinned
+/// (<see cref="PruneAsync"/>): the demo model's optimizer state is 6.9 MB a version, 1.4 GB over a 200-step run.
 /// </summary>
 public sealed class LearnerCheckpointStore(IWeightStore store)
 {
     /// <summary>The object kind of optimizer state in the store.</summary>
     public const string OptimizerKind = "optimizer";
+
+    /// <summary>
+    /// The newest checkpoints always kept whole: the newest, and the one before it, which a resume falls back to when
+    /// the newest is damaged.
+    /// </summary>
+    public const int KeepRecent = 2;
 
     /// <summary>
     /// Makes <paramref name="weights"/> (already published) a full checkpoint with <paramref name="optimizerState"/>.
@@ -41,10 +48,44 @@ public sealed class LearnerCheckpointStore(IWeightStore store)
     }
 
     /// <summary>
+    /// After version <paramref name="saved"/> was checkpointed: deletes the checkpoint (record first, then its optimizer
+    /// state, so no record names a missing object) of the version that just left the <see cref="KeepRecent"/> window,
+    /// unless it is a multiple of <paramref name="keepEvery"/> (the run's checkpoint_every). Weights stay. Returns the
+    /// version pruned, if any.
+    /// </summary>
+    public async Task<long?> PruneAsync(string runId, long saved, int keepEvery, CancellationToken cancellationToken = default)
+    {
+        long version = saved - KeepRecent;
+        if (version <= 0 || (keepEvery > 0 && version % keepEvery == 0))
+        {
+            return null;
+        }
+
+        LearnerCheckpoint? checkpoint;
+        try
+        {
+            checkpoint = await ReadAsync(runId, version, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (error is InvalidDataException or JsonException)
+        {
+            checkpoint = null; // damaged: drop the record; its object, if any, cannot be named
+        }
+
+        await store.DeleteRecordAsync(runId, LearnerCheckpoint.RecordName(version), cancellationToken).ConfigureAwait(false);
+        if (checkpoint?.Optimizer is { } optimizer)
+        {
+            await store.DeleteObjectAsync(optimizer, cancellationToken).ConfigureAwait(false);
+        }
+
+        return version;
+    }
+
+    /// <summary>
     /// The newest good state at or below <paramref name="current"/> (the version the run recorded): its checkpoint
     /// when every hash checks, else the previous version's, and so on down to <paramref name="initial"/> (version 0,
     /// fresh optimizer). The recorded version without any checkpoint record (a run from before optimizer checkpoints)
-    /// resumes from its weights with a fresh optimizer. Storage outages are not refusals: they propagate.
+    /// resumes from its weights with a fresh optimizer; older versions without a record were pruned and are skipped.
+    /// Storage outages are not refusals: they propagate.
     /// </summary>
     public async Task<RestoredLearnerState> LoadAsync(string runId, WeightReference initial, WeightReference current,
         CancellationToken cancellationToken = default)
@@ -65,8 +106,7 @@ public sealed class LearnerCheckpointStore(IWeightStore store)
                         return new RestoredLearnerState(current, weights, null, null, refused);
                     }
 
-                    refused.Add($"version {version}: no checkpoint record '{LearnerCheckpoint.RecordName(version)}'");
-                    continue;
+                    continue; // thinned out by PruneAsync: not a refusal
                 }
 
                 if (version == current.Version && checkpoint.Weights != current)

@@ -171,6 +171,23 @@ public sealed class LocalFolderWeightStore : IWeightStore
             cancellationToken);
     }
 
+    /// <inheritdoc />
+    public Task DeleteObjectAsync(WeightReference reference, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        File.Delete(PathOf(reference.Uri)); // no error when it is gone already
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task DeleteRecordAsync(string runId, string name, CancellationToken cancellationToken = default)
+    {
+        WeightNames.Validate(runId, 0);
+        WeightNames.ValidateName(name, nameof(name));
+        File.Delete(Path.Combine(_root, WeightNames.RecordName(runId, name)));
+        return Task.CompletedTask;
+    }
+
     private async Task<WeightReference> WriteObjectAsync(
         string name, long version, Stream content, CancellationToken cancellationToken)
     {

@@ -63,7 +63,8 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
         Assert.True(stateRows >= 13, $"expected the controller's and 12 prompt groups' state rows, found {stateRows}");
 
         // Weights in Azure Blob: version 0 from the client, one version per step from the learner, and the latest pointer;
-        // each learner version is a checkpoint: its optimizer state and the record naming both.
+        // each learner version is a checkpoint (its optimizer state and the record naming both), of which the newest two
+        // and every checkpoint_every-th (smoke: 2) stay: version 1's is pruned once version 3 is checkpointed.
         var weights = new BlobServiceClient(azurite.ConnectionString).GetBlobContainerClient("grid-weights");
         var blobs = weights.GetBlobs(BlobTraits.None, BlobStates.None, RunId + "/", cancellation).Select(b => b.Name).ToList();
         Assert.Equal(4, blobs.Count(b => b.StartsWith($"{RunId}/v", StringComparison.Ordinal) && b.EndsWith(".bin", StringComparison.Ordinal)));
@@ -72,7 +73,9 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
             Assert.Contains(blobs, b => b.StartsWith($"{RunId}/v{version:D12}-", StringComparison.Ordinal));
         }
 
-        for (int version = 1; version <= 3; version++)
+        Assert.DoesNotContain(blobs, b => b.StartsWith($"{RunId}/optimizer/v{1:D12}-", StringComparison.Ordinal));
+        Assert.DoesNotContain($"{RunId}/records/checkpoint-v{1:D12}", blobs);
+        for (int version = 2; version <= 3; version++)
         {
             Assert.Contains(blobs, b => b.StartsWith($"{RunId}/optimizer/v{version:D12}-", StringComparison.Ordinal));
             Assert.Contains($"{RunId}/records/checkpoint-v{version:D12}", blobs);

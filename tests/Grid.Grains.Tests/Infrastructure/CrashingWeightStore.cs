@@ -46,5 +46,11 @@ public sealed class CrashingWeightStore(IWeightStore inner, string runId, long v
     public Task<byte[]?> ReadRecordAsync(string run, string name, CancellationToken cancellationToken = default) =>
         inner.ReadRecordAsync(run, name, cancellationToken);
 
+    public Task DeleteObjectAsync(WeightReference reference, CancellationToken cancellationToken = default) =>
+        inner.DeleteObjectAsync(reference, cancellationToken);
+
+    public Task DeleteRecordAsync(string run, string name, CancellationToken cancellationToken = default) =>
+        inner.DeleteRecordAsync(run, name, cancellationToken);
+
     public void Dispose() => _never.TrySetException(new ObjectDisposedException("the silo that made this write is dead"));
 }

@@ -112,6 +112,36 @@ public abstract class LearnerCheckpointStoreSpecification
     }
 
     [Fact]
+    public async Task Pruning_keeps_the_two_newest_checkpoints_and_every_kth_and_a_resume_skips_the_pruned_ones()
+    {
+        var checkpoints = new LearnerCheckpointStore(Store);
+        var initial = await Store.PublishAsync("ckpt-prune", 0, Bytes(100, 0), Ct);
+        var saved = new List<LearnerCheckpoint>();
+        var pruned = new List<long?>();
+        for (int version = 1; version <= 6; version++)
+        {
+            var weights = await Store.PublishAsync("ckpt-prune", version, Bytes(100, version), Ct);
+            saved.Add(await checkpoints.SaveAsync("ckpt-prune", weights, Bytes(300, 100 + version), Ct));
+            pruned.Add(await checkpoints.PruneAsync("ckpt-prune", version, keepEvery: 3, Ct));
+        }
+
+        Assert.Equal([null, null, 1L, 2L, null, 4L], pruned); // 3 is a multiple of 3; 5 and 6 are the newest two
+        foreach (long version in new long[] { 1, 2, 4 })
+        {
+            Assert.Null(await checkpoints.ReadAsync("ckpt-prune", version, Ct));
+            await Assert.ThrowsAsync<FileNotFoundException>(() => Store.ReadAsync(saved[(int)version - 1].Optimizer!, Ct));
+        }
+
+        // Both recent checkpoints damaged: the resume skips the pruned 4 and lands on 3, naming only real refusals.
+        await TruncateAsync(saved[5].Optimizer!);
+        await TruncateAsync(saved[4].Weights);
+        var restored = await checkpoints.LoadAsync("ckpt-prune", initial, saved[5].Weights, Ct);
+        Assert.Equal(3, restored.Weights.Version);
+        Assert.Equal(Bytes(300, 103), restored.OptimizerState);
+        Assert.Equal(2, restored.Refused.Count);
+    }
+
+    [Fact]
     public async Task A_reader_never_sees_a_pointer_or_record_naming_a_missing_or_partial_object()
     {
         // A writer publishes and checkpoints versions as fast as it can, with objects big enough to take a while;
