@@ -38,6 +38,11 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     /// <summary>GPUs this silo declared; a silo hosted without AddGridSilo declares none.</summary>
     private int DeclaredGpus => services.GetService<SiloCompute>()?.GpuDevices ?? 0;
 
+    /// <summary>Rounds of the store's own retries before an applied step gives up on storage (~7 min in all).</summary>
+    private const int StoreAttempts = 30;
+
+    private static readonly TimeSpan StoreRetryDelay = TimeSpan.FromSeconds(2);
+
     /// <summary>Stands in for the prompt in a fixed-answer step's groups; step metrics never read it.</summary>
     private static readonly TaskExample NoPrompt = new("fixed-answer", "fixed-answer", "", "", new RgbImage(1, 1, new byte[3]), "");
 
@@ -48,11 +53,6 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     private readonly Dictionary<long, StepReport> _reports = new();
     private readonly LearnerCheckpointStore _checkpoints = new(weights);
     private WeightReference? _latest;
-    /// <summary>Rounds of the store's own retries before an applied step gives up on storage (~7 min in all).</summary>
-    private const int StoreAttempts = 30;
-
-    private static readonly TimeSpan StoreRetryDelay = TimeSpan.FromSeconds(2);
-
     private TorchWorker? _torch;
     private LearnerRun? _run;
     private RunSettings? _settings;
