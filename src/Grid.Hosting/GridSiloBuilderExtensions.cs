@@ -132,6 +132,9 @@ public static class GridSiloBuilderExtensions
             o.BlobServiceClient = new BlobServiceClient(connectionString);
             o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
         }));
+        // A brief storage outage must make grains wait, not fail their turn half-persisted.
+        RetryingGrainStorage.Wrap(silo.Services, GridStorage.Grain);
+        RetryingGrainStorage.Wrap(silo.Services, GridStorage.LargeGrain);
         silo.Services.AddSingleton<IWeightStore>(
             _ => new AzureBlobWeightStore(connectionString, options.WeightContainer));
         return silo;

@@ -19,6 +19,53 @@ public sealed class GridCluster : IAsyncDisposable
     public static async Task<GridCluster> StartAsync(params SiloRole[] roles) =>
         new(await PlacementCluster.StartAsync(roles, silo => silo.AddGridGrains(), TimeSpan.FromSeconds(30)));
 
+    /// <summary>
+    /// A cluster on lasting storage (the storage argument of PlacementCluster.StartAsync: silo options and service id);
+    /// <paramref name="configureSilo"/> runs after the grains are added (e.g. to wrap the weight store).
+    /// </summary>
+    public static async Task<GridCluster> StartAsync(SiloRole[] roles,
+        (string ServiceId, Func<Hosting.Configuration.GridSiloOptions, Hosting.Configuration.GridSiloOptions> Options) storage,
+        Action<ISiloBuilder>? configureSilo = null) =>
+        new(await PlacementCluster.StartAsync(roles, silo =>
+        {
+            silo.AddGridGrains();
+            configureSilo?.Invoke(silo);
+        }, TimeSpan.FromSeconds(30), storage));
+
+    /// <summary>Every silo dies at once, as in a power cut: nothing is stopped gracefully or written on the way out.</summary>
+    public async Task KillAllSilosAsync()
+    {
+        foreach (var silo in _cluster.Cluster.Silos.ToArray())
+        {
+            await _cluster.Cluster.KillSiloAsync(silo);
+        }
+    }
+
+    /// <summary>Kills the silo at <paramref name="siloAddress"/> (as grains report it), as a crash would.</summary>
+    public Task KillSiloAsync(string siloAddress) =>
+        _cluster.Cluster.KillSiloAsync(_cluster.Cluster.Silos.Single(s => s.SiloAddress.ToString() == siloAddress));
+
+    /// <summary>Polls the run until <paramref name="done"/> holds for its status (or fails after <paramref name="timeout"/>).</summary>
+    public async Task<RunStatus> WaitForAsync(string runId, Func<RunStatus, bool> done, TimeSpan timeout)
+    {
+        var controller = Client.GetGrain<IControllerGrain>(runId);
+        var deadline = DateTime.UtcNow + timeout;
+        var status = await controller.GetStatus();
+        while (!done(status))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Run {runId} did not get there within {timeout}: {status.State}, "
+                    + $"{status.StepsCompleted}/{status.TotalSteps} steps, last error: {status.LastError ?? "none"}.");
+            }
+
+            await Task.Delay(50);
+            status = await controller.GetStatus();
+        }
+
+        return status;
+    }
+
     /// <summary>Silo address (as grains report it) to its role.</summary>
     public SiloRole RoleOf(string siloAddress) => _cluster.RoleOf(siloAddress);
 
@@ -27,21 +74,7 @@ public sealed class GridCluster : IAsyncDisposable
     {
         var controller = Client.GetGrain<IControllerGrain>(runId);
         await controller.Start(spec);
-        var deadline = DateTime.UtcNow + timeout;
-        var status = await controller.GetStatus();
-        while (status.State == RunState.Running)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException(
-                    $"Run {runId} did not complete within {timeout}: {status.StepsCompleted}/{status.TotalSteps} steps, "
-                    + $"last error: {status.LastError ?? "none"}.");
-            }
-
-            await Task.Delay(50);
-            status = await controller.GetStatus();
-        }
-
+        var status = await WaitForAsync(runId, s => s.State != RunState.Running, timeout);
         return (status, await controller.GetStepReports(0));
     }
 

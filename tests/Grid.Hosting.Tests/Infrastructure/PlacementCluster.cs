@@ -35,10 +35,20 @@ public sealed class PlacementCluster : IAsyncDisposable
 
     /// <param name="configureSilo">More wiring for every silo after placement and storage (e.g. the grains).</param>
     /// <param name="responseTimeout">The client's grain-call timeout.</param>
+    /// <param name="storage">
+    /// Changes the silos' options (e.g. Azure storage on Azurite) and fixes the service id, so a second cluster on the
+    /// same storage finds the first one's grain state; null: memory storage, a fresh service id.
+    /// </param>
     public static async Task<PlacementCluster> StartAsync(IReadOnlyList<SiloRole> roles,
-        Action<ISiloBuilder>? configureSilo, TimeSpan responseTimeout)
+        Action<ISiloBuilder>? configureSilo, TimeSpan responseTimeout,
+        (string ServiceId, Func<GridSiloOptions, GridSiloOptions> Options)? storage = null)
     {
         var builder = new InProcessTestClusterBuilder((short)roles.Count);
+        if (storage is { } shared)
+        {
+            builder.Options.ServiceId = shared.ServiceId;
+        }
+
         builder.Options.AssumeHomogenousSilosForTesting = false; // otherwise Orleans skips placement filters
         builder.Options.ConfigureFileLogging = false;
         string weights = Directory.CreateTempSubdirectory("grid-weights-").FullName;
@@ -50,7 +60,8 @@ public sealed class PlacementCluster : IAsyncDisposable
                 GpuDevices = role.GpuDevices,
                 AllowCpuLearner = role.AllowCpuLearner,
                 WeightFolder = weights,
-            }.Validate();
+            };
+            options = (storage?.Options(options) ?? options).Validate();
             siloBuilder
                 .AddGridMembership(options)
                 .AddGridPlacement(options.GpuDevices, options.AllowCpuLearner)
