@@ -52,6 +52,8 @@ public sealed class GridMetrics : IDisposable
     /// <summary>Orleans' own meter, exported beside ours as <c>orleans_*</c>.</summary>
     public const string OrleansMeterName = "Microsoft.Orleans";
 
+    private static readonly RolloutOutcome[] Outcomes = Enum.GetValues<RolloutOutcome>();
+
     private static readonly int[] BatchSizeBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
     private readonly Meter _meter;
@@ -211,6 +213,7 @@ public sealed class GridMetrics : IDisposable
     {
         var r = RunTag(run);
         ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        ZeroRolloutSeries(r);
         _rollouts.Add(1, r, new("outcome", OutcomeLabel(outcome)));
         _rolloutTokens.Add(tokens, r);
     }
@@ -218,7 +221,12 @@ public sealed class GridMetrics : IDisposable
     /// <summary>A rollout attempt failed and will be tried again.</summary>
     public void RolloutRetried(string run) => _rolloutRetries.Add(1, RunTag(run));
 
-    public void GroupStarted(string run) => _groupsInFlight.Add(1, RunTag(run));
+    public void GroupStarted(string run)
+    {
+        var r = RunTag(run);
+        ZeroRolloutSeries(r);
+        _groupsInFlight.Add(1, r);
+    }
 
     public void GroupFinished(string run) => _groupsInFlight.Add(-1, RunTag(run));
 
@@ -279,6 +287,22 @@ public sealed class GridMetrics : IDisposable
             new KeyValuePair<string, object?>("run", l.Key),
             new KeyValuePair<string, object?>("silo", l.Value.Silo),
             new KeyValuePair<string, object?>("device", l.Value.Device == LearnerDevice.Gpu ? "gpu" : "cpu")));
+
+    /// <summary>
+    /// Creates the run's rollout series at 0 (a counter only appears once something is added), so a run without a
+    /// failure or a retry still exports <c>outcome="failed"</c> and <c>grid_rollout_retries_total</c>: the failure-rate
+    /// alert and the dashboard's retry panels read 0 instead of "no data".
+    /// </summary>
+    private void ZeroRolloutSeries(KeyValuePair<string, object?> run)
+    {
+        foreach (var outcome in Outcomes)
+        {
+            _rollouts.Add(0, run, new("outcome", OutcomeLabel(outcome)));
+        }
+
+        _rolloutRetries.Add(0, run);
+        _rolloutTokens.Add(0, run);
+    }
 
     private static KeyValuePair<string, object?> RunTag(string run)
     {

@@ -10,6 +10,7 @@ using Grid.Hosting.Weights;
 using Grid.Learning.Rewards;
 using Grid.Tasks;
 using Grid.Tasks.Images;
+using Grid.Telemetry;
 using Grid.Training;
 using Grid.Training.Learner;
 using Grid.Training.Metrics;
@@ -50,6 +51,10 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     private long _nextStep;
     private bool _applying;
     private long _updatesSkipped;
+    private LearnerDevice _device = LearnerDevice.Cpu;
+
+    /// <summary>The silo's metrics when it serves them (AddGridTelemetry); null on a silo without.</summary>
+    private GridMetrics? Metrics => services.GetService<GridMetrics>();
 
     private string RunId => LearnerKey.Parse(this.GetPrimaryKeyString()).RunId;
 
@@ -78,6 +83,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
             _ready = new LearnerReady(placeholder,
                 RunSettingsJson.Write(PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens)));
             logger.LogWarning("Learner of run {RunId} uses the fixed-answer benchmark policy: it will not train", RunId);
+            ReportPlacement();
             return _ready;
         }
 
@@ -100,7 +106,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         _torch ??= new TorchWorker($"grid-learner-{RunId}");
         var (run, initial) = await _torch.RunAsync(() =>
         {
-            var run = new LearnerRun(settings, publishedBytes, device: PolicyRuntime.LearnerDevice(DeclaredGpus));
+            var run = new LearnerRun(settings, publishedBytes, device: PinDevice());
             return (run, publishedBytes is null ? run.SerializeWeights() : null);
         });
         var reference = published ?? await weights.PublishAsync(RunId, 0, initial!);
@@ -109,6 +115,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         _published.Add(0);
         _ready = new LearnerReady(reference, RunSettingsJson.Write(run.Config));
         logger.LogInformation("Learner of run {RunId} ready on {Silo}; published version 0", RunId, silo.SiloAddress);
+        ReportPlacement();
         return _ready;
     }
 
@@ -122,13 +129,14 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         byte[] referenceBytes = await weights.ReadAsync(initial);
         _torch ??= new TorchWorker($"grid-learner-{RunId}");
         _run = await _torch.RunAsync(() =>
-            new LearnerRun(settings, currentBytes, referenceBytes, PolicyRuntime.LearnerDevice(DeclaredGpus)));
+            new LearnerRun(settings, currentBytes, referenceBytes, PinDevice()));
         _settings = settings;
         _nextStep = current.Version; // version v was published by step v - 1
         _published.Add(current.Version);
         _ready = new LearnerReady(current, RunSettingsJson.Write(_run.Config));
         logger.LogInformation("Learner of run {RunId} resumed on {Silo} at step {Step} (fresh optimizer state)",
             RunId, silo.SiloAddress, _nextStep);
+        ReportPlacement();
         TryApplyNext();
         return _ready;
     }
@@ -183,6 +191,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        Metrics?.LearnerRemoved(RunId);
         if (_torch is not null)
         {
             var run = _run;
@@ -196,6 +205,17 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
 
         await base.OnDeactivateAsync(reason, cancellationToken);
     }
+
+    /// <summary>On the torch worker: the device to train on, remembered for the placement metric.</summary>
+    private TorchSharp.torch.Device PinDevice()
+    {
+        var device = PolicyRuntime.LearnerDevice(DeclaredGpus);
+        _device = device.type == TorchSharp.DeviceType.CUDA ? LearnerDevice.Gpu : LearnerDevice.Cpu;
+        return device;
+    }
+
+    /// <summary>Exports this silo and device as the run's learner placement (grid_learner_placement).</summary>
+    private void ReportPlacement() => Metrics?.LearnerPlaced(RunId, silo.SiloAddress.ToString(), _device);
 
     /// <summary>Starts the next step's update once its plan and every one of its groups are in.</summary>
     private void TryApplyNext()
@@ -254,6 +274,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
             records.Length > 0 ? records.Max(r => r.SecondsReward) : 0,
             secondsPublish) with
         { PolicyVersion = plan.PolicyVersion };
+        Metrics?.RecordStep(RunId, metrics);
         var stepReport = StepReports.From(metrics, reference, failed, samples);
         _reports[plan.Step] = stepReport;
         await ReportAsync(stepReport);
