@@ -187,7 +187,8 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     }
 
     public Task<LearnerStatus> GetStatus() => Task.FromResult(new LearnerStatus(
-        _ready is not null, _nextStep, _published.ToArray(), silo.SiloAddress.ToString(), _updatesSkipped));
+        _ready is not null, _nextStep, _published.ToArray(), silo.SiloAddress.ToString(), _updatesSkipped,
+        _ready is null ? null : _device.ToString().ToLowerInvariant()));
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
