@@ -15,6 +15,9 @@ namespace Grid.Cli.Commands;
 /// </summary>
 internal static class StatusCommand
 {
+    /// <summary>Columns of the tables when the output is not a terminal: every cell of a row on one line.</summary>
+    private const int RedirectedWidth = 180;
+
     public static Command Create()
     {
         var client = new ClientOptions();
@@ -38,6 +41,12 @@ internal static class StatusCommand
                 AnsiConsole.MarkupLineInterpolated($"[yellow]run {runId} is not known to cluster {clientOptions.ClusterId}[/]");
                 await host.StopAsync(CancellationToken.None);
                 return 1;
+            }
+
+            if (Console.IsOutputRedirected)
+            {
+                // A log or a pipe has no window width: Spectre assumes 80 columns and wraps or cuts the tables' cells.
+                AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, RedirectedWidth);
             }
 
             var reports = (await controller.GetStepReports(0)).TakeLast(Math.Max(1, parse.GetValue(last))).ToArray();
