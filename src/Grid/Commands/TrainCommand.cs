@@ -32,13 +32,21 @@ internal static class TrainCommand
         {
             var settings = options.Load(parse);
             bool baseline = parse.GetValue(inProcess);
-            await using var server = await StartMetricsAsync(
-                metrics.Load(parse, ClusterConfiguration.Build(null, new Dictionary<string, string?>())), cancellation);
+            var metricsOptions = metrics.Load(parse, ClusterConfiguration.Build(null, new Dictionary<string, string?>()));
+            await using var server = baseline ? await StartMetricsAsync(metricsOptions, cancellation) : null;
+            if (!baseline && metricsOptions is not null)
+            {
+                // The embedded silo serves them (Grid and Orleans meters, like any silo) once GRPO-D starts; a taken
+                // port must fail now, not after the warm start.
+                RequireFreePort(metricsOptions);
+                Console.WriteLine($"metrics: {metricsOptions.ScrapeUrl} (from the embedded grid's start, after the warm start)");
+            }
+
             var gridMetrics = server?.Metrics;
             var result = TorchThread.Run(() => ConsoleProgress.Run(observer => baseline
                 ? new InProcessTrainer(settings, gridMetrics is null ? observer
                     : new MetricsTrainingObserver(gridMetrics, settings.Name, observer)).Run(grpo: true, cancellation)
-                : EmbeddedGridTrainer.Run(settings, observer, gridMetrics, cancellation)));
+                : EmbeddedGridTrainer.Run(settings, observer, metricsOptions, cancellation)));
             Report(result);
             return 0;
         });
@@ -46,8 +54,8 @@ internal static class TrainCommand
     }
 
     /// <summary>
-    /// The run's /metrics for Prometheus, served for the whole command (the in-process loop labels its steps with the
-    /// run name, the embedded grid with the run id); null when the port is 0.
+    /// The in-process loop's /metrics for Prometheus, served for the whole command; its steps carry the run name (the
+    /// run id, the folder's name, does not exist before the loop starts). Null when the port is 0.
     /// </summary>
     private static async Task<GridMetricsServer?> StartMetricsAsync(GridTelemetryOptions? options, CancellationToken cancellation)
     {
@@ -69,6 +77,22 @@ internal static class TrainCommand
         // Printed before the progress display starts, so it stays on screen.
         Console.WriteLine($"metrics: {server.Endpoint}");
         return server;
+    }
+
+    private static void RequireFreePort(GridTelemetryOptions options)
+    {
+        try
+        {
+            var listener = new System.Net.Sockets.TcpListener(options.ParsedListenAddress, options.Port);
+            listener.Start();
+            listener.Stop();
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new GridConfigurationException(
+                $"Cannot serve metrics on {options.ListenAddress}:{options.Port} ({e.Message}); give another port with " +
+                "--metrics-port (key Grid:Metrics:Port), or 0 for no metrics server.");
+        }
     }
 
     private static void Report(TrainingResult r)

@@ -4,7 +4,6 @@ using Grid.Grains;
 using Grid.Hosting;
 using Grid.Hosting.Configuration;
 using Grid.Telemetry;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -12,12 +11,12 @@ namespace Grid.Cli.Embedded;
 
 /// <summary>
 /// The grid in one process: one silo (localhost clustering, memory grain storage, a local-folder weight store,
-/// CPU learner allowed) and its co-hosted client. Given the process's <see cref="GridMetrics"/> (its metrics server),
-/// the silo's grains record into them, so <c>grid train</c> serves the run's metrics like any silo.
+/// CPU learner allowed) and its co-hosted client. Given metrics options, it serves /metrics (Grid and Orleans meters)
+/// as a <c>grid silo</c> does, so Prometheus watches <c>grid train</c> like a cluster.
 /// </summary>
 internal static class EmbeddedGrid
 {
-    public static IHost Start(string weightFolder, GridMetrics? metrics = null)
+    public static IHost Start(string weightFolder, GridTelemetryOptions? metrics = null)
     {
         var options = new GridSiloOptions
         {
@@ -32,7 +31,7 @@ internal static class EmbeddedGrid
         builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
         if (metrics is not null)
         {
-            builder.Services.AddSingleton(metrics);
+            builder.Services.AddGridTelemetry(metrics);
         }
 
         builder.UseOrleans(silo => silo.AddGridSilo(options).AddGridGrains());

@@ -22,8 +22,8 @@ internal static class EmbeddedGridTrainer
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
 
-    /// <param name="metrics">The process's metrics (its /metrics server), for the embedded silo's grains; null = none.</param>
-    public static TrainingResult Run(RunSettings settings, ITrainingObserver observer, GridMetrics? metrics,
+    /// <param name="metrics">Where the embedded silo serves /metrics; null serves none.</param>
+    public static TrainingResult Run(RunSettings settings, ITrainingObserver observer, GridTelemetryOptions? metrics,
         CancellationToken cancellation)
     {
         var total = Stopwatch.StartNew();
