@@ -10,6 +10,7 @@ namespace Grid.Telemetry;
 /// <code>
 /// Prometheus name                              type       labels             recorded by
 /// grid_step                                    gauge      run                RecordStep (last completed step)
+/// grid_run_steps                               gauge      run                RunPlanned (steps the run will take)
 /// grid_policy_version                          gauge      run                RecordStep
 /// grid_kl_beta                                 gauge      run                RecordStep
 /// grid_reward_mean                             gauge      run, component    RecordStep (total|accuracy|format)
@@ -62,6 +63,7 @@ public sealed class GridMetrics : IDisposable
     private readonly ConcurrentDictionary<string, LearnerPlacement> _learners = new();
 
     private readonly Gauge<long> _step;
+    private readonly Gauge<long> _runSteps;
     private readonly Gauge<long> _policyVersion;
     private readonly Gauge<double> _beta;
     private readonly Gauge<double> _rewardMean;
@@ -114,6 +116,8 @@ public sealed class GridMetrics : IDisposable
         _time = time ?? TimeProvider.System;
 
         _step = meter.CreateGauge<long>("grid_step", description: "Index of the last completed step.");
+        _runSteps = meter.CreateGauge<long>("grid_run_steps",
+            description: "GRPO-D steps the run will take in all; the run is finished once grid_step reaches it minus 1.");
         _policyVersion = meter.CreateGauge<long>("grid_policy_version",
             description: "Policy version the last completed step sampled from.");
         _beta = meter.CreateGauge<double>("grid_kl_beta", description: "KL coefficient beta used by the last step.");
@@ -206,6 +210,17 @@ public sealed class GridMetrics : IDisposable
         _tokensGenerated.Add(step.TokensGenerated, r);
         _updatesSkipped.Add(step.UpdateSkipped ? 1 : 0, r);
         _lastStepTimestamp.Record(_time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0, r);
+    }
+
+    /// <summary>
+    /// The run will take <paramref name="totalSteps"/> steps: with <c>grid_step</c> it tells a finished run (which
+    /// stops stepping) from a stalled one.
+    /// </summary>
+    public void RunPlanned(string run, long totalSteps)
+    {
+        var r = RunTag(run);
+        ArgumentOutOfRangeException.ThrowIfNegative(totalSteps);
+        _runSteps.Record(totalSteps, r);
     }
 
     /// <summary>One rollout ended; <paramref name="tokens"/> is its completion length (0 if it failed).</summary>

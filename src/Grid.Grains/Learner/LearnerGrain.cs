@@ -215,8 +215,12 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         return device;
     }
 
-    /// <summary>Exports this silo and device as the run's learner placement (grid_learner_placement).</summary>
-    private void ReportPlacement() => Metrics?.LearnerPlaced(RunId, silo.SiloAddress.ToString(), _device);
+    /// <summary>Exports this silo and device as the run's learner placement, and the run's length.</summary>
+    private void ReportPlacement()
+    {
+        Metrics?.LearnerPlaced(RunId, silo.SiloAddress.ToString(), _device);
+        Metrics?.RunPlanned(RunId, _settings!.Steps);
+    }
 
     /// <summary>Starts the next step's update once its plan and every one of its groups are in.</summary>
     private void TryApplyNext()
