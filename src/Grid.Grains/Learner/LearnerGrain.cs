@@ -10,6 +10,7 @@ using Grid.Hosting.Weights;
 using Grid.Learning.Rewards;
 using Grid.Tasks;
 using Grid.Tasks.Images;
+using Grid.Telemetry;
 using Grid.Training;
 using Grid.Training.Learner;
 using Grid.Training.Metrics;
@@ -60,6 +61,10 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     private long _nextStep;
     private bool _applying;
     private long _updatesSkipped;
+    private LearnerDevice _device = LearnerDevice.Cpu;
+
+    /// <summary>The silo's metrics when it serves them (AddGridTelemetry); null on a silo without.</summary>
+    private GridMetrics? Metrics => services.GetService<GridMetrics>();
 
     private string RunId => LearnerKey.Parse(this.GetPrimaryKeyString()).RunId;
 
@@ -90,6 +95,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
             _ready = new LearnerReady(placeholder,
                 RunSettingsJson.Write(PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens)));
             logger.LogWarning("Learner of run {RunId} uses the fixed-answer benchmark policy: it will not train", RunId);
+            ReportPlacement();
             return _ready;
         }
 
@@ -112,7 +118,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         _torch ??= new TorchWorker($"grid-learner-{RunId}");
         var (run, initial) = await _torch.RunAsync(() =>
         {
-            var run = new LearnerRun(settings, publishedBytes, device: PolicyRuntime.LearnerDevice(DeclaredGpus));
+            var run = new LearnerRun(settings, publishedBytes, device: PinDevice());
             return (run, publishedBytes is null ? run.SerializeWeights() : null);
         });
         var reference = published ?? await weights.PublishAsync(RunId, 0, initial!);
@@ -122,6 +128,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         _latest = reference;
         _ready = new LearnerReady(reference, RunSettingsJson.Write(run.Config));
         logger.LogInformation("Learner of run {RunId} ready on {Silo}; published version 0", RunId, silo.SiloAddress);
+        ReportPlacement();
         return _ready;
     }
 
@@ -137,7 +144,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         byte[] referenceBytes = restored.Weights == initial ? restored.WeightBytes : await weights.ReadAsync(initial);
         _torch ??= new TorchWorker($"grid-learner-{RunId}");
         _run = await _torch.RunAsync(() => new LearnerRun(settings, restored.WeightBytes, referenceBytes,
-            PolicyRuntime.LearnerDevice(DeclaredGpus), restored.OptimizerState));
+            PinDevice(), restored.OptimizerState));
         _settings = settings;
         _nextStep = restored.Weights.Version; // version v was published by step v - 1
         _published.Add(restored.Weights.Version);
@@ -154,6 +161,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
             logger.LogInformation("Learner of run {RunId} on {Silo} {Restored}", RunId, silo.SiloAddress, description);
         }
 
+        ReportPlacement();
         TryApplyNext();
         return _ready with { Restored = description };
     }
@@ -204,10 +212,12 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     }
 
     public Task<LearnerStatus> GetStatus() => Task.FromResult(new LearnerStatus(
-        _ready is not null, _nextStep, _published.ToArray(), silo.SiloAddress.ToString(), _updatesSkipped));
+        _ready is not null, _nextStep, _published.ToArray(), silo.SiloAddress.ToString(), _updatesSkipped,
+        _ready is null ? null : _device.ToString().ToLowerInvariant()));
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        Metrics?.LearnerRemoved(RunId);
         if (_torch is not null)
         {
             var run = _run;
@@ -220,6 +230,21 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         }
 
         await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
+    /// <summary>On the torch worker: the device to train on, remembered for the placement metric.</summary>
+    private TorchSharp.torch.Device PinDevice()
+    {
+        var device = PolicyRuntime.LearnerDevice(DeclaredGpus);
+        _device = device.type == TorchSharp.DeviceType.CUDA ? LearnerDevice.Gpu : LearnerDevice.Cpu;
+        return device;
+    }
+
+    /// <summary>Exports this silo and device as the run's learner placement, and the run's length.</summary>
+    private void ReportPlacement()
+    {
+        Metrics?.LearnerPlaced(RunId, silo.SiloAddress.ToString(), _device);
+        Metrics?.RunPlanned(RunId, _settings!.Steps);
     }
 
     /// <summary>Starts the next step's update once its plan and every one of its groups are in.</summary>
@@ -293,6 +318,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
             records.Length > 0 ? records.Max(r => r.SecondsReward) : 0,
             secondsPublish) with
         { PolicyVersion = plan.PolicyVersion };
+        Metrics?.RecordStep(RunId, metrics);
         var stepReport = StepReports.From(metrics, reference, failed, samples);
         _reports[plan.Step] = stepReport;
         await ReportAsync(stepReport);
