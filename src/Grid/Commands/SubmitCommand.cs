@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Grid.Cli.Cluster;
+using Grid.Telemetry.Reports;
 using Spectre.Console;
 
 namespace Grid.Cli.Commands;
@@ -50,6 +51,9 @@ internal static class SubmitCommand
                 {
                     Console.WriteLine($"{task.Task,-10} accuracy {result.AfterSft.For(task.Task).Accuracy:P1} -> {task.Accuracy:P1}");
                 }
+
+                var plots = RunPlots.Write(result.RunFolder);
+                Console.WriteLine($"plots: {Path.Combine(result.RunFolder, RunPlots.Folder)} ({string.Join(", ", plots.Select(Path.GetFileName))})");
             }
             else
             {

@@ -44,6 +44,7 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
         string runFolder = Directory.GetDirectories(Path.Combine(_workFolder, "runs")).Single();
         Assert.Equal(3, File.ReadAllLines(Path.Combine(runFolder, "metrics.jsonl")).Length);
         Assert.True(File.Exists(Path.Combine(runFolder, "eval-final.json")));
+        Assert.True(File.Exists(Path.Combine(runFolder, "plots", "beta.png")), $"submit --wait wrote no plots in {runFolder}");
 
         // The learner was placed on the one silo that declared a GPU.
         Assert.Contains($"Learner of run {RunId} ready on", silos[0].Output);

@@ -12,8 +12,10 @@ public sealed class EmbeddedTrainCommandTests : IAsyncDisposable
     [Fact]
     public async Task Grid_train_runs_sft_then_grpo_d_on_the_embedded_grid_and_writes_the_run_folder()
     {
+        // A free metrics port rather than the default 9464: other tests' processes run at the same time.
+        int metricsPort = GridProcess.FreeLoopbackPort();
         _train = GridProcess.Start("train", _workFolder, new Dictionary<string, string?>(),
-            "train", "--preset", "smoke", "--output", "runs");
+            "train", "--preset", "smoke", "--output", "runs", "--metrics-port", metricsPort.ToString());
 
         int exit = await _train.WaitForExitAsync(TimeSpan.FromMinutes(3), TestContext.Current.CancellationToken);
 
@@ -30,6 +32,11 @@ public sealed class EmbeddedTrainCommandTests : IAsyncDisposable
         Assert.True(File.Exists(Path.Combine(run, "checkpoints", "step-000003", "checkpoint.json")));
         Assert.Contains("geometry", _train.Output);
         Assert.Contains("wall time", _train.Output);
+        Assert.Contains($"metrics: http://127.0.0.1:{metricsPort}/metrics", _train.Output);
+        foreach (string plot in new[] { "reward", "accuracy", "kl", "beta" })
+        {
+            Assert.True(new FileInfo(Path.Combine(run, "plots", plot + ".png")).Length > 0, $"plots/{plot}.png is missing from {run}");
+        }
     }
 
     public async ValueTask DisposeAsync()
