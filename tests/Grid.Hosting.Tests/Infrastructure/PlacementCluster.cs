@@ -35,10 +35,15 @@ public sealed class PlacementCluster : IAsyncDisposable
 
     /// <param name="configureSilo">More wiring for every silo after placement and storage (e.g. the grains).</param>
     /// <param name="responseTimeout">The client's grain-call timeout.</param>
+    /// <param name="initialSilos">Silos started now (default: one per role); <see cref="StartSiloAsync"/> starts the rest.</param>
+    /// <param name="azureStorage">
+    /// Keep grain state and weights in Azure Storage (Azurite) instead of memory: memory grain storage lives in grains on
+    /// the silos and is lost with a killed one, durable state survives it as in a real cluster.
+    /// </param>
     public static async Task<PlacementCluster> StartAsync(IReadOnlyList<SiloRole> roles,
-        Action<ISiloBuilder>? configureSilo, TimeSpan responseTimeout)
+        Action<ISiloBuilder>? configureSilo, TimeSpan responseTimeout, int? initialSilos = null, string? azureStorage = null)
     {
-        var builder = new InProcessTestClusterBuilder((short)roles.Count);
+        var builder = new InProcessTestClusterBuilder((short)(initialSilos ?? roles.Count));
         builder.Options.AssumeHomogenousSilosForTesting = false; // otherwise Orleans skips placement filters
         builder.Options.ConfigureFileLogging = false;
         string weights = Directory.CreateTempSubdirectory("grid-weights-").FullName;
@@ -50,6 +55,8 @@ public sealed class PlacementCluster : IAsyncDisposable
                 GpuDevices = role.GpuDevices,
                 AllowCpuLearner = role.AllowCpuLearner,
                 WeightFolder = weights,
+                Storage = azureStorage is null ? StorageMode.Memory : StorageMode.Azure,
+                AzureStorageConnectionString = azureStorage,
             }.Validate();
             siloBuilder
                 .AddGridMembership(options)
@@ -64,6 +71,14 @@ public sealed class PlacementCluster : IAsyncDisposable
         var placementCluster = new PlacementCluster(cluster, roles, weights);
         await placementCluster.WaitForSiloMetadataAsync();
         return placementCluster;
+    }
+
+    /// <summary>Starts the next silo (role: the next of the roles given to StartAsync); returns once the others know it.</summary>
+    public async Task<InProcessSiloHandle> StartSiloAsync()
+    {
+        var silo = await Cluster.StartAdditionalSiloAsync();
+        await WaitForSiloMetadataAsync();
+        return silo;
     }
 
     /// <summary>Silo address (as grains report it) to its role.</summary>
