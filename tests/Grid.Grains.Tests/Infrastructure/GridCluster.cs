@@ -1,6 +1,8 @@
 using System.Diagnostics.Metrics;
 using Grid.Contracts.Runs;
 using Grid.Grains;
+using Grid.Grains.Mapping;
+using Grid.Grains.Rollouts;
 using Grid.Hosting.Tests.Infrastructure;
 using Grid.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
@@ -27,10 +29,12 @@ public sealed class GridCluster : IAsyncDisposable
     /// <param name="roles">One per silo, including silos started later with <see cref="PlacementCluster.StartSiloAsync"/>.</param>
     /// <param name="initialSilos">Silos started now (default: all).</param>
     /// <param name="azureStorage">Azurite connection string for durable grain state and weights (default: memory).</param>
-    public static async Task<GridCluster> StartAsync(SiloRole[] roles, int? initialSilos, string? azureStorage) =>
+    /// <param name="rollouts">Every silo's rollout engine options (default: the product's).</param>
+    public static async Task<GridCluster> StartAsync(SiloRole[] roles, int? initialSilos, string? azureStorage,
+        RolloutEngineOptions? rollouts = null) =>
         new(await PlacementCluster.StartAsync(roles, silo =>
         {
-            silo.AddGridGrains();
+            silo.AddGridGrains(rollouts);
             silo.Services.AddMetrics();
             silo.Services.AddSingleton(sp => new GridMetrics(sp.GetRequiredService<IMeterFactory>()));
         }, TimeSpan.FromSeconds(30), initialSilos, azureStorage));
@@ -41,24 +45,9 @@ public sealed class GridCluster : IAsyncDisposable
     /// <summary>Starts a run and waits until it completes (or fails the test after <paramref name="timeout"/>).</summary>
     public async Task<(RunStatus Status, StepReport[] Reports)> RunAsync(string runId, RunSpec spec, TimeSpan timeout)
     {
-        var controller = Client.GetGrain<IControllerGrain>(runId);
-        await controller.Start(spec);
-        var deadline = DateTime.UtcNow + timeout;
-        var status = await controller.GetStatus();
-        while (status.State == RunState.Running)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException(
-                    $"Run {runId} did not complete within {timeout}: {status.StepsCompleted}/{status.TotalSteps} steps, "
-                    + $"last error: {status.LastError ?? "none"}.");
-            }
-
-            await Task.Delay(50);
-            status = await controller.GetStatus();
-        }
-
-        return (status, await controller.GetStepReports(0));
+        var run = await RunTracker.StartAsync(Client, runId, spec, RunSettingsJson.Read(spec.SettingsJson).PromptsPerStep);
+        var status = await run.WaitForEndAsync(timeout);
+        return (status, await run.Controller.GetStepReports(0));
     }
 
     public ValueTask DisposeAsync() => _cluster.DisposeAsync();
