@@ -180,10 +180,11 @@ public sealed class PromptGroupGrain(
         var settings = RunSettingsJson.Read(assignment.SettingsJson);
         if (state.State.Phase == GroupPhase.Generating)
         {
-            // Only a previous activation leaves an attempt running: it was lost with its silo.
-            if (await FailAttemptAsync(settings, $"attempt {state.State.Attempts} was lost with its silo") is { } wait)
+            // Only a previous activation leaves an attempt running: it was lost with its silo. It counts as failed; the
+            // next attempt starts at once, on this silo, which is not the one that failed.
+            if (await FailAttemptAsync(settings, $"attempt {state.State.Attempts} was lost with its silo") is not null)
             {
-                return wait;
+                return TimeSpan.Zero;
             }
         }
 

@@ -27,8 +27,11 @@ public sealed record RolloutSettings
     /// </summary>
     public double GroupDeadlineSeconds { get; init; } = 120;
 
-    /// <summary>How often the watchdog checks the current step's groups and the learner.</summary>
-    public double WatchdogIntervalSeconds { get; init; } = 2;
+    /// <summary>
+    /// How often the watchdog checks the current step's unfinished groups and the learner; after a silo dies, its
+    /// groups come back at the first tick after the cluster has declared it dead.
+    /// </summary>
+    public double WatchdogIntervalSeconds { get; init; } = 1;
 
     /// <summary>The wait before the attempt after failed attempt <paramref name="failedAttempt"/> (1-based).</summary>
     public TimeSpan BackoffAfter(int failedAttempt)

@@ -6,11 +6,13 @@ namespace Grid.Grains.Tests.Infrastructure;
 
 /// <summary>
 /// A run on a test grid, watched from the client the way <c>grid submit --wait</c> does: polls the controller (which
-/// also brings it back if its silo died) and the groups of a step, on one clock started with the run.
+/// also brings it back if its silo died) and the groups of a step, on one clock started with the run. Depends on
+/// nothing but the grain contracts, so the process-cluster tests link it too.
 /// </summary>
 public sealed class RunTracker
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
     private readonly IClusterClient _client;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
@@ -33,10 +35,13 @@ public sealed class RunTracker
     /// <summary>Starts the run described by <paramref name="spec"/> with <paramref name="prompts"/> prompts per step.</summary>
     public static async Task<RunTracker> StartAsync(IClusterClient client, string runId, RunSpec spec, int prompts)
     {
-        var tracker = new RunTracker(client, runId, prompts);
+        var tracker = Attach(client, runId, prompts);
         await tracker.Controller.Start(spec);
         return tracker;
     }
+
+    /// <summary>Watches a run started elsewhere (say, by <c>grid submit</c>).</summary>
+    public static RunTracker Attach(IClusterClient client, string runId, int prompts) => new(client, runId, prompts);
 
     /// <summary>Waits until the run has completed <paramref name="steps"/> steps (or ended); fails after <paramref name="timeout"/>.</summary>
     public Task<RunStatus> WaitForStepsAsync(long steps, TimeSpan timeout) =>
@@ -56,46 +61,58 @@ public sealed class RunTracker
     /// </summary>
     public async Task<(long Step, PromptGroupStatus[] Generating)> WaitForGeneratingAsync(Func<string, bool> onSilo, TimeSpan timeout)
     {
-        var deadline = _clock.Elapsed + timeout;
-        while (true)
+        PromptGroupStatus[] generating = [];
+        var status = await WaitForAsync(async s =>
         {
-            var status = await Controller.GetStatus();
-            if (status.State == RunState.Running)
+            if (s.State != RunState.Running)
             {
-                long step = status.StepsCompleted;
-                var generating = (await GroupsAsync(step))
-                    .Where(g => g.Phase == GroupPhase.Generating && g.Attempts > 0 && onSilo(g.Silo)).ToArray();
-                if (generating.Length > 0)
-                {
-                    return (step, generating);
-                }
+                return true;
             }
 
-            if (status.State != RunState.Running || _clock.Elapsed > deadline)
-            {
-                throw new TimeoutException($"Run {RunId}: no group generating on the wanted silo within {timeout} ({Describe(status)}).");
-            }
-
-            await Task.Delay(Poll);
-        }
+            generating = (await GroupsAsync(s.StepsCompleted))
+                .Where(g => g.Phase == GroupPhase.Generating && g.Attempts > 0 && onSilo(g.Silo)).ToArray();
+            return generating.Length > 0;
+        }, "a group generating on the wanted silo", timeout);
+        return generating.Length > 0
+            ? (status.StepsCompleted, generating)
+            : throw new InvalidOperationException($"Run {RunId} ended before a group generated on the wanted silo: {Describe(status)}.");
     }
 
-    private async Task<RunStatus> WaitForAsync(Func<RunStatus, bool> done, string what, TimeSpan timeout)
+    /// <summary>
+    /// Polls until <paramref name="done"/> holds. A call that fails (the controller's silo died and the cluster has
+    /// not declared it dead yet, or the client's gateway went with it) is asked again at the next poll.
+    /// </summary>
+    private Task<RunStatus> WaitForAsync(Func<RunStatus, bool> done, string what, TimeSpan timeout) =>
+        WaitForAsync(s => Task.FromResult(done(s)), what, timeout);
+
+    private async Task<RunStatus> WaitForAsync(Func<RunStatus, Task<bool>> done, string what, TimeSpan timeout)
     {
         var deadline = _clock.Elapsed + timeout;
-        var status = await Controller.GetStatus();
-        while (!done(status))
+        string last = "no answer yet";
+        while (true)
         {
+            try
+            {
+                var status = await Controller.GetStatus().WaitAsync(CallTimeout);
+                if (await done(status).WaitAsync(CallTimeout))
+                {
+                    return status;
+                }
+
+                last = Describe(status);
+            }
+            catch (Exception error) when (error is not OperationCanceledException)
+            {
+                last = $"the last poll failed: {error.GetType().Name}: {error.Message}";
+            }
+
             if (_clock.Elapsed > deadline)
             {
-                throw new TimeoutException($"Run {RunId} did not reach {what} within {timeout}: {Describe(status)}.");
+                throw new TimeoutException($"Run {RunId} did not reach {what} within {timeout}: {last}.");
             }
 
             await Task.Delay(Poll);
-            status = await Controller.GetStatus();
         }
-
-        return status;
     }
 
     private static string Describe(RunStatus status) =>
