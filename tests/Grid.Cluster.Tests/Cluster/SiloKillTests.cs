@@ -58,10 +58,10 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
         Assert.Equal(siloPorts[0], PortOf(learnerSilo)); // the GPU silo
         string controllerSilo = await SiloOfAsync(grains, run.Controller);
 
-        var (step, generating) = await run.WaitForGeneratingAsync(silo => silo != learnerSilo, Timeout);
-        string victimAddress = generating[0].Silo;
+        var (step, groups) = await run.WaitForGeneratingAsync(silo => silo != learnerSilo, Timeout);
+        string victimAddress = RunTracker.Generating(groups, silo => silo != learnerSilo)[0].Silo;
         var victim = silos[Array.IndexOf(siloPorts, PortOf(victimAddress))];
-        var lost = generating.Where(g => g.Silo == victimAddress).Select(g => g.Key).ToHashSet();
+        var lost = groups.Where(g => g.Silo == victimAddress && g.Phase != GroupPhase.Delivered).Select(g => g.Key).ToHashSet();
         var killedAt = run.Elapsed;
         await victim.DisposeAsync(); // Process.Kill: SIGKILL, no goodbye to the cluster
         await run.WaitForStepsAsync(step + 1, Timeout);
@@ -70,7 +70,7 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
 
         var after = await run.GroupsAsync(step).WaitAsync(cancellation);
         log.WriteLine($"kill -9 of {victim.Name} ({victimAddress}, controller {(controllerSilo == victimAddress ? "was" : "was not")} "
-            + $"on it) mid-step {step} with {lost.Count} of its groups generating; "
+            + $"on it) mid-step {step} with {lost.Count} of its groups not yet delivered; "
             + $"step {step} completed {recovery.TotalSeconds:F2} s after the kill; attempts of step {step}'s groups: "
             + string.Join(", ", after.Select(g => $"{g.Key}{(lost.Contains(g.Key) ? " (lost)" : "")} x{g.Attempts}")));
         Assert.True(status.State == RunState.Completed, $"run ended {status.State}: {status.LastError}\n{SiloLogs()}");

@@ -40,9 +40,11 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
         await run.WaitForStepsAsync(2, RunTimeout); // rollout engines loaded, learner warm
         string learnerSilo = (await Learner(cluster, RunId).GetStatus()).Silo;
 
-        var (step, generating) = await run.WaitForGeneratingAsync(silo => silo != learnerSilo, RunTimeout);
+        var (step, groups) = await run.WaitForGeneratingAsync(silo => silo != learnerSilo, RunTimeout);
+        var generating = RunTracker.Generating(groups, silo => silo != learnerSilo);
         string victim = generating[0].Silo;
-        var lost = generating.Where(g => g.Silo == victim).Select(g => g.Key).ToHashSet();
+        var lost = Unfinished(groups, victim);
+        var midAttempt = generating.Where(g => g.Silo == victim).Select(g => g.Key).ToHashSet();
         string controllerSilo = await ControllerSiloAsync(cluster, RunId);
         var killedAt = run.Elapsed;
         await cluster.Placement.Cluster.KillSiloAsync(Silo(cluster, victim), TestContext.Current.CancellationToken);
@@ -51,18 +53,9 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
         var status = await run.WaitForEndAsync(RunTimeout);
 
         output.WriteLine($"killed {victim} (controller {(controllerSilo == victim ? "was" : "was not")} on it) mid-step {step} "
-            + $"with {lost.Count} of its groups generating; step {step} completed {recovery.TotalSeconds:F2} s after the kill");
+            + $"with {midAttempt.Count} of its groups generating; step {step} completed {recovery.TotalSeconds:F2} s after the kill");
         await AssertCompleteAndCountedOnceAsync(run, status);
-        var after = await run.GroupsAsync(step);
-        foreach (var group in after.Where(g => lost.Contains(g.Key)))
-        {
-            // The attempt lost with the silo counts once; the group finished on a survivor with its second attempt.
-            Assert.Equal(GroupPhase.Delivered, group.Phase);
-            Assert.NotEqual(victim, group.Silo);
-            Assert.Equal(2, group.Attempts);
-        }
-
-        Assert.All(after.Where(g => !lost.Contains(g.Key)), g => Assert.Equal(1, g.Attempts));
+        AssertLostGroupsFinishedElsewhere(await run.GroupsAsync(step), victim, lost, midAttempt);
     }
 
     [Fact]
@@ -75,8 +68,9 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
         string victim = (await Learner(cluster, RunId).GetStatus()).Silo;
         string otherGpu = cluster.Placement.SilosWith(SiloRole.Gpu).Single(s => s != victim);
 
-        var (step, generating) = await run.WaitForGeneratingAsync(_ => true, RunTimeout);
-        var lost = (await run.GroupsAsync(step)).Where(g => g.Silo == victim).Select(g => g.Key).ToHashSet();
+        var (step, groups) = await run.WaitForGeneratingAsync(silo => silo == victim, RunTimeout);
+        var lost = Unfinished(groups, victim);
+        var midAttempt = RunTracker.Generating(groups, silo => silo == victim).Select(g => g.Key).ToHashSet();
         string controllerSilo = await ControllerSiloAsync(cluster, RunId);
         var killedAt = run.Elapsed;
         await cluster.Placement.Cluster.KillSiloAsync(Silo(cluster, victim), TestContext.Current.CancellationToken);
@@ -95,8 +89,7 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
         Assert.Equal(Enumerable.Range((int)step, Steps - (int)step + 1).Select(v => (long)v), learner.PublishedVersions);
         // Groups delivered before the kill handed their persisted result to the new learner; none was sampled again.
         var after = await run.GroupsAsync(step);
-        Assert.All(after, g => Assert.Equal(GroupPhase.Delivered, g.Phase));
-        Assert.All(after.Where(g => !lost.Contains(g.Key)), g => Assert.Equal(1, g.Attempts));
+        AssertLostGroupsFinishedElsewhere(after, victim, lost, midAttempt);
         output.WriteLine($"step {step} groups: {string.Join(", ", after.Select(g => $"{g.Key} x{g.Attempts}"))}; lost with the silo: {lost.Count}");
     }
 
@@ -128,8 +121,8 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
             + $"step {firstStepOnJoined} already ran groups on it");
 
         // A graceful stop mid-step: its groups move to the other silos and the step completes.
-        var (leftStep, generating) = await run.WaitForGeneratingAsync(silo => silo == leaving, RunTimeout);
-        var handedOff = generating.Select(g => g.Key).ToHashSet();
+        var (leftStep, groups) = await run.WaitForGeneratingAsync(silo => silo == leaving, RunTimeout);
+        var handedOff = RunTracker.Generating(groups, silo => silo == leaving).Select(g => g.Key).ToHashSet();
         var stoppedAt = run.Elapsed;
         await cluster.Placement.Cluster.StopSiloAsync(Silo(cluster, leaving), TestContext.Current.CancellationToken);
         var stopTook = run.Elapsed - stoppedAt;
@@ -149,6 +142,28 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
         output.WriteLine($"stopped {leaving} gracefully mid-step {leftStep} with {handedOff.Count} group(s) generating; the stop took "
             + $"{stopTook.TotalSeconds:F2} s and step {leftStep} completed {handoff.TotalSeconds:F2} s after it began; "
             + $"attempts of those groups: {string.Join(",", moved.Select(g => g.Attempts))}");
+    }
+
+    /// <summary>Groups of a step's snapshot that sat on <paramref name="silo"/> and had not delivered yet.</summary>
+    private static HashSet<string> Unfinished(IEnumerable<PromptGroupStatus> groups, string silo) =>
+        groups.Where(g => g.Silo == silo && g.Phase != GroupPhase.Delivered).Select(g => g.Key).ToHashSet();
+
+    /// <summary>
+    /// Every group of the step was delivered once. Those lost with the victim finished on a survivor: the ones caught
+    /// mid-attempt with exactly one more attempt (the lost one counted once), the others (not started yet, or scored
+    /// and delivered from their saved state) with at most that. Every other group kept its single attempt.
+    /// </summary>
+    private static void AssertLostGroupsFinishedElsewhere(PromptGroupStatus[] after, string victim, HashSet<string> lost,
+        HashSet<string> midAttempt)
+    {
+        Assert.All(after, g => Assert.Equal(GroupPhase.Delivered, g.Phase));
+        Assert.All(after.Where(g => lost.Contains(g.Key)), g =>
+        {
+            Assert.NotEqual(victim, g.Silo);
+            Assert.InRange(g.Attempts, 1, 2);
+        });
+        Assert.All(after.Where(g => midAttempt.Contains(g.Key)), g => Assert.Equal(2, g.Attempts));
+        Assert.All(after.Where(g => !lost.Contains(g.Key)), g => Assert.Equal(1, g.Attempts));
     }
 
     private Task<GridCluster> StartClusterAsync(SiloRole[] roles, int? initialSilos = null) =>

@@ -57,11 +57,11 @@ public sealed class RunTracker
 
     /// <summary>
     /// Polls the current step until some of its groups are generating on a silo <paramref name="onSilo"/> accepts;
-    /// returns the step and those groups.
+    /// returns the step and the status of every one of its groups at that moment.
     /// </summary>
-    public async Task<(long Step, PromptGroupStatus[] Generating)> WaitForGeneratingAsync(Func<string, bool> onSilo, TimeSpan timeout)
+    public async Task<(long Step, PromptGroupStatus[] Groups)> WaitForGeneratingAsync(Func<string, bool> onSilo, TimeSpan timeout)
     {
-        PromptGroupStatus[] generating = [];
+        PromptGroupStatus[] groups = [];
         var status = await WaitForAsync(async s =>
         {
             if (s.State != RunState.Running)
@@ -69,14 +69,17 @@ public sealed class RunTracker
                 return true;
             }
 
-            generating = (await GroupsAsync(s.StepsCompleted))
-                .Where(g => g.Phase == GroupPhase.Generating && g.Attempts > 0 && onSilo(g.Silo)).ToArray();
-            return generating.Length > 0;
+            groups = await GroupsAsync(s.StepsCompleted);
+            return Generating(groups, onSilo).Length > 0;
         }, "a group generating on the wanted silo", timeout);
-        return generating.Length > 0
-            ? (status.StepsCompleted, generating)
+        return status.State == RunState.Running
+            ? (status.StepsCompleted, groups)
             : throw new InvalidOperationException($"Run {RunId} ended before a group generated on the wanted silo: {Describe(status)}.");
     }
+
+    /// <summary>Groups of a step's snapshot that were generating on a silo <paramref name="onSilo"/> accepts.</summary>
+    public static PromptGroupStatus[] Generating(IEnumerable<PromptGroupStatus> groups, Func<string, bool> onSilo) =>
+        groups.Where(g => g.Phase == GroupPhase.Generating && g.Attempts > 0 && onSilo(g.Silo)).ToArray();
 
     /// <summary>
     /// Polls until <paramref name="done"/> holds. A call that fails (the controller's silo died and the cluster has
