@@ -53,8 +53,8 @@ public sealed class PromptGroupGrain(
 
     /// <summary>
     /// Starts the group; idempotent, so the controller re-drives with it: a finished group hands its outcome to the
-    /// learner again (a learner that lost its state ignores nothing it needs; one that has it ignores the duplicate),
-    /// an unfinished one picks its work up if nothing is running it.
+    /// learner again (a fresh learner needs it, one that has it ignores the duplicate), an unfinished one picks its
+    /// work up if nothing is running it.
     /// </summary>
     public async Task Start(PromptGroupAssignment assignment)
     {
@@ -77,7 +77,7 @@ public sealed class PromptGroupGrain(
         }
         else if (Finished)
         {
-            await ReportFailureAsync();
+            await ReportFailureAsync(); // failed, and the learner had the failure: tell it again
         }
 
         ScheduleWork(TimeSpan.Zero);
