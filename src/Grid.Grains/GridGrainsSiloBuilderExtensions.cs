@@ -1,4 +1,5 @@
 using Grid.Grains.Rollouts;
+using Grid.Grains.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Grid.Grains;
@@ -15,6 +16,7 @@ public static class GridGrainsSiloBuilderExtensions
         ArgumentNullException.ThrowIfNull(silo);
         silo.Services.AddSingleton((rollouts ?? new RolloutEngineOptions()).Validate());
         silo.Services.AddSingleton<RolloutEngine>();
+        silo.Services.AddHostedService<SiloCapacityReporter>();
         return silo;
     }
 }

@@ -108,8 +108,15 @@ public static class GridSiloBuilderExtensions
         ArgumentNullException.ThrowIfNull(options);
         if (options.Storage == StorageMode.Memory)
         {
-            silo.AddMemoryGrainStorage(GridStorage.Grain);
-            silo.AddMemoryGrainStorage(GridStorage.LargeGrain);
+            // Orleans' binary serializer, as for Azure below: the default JSON one (Newtonsoft) was the largest single
+            // cost of a prompt group on the control-plane benchmark (three state writes per group).
+            foreach (string name in new[] { GridStorage.Grain, GridStorage.LargeGrain })
+            {
+                silo.AddMemoryGrainStorage(name);
+                silo.Services.AddOptions<MemoryGrainStorageOptions>(name).Configure<Serializer>(
+                    (o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
+            }
+
             silo.Services.AddSingleton<IWeightStore>(_ => new LocalFolderWeightStore(options.WeightFolder));
             return silo;
         }
@@ -125,6 +132,9 @@ public static class GridSiloBuilderExtensions
             o.BlobServiceClient = new BlobServiceClient(connectionString);
             o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
         }));
+        // A brief storage outage must make grains wait, not fail their turn half-persisted.
+        RetryingGrainStorage.Wrap(silo.Services, GridStorage.Grain);
+        RetryingGrainStorage.Wrap(silo.Services, GridStorage.LargeGrain);
         silo.Services.AddSingleton<IWeightStore>(
             _ => new AzureBlobWeightStore(connectionString, options.WeightContainer));
         return silo;

@@ -10,6 +10,7 @@ namespace Grid.Telemetry;
 /// <code>
 /// Prometheus name                              type       labels             recorded by
 /// grid_step                                    gauge      run                RecordStep (last completed step)
+/// grid_run_steps                               gauge      run                RunPlanned (steps the run will take)
 /// grid_policy_version                          gauge      run                RecordStep
 /// grid_kl_beta                                 gauge      run                RecordStep
 /// grid_reward_mean                             gauge      run, component    RecordStep (total|accuracy|format)
@@ -52,6 +53,8 @@ public sealed class GridMetrics : IDisposable
     /// <summary>Orleans' own meter, exported beside ours as <c>orleans_*</c>.</summary>
     public const string OrleansMeterName = "Microsoft.Orleans";
 
+    private static readonly RolloutOutcome[] Outcomes = Enum.GetValues<RolloutOutcome>();
+
     private static readonly int[] BatchSizeBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
 
     private readonly Meter _meter;
@@ -60,6 +63,7 @@ public sealed class GridMetrics : IDisposable
     private readonly ConcurrentDictionary<string, LearnerPlacement> _learners = new();
 
     private readonly Gauge<long> _step;
+    private readonly Gauge<long> _runSteps;
     private readonly Gauge<long> _policyVersion;
     private readonly Gauge<double> _beta;
     private readonly Gauge<double> _rewardMean;
@@ -112,6 +116,8 @@ public sealed class GridMetrics : IDisposable
         _time = time ?? TimeProvider.System;
 
         _step = meter.CreateGauge<long>("grid_step", description: "Index of the last completed step.");
+        _runSteps = meter.CreateGauge<long>("grid_run_steps",
+            description: "GRPO-D steps the run will take in all; the run is finished once grid_step reaches it minus 1.");
         _policyVersion = meter.CreateGauge<long>("grid_policy_version",
             description: "Policy version the last completed step sampled from.");
         _beta = meter.CreateGauge<double>("grid_kl_beta", description: "KL coefficient beta used by the last step.");
@@ -206,11 +212,23 @@ public sealed class GridMetrics : IDisposable
         _lastStepTimestamp.Record(_time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0, r);
     }
 
+    /// <summary>
+    /// The run will take <paramref name="totalSteps"/> steps: with <c>grid_step</c> it tells a finished run (which
+    /// stops stepping) from a stalled one.
+    /// </summary>
+    public void RunPlanned(string run, long totalSteps)
+    {
+        var r = RunTag(run);
+        ArgumentOutOfRangeException.ThrowIfNegative(totalSteps);
+        _runSteps.Record(totalSteps, r);
+    }
+
     /// <summary>One rollout ended; <paramref name="tokens"/> is its completion length (0 if it failed).</summary>
     public void RolloutFinished(string run, RolloutOutcome outcome, long tokens = 0)
     {
         var r = RunTag(run);
         ArgumentOutOfRangeException.ThrowIfNegative(tokens);
+        ZeroRolloutSeries(r);
         _rollouts.Add(1, r, new("outcome", OutcomeLabel(outcome)));
         _rolloutTokens.Add(tokens, r);
     }
@@ -218,7 +236,12 @@ public sealed class GridMetrics : IDisposable
     /// <summary>A rollout attempt failed and will be tried again.</summary>
     public void RolloutRetried(string run) => _rolloutRetries.Add(1, RunTag(run));
 
-    public void GroupStarted(string run) => _groupsInFlight.Add(1, RunTag(run));
+    public void GroupStarted(string run)
+    {
+        var r = RunTag(run);
+        ZeroRolloutSeries(r);
+        _groupsInFlight.Add(1, r);
+    }
 
     public void GroupFinished(string run) => _groupsInFlight.Add(-1, RunTag(run));
 
@@ -279,6 +302,22 @@ public sealed class GridMetrics : IDisposable
             new KeyValuePair<string, object?>("run", l.Key),
             new KeyValuePair<string, object?>("silo", l.Value.Silo),
             new KeyValuePair<string, object?>("device", l.Value.Device == LearnerDevice.Gpu ? "gpu" : "cpu")));
+
+    /// <summary>
+    /// Creates the run's rollout series at 0 (a counter only appears once something is added), so a run without a
+    /// failure or a retry still exports <c>outcome="failed"</c> and <c>grid_rollout_retries_total</c>: the failure-rate
+    /// alert and the dashboard's retry panels read 0 instead of "no data".
+    /// </summary>
+    private void ZeroRolloutSeries(KeyValuePair<string, object?> run)
+    {
+        foreach (var outcome in Outcomes)
+        {
+            _rollouts.Add(0, run, new("outcome", OutcomeLabel(outcome)));
+        }
+
+        _rolloutRetries.Add(0, run);
+        _rolloutTokens.Add(0, run);
+    }
 
     private static KeyValuePair<string, object?> RunTag(string run)
     {

@@ -24,6 +24,9 @@ public sealed record GridTelemetryOptions
 
     public IPAddress ParsedListenAddress => IPAddress.Parse(ListenAddress);
 
+    /// <summary>The scrape URL these options give (with the configured port; see GridMetricsServer.Endpoint for port 0).</summary>
+    public Uri ScrapeUrl => new UriBuilder("http", ListenAddress, Port, Path).Uri;
+
     public GridTelemetryOptions Validate()
     {
         if (!IPAddress.TryParse(ListenAddress, out _))

@@ -16,7 +16,15 @@ public sealed class MetricsTrainingObserver(GridMetrics gridMetrics, string run,
         ? throw new ArgumentException("The run name labels every metric; give a non-empty one.", nameof(run))
         : run;
 
-    public void OnPhase(string phase, int totalSteps) => inner?.OnPhase(phase, totalSteps);
+    public void OnPhase(string phase, int totalSteps)
+    {
+        if (phase == "grpo")
+        {
+            _metrics.RunPlanned(_run, totalSteps);
+        }
+
+        inner?.OnPhase(phase, totalSteps);
+    }
 
     public void OnSftStep(int step, double loss) => inner?.OnSftStep(step, loss);
 

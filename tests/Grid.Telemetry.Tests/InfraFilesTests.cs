@@ -20,4 +20,20 @@ public class InfraFilesTests
         Assert.True(exitCode == 0, output);
         Assert.Contains("SUCCESS: 6 rules found", output);
     }
+
+    [Fact]
+    public async Task Every_alert_fires_on_its_condition_and_stays_quiet_on_its_look_alike()
+    {
+        var (exitCode, output) = await Tools.RunAsync("promtool", "test", "rules", RepoPaths.AlertTests);
+
+        Assert.True(exitCode == 0, output);
+        Assert.Contains("SUCCESS", output);
+        // Each of the six rules is exercised by a test case.
+        string tests = File.ReadAllText(RepoPaths.AlertTests);
+        foreach (string alert in new[] { "GridLearnerStalled", "GridRolloutFailureRateHigh", "GridNoGpuSilo",
+                     "GridRewardCollapsed", "GridKlExploding", "GridSiloMetricsDown" })
+        {
+            Assert.Contains($"alertname: {alert}", tests);
+        }
+    }
 }

@@ -138,7 +138,8 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
             "grid_grad_norm", "grid_groups_in_flight", "grid_kl_beta", "grid_kl_mean",
             "grid_learner_last_step_timestamp_seconds", "grid_learner_placement", "grid_learner_resident_memory_bytes",
             "grid_policy_loss", "grid_policy_version", "grid_reward_mean", "grid_reward_std",
-            "grid_rollout_retries_total", "grid_rollout_tokens_total", "grid_rollouts_total", "grid_silo_gpu_devices",
+            "grid_rollout_retries_total", "grid_rollout_tokens_total", "grid_rollouts_total", "grid_run_steps",
+            "grid_silo_gpu_devices",
             "grid_step", "grid_step_duration_seconds", "grid_step_groups", "grid_steps_total",
             "grid_tokens_generated_total", "grid_updates_skipped_total", "grid_weight_reloads_total",
             "grid_zero_std_group_fraction",
@@ -176,6 +177,25 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
         Assert.Equal(["phase grpo", "sft 1", "step 0", "step 1"], inner.Calls);
         Assert.Equal(1, scrape.Value("grid_step", ("run", "run-g")));
         Assert.Equal(0.03, scrape.Value("grid_kl_beta", ("run", "run-g")));
+        Assert.Equal(2, scrape.Value("grid_run_steps", ("run", "run-g")));
+    }
+
+    [Fact]
+    public async Task A_runs_rollout_series_exist_at_zero_from_its_first_group_so_rates_read_zero_not_no_data()
+    {
+        Metrics.GroupStarted("run-h");
+
+        var scrape = await Scrape.GetAsync(_server.Endpoint);
+
+        var run = ("run", "run-h");
+        foreach (string outcome in new[] { "ok", "retried", "failed" })
+        {
+            Assert.Equal(0, scrape.Value("grid_rollouts_total", run, ("outcome", outcome)));
+        }
+
+        Assert.Equal(0, scrape.Value("grid_rollout_retries_total", run));
+        Assert.Equal(0, scrape.Value("grid_rollout_tokens_total", run));
+        Assert.Equal(1, scrape.Value("grid_groups_in_flight", run));
     }
 
     [Fact]

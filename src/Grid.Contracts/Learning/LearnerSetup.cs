@@ -5,7 +5,8 @@ namespace Grid.Contracts.Learning;
 /// <summary>
 /// The run's settings JSON; its <c>init_checkpoint</c> (if any) holds the initial weights. A resumed run (its learner
 /// lost, say in a full cluster restart) also gives <paramref name="InitialWeights"/> (version 0, the reference policy)
-/// and <paramref name="CurrentWeights"/> (the newest version the controller recorded; the next step is its version).
+/// and <paramref name="CurrentWeights"/> (the newest version the controller recorded; the next step is its version): the
+/// learner restores that version's checkpoint (weights and optimizer state) from the weight store.
 /// </summary>
 [GenerateSerializer]
 [Alias("grid.LearnerSetup")]

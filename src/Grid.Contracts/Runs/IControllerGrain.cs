@@ -19,9 +19,10 @@ public interface IControllerGrain : IGrainWithStringKey
     Task<StepReport[]> GetStepReports(long fromStep);
 
     /// <summary>
-    /// Continues an interrupted run from its persisted state: sets the learner up again from the recorded weights
-    /// (a lost learner restarts from them with a fresh optimizer) and re-drives the current step, whose prompt groups
-    /// deliver their persisted results again. A run that is not running is left as it is.
+    /// Continues an interrupted run from its persisted state: sets the learner up again from the recorded version's
+    /// checkpoint (weights and optimizer state; when that checkpoint is damaged, from the previous good one, and the run
+    /// rolls back to it, saying so in LastError) and re-drives the current step, whose prompt groups deliver their
+    /// persisted results again. A run that is not running is left as it is.
     /// </summary>
     Task<RunStatus> Resume();
 

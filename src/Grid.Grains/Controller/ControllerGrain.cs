@@ -4,6 +4,7 @@ using Grid.Contracts.Runs;
 using Grid.Grains.Mapping;
 using Grid.Hosting.Placement;
 using Grid.Hosting.Storage;
+using Grid.Hosting.Weights;
 using Grid.Learning.KlControl;
 using Grid.Training.Settings;
 using Microsoft.Extensions.Logging;
@@ -198,9 +199,16 @@ public sealed class ControllerGrain(
     {
         var initial = state.State.InitialWeights ?? throw new InvalidOperationException(
             $"Run {RunId} has no recorded initial weights (it started before resume existed); it cannot be resumed.");
-        await Learner.Initialize(new LearnerSetup(RunId, state.State.Spec!.SettingsJson, initial, state.State.Weights));
-        state.State.StartedStep = state.State.StepsCompleted - 1; // re-drive the current step
+        var ready = await Learner.Initialize(new LearnerSetup(RunId, state.State.Spec!.SettingsJson, initial, state.State.Weights));
         state.State.LastError = null;
+        if (ready.Weights.Version < state.State.PolicyVersion)
+        {
+            RollBackTo(ready.Weights); // the recorded version's checkpoint was refused: redo the steps after the good one
+            state.State.LastError = $"The learner {ready.Restored}; steps from {ready.Weights.Version} on run again.";
+            logger.LogError("Run {RunId}: {Error}", RunId, state.State.LastError);
+        }
+
+        state.State.StartedStep = state.State.StepsCompleted - 1; // re-drive the current step
         await state.WriteStateAsync();
         Drive(TimeSpan.Zero);
     }
@@ -264,6 +272,28 @@ public sealed class ControllerGrain(
             logger.LogWarning(error, "Run {RunId}: the watchdog could not check step {Step}; it tries again next tick",
                 RunId, state.State.StepsCompleted);
         }
+    }
+
+    /// <summary>
+    /// Forgets the steps after <paramref name="weights"/> (the learner resumed from that older checkpoint): their
+    /// reports, and their observations in the KL controller, which is rebuilt from the reports kept. The betas the
+    /// steps started with stay, so the steps run again with the same beta.
+    /// </summary>
+    private void RollBackTo(WeightReference weights)
+    {
+        state.State.Steps.RemoveAll(r => r.Step >= weights.Version);
+        state.State.StepsCompleted = weights.Version;
+        state.State.PolicyVersion = weights.Version;
+        state.State.Weights = weights;
+        state.State.KlKind = null;
+        _kl = null;
+        var kl = Kl();
+        foreach (var report in state.State.Steps)
+        {
+            kl.Observe(report.Step, double.IsFinite(report.KlMean) ? report.KlMean : 0, report.Samples);
+        }
+
+        Save(kl.State);
     }
 
     private IKlController Kl()

@@ -10,6 +10,7 @@ using Grid.Hosting.Weights;
 using Grid.Learning.Rewards;
 using Grid.Tasks;
 using Grid.Tasks.Images;
+using Grid.Telemetry;
 using Grid.Training;
 using Grid.Training.Learner;
 using Grid.Training.Metrics;
@@ -26,6 +27,9 @@ namespace Grid.Grains.Learner;
 /// It collects each step's scored groups; when all are in (delivered or failed) it applies one GRPO-D update with
 /// the step's beta, publishes the new weights as version step + 1, and reports the step to the controller. Steps are
 /// applied strictly in order and at most once: groups of an applied step, and duplicates, are ignored.
+/// Every published version is a full checkpoint (weights, then optimizer state, then the record naming both; see
+/// <see cref="LearnerCheckpointStore"/>) before the controller hears of it, so a learner set up again from the
+/// controller's version (grid resume, or its silo died) continues with no repeated and no missing version.
 /// Only placed on silos declaring a GPU, or CPU-learner silos when the key allows it.
 /// </summary>
 [LearnerPlacement]
@@ -35,6 +39,11 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     /// <summary>GPUs this silo declared; a silo hosted without AddGridSilo declares none.</summary>
     private int DeclaredGpus => services.GetService<SiloCompute>()?.GpuDevices ?? 0;
 
+    /// <summary>Rounds of the store's own retries before an applied step gives up on storage (~7 min in all).</summary>
+    private const int StoreAttempts = 30;
+
+    private static readonly TimeSpan StoreRetryDelay = TimeSpan.FromSeconds(2);
+
     /// <summary>Stands in for the prompt in a fixed-answer step's groups; step metrics never read it.</summary>
     private static readonly TaskExample NoPrompt = new("fixed-answer", "fixed-answer", "", "", new RgbImage(1, 1, new byte[3]), "");
 
@@ -43,6 +52,8 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     private readonly Dictionary<long, Dictionary<int, string>> _failures = new();
     private readonly List<long> _published = new();
     private readonly Dictionary<long, StepReport> _reports = new();
+    private readonly LearnerCheckpointStore _checkpoints = new(weights);
+    private WeightReference? _latest;
     private TorchWorker? _torch;
     private LearnerRun? _run;
     private RunSettings? _settings;
@@ -50,6 +61,10 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     private long _nextStep;
     private bool _applying;
     private long _updatesSkipped;
+    private LearnerDevice _device = LearnerDevice.Cpu;
+
+    /// <summary>The silo's metrics when it serves them (AddGridTelemetry); null on a silo without.</summary>
+    private GridMetrics? Metrics => services.GetService<GridMetrics>();
 
     private string RunId => LearnerKey.Parse(this.GetPrimaryKeyString()).RunId;
 
@@ -61,7 +76,8 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         ArgumentNullException.ThrowIfNull(setup);
         if (_ready is not null)
         {
-            return _ready;
+            // Set up again while alive (a resume that did not need one): it is where it is, at or past the run's version.
+            return setup.CurrentWeights is not null && _latest is not null ? _ready with { Weights = _latest } : _ready;
         }
 
         if (setup.RunId != RunId)
@@ -75,9 +91,11 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
             _settings = settings;
             var placeholder = await weights.PublishAsync(RunId, 0, FixedAnswerPolicy.PlaceholderWeights(RunId, 0));
             _published.Add(0);
+            _latest = placeholder;
             _ready = new LearnerReady(placeholder,
                 RunSettingsJson.Write(PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens)));
             logger.LogWarning("Learner of run {RunId} uses the fixed-answer benchmark policy: it will not train", RunId);
+            ReportPlacement();
             return _ready;
         }
 
@@ -100,37 +118,52 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         _torch ??= new TorchWorker($"grid-learner-{RunId}");
         var (run, initial) = await _torch.RunAsync(() =>
         {
-            var run = new LearnerRun(settings, publishedBytes, device: PolicyRuntime.LearnerDevice(DeclaredGpus));
+            var run = new LearnerRun(settings, publishedBytes, device: PinDevice());
             return (run, publishedBytes is null ? run.SerializeWeights() : null);
         });
         var reference = published ?? await weights.PublishAsync(RunId, 0, initial!);
         _run = run;
         _settings = settings;
         _published.Add(0);
+        _latest = reference;
         _ready = new LearnerReady(reference, RunSettingsJson.Write(run.Config));
         logger.LogInformation("Learner of run {RunId} ready on {Silo}; published version 0", RunId, silo.SiloAddress);
+        ReportPlacement();
         return _ready;
     }
 
     /// <summary>
-    /// A learner lost with its silos (a full cluster restart) starts again from the newest recorded weights, with the
-    /// initial weights as its reference policy; the optimizer's moments start from zero (they were only in memory).
+    /// A learner lost with its silo (its silo died, or the whole cluster restarted) starts again from the checkpoint of
+    /// the newest version the controller recorded: those weights and the optimizer state saved with them, the initial
+    /// weights as its reference policy. A damaged checkpoint is refused and the previous good one used; the returned
+    /// weights then are older than <paramref name="current"/> and <see cref="LearnerReady.Restored"/> says why.
     /// </summary>
     private async Task<LearnerReady> ResumeAsync(RunSettings settings, WeightReference initial, WeightReference current)
     {
-        byte[] currentBytes = await weights.ReadAsync(current);
-        byte[] referenceBytes = await weights.ReadAsync(initial);
+        var restored = await _checkpoints.LoadAsync(RunId, initial, current);
+        byte[] referenceBytes = restored.Weights == initial ? restored.WeightBytes : await weights.ReadAsync(initial);
         _torch ??= new TorchWorker($"grid-learner-{RunId}");
-        _run = await _torch.RunAsync(() =>
-            new LearnerRun(settings, currentBytes, referenceBytes, PolicyRuntime.LearnerDevice(DeclaredGpus)));
+        _run = await _torch.RunAsync(() => new LearnerRun(settings, restored.WeightBytes, referenceBytes,
+            PinDevice(), restored.OptimizerState));
         _settings = settings;
-        _nextStep = current.Version; // version v was published by step v - 1
-        _published.Add(current.Version);
-        _ready = new LearnerReady(current, RunSettingsJson.Write(_run.Config));
-        logger.LogInformation("Learner of run {RunId} resumed on {Silo} at step {Step} (fresh optimizer state)",
-            RunId, silo.SiloAddress, _nextStep);
+        _nextStep = restored.Weights.Version; // version v was published by step v - 1
+        _published.Add(restored.Weights.Version);
+        _latest = restored.Weights;
+        _updatesSkipped = _run.UpdatesSkipped;
+        string description = restored.Describe();
+        _ready = new LearnerReady(restored.Weights, RunSettingsJson.Write(_run.Config));
+        if (restored.Refused.Count > 0)
+        {
+            logger.LogError("Learner of run {RunId} on {Silo} {Restored}", RunId, silo.SiloAddress, description);
+        }
+        else
+        {
+            logger.LogInformation("Learner of run {RunId} on {Silo} {Restored}", RunId, silo.SiloAddress, description);
+        }
+
+        ReportPlacement();
         TryApplyNext();
-        return _ready;
+        return _ready with { Restored = description };
     }
 
     public Task BeginStep(StepPlan plan)
@@ -179,10 +212,12 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     }
 
     public Task<LearnerStatus> GetStatus() => Task.FromResult(new LearnerStatus(
-        _ready is not null, _nextStep, _published.ToArray(), silo.SiloAddress.ToString(), _updatesSkipped));
+        _ready is not null, _nextStep, _published.ToArray(), silo.SiloAddress.ToString(), _updatesSkipped,
+        _ready is null ? null : _device.ToString().ToLowerInvariant()));
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        Metrics?.LearnerRemoved(RunId);
         if (_torch is not null)
         {
             var run = _run;
@@ -195,6 +230,21 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         }
 
         await base.OnDeactivateAsync(reason, cancellationToken);
+    }
+
+    /// <summary>On the torch worker: the device to train on, remembered for the placement metric.</summary>
+    private TorchSharp.torch.Device PinDevice()
+    {
+        var device = PolicyRuntime.LearnerDevice(DeclaredGpus);
+        _device = device.type == TorchSharp.DeviceType.CUDA ? LearnerDevice.Gpu : LearnerDevice.Cpu;
+        return device;
+    }
+
+    /// <summary>Exports this silo and device as the run's learner placement, and the run's length.</summary>
+    private void ReportPlacement()
+    {
+        Metrics?.LearnerPlaced(RunId, silo.SiloAddress.ToString(), _device);
+        Metrics?.RunPlanned(RunId, _settings!.Steps);
     }
 
     /// <summary>Starts the next step's update once its plan and every one of its groups are in.</summary>
@@ -235,13 +285,27 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         var records = _groups.TryGetValue(plan.Step, out var groups) ? groups.Values.ToArray() : [];
         int failed = _failures.TryGetValue(plan.Step, out var failures) ? failures.Count : 0;
         int samples = records.Sum(r => r.Rollouts.Length);
-        var (report, scored, bytes) = FixedAnswer ? NoUpdate(plan, records) : await UpdateAsync(plan, records);
+        var (report, scored, bytes, optimizer) = FixedAnswer ? NoUpdate(plan, records) : await UpdateAsync(plan, records);
 
+        // The update is applied in memory: from here the step must be stored, never redone, so storage outages are
+        // waited out (beyond the store's own retry budget). Weights first, then the checkpoint that makes them resumable.
         var clock = Stopwatch.StartNew();
         long version = plan.Step + 1;
-        var reference = await weights.PublishAsync(RunId, version, bytes);
-        double secondsPublish = clock.Elapsed.TotalSeconds;
+        var reference = await UntilStoredAsync($"weights version {version}", () => weights.PublishAsync(RunId, version, bytes));
+        double secondsWeights = clock.Elapsed.TotalSeconds;
+        if (optimizer is not null)
+        {
+            await UntilStoredAsync($"the checkpoint of version {version}",
+                () => _checkpoints.SaveAsync(RunId, reference, optimizer));
+            await PruneAsync(version);
+        }
 
+        double secondsPublish = clock.Elapsed.TotalSeconds;
+        logger.LogDebug("Learner of run {RunId} stored version {Version}: weights {WeightBytes} B in {WeightMs:F0} ms, "
+            + "optimizer state {OptimizerBytes} B in {OptimizerMs:F0} ms", RunId, version, bytes.Length,
+            secondsWeights * 1000, optimizer?.Length ?? 0, (secondsPublish - secondsWeights) * 1000);
+
+        _latest = reference;
         _nextStep = plan.Step + 1;
         _published.Add(version);
         _updatesSkipped += report.Skipped ? 1 : 0;
@@ -254,13 +318,14 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
             records.Length > 0 ? records.Max(r => r.SecondsReward) : 0,
             secondsPublish) with
         { PolicyVersion = plan.PolicyVersion };
+        Metrics?.RecordStep(RunId, metrics);
         var stepReport = StepReports.From(metrics, reference, failed, samples);
         _reports[plan.Step] = stepReport;
         await ReportAsync(stepReport);
     }
 
-    /// <summary>One GRPO-D update on the torch worker; returns the new weights.</summary>
-    private Task<(LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights)> UpdateAsync(
+    /// <summary>One GRPO-D update on the torch worker; returns the new weights and optimizer state.</summary>
+    private Task<(LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights, byte[]? Optimizer)> UpdateAsync(
         StepPlan plan, ScoredGroupRecord[] records)
     {
         var run = _run!;
@@ -271,7 +336,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
                 ? run.Update(scored, plan.Beta)
                 : new LearnerStepReport(double.NaN, 0, 0, 0, 0, double.NaN, double.NaN, true,
                     $"every group of step {plan.Step} failed", 0, 0);
-            return (report, scored, run.SerializeWeights());
+            return (report, scored, run.SerializeWeights(), (byte[]?)run.SerializeOptimizer());
         });
     }
 
@@ -279,14 +344,48 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     /// The fixed-answer benchmark's "update": none, no torch. The groups keep their rewards for the step's metrics;
     /// their prompts are not regenerated (the metrics do not read them).
     /// </summary>
-    private (LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights) NoUpdate(
+    private (LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights, byte[]? Optimizer) NoUpdate(
         StepPlan plan, ScoredGroupRecord[] records)
     {
         var scored = records.Select(r => new ScoredGroup(r.Step, r.PromptIndex, NoPrompt, [],
             r.Rollouts.Select(x => new Rollout(x.CompletionTokens, x.SamplingLogProbs, x.Text,
                 new Reward(x.Accuracy, x.Format, x.Reward))).ToArray(), r.Advantages)).ToArray();
         var report = new LearnerStepReport(0, 0, 0, 0, 0, 0, 0, true, "fixed-answer benchmark policy: nothing to train", 0, 0);
-        return (report, scored, FixedAnswerPolicy.PlaceholderWeights(RunId, plan.Step + 1));
+        return (report, scored, FixedAnswerPolicy.PlaceholderWeights(RunId, plan.Step + 1), null);
+    }
+
+    /// <summary>
+    /// Runs a store write until it succeeds: the store retries transient errors for ~12 s, this waits out longer
+    /// outages (up to <see cref="StoreAttempts"/> rounds) because giving up would lose an applied update.
+    /// </summary>
+    private async Task<T> UntilStoredAsync<T>(string what, Func<Task<T>> write)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await write();
+            }
+            catch (WeightStoreUnavailableException error) when (attempt < StoreAttempts)
+            {
+                logger.LogWarning(error, "Learner of run {RunId} could not store {What} (round {Attempt}); waiting for storage",
+                    RunId, what, attempt);
+                await Task.Delay(StoreRetryDelay);
+            }
+        }
+    }
+
+    /// <summary>Thins old checkpoints out; a failure only leaves a few megabytes behind, so it is logged, not raised.</summary>
+    private async Task PruneAsync(long saved)
+    {
+        try
+        {
+            await _checkpoints.PruneAsync(RunId, saved, _settings!.CheckpointEvery);
+        }
+        catch (Exception error) when (error is WeightStoreUnavailableException or IOException or InvalidOperationException)
+        {
+            logger.LogWarning(error, "Learner of run {RunId} could not prune old checkpoints after version {Version}", RunId, saved);
+        }
     }
 
     /// <summary>Tells the controller, retrying a few times: an applied step must not go unreported.</summary>

@@ -31,10 +31,11 @@ internal sealed class LearnerRun : IDisposable
     /// <summary>
     /// Loads the initial weights: <paramref name="initialWeights"/> (safetensors published through the weight store,
     /// shaped by the run's model settings), else the run's init checkpoint, else a fresh policy from the run seed.
-    /// <paramref name="referenceWeights"/>, when given, replace the reference policy's (a resumed run).
+    /// <paramref name="referenceWeights"/>, when given, replace the reference policy's (a resumed run), and
+    /// <paramref name="optimizerState"/> the optimizer's fresh state (a resumed run's checkpoint).
     /// </summary>
     public LearnerRun(RunSettings settings, byte[]? initialWeights = null, byte[]? referenceWeights = null,
-        Device? device = null)
+        Device? device = null, byte[]? optimizerState = null)
     {
         _settings = settings;
         (_policy, Config) = settings.InitCheckpoint is null
@@ -59,6 +60,18 @@ internal sealed class LearnerRun : IDisposable
 
         _learner = new GrpoLearner(_policy, _reference, LossSettings.From(settings), settings.LearningRate,
             settings.WeightDecay, settings.MaxGradNorm);
+        if (optimizerState is not null)
+        {
+            try
+            {
+                _learner.LoadOptimizerState(optimizerState);
+            }
+            catch
+            {
+                Dispose(); // a half-loaded optimizer must not train
+                throw;
+            }
+        }
         _scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), LossSettings.AdvantageScaleOf(settings));
         _source = new PromptSource(settings.Seed);
         _task = TaskCatalog.Get(settings.Task);
@@ -69,6 +82,9 @@ internal sealed class LearnerRun : IDisposable
     public long UpdatesSkipped => _learner.UpdatesSkipped;
 
     public byte[] SerializeWeights() => PolicyCheckpoint.SerializeWeights(_policy);
+
+    /// <summary>AdamW's moments and step counts and the update counters: the rest of a checkpoint.</summary>
+    public byte[] SerializeOptimizer() => _learner.SaveOptimizerState();
 
     /// <summary>The step's groups (in prompt order) as the learner consumes them.</summary>
     public IReadOnlyList<ScoredGroup> Groups(long step, IReadOnlyList<ScoredGroupRecord> records)

@@ -4,16 +4,19 @@ using Grid.Hosting.Weights;
 using Grid.Policy.Checkpoints;
 using Grid.Policy.Generation;
 using Grid.Policy.Model;
+using Grid.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace Grid.Grains.Rollouts;
 
 /// <summary>
 /// The silo's rollout engine: ONE dedicated thread owns the silo's copy of each run's policy and serves the
-/// generation requests of every prompt group on the silo. Requests that arrive together (within a quiet period, up
-/// to a maximum batch size) are generated in one batched, KV-cached call; requests arriving meanwhile form the next
-/// batch. Before generating it loads the requested policy version from the weight store when it holds another one
-/// (the store checks the sha256). Grains await a task; this thread completes it.
+/// generation requests of every prompt group on the silo with continuous batching: a batch opens with the requests
+/// that arrive together (within a quiet period), and before every decode step the requests that arrived meanwhile
+/// for the same run, policy version and settings join it (up to a maximum number of rows) while the others decode
+/// on; each request completes as soon as its own rows finish. Before opening a batch it loads the requested policy
+/// version from the weight store when it holds another one (the store checks the sha256). Grains await a task; this
+/// thread completes it.
 /// </summary>
 public sealed class RolloutEngine : IDisposable
 {
@@ -23,12 +26,15 @@ public sealed class RolloutEngine : IDisposable
     private readonly RolloutEngineOptions _options;
     private readonly ILogger<RolloutEngine> _logger;
     private readonly Thread _thread;
-    private Pending? _carried;
-    private long _batches, _requests, _completions, _weightLoads;
+    private readonly List<Pending> _waiting = new(); // engine thread only: arrived, not yet in a batch
+    private readonly GridMetrics? _metrics;
+    private long _batches, _steps, _requests, _completions, _weightLoads;
 
-    public RolloutEngine(IWeightStore weights, RolloutEngineOptions options, ILogger<RolloutEngine> logger)
+    public RolloutEngine(IWeightStore weights, RolloutEngineOptions options, ILogger<RolloutEngine> logger,
+        GridMetrics? metrics = null)
     {
         _weights = weights;
+        _metrics = metrics;
         _options = options.Validate();
         _logger = logger;
         _thread = new Thread(Loop, maxStackSize: 16 * 1024 * 1024) { Name = "grid-rollout", IsBackground = true };
@@ -36,15 +42,14 @@ public sealed class RolloutEngine : IDisposable
     }
 
     public RolloutEngineStatistics Statistics => new(
-        Interlocked.Read(ref _batches), Interlocked.Read(ref _requests),
+        Interlocked.Read(ref _batches), Interlocked.Read(ref _steps), Interlocked.Read(ref _requests),
         Interlocked.Read(ref _completions), Interlocked.Read(ref _weightLoads));
 
     /// <summary>Queues a group's completions; the task completes (off the engine thread) when they are generated.</summary>
     public Task<IReadOnlyList<GenerationResult>> GenerateAsync(RolloutRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var pending = new Pending(request,
-            new TaskCompletionSource<IReadOnlyList<GenerationResult>>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var pending = new Pending(request);
         if (request.Requests.Count == 0)
         {
             pending.Done.SetResult([]);
@@ -70,37 +75,160 @@ public sealed class RolloutEngine : IDisposable
         {
             while (true)
             {
-                var batch = NextBatch();
-                if (batch is null)
+                var first = NextBatch();
+                if (first is null)
                 {
                     return;
                 }
 
-                foreach (var same in batch.GroupBy(p => (p.Request.RunId, p.Request.Weights.Version, p.Request.Settings)))
-                {
-                    Serve(same.ToList());
-                }
+                Decode(first);
             }
         }
         catch (InvalidOperationException) when (_queue.IsAddingCompleted)
         {
         }
+        finally
+        {
+            foreach (var pending in _waiting)
+            {
+                pending.Done.TrySetException(new ObjectDisposedException(nameof(RolloutEngine), "The silo is shutting down."));
+            }
+        }
     }
 
-    /// <summary>The first waiting request, plus whatever joins it before the queue goes quiet.</summary>
+    /// <summary>
+    /// Decodes one continuous batch: the requests that opened it, then, before every decode step, whatever arrived
+    /// for the same run, policy version and settings and fits (rows join mid-decode). Requests for another version
+    /// or settings wait until the batch drains. A request's task completes as soon as its last row finishes.
+    /// </summary>
+    private void Decode(List<Pending> opening)
+    {
+        var key = opening[0].Request;
+        ContinuousBatch batch;
+        try
+        {
+            batch = new ContinuousBatch(PolicyAt(key.RunId, key.Weights, key.Config), key.Settings, _options.MaxBatchSize);
+        }
+        catch (Exception error)
+        {
+            Fail(opening, error);
+            return;
+        }
+
+        var members = new List<Pending>();
+        using (batch)
+        {
+            try
+            {
+                Interlocked.Increment(ref _batches);
+                foreach (var pending in opening)
+                {
+                    Join(batch, key, pending, members);
+                }
+
+                while (!batch.IsEmpty)
+                {
+                    AdmitWaiting(batch, key, members);
+                    _metrics?.EngineBatch(batch.LiveRows);
+                    foreach (var done in batch.Step())
+                    {
+                        var pending = (Pending)done.Owner;
+                        pending.Results[done.Index] = done.Result;
+                        if (--pending.Remaining == 0)
+                        {
+                            members.Remove(pending);
+                            Interlocked.Add(ref _completions, pending.Results.Length);
+                            pending.Done.TrySetResult(pending.Results);
+                        }
+                    }
+
+                    Interlocked.Increment(ref _steps);
+                }
+            }
+            catch (Exception error)
+            {
+                _logger.LogWarning(error, "Rollout batch of {Groups} groups failed", members.Count);
+                Fail(members, error);
+            }
+        }
+    }
+
+    /// <summary>Moves what arrived into the waiting line, then lets in, in order, the waiting requests that fit.</summary>
+    private void AdmitWaiting(ContinuousBatch batch, RolloutRequest key, List<Pending> members)
+    {
+        while (_queue.TryTake(out var arrived))
+        {
+            _waiting.Add(arrived);
+        }
+
+        for (int i = 0; i < _waiting.Count && _options.JoinMidDecode; i++)
+        {
+            var pending = _waiting[i];
+            if (SameBatch(pending.Request, key) && batch.CanAdmit(pending.Request.Requests))
+            {
+                _waiting.RemoveAt(i--);
+                Join(batch, key, pending, members);
+            }
+        }
+
+        _metrics?.EngineQueueDepth(_waiting.Count);
+    }
+
+    private void Join(ContinuousBatch batch, RolloutRequest key, Pending pending, List<Pending> members)
+    {
+        if (!SameBatch(pending.Request, key) || !batch.CanAdmit(pending.Request.Requests))
+        {
+            _waiting.Add(pending);
+            return;
+        }
+
+        try
+        {
+            batch.Admit(pending.Request.Requests, pending);
+        }
+        catch (ArgumentException error)
+        {
+            pending.Done.TrySetException(error); // this request is bad (say, too long a prompt); its batch mates are not
+            return;
+        }
+
+        members.Add(pending);
+        Interlocked.Increment(ref _requests);
+    }
+
+    private static bool SameBatch(RolloutRequest request, RolloutRequest batchKey) =>
+        request.RunId == batchKey.RunId && request.Weights.Version == batchKey.Weights.Version
+        && request.Settings == batchKey.Settings && request.Config == batchKey.Config;
+
+    /// <summary>
+    /// The request that opens the next batch (the longest-waiting one), plus what arrives before the queue goes quiet:
+    /// requests of one step arrive together, and one prefill of many rows is cheaper than many of a few.
+    /// </summary>
     private List<Pending>? NextBatch()
     {
-        var first = _carried ?? (_queue.TryTake(out var taken, Timeout.Infinite) ? taken : null);
-        _carried = null;
-        if (first is null)
+        Pending? first = null;
+        if (_waiting.Count > 0)
+        {
+            first = _waiting[0];
+            _waiting.RemoveAt(0);
+        }
+        else if (!_queue.TryTake(out first, Timeout.Infinite))
         {
             return null;
         }
 
         var batch = new List<Pending> { first };
-        int rows = first.Request.Requests.Count;
+        for (int i = 0; i < _waiting.Count; i++)
+        {
+            if (SameBatch(_waiting[i].Request, first.Request))
+            {
+                batch.Add(_waiting[i]);
+                _waiting.RemoveAt(i--);
+            }
+        }
+
         var clock = Stopwatch.StartNew();
-        while (rows < _options.MaxBatchSize)
+        while (true)
         {
             var left = _options.MaxLinger - clock.Elapsed;
             var wait = left < _options.QuietPeriod ? left : _options.QuietPeriod;
@@ -109,45 +237,17 @@ public sealed class RolloutEngine : IDisposable
                 break;
             }
 
-            if (rows + next.Request.Requests.Count > _options.MaxBatchSize)
-            {
-                _carried = next;
-                break;
-            }
-
-            batch.Add(next);
-            rows += next.Request.Requests.Count;
+            batch.Add(next); // Decode lets in what fits and returns the rest to the waiting line
         }
 
         return batch;
     }
 
-    private void Serve(List<Pending> batch)
+    private static void Fail(IEnumerable<Pending> pendings, Exception error)
     {
-        try
+        foreach (var pending in pendings)
         {
-            var first = batch[0].Request;
-            var policy = PolicyAt(first.RunId, first.Weights, first.Config);
-            var requests = batch.SelectMany(p => p.Request.Requests).ToArray();
-            var results = Generator.Generate(policy, requests, first.Settings);
-            Interlocked.Increment(ref _batches);
-            Interlocked.Add(ref _requests, batch.Count);
-            Interlocked.Add(ref _completions, requests.Length);
-            int offset = 0;
-            foreach (var pending in batch)
-            {
-                int count = pending.Request.Requests.Count;
-                pending.Done.SetResult(results.Skip(offset).Take(count).ToArray());
-                offset += count;
-            }
-        }
-        catch (Exception error)
-        {
-            _logger.LogWarning(error, "Rollout batch of {Groups} groups failed", batch.Count);
-            foreach (var pending in batch)
-            {
-                pending.Done.TrySetException(error);
-            }
+            pending.Done.TrySetException(error);
         }
     }
 
@@ -179,6 +279,7 @@ public sealed class RolloutEngine : IDisposable
         policy.eval();
         _policies[runId] = (policy, weights.Version);
         Interlocked.Increment(ref _weightLoads);
+        _metrics?.WeightsReloaded(runId, weights.Version);
         _logger.LogDebug("Rollout engine loaded run {RunId} version {Version}", runId, weights.Version);
         return policy;
     }
@@ -192,7 +293,7 @@ public sealed class RolloutEngine : IDisposable
             policy.Dispose();
         }
 
-        foreach (var pending in _queue.Append(_carried).OfType<Pending>())
+        foreach (var pending in _queue)
         {
             pending.Done.TrySetException(new ObjectDisposedException(nameof(RolloutEngine)));
         }
@@ -200,5 +301,16 @@ public sealed class RolloutEngine : IDisposable
         _queue.Dispose();
     }
 
-    private sealed record Pending(RolloutRequest Request, TaskCompletionSource<IReadOnlyList<GenerationResult>> Done);
+    private sealed class Pending(RolloutRequest request)
+    {
+        public RolloutRequest Request { get; } = request;
+
+        public TaskCompletionSource<IReadOnlyList<GenerationResult>> Done { get; } =
+            new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public GenerationResult[] Results { get; } = new GenerationResult[request.Requests.Count];
+
+        /// <summary>Rows not finished yet (engine thread only).</summary>
+        public int Remaining { get; set; } = request.Requests.Count;
+    }
 }

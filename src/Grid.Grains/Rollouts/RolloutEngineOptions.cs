@@ -13,6 +13,13 @@ public sealed record RolloutEngineOptions
     public TimeSpan MaxLinger { get; init; } = TimeSpan.FromMilliseconds(50);
 
     /// <summary>
+    /// Continuous batching: requests that arrive while a batch decodes join it before the next decode step (same run,
+    /// policy version and settings, room permitting). False makes them wait until the batch drains (the behaviour
+    /// before continuous batching; <c>grid bench --suite rollout-engine</c> compares the two).
+    /// </summary>
+    public bool JoinMidDecode { get; init; } = true;
+
+    /// <summary>
     /// What completions are sampled from. Always <see cref="RolloutPolicy.Model"/> for training;
     /// <see cref="RolloutPolicy.FixedAnswer"/> is a benchmarking tool (<c>grid bench --suite grid</c>) and must then be
     /// set on every silo of the cluster.

@@ -1,8 +1,9 @@
 namespace Grid.Grains.Rollouts;
 
 /// <summary>What a rollout engine has done since the silo started.</summary>
-/// <param name="Batches">Batched generator calls.</param>
+/// <param name="Batches">Continuous batches opened (each runs until its last row finishes).</param>
+/// <param name="DecodeSteps">Decode steps over all batches (one token for every row of a batch).</param>
 /// <param name="Requests">Group requests served (each holds G completions).</param>
 /// <param name="Completions">Completions generated.</param>
 /// <param name="WeightLoads">Times the engine loaded a policy version from the weight store.</param>
-public sealed record RolloutEngineStatistics(long Batches, long Requests, long Completions, long WeightLoads);
+public sealed record RolloutEngineStatistics(long Batches, long DecodeSteps, long Requests, long Completions, long WeightLoads);

@@ -60,9 +60,84 @@ public sealed class AzureBlobWeightStore : IWeightStore
                 }
 
                 await EnsureContainerAsync(ct).ConfigureAwait(false);
-                var reference = await UploadObjectAsync(runId, version, content, ct).ConfigureAwait(false);
+                var reference = await UploadObjectAsync(WeightNames.NewObjectName(runId, version), version, content, ct)
+                    .ConfigureAwait(false);
                 await MovePointerAsync(runId, reference, ct).ConfigureAwait(false);
                 return reference;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<WeightReference> WriteObjectAsync(
+        string runId, long version, string kind, Stream content, CancellationToken cancellationToken = default)
+    {
+        WeightNames.Validate(runId, version);
+        WeightNames.ValidateName(kind, nameof(kind));
+        ArgumentNullException.ThrowIfNull(content);
+        long start = content.CanSeek ? content.Position : 0;
+        return TransientRetry.RunAsync(
+            _retry,
+            $"Writing the {kind} of version {version} of run '{runId}' to {_container.Uri}",
+            IsTransient,
+            async (attempt, ct) =>
+            {
+                if (attempt > 1)
+                {
+                    content.Position = content.CanSeek ? start : throw new InvalidOperationException(
+                        $"A transient error interrupted the upload of the {kind} and its stream cannot be rewound to "
+                        + "retry; write it from a seekable stream (a file or memory stream).");
+                }
+
+                await EnsureContainerAsync(ct).ConfigureAwait(false);
+                return await UploadObjectAsync(WeightNames.NewObjectName(runId, version, kind), version, content, ct)
+                    .ConfigureAwait(false);
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task WriteRecordAsync(
+        string runId, string name, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
+    {
+        WeightNames.Validate(runId, 0);
+        WeightNames.ValidateName(name, nameof(name));
+        var blob = _container.GetBlobClient(WeightNames.RecordName(runId, name));
+        var data = BinaryData.FromBytes(content);
+        return TransientRetry.RunAsync(
+            _retry,
+            $"Writing record {blob.Uri}",
+            IsTransient,
+            async (_, ct) =>
+            {
+                await EnsureContainerAsync(ct).ConfigureAwait(false);
+                // One block blob upload: it commits whole or not at all, so readers see the old record or the new one.
+                await blob.UploadAsync(data, overwrite: true, ct).ConfigureAwait(false);
+                return true;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<byte[]?> ReadRecordAsync(string runId, string name, CancellationToken cancellationToken = default)
+    {
+        WeightNames.Validate(runId, 0);
+        WeightNames.ValidateName(name, nameof(name));
+        var blob = _container.GetBlobClient(WeightNames.RecordName(runId, name));
+        return TransientRetry.RunAsync<byte[]?>(
+            _retry,
+            $"Reading record {blob.Uri}",
+            IsTransient,
+            async (_, ct) =>
+            {
+                try
+                {
+                    return (await blob.DownloadContentAsync(ct).ConfigureAwait(false)).Value.Content.ToArray();
+                }
+                catch (RequestFailedException error) when (error.Status == (int)HttpStatusCode.NotFound)
+                {
+                    return null;
+                }
             },
             cancellationToken);
     }
@@ -107,10 +182,30 @@ public sealed class AzureBlobWeightStore : IWeightStore
             cancellationToken);
     }
 
-    private async Task<WeightReference> UploadObjectAsync(
-        string runId, long version, Stream content, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public Task DeleteObjectAsync(WeightReference reference, CancellationToken cancellationToken = default)
     {
-        var blob = _container.GetBlobClient(WeightNames.NewObjectName(runId, version));
+        ArgumentNullException.ThrowIfNull(reference);
+        return DeleteBlobAsync(_container.GetBlobClient(BlobNameOf(reference.Uri)), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task DeleteRecordAsync(string runId, string name, CancellationToken cancellationToken = default)
+    {
+        WeightNames.Validate(runId, 0);
+        WeightNames.ValidateName(name, nameof(name));
+        return DeleteBlobAsync(_container.GetBlobClient(WeightNames.RecordName(runId, name)), cancellationToken);
+    }
+
+    private Task DeleteBlobAsync(BlobClient blob, CancellationToken cancellationToken) =>
+        TransientRetry.RunAsync(_retry, $"Deleting {blob.Uri}", IsTransient,
+            async (_, ct) => (await blob.DeleteIfExistsAsync(cancellationToken: ct).ConfigureAwait(false)).Value,
+            cancellationToken);
+
+    private async Task<WeightReference> UploadObjectAsync(
+        string name, long version, Stream content, CancellationToken cancellationToken)
+    {
+        var blob = _container.GetBlobClient(name);
         using var hashing = new HashingReadStream(content);
         await blob.UploadAsync(
             hashing,

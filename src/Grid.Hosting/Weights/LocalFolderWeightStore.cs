@@ -43,9 +43,94 @@ public sealed class LocalFolderWeightStore : IWeightStore
                     Rewind(content, start);
                 }
 
-                var reference = await WriteObjectAsync(runId, version, content, ct).ConfigureAwait(false);
+                var reference = await WriteObjectAsync(WeightNames.NewObjectName(runId, version), version, content, ct)
+                    .ConfigureAwait(false);
                 await MovePointerAsync(runId, reference, ct).ConfigureAwait(false);
                 return reference;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<WeightReference> WriteObjectAsync(
+        string runId, long version, string kind, Stream content, CancellationToken cancellationToken = default)
+    {
+        WeightNames.Validate(runId, version);
+        WeightNames.ValidateName(kind, nameof(kind));
+        ArgumentNullException.ThrowIfNull(content);
+        long start = content.CanSeek ? content.Position : 0;
+        return TransientRetry.RunAsync(
+            _retry,
+            $"Writing the {kind} of version {version} of run '{runId}' to {_root}",
+            IsTransient,
+            async (attempt, ct) =>
+            {
+                if (attempt > 1)
+                {
+                    Rewind(content, start);
+                }
+
+                return await WriteObjectAsync(WeightNames.NewObjectName(runId, version, kind), version, content, ct)
+                    .ConfigureAwait(false);
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task WriteRecordAsync(
+        string runId, string name, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
+    {
+        WeightNames.Validate(runId, 0);
+        WeightNames.ValidateName(name, nameof(name));
+        string path = Path.Combine(_root, WeightNames.RecordName(runId, name));
+        return TransientRetry.RunAsync(
+            _retry,
+            $"Writing record {path}",
+            IsTransient,
+            async (_, ct) =>
+            {
+                string folder = Path.GetDirectoryName(path)!;
+                Directory.CreateDirectory(folder);
+                string temp = Path.Combine(folder, $".tmp-{Guid.NewGuid():N}");
+                try
+                {
+                    await using (var output = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+                    {
+                        await output.WriteAsync(content, ct).ConfigureAwait(false);
+                        output.Flush(flushToDisk: true);
+                    }
+
+                    File.Move(temp, path, overwrite: true); // atomic: the old record or the new one, never part
+                    return true;
+                }
+                finally
+                {
+                    File.Delete(temp);
+                }
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<byte[]?> ReadRecordAsync(string runId, string name, CancellationToken cancellationToken = default)
+    {
+        WeightNames.Validate(runId, 0);
+        WeightNames.ValidateName(name, nameof(name));
+        string path = Path.Combine(_root, WeightNames.RecordName(runId, name));
+        return TransientRetry.RunAsync<byte[]?>(
+            _retry,
+            $"Reading record {path}",
+            IsTransient,
+            async (_, ct) =>
+            {
+                try
+                {
+                    return await File.ReadAllBytesAsync(path, ct).ConfigureAwait(false);
+                }
+                catch (Exception error) when (error is FileNotFoundException or DirectoryNotFoundException)
+                {
+                    return null;
+                }
             },
             cancellationToken);
     }
@@ -86,10 +171,27 @@ public sealed class LocalFolderWeightStore : IWeightStore
             cancellationToken);
     }
 
-    private async Task<WeightReference> WriteObjectAsync(
-        string runId, long version, Stream content, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public Task DeleteObjectAsync(WeightReference reference, CancellationToken cancellationToken = default)
     {
-        string final = Path.Combine(_root, WeightNames.NewObjectName(runId, version));
+        ArgumentNullException.ThrowIfNull(reference);
+        File.Delete(PathOf(reference.Uri)); // no error when it is gone already
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task DeleteRecordAsync(string runId, string name, CancellationToken cancellationToken = default)
+    {
+        WeightNames.Validate(runId, 0);
+        WeightNames.ValidateName(name, nameof(name));
+        File.Delete(Path.Combine(_root, WeightNames.RecordName(runId, name)));
+        return Task.CompletedTask;
+    }
+
+    private async Task<WeightReference> WriteObjectAsync(
+        string name, long version, Stream content, CancellationToken cancellationToken)
+    {
+        string final = Path.Combine(_root, name);
         string folder = Path.GetDirectoryName(final)!;
         Directory.CreateDirectory(folder);
         string temp = Path.Combine(folder, $".tmp-{Guid.NewGuid():N}");

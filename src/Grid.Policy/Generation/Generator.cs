@@ -6,11 +6,12 @@ using static TorchSharp.torch;
 namespace Grid.Policy.Generation;
 
 /// <summary>
-/// Batched sampling with a KV cache. Prompts of different lengths are left-padded between the image patches and
-/// BOS (padding is masked out and text positions count per row), so each row computes what it would alone.
-/// Sampling happens on the CPU from each row's probabilities with the row's own SplitMix64 seeded from its request,
-/// so a request's completion does not depend on what else is in the batch. Runs synchronously under
-/// inference_mode on the calling thread: never call it from inside an await-spanning scope.
+/// Batched sampling with a KV cache: one <see cref="ContinuousBatch"/> that admits every request at once. Prompts of
+/// different lengths are left-padded between the image patches and BOS (padding is masked out and text positions
+/// count per row), so each row computes what it would alone. Sampling happens on the CPU from each row's
+/// probabilities with the row's own SplitMix64 seeded from its request, so a request's completion does not depend on
+/// what else is in the batch. Runs synchronously under inference_mode on the calling thread: never call it from
+/// inside an await-spanning scope.
 /// </summary>
 public static class Generator
 {
@@ -39,140 +40,27 @@ public static class Generator
             return [];
         }
 
-        var config = policy.Config;
-        int maxPrompt = 0;
-        for (int i = 0; i < requests.Count; i++)
-        {
-            var prompt = requests[i]?.PromptTokens ?? throw new ArgumentException($"Request {i} or its prompt is null.", nameof(requests));
-            if (prompt.Length == 0)
-            {
-                throw new ArgumentException($"Request {i} has an empty prompt; it must start with BOS.", nameof(requests));
-            }
-
-            Tokenizer.EnsureInVocabulary(prompt, config.VocabSize, $"The prompt of request {i}");
-            maxPrompt = Math.Max(maxPrompt, prompt.Length);
-        }
-
-        if (maxPrompt + settings.MaxNewTokens > config.MaxTextLength)
-        {
-            throw new ArgumentException(
-                $"A prompt of {maxPrompt} tokens + {settings.MaxNewTokens} new tokens exceeds the policy's room for text " +
-                $"({config.MaxTextLength} = MaxSequenceLength {config.MaxSequenceLength} - {config.PatchCount} patches).");
-        }
-
         bool wasTraining = policy.training;
         policy.eval();
         try
         {
-            using var inference = inference_mode();
-            using var scope = NewDisposeScope();
-            return Sample(policy, requests, settings, maxPrompt, stopAtEos);
+            var results = new GenerationResult[requests.Count];
+            using var batch = new ContinuousBatch(policy, settings, requests.Count, stopAtEos);
+            batch.Admit(requests, results);
+            while (!batch.IsEmpty)
+            {
+                foreach (var done in batch.Step())
+                {
+                    results[done.Index] = done.Result;
+                }
+            }
+
+            return results;
         }
         finally
         {
             policy.train(wasTraining);
         }
-    }
-
-    private static GenerationResult[] Sample(
-        VisionLanguagePolicy policy, IReadOnlyList<GenerationRequest> requests, GenerationSettings settings,
-        int maxPrompt, bool stopAtEos)
-    {
-        int batch = requests.Count, vocab = policy.Config.VocabSize;
-        var tokens = new long[batch * maxPrompt];
-        var positions = new long[batch * maxPrompt];
-        var isReal = new bool[batch * maxPrompt];
-        bool padded = false;
-        for (int b = 0; b < batch; b++)
-        {
-            var prompt = requests[b].PromptTokens;
-            int pad = maxPrompt - prompt.Length;
-            padded |= pad > 0;
-            for (int j = 0; j < maxPrompt; j++)
-            {
-                int index = (b * maxPrompt) + j;
-                tokens[index] = j < pad ? Tokenizer.PadId : prompt[j - pad];
-                positions[index] = Math.Max(0, j - pad);
-                isReal[index] = j >= pad;
-            }
-        }
-
-        var device = policy.Device;
-        using var cache = policy.NewCache(batch, policy.Config.PatchCount + maxPrompt + settings.MaxNewTokens - 1);
-        var images = policy.ImagesToTensor(requests.Select(r => r.Image).ToArray());
-        var logits = policy.Prefill(
-            images,
-            tensor(tokens, [batch, maxPrompt], device: device),
-            tensor(positions, [batch, maxPrompt], device: device),
-            padded ? tensor(isReal, [batch, maxPrompt], device: device) : null,
-            cache);
-
-        var completions = Enumerable.Range(0, batch).Select(_ => new List<int>(settings.MaxNewTokens)).ToArray();
-        var logProbs = Enumerable.Range(0, batch).Select(_ => new List<float>(settings.MaxNewTokens)).ToArray();
-        var finished = new bool[batch];
-        var rngs = requests.Select(r => new SplitMix64(r.Seed)).ToArray();
-        var rowToRequest = Enumerable.Range(0, batch).ToArray(); // cache row -> request
-        var scratch = new int[vocab];
-
-        for (int step = 0; step < settings.MaxNewTokens; step++)
-        {
-            float[] rowLogProbs;
-            using (var stepScope = NewDisposeScope())
-            {
-                var scaled = settings.Temperature == 1.0 ? logits : logits / settings.Temperature;
-                rowLogProbs = scaled.to_type(ScalarType.Float32).log_softmax(-1).cpu().data<float>().ToArray();
-            }
-
-            logits.Dispose();
-            for (int row = 0; row < rowToRequest.Length; row++)
-            {
-                int r = rowToRequest[row];
-                if (finished[r])
-                {
-                    continue;
-                }
-
-                var distribution = rowLogProbs.AsSpan(row * vocab, vocab);
-                int token = settings.Greedy
-                    ? ArgMax(distribution)
-                    : SampleTopP(distribution, settings.TopP, rngs[r].NextDouble(), scratch);
-                completions[r].Add(token);
-                logProbs[r].Add(distribution[token]);
-                finished[r] = stopAtEos && token == Tokenizer.EosId;
-            }
-
-            if (step == settings.MaxNewTokens - 1 || finished.All(f => f))
-            {
-                break;
-            }
-
-            // Drop finished rows from the batch once they are at least half of it: fewer rows, cheaper steps.
-            int live = rowToRequest.Count(r => !finished[r]);
-            if (live <= rowToRequest.Length / 2)
-            {
-                var keep = Enumerable.Range(0, rowToRequest.Length).Where(row => !finished[rowToRequest[row]]).ToArray();
-                cache.KeepRows(keep.Select(row => (long)row).ToArray());
-                rowToRequest = keep.Select(row => rowToRequest[row]).ToArray();
-            }
-
-            var nextTokens = new long[rowToRequest.Length];
-            var nextPositions = new long[rowToRequest.Length];
-            for (int row = 0; row < rowToRequest.Length; row++)
-            {
-                int r = rowToRequest[row];
-                nextTokens[row] = finished[r] ? Tokenizer.PadId : completions[r][^1];
-                nextPositions[row] = requests[r].PromptTokens.Length + step;
-            }
-
-            using var stepTokens = tensor(nextTokens, device: device);
-            using var stepPositions = tensor(nextPositions, device: device);
-            logits = policy.DecodeStep(stepTokens, stepPositions, cache);
-        }
-
-        return Enumerable.Range(0, batch)
-            .Select(r => new GenerationResult(
-                [.. completions[r]], [.. logProbs[r]], completions[r].Count > 0 && completions[r][^1] == Tokenizer.EosId && stopAtEos))
-            .ToArray();
     }
 
     /// <summary>The first most likely token (ties go to the lower id, as in the top-p order).</summary>

@@ -131,7 +131,7 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
         if (isRealToken is not null)
         {
             var keyIsReal = cat([ones(batch, Config.PatchCount, dtype: ScalarType.Bool, device: Device), isRealToken], dim: 1);
-            cache.KeyIsReal.narrow(3, 0, length).copy_(keyIsReal.view(batch, 1, 1, length));
+            cache.KeyIsReal((int)length).copy_(keyIsReal.view(batch, 1, 1, length));
             cache.HasPadding = true;
             var causal = ones(length, length, dtype: ScalarType.Bool, device: Device).tril();
             mask = causal.view(1, 1, length, length).logical_and(keyIsReal.view(batch, 1, 1, length));
@@ -161,7 +161,7 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
         }
 
         using var scope = NewDisposeScope();
-        var mask = cache.HasPadding ? cache.KeyIsReal.narrow(3, 0, cache.Length + 1) : null;
+        var mask = cache.HasPadding ? cache.KeyIsReal(cache.Length + 1) : null;
         var x = EmbedText(tokens.view(-1, 1), textPositions.view(-1, 1));
         for (int layer = 0; layer < blocks.Count; layer++)
         {
@@ -268,10 +268,10 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
             Tensor q = qkvHeads[0], k = qkvHeads[1], v = qkvHeads[2];
             if (cache is not null)
             {
-                cache.Keys[layer].narrow(2, cache.Length, length).copy_(k);
-                cache.Values[layer].narrow(2, cache.Length, length).copy_(v);
-                k = cache.Keys[layer].narrow(2, 0, cache.Length + length);
-                v = cache.Values[layer].narrow(2, 0, cache.Length + length);
+                cache.Keys(layer, cache.Length, (int)length).copy_(k);
+                cache.Values(layer, cache.Length, (int)length).copy_(v);
+                k = cache.Keys(layer, 0, cache.Length + (int)length);
+                v = cache.Values(layer, 0, cache.Length + (int)length);
             }
 
             bool causal = mask is null && length > 1;

@@ -48,6 +48,24 @@ public sealed class GrpoLearner : IDisposable
 
     public optim.Optimizer Optimizer => _optimizer;
 
+    /// <summary>
+    /// The optimizer's whole state (AdamW's per-parameter step counts and both moments, the hyper-parameters) plus
+    /// the update counters, as bytes (<see cref="OptimizerStateFormat"/>). A learner restored from these bytes and
+    /// the same weights makes bit-for-bit the updates this one would have made.
+    /// </summary>
+    public byte[] SaveOptimizerState() => OptimizerStateFormat.Write(Helper, UpdatesApplied, UpdatesSkipped);
+
+    /// <summary>
+    /// Restores what <see cref="SaveOptimizerState"/> wrote; refuses state of another optimizer or of differently
+    /// shaped parameters (the run's model settings changed) with an <see cref="InvalidDataException"/>.
+    /// </summary>
+    public void LoadOptimizerState(byte[] state)
+    {
+        (UpdatesApplied, UpdatesSkipped) = OptimizerStateFormat.Read(Helper, state);
+    }
+
+    private TorchSharp.Modules.OptimizerHelper Helper => (TorchSharp.Modules.OptimizerHelper)_optimizer;
+
     public LearnerStepReport Update(IReadOnlyList<ScoredGroup> groups, double beta)
     {
         if (groups.Count == 0)

@@ -11,9 +11,19 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Grid.Cli.Benchmarks;
 
-/// <summary>Tokens/s of G groups sharing a silo's rollout engine and of one raw batched generator call of the same rows.</summary>
+/// <summary>
+/// Tokens/s of G groups sharing a silo's rollout engine and of one raw batched generator call of the same rows; and,
+/// for the same groups arriving one by one over about one batch's time, the engine with continuous batching
+/// (groups join the decoding batch) against the engine that makes them wait until the batch drains.
+/// </summary>
 public sealed record RolloutEngineBench(int Groups, int GroupSize, int MaxNewTokens, double RawTokensPerSecond,
-    double EngineTokensPerSecond, double Ratio, double MedianPairedRatio, double LoadAverageBefore, double LoadAverageAfter);
+    double EngineTokensPerSecond, double Ratio, double MedianPairedRatio, double LoadAverageBefore, double LoadAverageAfter,
+    double StaggerMilliseconds, double ContinuousTokensPerSecond, double DrainTokensPerSecond,
+    double ContinuousMeanLatencySeconds, double DrainMeanLatencySeconds)
+{
+    /// <summary>Continuous batching's tokens/s over waiting for the batch to drain (staggered arrivals).</summary>
+    public double ContinuousSpeedup => ContinuousTokensPerSecond / DrainTokensPerSecond;
+}
 
 /// <summary>
 /// The rollout engine against the raw batched <see cref="Generator"/>: the same G x groupSize requests (same prompts,
@@ -60,8 +70,26 @@ internal static class RolloutEngineBenchmark
             double rawMedian = BenchStatistics.Median(raw), engineMedian = BenchStatistics.Median(shared);
             // Each engine run over the raw run just before it: load changes between repeats cancel out of these.
             double paired = BenchStatistics.Median(shared.Select((e, i) => e / raw[i]));
+            double loadAfter = BenchStatistics.LoadAverage();
+
+            // Staggered arrivals: one group every (one raw batch's time / groups), so the last arrives about when a
+            // batch opened by the first would end.
+            var stagger = TimeSpan.FromSeconds(all.Length * maxNewTokens / rawMedian / groups);
+            using var drain = new RolloutEngine(store, new RolloutEngineOptions { MaxBatchSize = Math.Max(256, all.Length), JoinMidDecode = false },
+                NullLogger<RolloutEngine>.Instance);
+            Staggered(drain, weights, config, settings, perGroup, stagger); // warm-up and weight load
+            var continuous = new List<(double TokensPerSecond, double Latency)>();
+            var drained = new List<(double TokensPerSecond, double Latency)>();
+            for (int r = 0; r < repeats; r++)
+            {
+                continuous.Add(Staggered(engine, weights, config, settings, perGroup, stagger));
+                drained.Add(Staggered(drain, weights, config, settings, perGroup, stagger));
+            }
+
             return new RolloutEngineBench(groups, groupSize, maxNewTokens, rawMedian, engineMedian, engineMedian / rawMedian,
-                paired, loadBefore, BenchStatistics.LoadAverage());
+                paired, loadBefore, loadAfter, stagger.TotalMilliseconds,
+                BenchStatistics.Median(continuous.Select(c => c.TokensPerSecond)), BenchStatistics.Median(drained.Select(c => c.TokensPerSecond)),
+                BenchStatistics.Median(continuous.Select(c => c.Latency)), BenchStatistics.Median(drained.Select(c => c.Latency)));
         }
         finally
         {
@@ -74,6 +102,34 @@ internal static class RolloutEngineBenchmark
         var clock = Stopwatch.StartNew();
         var results = Generator.Generate(policy, requests, settings);
         return results.Sum(x => x.Tokens.Length) / clock.Elapsed.TotalSeconds;
+    }
+
+    /// <summary>Submits the groups one per <paramref name="stagger"/>; tokens/s over the whole, and mean seconds from a group's submission to its completions.</summary>
+    private static (double TokensPerSecond, double MeanLatency) Staggered(RolloutEngine engine, WeightReference weights,
+        PolicyConfig config, GenerationSettings settings, GenerationRequest[][] perGroup, TimeSpan stagger)
+    {
+        var clock = Stopwatch.StartNew();
+        var latencies = new double[perGroup.Length];
+        var pending = new Task<IReadOnlyList<GenerationResult>>[perGroup.Length];
+        for (int p = 0; p < perGroup.Length; p++)
+        {
+            while (clock.Elapsed < stagger * p)
+            {
+                Thread.Sleep(1);
+            }
+
+            int group = p;
+            var submitted = clock.Elapsed;
+            pending[p] = engine.GenerateAsync(new RolloutRequest("bench-engine", weights, config, settings, perGroup[p]))
+                .ContinueWith(t =>
+                {
+                    latencies[group] = (clock.Elapsed - submitted).TotalSeconds;
+                    return t.Result;
+                }, TaskScheduler.Default);
+        }
+
+        var results = Task.WhenAll(pending).GetAwaiter().GetResult();
+        return (results.Sum(group => group.Sum(x => x.Tokens.Length)) / clock.Elapsed.TotalSeconds, latencies.Average());
     }
 
     private static double Engine(RolloutEngine engine, WeightReference weights, PolicyConfig config,

@@ -14,11 +14,16 @@ internal static class GridSiloHost
     /// <summary>Time a stopping silo gets to hand off its grains and leave the membership table.</summary>
     public static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(30);
 
-    public static IHost Build(GridSiloOptions options, int metricsPort)
+    /// <param name="metrics">Where to serve /metrics; null serves none.</param>
+    public static IHost Build(GridSiloOptions options, GridTelemetryOptions? metrics)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddGridSiloLogging();
-        builder.Services.AddGridSiloMetrics(metricsPort);
+        if (metrics is not null)
+        {
+            builder.Services.AddGridTelemetry(metrics);
+        }
+
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = ShutdownTimeout);
         builder.UseOrleans(silo => silo.AddGridSilo(options).AddGridGrains());
         return builder.Build();
@@ -35,16 +40,5 @@ internal static class GridSiloHost
         logging.SetMinimumLevel(LogLevel.Warning);
         logging.AddFilter("Grid", LogLevel.Information);
         return logging;
-    }
-
-    /// <summary>Serves /metrics (meters Grid and Microsoft.Orleans) on loopback; port 0 turns it off.</summary>
-    public static IServiceCollection AddGridSiloMetrics(this IServiceCollection services, int metricsPort)
-    {
-        if (metricsPort == 0)
-        {
-            return services;
-        }
-
-        return services.AddGridTelemetry(new GridTelemetryOptions { Port = metricsPort });
     }
 }

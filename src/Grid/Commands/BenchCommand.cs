@@ -143,6 +143,16 @@ internal static class BenchCommand
         }
 
         AnsiConsole.Write(table);
+        var staggered = new Table().Title("continuous batching: the same groups arriving one by one over about one batch's time")
+            .AddColumns("groups x G", "one group every", "continuous tok/s", "drain-first tok/s", "speedup", "mean latency continuous / drain-first");
+        foreach (var e in results)
+        {
+            staggered.AddRow($"{e.Groups} x {e.GroupSize}", $"{e.StaggerMilliseconds:F0} ms", $"{e.ContinuousTokensPerSecond:N0}",
+                $"{e.DrainTokensPerSecond:N0}", $"{e.ContinuousSpeedup:F2}x",
+                $"{e.ContinuousMeanLatencySeconds:F3} s / {e.DrainMeanLatencySeconds:F3} s");
+        }
+
+        AnsiConsole.Write(staggered);
     }
 
     private static void WriteGridTax(GridTaxBench t)

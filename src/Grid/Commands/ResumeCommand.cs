@@ -1,14 +1,16 @@
 using System.CommandLine;
 using Grid.Cli.Cluster;
 using Grid.Contracts.Runs;
+using Grid.Hosting.Weights;
 using Spectre.Console;
 
 namespace Grid.Cli.Commands;
 
 /// <summary>
 /// <c>grid resume RUN</c>: asks an interrupted run's controller (reloaded from its persisted state) to set its learner
-/// up again from the recorded weights and re-drive the current step. What it cannot restore is said in its output:
-/// the optimizer's moments lived only in the lost learner's memory.
+/// up again from the recorded version's checkpoint (weights and optimizer state) and re-drive the current step. It
+/// prints what it resumed from: step, policy version, the weights' and optimizer state's sha256, and any checkpoint
+/// the learner refused (a damaged one: the run then continues from the previous good checkpoint).
 /// </summary>
 internal static class ResumeCommand
 {
@@ -23,7 +25,7 @@ internal static class ResumeCommand
         client.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
-            var (_, clientOptions) = client.Load(parse);
+            var (configuration, clientOptions) = client.Load(parse);
             string runId = parse.GetValue(run)!;
             using var host = await ClusterClient.ConnectAsync(clientOptions, cancellation);
             var controller = host.Grains().GetGrain<IControllerGrain>(runId);
@@ -41,10 +43,16 @@ internal static class ResumeCommand
             else
             {
                 before = await controller.Resume();
+                var checkpoint = await ReadCheckpointAsync(configuration, runId, before.PolicyVersion, cancellation);
                 Console.WriteLine($"run {runId} resumed at step {before.StepsCompleted}/{before.TotalSteps} from policy "
-                    + $"version {before.PolicyVersion}. Restored from storage: step, policy weights, reference weights, "
-                    + "betas and KL controller, step history, the current step's finished prompt groups. Not restored: the "
-                    + "optimizer's moments (AdamW restarts from zero if the learner was lost).");
+                    + $"version {before.PolicyVersion} (weights sha256 {before.Weights?.Sha256[..12]}…, {checkpoint}).");
+                Console.WriteLine("Restored from storage: step, policy weights, optimizer state, reference weights, betas "
+                    + "and KL controller, step history, the current step's finished prompt groups.");
+                if (before.LastError is { } refused)
+                {
+                    AnsiConsole.MarkupLineInterpolated($"[yellow]{refused}[/]");
+                }
+
                 var after = before;
                 var clock = System.Diagnostics.Stopwatch.StartNew();
                 while (clock.Elapsed < Watch && after.StepsCompleted == before.StepsCompleted && after.State == RunState.Running)
@@ -64,5 +72,28 @@ internal static class ResumeCommand
             return exit;
         });
         return command;
+    }
+
+    /// <summary>The optimizer-state half of the resumed version's checkpoint, in words, read from the weight store.</summary>
+    private static async Task<string> ReadCheckpointAsync(Microsoft.Extensions.Configuration.IConfiguration configuration,
+        string runId, long version, CancellationToken cancellation)
+    {
+        if (version == 0)
+        {
+            return "a fresh optimizer, as at version 0";
+        }
+
+        try
+        {
+            var store = new LearnerCheckpointStore(ClusterClient.WeightStore(ClusterConfiguration.BindSilo(configuration)));
+            var checkpoint = await store.ReadAsync(runId, version, cancellation);
+            return checkpoint?.Optimizer is { } optimizer
+                ? $"optimizer state sha256 {optimizer.Sha256[..12]}… ({checkpoint.OptimizerBytes} bytes)"
+                : "no optimizer checkpoint for this version: AdamW restarted from zero";
+        }
+        catch (Exception error) when (error is InvalidDataException or WeightStoreUnavailableException or IOException)
+        {
+            return $"optimizer checkpoint unreadable from here: {error.Message}";
+        }
     }
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using Grid.Cli.Cluster;
 using Grid.Hosting.Configuration;
 using Grid.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Spectre.Console;
 
@@ -28,17 +29,15 @@ internal static class SiloCommand
             Description = "Localhost clustering: the silo port of the primary silo to join (omit on the primary). Key Grid:PrimarySiloPort.",
         };
         var address = new Option<string?>("--advertised-address") { Description = "IP other machines reach this silo at. Key Grid:AdvertisedAddress." };
-        var metricsPort = new Option<int>("--metrics-port")
-        {
-            Description = $"Port of this silo's /metrics on 127.0.0.1 (default {GridTelemetryOptions.DefaultPort}; 0 = no metrics server).",
-            DefaultValueFactory = _ => GridTelemetryOptions.DefaultPort,
-        };
+        var metrics = new MetricsOptions();
         var command = new Command("silo", "Join a Grid cluster as a silo and serve grains until Ctrl+C / SIGTERM.");
         cluster.AddTo(command);
-        foreach (var option in new Option[] { gpu, cpuLearner, siloPort, gatewayPort, primaryPort, address, metricsPort })
+        foreach (var option in new Option[] { gpu, cpuLearner, siloPort, gatewayPort, primaryPort, address })
         {
             command.Options.Add(option);
         }
+
+        metrics.AddTo(command);
 
         command.SetAction(async (parse, cancellation) =>
         {
@@ -52,11 +51,11 @@ internal static class SiloCommand
                 [nameof(GridSiloOptions.AdvertisedAddress)] = parse.GetValue(address),
             });
             var options = ClusterConfiguration.Validated(ClusterConfiguration.BindSilo(configuration));
-            int metrics = parse.GetValue(metricsPort);
-            using var host = GridSiloHost.Build(options, metrics);
+            using var host = GridSiloHost.Build(options, metrics.Load(parse, configuration));
             await host.StartAsync(cancellation);
             // Tests and scripts wait for this line: the silo has joined and its gateway accepts clients.
-            Console.WriteLine($"grid silo ready: {options}; metrics {(metrics == 0 ? "off" : $"http://127.0.0.1:{metrics}/metrics")}");
+            var endpoint = host.Services.GetService<GridMetricsServer>()?.Endpoint;
+            Console.WriteLine($"grid silo ready: {options}; metrics {endpoint?.ToString() ?? "off"}");
             try
             {
                 await Task.Delay(Timeout.Infinite, cancellation);

@@ -2,21 +2,29 @@ using System.CommandLine;
 using System.Globalization;
 using Grid.Cli.Cluster;
 using Grid.Contracts.Learning;
+using Grid.Contracts.Rollouts;
 using Grid.Contracts.Runs;
 using Grid.Hosting.Placement;
 using Spectre.Console;
 
 namespace Grid.Cli.Commands;
 
-/// <summary><c>grid status RUN</c>: a run's state on the cluster, one row per recorded step.</summary>
+/// <summary>
+/// <c>grid status RUN</c>: a run's state on the cluster as tables: the run (state, steps, beta, learner placement),
+/// the cluster's silos, and one row per recorded step (beta, reward, accuracy, KL, retries, failed groups).
+/// </summary>
 internal static class StatusCommand
 {
+    /// <summary>Columns of the tables when the output is not a terminal: every cell of a row on one line.</summary>
+    private const int RedirectedWidth = 180;
+
     public static Command Create()
     {
         var client = new ClientOptions();
         var run = new Argument<string>("run") { Description = "The run id grid submit printed." };
         var last = new Option<int>("--last") { Description = "Steps to show (newest last).", DefaultValueFactory = _ => 20 };
-        var command = new Command("status", "Show a run's state on the cluster: steps, policy version, beta, reward, accuracy.");
+        var command = new Command("status",
+            "Show a run's state on the cluster: steps, beta, reward, accuracy, silos, learner placement, retries.");
         command.Arguments.Add(run);
         command.Options.Add(last);
         client.AddTo(command);
@@ -35,16 +43,27 @@ internal static class StatusCommand
                 return 1;
             }
 
-            var reports = await controller.GetStepReports(0);
+            if (Console.IsOutputRedirected)
+            {
+                // A log or a pipe has no window width: Spectre assumes 80 columns and wraps or cuts the tables' cells.
+                AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, RedirectedWidth);
+            }
+
+            var reports = (await controller.GetStepReports(0)).TakeLast(Math.Max(1, parse.GetValue(last))).ToArray();
             string learner = await LearnerPlacementAsync(grains, runId);
-            Print(status, reports, learner, parse.GetValue(last));
+            var silos = await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: true);
+            var retries = await RetriesAsync(grains, runId, reports);
+            Print(status, reports, learner, reports.Length, retries);
+            PrintSilos(silos, learner);
             await host.StopAsync(CancellationToken.None);
             return 0;
         });
         return command;
     }
 
-    /// <summary>The silo hosting the run's learner, asked without activating one (it may not exist).</summary>
+    /// <summary>
+    /// The silo and device ("gpu" or "cpu") of the run's learner, asked without activating one (it may not exist).
+    /// </summary>
     internal static async Task<string> LearnerPlacementAsync(IClusterClient grains, string runId)
     {
         var management = grains.GetGrain<IManagementGrain>(0);
@@ -53,14 +72,36 @@ internal static class StatusCommand
             var learner = grains.GetGrain<ILearnerGrain>(LearnerKey.Create(runId, allowCpu));
             if (await management.GetActivationAddress(learner) is { } silo)
             {
-                return silo.ToString();
+                // Active, so asking it activates nothing.
+                var status = await learner.GetStatus();
+                return status.Device is { } device ? $"{silo} ({device})" : silo.ToString();
             }
         }
 
         return "not active";
     }
 
-    internal static void Print(RunStatus status, StepReport[] reports, string learner, int last)
+    /// <summary>
+    /// Retried rollout attempts of each shown step: every attempt of a prompt group past its first, over the step's
+    /// groups (scored and failed). Group grains keep their attempts in their state, so old steps answer too.
+    /// </summary>
+    internal static async Task<IReadOnlyDictionary<long, int>> RetriesAsync(IClusterClient grains, string runId,
+        IReadOnlyList<StepReport> reports)
+    {
+        var retries = new Dictionary<long, int>();
+        foreach (var report in reports)
+        {
+            var groups = await Task.WhenAll(Enumerable.Range(0, report.Groups + report.FailedGroups).Select(p =>
+                grains.GetGrain<IPromptGroupGrain>(PromptGroupKey.Create(runId, report.Step, p)).GetStatus()));
+            retries[report.Step] = groups.Sum(g => Math.Max(0, g.Attempts - 1));
+        }
+
+        return retries;
+    }
+
+    /// <param name="retries">Retried attempts by step; null when unknown (the column shows "-").</param>
+    internal static void Print(RunStatus status, StepReport[] reports, string learner, int last,
+        IReadOnlyDictionary<long, int>? retries = null)
     {
         var summary = new Table().AddColumns("run", "state", "steps", "policy version", "beta (next)", "learner", "last error");
         double? nextBeta = status.Betas.Length > 0 ? status.Betas[^1] : null;
@@ -70,15 +111,33 @@ internal static class StatusCommand
             Markup.Escape(status.LastError ?? "-"));
         AnsiConsole.Write(summary);
 
-        var steps = new Table().AddColumns("step", "policy version", "beta", "reward", "accuracy", "kl", "failed groups", "seconds");
+        var steps = new Table().AddColumns("step", "policy version", "beta", "reward", "accuracy", "kl", "retries",
+            "failed groups", "seconds");
         foreach (var r in reports.TakeLast(Math.Max(1, last)))
         {
             steps.AddRow(r.Step.ToString(CultureInfo.InvariantCulture), r.PolicyVersion.ToString(CultureInfo.InvariantCulture),
                 r.Beta.ToString("G4", CultureInfo.InvariantCulture), r.RewardMean.ToString("F3", CultureInfo.InvariantCulture),
                 r.Accuracy.ToString("P1", CultureInfo.InvariantCulture), r.KlMean.ToString("G3", CultureInfo.InvariantCulture),
+                retries is not null && retries.TryGetValue(r.Step, out int n) ? n.ToString(CultureInfo.InvariantCulture) : "-",
                 r.FailedGroups.ToString(CultureInfo.InvariantCulture), r.SecondsTotal.ToString("F2", CultureInfo.InvariantCulture));
         }
 
         AnsiConsole.Write(steps);
+    }
+
+    /// <summary>The cluster's active silos; the learner's is marked.</summary>
+    private static void PrintSilos(MembershipEntry[] silos, string learner)
+    {
+        var table = new Table().AddColumns("silo", "name", "status", "since", "hosts");
+        foreach (var silo in silos.OrderBy(s => s.StartTime))
+        {
+            string address = silo.SiloAddress.ToString();
+            table.AddRow(Markup.Escape(address), Markup.Escape(silo.SiloName ?? "-"), silo.Status.ToString(),
+                silo.StartTime.ToString("u", CultureInfo.InvariantCulture),
+                learner.StartsWith(address, StringComparison.Ordinal) ? "learner" : "-");
+        }
+
+        table.Caption($"{silos.Length} active silo(s)");
+        AnsiConsole.Write(table);
     }
 }

@@ -1,5 +1,9 @@
 using System.CommandLine;
+using Grid.Cli.Cluster;
 using Grid.Cli.Embedded;
+using Grid.Hosting.Configuration;
+using Grid.Telemetry;
+using Grid.Telemetry.Reports;
 using Grid.Training;
 using Spectre.Console;
 
@@ -14,6 +18,7 @@ internal static class TrainCommand
     public static Command Create()
     {
         var options = new SettingsOptions();
+        var metrics = new MetricsOptions();
         var inProcess = new Option<bool>("--in-process")
         {
             Description = "Run GRPO-D in a plain loop in this thread instead of on the embedded grid (the baseline).",
@@ -22,22 +27,84 @@ internal static class TrainCommand
             "Warm-start with SFT, then train with GRPO-D on an embedded grid (one silo in this process).");
         options.AddTo(command);
         command.Options.Add(inProcess);
-        command.SetAction((parse, cancellation) =>
+        metrics.AddTo(command);
+        command.SetAction(async (parse, cancellation) =>
         {
             var settings = options.Load(parse);
             bool baseline = parse.GetValue(inProcess);
+            var metricsOptions = metrics.Load(parse, ClusterConfiguration.Build(null, new Dictionary<string, string?>()));
+            await using var server = baseline ? await StartMetricsAsync(metricsOptions, cancellation) : null;
+            if (!baseline && metricsOptions is not null)
+            {
+                // The embedded silo serves them (Grid and Orleans meters, like any silo) once GRPO-D starts; a taken
+                // port must fail now, not after the warm start.
+                RequireFreePort(metricsOptions);
+                Console.WriteLine($"metrics: {metricsOptions.ScrapeUrl} (from the embedded grid's start, after the warm start)");
+            }
+
+            var gridMetrics = server?.Metrics;
             var result = TorchThread.Run(() => ConsoleProgress.Run(observer => baseline
-                ? new InProcessTrainer(settings, observer).Run(grpo: true, cancellation)
-                : EmbeddedGridTrainer.Run(settings, observer, cancellation)));
+                ? new InProcessTrainer(settings, gridMetrics is null ? observer
+                    : new MetricsTrainingObserver(gridMetrics, settings.Name, observer)).Run(grpo: true, cancellation)
+                : EmbeddedGridTrainer.Run(settings, observer, metricsOptions, cancellation)));
             Report(result);
-            return Task.FromResult(0);
+            return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// The in-process loop's /metrics for Prometheus, served for the whole command; its steps carry the run name (the
+    /// run id, the folder's name, does not exist before the loop starts). Null when the port is 0.
+    /// </summary>
+    private static async Task<GridMetricsServer?> StartMetricsAsync(GridTelemetryOptions? options, CancellationToken cancellation)
+    {
+        if (options is null)
+        {
+            return null;
+        }
+
+        GridMetricsServer server;
+        try
+        {
+            server = await GridMetricsServer.StartAsync(options, cancellation);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new GridConfigurationException(e.Message + " Flag --metrics-port, key Grid:Metrics:Port.");
+        }
+
+        // Printed before the progress display starts, so it stays on screen.
+        Console.WriteLine($"metrics: {server.Endpoint}");
+        return server;
+    }
+
+    private static void RequireFreePort(GridTelemetryOptions options)
+    {
+        try
+        {
+            var listener = new System.Net.Sockets.TcpListener(options.ParsedListenAddress, options.Port);
+            listener.Start();
+            listener.Stop();
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new GridConfigurationException(
+                $"Cannot serve metrics on {options.ListenAddress}:{options.Port} ({e.Message}); give another port with " +
+                "--metrics-port (key Grid:Metrics:Port), or 0 for no metrics server.");
+        }
     }
 
     private static void Report(TrainingResult r)
     {
         AnsiConsole.MarkupLineInterpolated($"run folder: [bold]{r.RunFolder}[/]");
+        if (File.Exists(Path.Combine(r.RunFolder, "metrics.jsonl")))
+        {
+            var plots = RunPlots.Write(r.RunFolder);
+            AnsiConsole.MarkupLineInterpolated(
+                $"plots: [bold]{Path.Combine(r.RunFolder, RunPlots.Folder)}[/] ({string.Join(", ", plots.Select(Path.GetFileName))})");
+        }
+
         foreach (var task in r.Final.Tasks)
         {
             double before = r.AfterSft.For(task.Task).Accuracy;

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Grid.Grains;
 using Grid.Hosting;
 using Grid.Hosting.Configuration;
+using Grid.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -10,11 +11,12 @@ namespace Grid.Cli.Embedded;
 
 /// <summary>
 /// The grid in one process: one silo (localhost clustering, memory grain storage, a local-folder weight store,
-/// CPU learner allowed) and its co-hosted client.
+/// CPU learner allowed) and its co-hosted client. Given metrics options, it serves /metrics (Grid and Orleans meters)
+/// as a <c>grid silo</c> does, so Prometheus watches <c>grid train</c> like a cluster.
 /// </summary>
 internal static class EmbeddedGrid
 {
-    public static IHost Start(string weightFolder)
+    public static IHost Start(string weightFolder, GridTelemetryOptions? metrics = null)
     {
         var options = new GridSiloOptions
         {
@@ -27,6 +29,11 @@ internal static class EmbeddedGrid
         }.Validate();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+        if (metrics is not null)
+        {
+            builder.Services.AddGridTelemetry(metrics);
+        }
+
         builder.UseOrleans(silo => silo.AddGridSilo(options).AddGridGrains());
         var host = builder.Build();
         host.StartAsync().GetAwaiter().GetResult();

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Grid.Cli.Runs;
 using Grid.Contracts.Runs;
 using Grid.Hosting.Weights;
+using Grid.Telemetry;
 using Grid.Training;
 using Grid.Training.Runs;
 using Grid.Training.Settings;
@@ -21,14 +22,16 @@ internal static class EmbeddedGridTrainer
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
 
-    public static TrainingResult Run(RunSettings settings, ITrainingObserver observer, CancellationToken cancellation)
+    /// <param name="metrics">Where the embedded silo serves /metrics; null serves none.</param>
+    public static TrainingResult Run(RunSettings settings, ITrainingObserver observer, GridTelemetryOptions? metrics,
+        CancellationToken cancellation)
     {
         var total = Stopwatch.StartNew();
         var warm = new InProcessTrainer(settings, observer).Run(grpo: false, cancellation);
         var folder = RunFolder.Open(warm.RunFolder);
         string runId = Path.GetFileName(folder.Path);
         var gridSettings = settings with { InitCheckpoint = warm.FinalCheckpoint };
-        using var host = EmbeddedGrid.Start(Path.Combine(folder.Path, "weights"));
+        using var host = EmbeddedGrid.Start(Path.Combine(folder.Path, "weights"), metrics);
         var weights = host.Services.GetRequiredService<IWeightStore>();
         var controller = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IControllerGrain>(runId);
         Wait(controller.Start(new RunSpec(RunSettingsLoader.ToJson(gridSettings), AllowCpuLearner: true)));

@@ -62,13 +62,23 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
         int stateRows = tables.GetTableClient("OrleansGrainState").Query<TableEntity>(cancellationToken: cancellation).Count();
         Assert.True(stateRows >= 13, $"expected the controller's and 12 prompt groups' state rows, found {stateRows}");
 
-        // Weights in Azure Blob: version 0 from the client, one version per step from the learner, and the latest pointer.
+        // Weights in Azure Blob: version 0 from the client, one version per step from the learner, and the latest pointer;
+        // each learner version is a checkpoint (its optimizer state and the record naming both), of which the newest two
+        // and every checkpoint_every-th (smoke: 2) stay: version 1's is pruned once version 3 is checkpointed.
         var weights = new BlobServiceClient(azurite.ConnectionString).GetBlobContainerClient("grid-weights");
         var blobs = weights.GetBlobs(BlobTraits.None, BlobStates.None, RunId + "/", cancellation).Select(b => b.Name).ToList();
-        Assert.Equal(4, blobs.Count(b => b.EndsWith(".bin", StringComparison.Ordinal)));
+        Assert.Equal(4, blobs.Count(b => b.StartsWith($"{RunId}/v", StringComparison.Ordinal) && b.EndsWith(".bin", StringComparison.Ordinal)));
         for (int version = 0; version <= 3; version++)
         {
             Assert.Contains(blobs, b => b.StartsWith($"{RunId}/v{version:D12}-", StringComparison.Ordinal));
+        }
+
+        Assert.DoesNotContain(blobs, b => b.StartsWith($"{RunId}/optimizer/v{1:D12}-", StringComparison.Ordinal));
+        Assert.DoesNotContain($"{RunId}/records/checkpoint-v{1:D12}", blobs);
+        for (int version = 2; version <= 3; version++)
+        {
+            Assert.Contains(blobs, b => b.StartsWith($"{RunId}/optimizer/v{version:D12}-", StringComparison.Ordinal));
+            Assert.Contains($"{RunId}/records/checkpoint-v{version:D12}", blobs);
         }
 
         Assert.Contains($"{RunId}/latest.json", blobs);
@@ -109,10 +119,11 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
         var resume = Start("resume", environment, ["resume", run, .. common]);
         Assert.True(await resume.WaitForExitAsync(RunTimeout, cancellation) == 0, resume.Output + SiloLogs());
         Assert.Contains($"run {run} resumed at step", resume.Output);
-        Assert.Contains("Not restored: the optimizer's moments", resume.Output);
+        Assert.Contains("optimizer state sha256", resume.Output); // the optimizer came back from its checkpoint
 
         await WaitForVersionsAsync(run, 9, cancellation);
         log.WriteLine($"killed at {versionsAtKill} published versions; restart + resume + the rest of the run took {clock.Elapsed.TotalSeconds:F1} s");
+        log.WriteLine(resume.Output);
         var status = Start("status", environment, ["status", run, .. common]);
         Assert.Equal(0, await status.WaitForExitAsync(TimeSpan.FromSeconds(60), cancellation));
         Assert.Contains("Completed", status.Output);
@@ -164,7 +175,7 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
         {
             int versions = await weights.ExistsAsync(cancellation)
                 ? weights.GetBlobs(BlobTraits.None, BlobStates.None, run + "/", cancellation)
-                    .Select(b => b.Name).Where(n => n.EndsWith(".bin", StringComparison.Ordinal))
+                    .Select(b => b.Name).Where(n => n.StartsWith($"{run}/v", StringComparison.Ordinal) && n.EndsWith(".bin", StringComparison.Ordinal))
                     .Select(n => n[(run.Length + 2)..(run.Length + 14)]).Distinct().Count()
                 : 0;
             if (versions >= count)

@@ -3,6 +3,7 @@ using Grid.Contracts.Runs;
 using Grid.Grains;
 using Grid.Grains.Mapping;
 using Grid.Grains.Rollouts;
+using Grid.Hosting.Configuration;
 using Grid.Hosting.Tests.Infrastructure;
 using Grid.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
@@ -32,12 +33,65 @@ public sealed class GridCluster : IAsyncDisposable
     /// <param name="rollouts">Every silo's rollout engine options (default: the product's).</param>
     public static async Task<GridCluster> StartAsync(SiloRole[] roles, int? initialSilos, string? azureStorage,
         RolloutEngineOptions? rollouts = null) =>
+        new(await PlacementCluster.StartAsync(roles, silo => AddGrains(silo, rollouts), TimeSpan.FromSeconds(30),
+            azureStorage is null
+                ? null
+                : ($"grid-{Guid.NewGuid():N}", o => o with { Storage = StorageMode.Azure, AzureStorageConnectionString = azureStorage }),
+            initialSilos));
+
+    /// <summary>
+    /// A cluster on lasting storage (the storage argument of PlacementCluster.StartAsync: silo options and service id);
+    /// <paramref name="configureSilo"/> runs after the grains are added (e.g. to wrap the weight store).
+    /// </summary>
+    public static async Task<GridCluster> StartAsync(SiloRole[] roles,
+        (string ServiceId, Func<GridSiloOptions, GridSiloOptions> Options) storage,
+        Action<ISiloBuilder>? configureSilo = null) =>
         new(await PlacementCluster.StartAsync(roles, silo =>
         {
-            silo.AddGridGrains(rollouts);
-            silo.Services.AddMetrics();
-            silo.Services.AddSingleton(sp => new GridMetrics(sp.GetRequiredService<IMeterFactory>()));
-        }, TimeSpan.FromSeconds(30), initialSilos, azureStorage));
+            AddGrains(silo, rollouts: null);
+            configureSilo?.Invoke(silo);
+        }, TimeSpan.FromSeconds(30), storage));
+
+    private static void AddGrains(ISiloBuilder silo, RolloutEngineOptions? rollouts)
+    {
+        silo.AddGridGrains(rollouts);
+        silo.Services.AddMetrics();
+        silo.Services.AddSingleton(sp => new GridMetrics(sp.GetRequiredService<IMeterFactory>()));
+    }
+
+    /// <summary>Every silo dies at once, as in a power cut: nothing is stopped gracefully or written on the way out.</summary>
+    public async Task KillAllSilosAsync()
+    {
+        foreach (var silo in _cluster.Cluster.Silos.ToArray())
+        {
+            await _cluster.Cluster.KillSiloAsync(silo);
+        }
+    }
+
+    /// <summary>Kills the silo at <paramref name="siloAddress"/> (as grains report it), as a crash would.</summary>
+    public Task KillSiloAsync(string siloAddress) =>
+        _cluster.Cluster.KillSiloAsync(_cluster.Cluster.Silos.Single(s => s.SiloAddress.ToString() == siloAddress));
+
+    /// <summary>Polls the run until <paramref name="done"/> holds for its status (or fails after <paramref name="timeout"/>).</summary>
+    public async Task<RunStatus> WaitForAsync(string runId, Func<RunStatus, bool> done, TimeSpan timeout)
+    {
+        var controller = Client.GetGrain<IControllerGrain>(runId);
+        var deadline = DateTime.UtcNow + timeout;
+        var status = await controller.GetStatus();
+        while (!done(status))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Run {runId} did not get there within {timeout}: {status.State}, "
+                    + $"{status.StepsCompleted}/{status.TotalSteps} steps, last error: {status.LastError ?? "none"}.");
+            }
+
+            await Task.Delay(50);
+            status = await controller.GetStatus();
+        }
+
+        return status;
+    }
 
     /// <summary>Silo address (as grains report it) to its role.</summary>
     public SiloRole RoleOf(string siloAddress) => _cluster.RoleOf(siloAddress);

@@ -50,6 +50,53 @@ public sealed class RolloutEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task Groups_that_arrive_while_a_batch_decodes_join_it_and_get_the_completions_they_get_alone()
+    {
+        const int groups = 8, groupSize = 4;
+        var settings = new GenerationSettings(MaxNewTokens: 64);
+        var perGroup = Requests(groups, groupSize);
+        var (config, weights, expected) = OnTorchThread(() =>
+        {
+            var config = PolicyRuntime.ConfigFor(new ModelSettings { DModel = 64, Layers = 2, Heads = 2 }, settings.MaxNewTokens);
+            using var policy = new VisionLanguagePolicy(config, seed: 9);
+            return (config, PolicyCheckpoint.SerializeWeights(policy),
+                perGroup.Select(g => Generator.Generate(policy, g, settings)).ToArray());
+        });
+        var store = new LocalFolderWeightStore(_folder);
+        var reference = await store.PublishAsync("engine-continuous", 0, weights, TestContext.Current.CancellationToken);
+        // No lingering: a batch opens with the first group alone, so the others can only share it by joining mid-decode.
+        using var engine = new RolloutEngine(store, new RolloutEngineOptions { QuietPeriod = TimeSpan.Zero, MaxLinger = TimeSpan.Zero },
+            NullLogger<RolloutEngine>.Instance);
+
+        var tasks = new List<Task<IReadOnlyList<GenerationResult>>>();
+        foreach (var requests in perGroup)
+        {
+            tasks.Add(engine.GenerateAsync(new RolloutRequest("engine-continuous", reference, config, settings, requests)));
+            await Task.Delay(2, TestContext.Current.CancellationToken);
+        }
+
+        var results = await Task.WhenAll(tasks);
+
+        for (int p = 0; p < groups; p++)
+        {
+            for (int i = 0; i < groupSize; i++)
+            {
+                Assert.Equal(expected[p][i].Tokens, results[p][i].Tokens);
+                Assert.Equal(expected[p][i].LogProbs.Length, results[p][i].LogProbs.Length);
+                for (int t = 0; t < results[p][i].LogProbs.Length; t++)
+                {
+                    Assert.Equal(expected[p][i].LogProbs[t], results[p][i].LogProbs[t], 1e-4f);
+                }
+            }
+        }
+
+        var statistics = engine.Statistics;
+        Assert.Equal(groups, statistics.Requests);
+        Assert.Equal(groups * groupSize, statistics.Completions);
+        Assert.True(statistics.Batches < groups, $"{statistics.Batches} batches for {groups} staggered groups: none joined mid-decode.");
+    }
+
+    [Fact]
     public async Task A_model_engine_refuses_fixed_answer_placeholder_weights_by_name()
     {
         var store = new LocalFolderWeightStore(_folder);

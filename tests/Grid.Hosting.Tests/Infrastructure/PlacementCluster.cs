@@ -35,15 +35,21 @@ public sealed class PlacementCluster : IAsyncDisposable
 
     /// <param name="configureSilo">More wiring for every silo after placement and storage (e.g. the grains).</param>
     /// <param name="responseTimeout">The client's grain-call timeout.</param>
-    /// <param name="initialSilos">Silos started now (default: one per role); <see cref="StartSiloAsync"/> starts the rest.</param>
-    /// <param name="azureStorage">
-    /// Keep grain state and weights in Azure Storage (Azurite) instead of memory: memory grain storage lives in grains on
-    /// the silos and is lost with a killed one, durable state survives it as in a real cluster.
+    /// <param name="storage">
+    /// Changes the silos' options (e.g. Azure storage on Azurite) and fixes the service id, so a second cluster on the
+    /// same storage finds the first one's grain state; null: memory storage, a fresh service id.
     /// </param>
+    /// <param name="initialSilos">Silos started now (default: one per role); <see cref="StartSiloAsync"/> starts the rest.</param>
     public static async Task<PlacementCluster> StartAsync(IReadOnlyList<SiloRole> roles,
-        Action<ISiloBuilder>? configureSilo, TimeSpan responseTimeout, int? initialSilos = null, string? azureStorage = null)
+        Action<ISiloBuilder>? configureSilo, TimeSpan responseTimeout,
+        (string ServiceId, Func<GridSiloOptions, GridSiloOptions> Options)? storage = null, int? initialSilos = null)
     {
         var builder = new InProcessTestClusterBuilder((short)(initialSilos ?? roles.Count));
+        if (storage is { } shared)
+        {
+            builder.Options.ServiceId = shared.ServiceId;
+        }
+
         builder.Options.AssumeHomogenousSilosForTesting = false; // otherwise Orleans skips placement filters
         builder.Options.ConfigureFileLogging = false;
         string weights = Directory.CreateTempSubdirectory("grid-weights-").FullName;
@@ -55,9 +61,8 @@ public sealed class PlacementCluster : IAsyncDisposable
                 GpuDevices = role.GpuDevices,
                 AllowCpuLearner = role.AllowCpuLearner,
                 WeightFolder = weights,
-                Storage = azureStorage is null ? StorageMode.Memory : StorageMode.Azure,
-                AzureStorageConnectionString = azureStorage,
-            }.Validate();
+            };
+            options = (storage?.Options(options) ?? options).Validate();
             siloBuilder
                 .AddGridMembership(options)
                 .AddGridPlacement(options.GpuDevices, options.AllowCpuLearner)

@@ -5,6 +5,7 @@ public static class Everything
 {
     public static void Record(GridMetrics metrics, string run)
     {
+        metrics.RunPlanned(run, totalSteps: 10);
         metrics.RecordStep(run, Steps.Report(step: 0, beta: 0.01) with { UpdateSkipped = true });
         metrics.RolloutFinished(run, RolloutOutcome.Ok, tokens: 20);
         metrics.RolloutFinished(run, RolloutOutcome.Retried, tokens: 30);

@@ -9,6 +9,8 @@ public static class RepoPaths
 
     public static string AlertRules => Path.Combine(Root, "infra", "prometheus", "alerts.yml");
 
+    public static string AlertTests => Path.Combine(Root, "infra", "prometheus", "alerts.test.yml");
+
     public static string MetricsDoc => Path.Combine(Root, "infra", "prometheus", "METRICS.md");
 
     public static string Dashboard => Path.Combine(Root, "infra", "grafana", "dashboards", "grid.json");
