@@ -17,7 +17,9 @@ namespace Grid.Grains.Controller;
 /// cluster (the configured controller; an adaptive one observes the learner's measured KL), and the step history.
 /// For step s it fixes beta(s), tells the learner the plan, and starts the step's prompt groups with the policy
 /// version to sample from; when the learner reports s it records it and starts s + 1. The work runs in one-shot
-/// grain timers, so calls into the controller return at once.
+/// grain timers, so calls into the controller return at once. A watchdog timer (<see cref="RunWatchdog"/>) keeps the
+/// step moving when silos die: it brings back the groups of a lost silo, re-drives groups that made no progress by
+/// their deadline, and sets up again a learner that lost its state.
 /// </summary>
 public sealed class ControllerGrain(
     [PersistentState("run", GridStorage.Grain)] IPersistentState<ControllerState> state,
@@ -25,6 +27,8 @@ public sealed class ControllerGrain(
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(2);
     private IGrainTimer? _drive;
+    private IGrainTimer? _watchdogTimer;
+    private RunWatchdog? _watchdog;
     private RunSettings? _settings;
     private IKlController? _kl;
 
@@ -45,6 +49,7 @@ public sealed class ControllerGrain(
             state.State.State = RunState.Running;
             await state.WriteStateAsync();
             Drive(TimeSpan.Zero);
+            Watch();
         }
 
         return Status();
@@ -57,27 +62,13 @@ public sealed class ControllerGrain(
 
     public async Task<RunStatus> Resume()
     {
-        if (state.State.State != RunState.Running || state.State.Weights is null)
+        if (state.State.State == RunState.Running && state.State.Weights is not null)
         {
-            Drive(TimeSpan.Zero);
-            return Status();
+            await ReinitializeLearnerAsync();
         }
 
-        var initial = state.State.InitialWeights ?? throw new InvalidOperationException(
-            $"Run {RunId} has no recorded initial weights (it started before resume existed); it cannot be resumed.");
-        var ready = await GrainFactory.GetGrain<ILearnerGrain>(LearnerGrainKey).Initialize(
-            new LearnerSetup(RunId, state.State.Spec!.SettingsJson, initial, state.State.Weights));
-        state.State.LastError = null;
-        if (ready.Weights.Version < state.State.PolicyVersion)
-        {
-            RollBackTo(ready.Weights); // the recorded version's checkpoint was refused: redo the steps after the good one
-            state.State.LastError = $"The learner {ready.Restored}; steps from {ready.Weights.Version} on run again.";
-            logger.LogError("Run {RunId}: {Error}", RunId, state.State.LastError);
-        }
-
-        state.State.StartedStep = state.State.StepsCompleted - 1; // re-drive the current step
-        await state.WriteStateAsync();
         Drive(TimeSpan.Zero);
+        Watch();
         return Status();
     }
 
@@ -113,6 +104,7 @@ public sealed class ControllerGrain(
         if (state.State.State == RunState.Running)
         {
             Drive(TimeSpan.Zero); // reactivated mid-run: carry on from the persisted step
+            Watch();
         }
 
         return base.OnActivateAsync(cancellationToken);
@@ -168,6 +160,10 @@ public sealed class ControllerGrain(
         }
     }
 
+    /// <summary>
+    /// Plans step <paramref name="step"/> with the learner and starts its groups. Every call it makes is idempotent,
+    /// so re-driving a started step (resume, the watchdog) only restarts what stopped.
+    /// </summary>
     private async Task StartStepAsync(long step)
     {
         var settings = Settings;
@@ -178,16 +174,104 @@ public sealed class ControllerGrain(
         }
 
         beta = state.State.Betas[(int)step]; // a re-driven step keeps the beta it started with
-        string learnerKey = LearnerGrainKey;
-        var weights = state.State.Weights!;
-        await GrainFactory.GetGrain<ILearnerGrain>(learnerKey)
-            .BeginStep(new StepPlan(step, beta, settings.PromptsPerStep, weights.Version));
-        await Task.WhenAll(Enumerable.Range(0, settings.PromptsPerStep).Select(p =>
-            GrainFactory.GetGrain<IPromptGroupGrain>(PromptGroupKey.Create(RunId, step, p)).Start(
-                new PromptGroupAssignment(RunId, step, p, state.State.Spec!.SettingsJson, state.State.PolicyConfigJson!,
-                    weights, learnerKey))));
+        await Learner.BeginStep(new StepPlan(step, beta, settings.PromptsPerStep, state.State.Weights!.Version));
+        await Task.WhenAll(Enumerable.Range(0, settings.PromptsPerStep).Select(p => Group(step, p).Start(Assignment(step, p))));
         state.State.StartedStep = step;
         await state.WriteStateAsync();
+    }
+
+    private ILearnerGrain Learner => GrainFactory.GetGrain<ILearnerGrain>(LearnerGrainKey);
+
+    private IPromptGroupGrain Group(long step, int promptIndex) =>
+        GrainFactory.GetGrain<IPromptGroupGrain>(PromptGroupKey.Create(RunId, step, promptIndex));
+
+    /// <summary>What group <paramref name="promptIndex"/> of the current step <paramref name="step"/> is asked to do.</summary>
+    private PromptGroupAssignment Assignment(long step, int promptIndex) => new(RunId, step, promptIndex,
+        state.State.Spec!.SettingsJson, state.State.PolicyConfigJson!, state.State.Weights!, LearnerGrainKey);
+
+    /// <summary>
+    /// Sets up a learner that lost its state (a full cluster restart, or its silo died) from the recorded weights, the
+    /// newest as its policy and the initial ones as its reference, then re-drives the current step: its delivered
+    /// groups hand their persisted scored groups to the new learner, the others carry on. Used by <see cref="Resume"/>
+    /// and by the watchdog.
+    /// </summary>
+    private async Task ReinitializeLearnerAsync()
+    {
+        var initial = state.State.InitialWeights ?? throw new InvalidOperationException(
+            $"Run {RunId} has no recorded initial weights (it started before resume existed); it cannot be resumed.");
+        var ready = await Learner.Initialize(new LearnerSetup(RunId, state.State.Spec!.SettingsJson, initial, state.State.Weights));
+        state.State.LastError = null;
+        if (ready.Weights.Version < state.State.PolicyVersion)
+        {
+            RollBackTo(ready.Weights); // the recorded version's checkpoint was refused: redo the steps after the good one
+            state.State.LastError = $"The learner {ready.Restored}; steps from {ready.Weights.Version} on run again.";
+            logger.LogError("Run {RunId}: {Error}", RunId, state.State.LastError);
+        }
+
+        state.State.StartedStep = state.State.StepsCompleted - 1; // re-drive the current step
+        await state.WriteStateAsync();
+        Drive(TimeSpan.Zero);
+    }
+
+    /// <summary>Starts the watchdog's timer for a running run (once per activation).</summary>
+    private void Watch()
+    {
+        if (_watchdogTimer is not null || state.State.State != RunState.Running)
+        {
+            return;
+        }
+
+        var rollouts = Settings.Rollouts;
+        _watchdog = new RunWatchdog(rollouts, logger);
+        var interval = TimeSpan.FromSeconds(rollouts.WatchdogIntervalSeconds);
+        _watchdogTimer = this.RegisterGrainTimer(WatchAsync, new GrainTimerCreationOptions(interval, interval) { KeepAlive = true });
+    }
+
+    /// <summary>One watchdog tick: a learner that lost its state is set up again; the current step's groups are checked.</summary>
+    private async Task WatchAsync()
+    {
+        if (state.State.State != RunState.Running)
+        {
+            _watchdogTimer?.Dispose(); // finished or failed: nothing left to watch
+            _watchdogTimer = null;
+            return;
+        }
+
+        if (state.State.Weights is null || state.State.StartedStep < state.State.StepsCompleted)
+        {
+            return; // the learner is being set up or the step being started; AdvanceAsync owns both
+        }
+
+        try
+        {
+            if (await _watchdog!.LearnerLostAsync(Learner))
+            {
+                logger.LogWarning("Run {RunId}: the learner lost its state (its silo is gone); setting it up again at step {Step}",
+                    RunId, state.State.StepsCompleted);
+                await ReinitializeLearnerAsync();
+                return;
+            }
+
+            long step = state.State.StepsCompleted;
+            var stalled = await _watchdog.CheckGroupsAsync(step, Settings.PromptsPerStep, p => Group(step, p));
+            if (_watchdog.StepStalled)
+            {
+                // Nothing moved for a whole deadline, groups or learner: plan the step and start its groups again.
+                logger.LogWarning("Run {RunId}: step {Step} made no progress for {Deadline} s; re-driving it",
+                    RunId, step, Settings.Rollouts.GroupDeadlineSeconds);
+                _watchdog.Redriven();
+                await StartStepAsync(step);
+            }
+            else
+            {
+                await Task.WhenAll(stalled.Select(p => _watchdog.RedriveAsync(Group(step, p), Assignment(step, p))));
+            }
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            logger.LogWarning(error, "Run {RunId}: the watchdog could not check step {Step}; it tries again next tick",
+                RunId, state.State.StepsCompleted);
+        }
     }
 
     /// <summary>

@@ -2,18 +2,29 @@ using Grid.Contracts.Rollouts;
 
 namespace Grid.Grains.PromptGroups;
 
-/// <summary>A prompt group's persisted state: its assignment, phase, attempts, and the scored group once it has one.</summary>
+/// <summary>
+/// A prompt group's persisted state: its assignment, phase, attempts and retries, and the scored group once it has
+/// one. A group reactivated on another silo carries on from here, so every attempt and retry is counted once.
+/// </summary>
 [GenerateSerializer]
 [Alias("grid.PromptGroupState")]
 public sealed class PromptGroupState
 {
     [Id(0)] public PromptGroupAssignment? Assignment { get; set; }
 
+    /// <summary>Pending: waiting for its next attempt; Generating: attempt <see cref="Attempts"/> is running.</summary>
     [Id(1)] public GroupPhase Phase { get; set; }
 
+    /// <summary>Attempts started, the first included.</summary>
     [Id(2)] public int Attempts { get; set; }
 
     [Id(3)] public ScoredGroupRecord? Scored { get; set; }
 
     [Id(4)] public string? LastError { get; set; }
+
+    /// <summary>Failed attempts that were followed by another attempt.</summary>
+    [Id(5)] public int Retries { get; set; }
+
+    /// <summary>The learner has the outcome: the scored group (Delivered) or the failure (Failed).</summary>
+    [Id(6)] public bool Reported { get; set; }
 }

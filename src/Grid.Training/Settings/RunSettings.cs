@@ -57,6 +57,12 @@ public sealed record RunSettings
 
     public ModelSettings Model { get; init; } = new();
 
+    /// <summary>Attempt timeout, retry budget and backoff of prompt groups, and the controller's watchdog.</summary>
+    public RolloutSettings Rollouts { get; init; } = new();
+
+    /// <summary>Injected generation and verifier faults, for tests and drills; off by default.</summary>
+    public FaultSettings Faults { get; init; } = new();
+
     /// <summary>Held-out prompts per task for <c>grid eval</c> and the final evaluation.</summary>
     public int EvalPrompts { get; init; } = 200;
 

@@ -52,9 +52,47 @@ public static class RunSettingsValidator
         Require("model.heads", s.Model.Heads, s.Model.Heads >= 1 && s.Model.DModel % s.Model.Heads == 0,
             $"a positive divisor of model.d_model ({s.Model.DModel})");
 
+        ValidateRollouts(s.Rollouts);
+        ValidateFaults(s.Faults);
+
         // The KL controller validates its own settings (beta ranges, warmup fraction, horizon) against t = steps.
         KlControllerFactory.FromSettings(s.Kl, s.Steps);
     }
+
+    private static void ValidateRollouts(RolloutSettings r)
+    {
+        Require("rollouts.attempt_timeout_seconds", r.AttemptTimeoutSeconds,
+            double.IsFinite(r.AttemptTimeoutSeconds) && r.AttemptTimeoutSeconds > 0, "a number of seconds > 0");
+        Require("rollouts.max_attempts", r.MaxAttempts, r.MaxAttempts is >= 1 and <= 100,
+            "an integer in [1, 100] (attempts per group, the first included; 1 means no retry)");
+        Require("rollouts.backoff_initial_seconds", r.BackoffInitialSeconds,
+            double.IsFinite(r.BackoffInitialSeconds) && r.BackoffInitialSeconds >= 0, "a number of seconds >= 0");
+        Require("rollouts.backoff_max_seconds", r.BackoffMaxSeconds,
+            double.IsFinite(r.BackoffMaxSeconds) && r.BackoffMaxSeconds >= r.BackoffInitialSeconds,
+            $"a number of seconds >= rollouts.backoff_initial_seconds ({r.BackoffInitialSeconds})");
+        double quiet = r.AttemptTimeoutSeconds + r.BackoffMaxSeconds;
+        Require("rollouts.group_deadline_seconds", r.GroupDeadlineSeconds,
+            double.IsFinite(r.GroupDeadlineSeconds) && r.GroupDeadlineSeconds > quiet,
+            $"a number of seconds > rollouts.attempt_timeout_seconds + rollouts.backoff_max_seconds ({quiet}): "
+            + "a healthy group may show no progress for one attempt and one backoff");
+        Require("rollouts.watchdog_interval_seconds", r.WatchdogIntervalSeconds,
+            double.IsFinite(r.WatchdogIntervalSeconds) && r.WatchdogIntervalSeconds >= 0.1
+            && r.WatchdogIntervalSeconds <= r.GroupDeadlineSeconds,
+            $"a number of seconds in [0.1, rollouts.group_deadline_seconds ({r.GroupDeadlineSeconds})]");
+    }
+
+    private static void ValidateFaults(FaultSettings f)
+    {
+        Share("faults.generation_throw_share", f.GenerationThrowShare);
+        Share("faults.generation_stall_share", f.GenerationStallShare);
+        Share("faults.verifier_throw_share", f.VerifierThrowShare);
+        double generation = f.GenerationThrowShare + f.GenerationStallShare;
+        Require("faults.generation_stall_share", f.GenerationStallShare, generation <= 1,
+            $"<= 1 - faults.generation_throw_share ({1 - f.GenerationThrowShare}): a generation either throws, stalls or runs");
+    }
+
+    private static void Share(string setting, double value) =>
+        Require(setting, value, value is >= 0 and <= 1, "a share in [0, 1] (0 turns this fault off)");
 
     private static void AtLeast(string setting, int value, int min) =>
         Require(setting, value, value >= min, $"an integer >= {min}");

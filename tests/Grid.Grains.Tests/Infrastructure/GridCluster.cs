@@ -1,12 +1,18 @@
+using System.Diagnostics.Metrics;
 using Grid.Contracts.Runs;
 using Grid.Grains;
+using Grid.Grains.Mapping;
+using Grid.Grains.Rollouts;
+using Grid.Hosting.Configuration;
 using Grid.Hosting.Tests.Infrastructure;
+using Grid.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Grid.Grains.Tests.Infrastructure;
 
 /// <summary>
 /// The Hosting tests' <see cref="PlacementCluster"/> (silo i declares <c>roles[i]</c>; placement, memory storage, a
-/// shared local weight folder), plus the grid's grains and rollout engine on every silo.
+/// shared local weight folder), plus the grid's grains, rollout engine and <see cref="GridMetrics"/> on every silo.
 /// </summary>
 public sealed class GridCluster : IAsyncDisposable
 {
@@ -16,21 +22,42 @@ public sealed class GridCluster : IAsyncDisposable
 
     public IClusterClient Client => _cluster.Client;
 
-    public static async Task<GridCluster> StartAsync(params SiloRole[] roles) =>
-        new(await PlacementCluster.StartAsync(roles, silo => silo.AddGridGrains(), TimeSpan.FromSeconds(30)));
+    /// <summary>The silos, to kill, stop or add one.</summary>
+    public PlacementCluster Placement => _cluster;
+
+    public static Task<GridCluster> StartAsync(params SiloRole[] roles) => StartAsync(roles, initialSilos: null, azureStorage: null);
+
+    /// <param name="roles">One per silo, including silos started later with <see cref="PlacementCluster.StartSiloAsync"/>.</param>
+    /// <param name="initialSilos">Silos started now (default: all).</param>
+    /// <param name="azureStorage">Azurite connection string for durable grain state and weights (default: memory).</param>
+    /// <param name="rollouts">Every silo's rollout engine options (default: the product's).</param>
+    public static async Task<GridCluster> StartAsync(SiloRole[] roles, int? initialSilos, string? azureStorage,
+        RolloutEngineOptions? rollouts = null) =>
+        new(await PlacementCluster.StartAsync(roles, silo => AddGrains(silo, rollouts), TimeSpan.FromSeconds(30),
+            azureStorage is null
+                ? null
+                : ($"grid-{Guid.NewGuid():N}", o => o with { Storage = StorageMode.Azure, AzureStorageConnectionString = azureStorage }),
+            initialSilos));
 
     /// <summary>
     /// A cluster on lasting storage (the storage argument of PlacementCluster.StartAsync: silo options and service id);
     /// <paramref name="configureSilo"/> runs after the grains are added (e.g. to wrap the weight store).
     /// </summary>
     public static async Task<GridCluster> StartAsync(SiloRole[] roles,
-        (string ServiceId, Func<Hosting.Configuration.GridSiloOptions, Hosting.Configuration.GridSiloOptions> Options) storage,
+        (string ServiceId, Func<GridSiloOptions, GridSiloOptions> Options) storage,
         Action<ISiloBuilder>? configureSilo = null) =>
         new(await PlacementCluster.StartAsync(roles, silo =>
         {
-            silo.AddGridGrains();
+            AddGrains(silo, rollouts: null);
             configureSilo?.Invoke(silo);
         }, TimeSpan.FromSeconds(30), storage));
+
+    private static void AddGrains(ISiloBuilder silo, RolloutEngineOptions? rollouts)
+    {
+        silo.AddGridGrains(rollouts);
+        silo.Services.AddMetrics();
+        silo.Services.AddSingleton(sp => new GridMetrics(sp.GetRequiredService<IMeterFactory>()));
+    }
 
     /// <summary>Every silo dies at once, as in a power cut: nothing is stopped gracefully or written on the way out.</summary>
     public async Task KillAllSilosAsync()
@@ -72,10 +99,9 @@ public sealed class GridCluster : IAsyncDisposable
     /// <summary>Starts a run and waits until it completes (or fails the test after <paramref name="timeout"/>).</summary>
     public async Task<(RunStatus Status, StepReport[] Reports)> RunAsync(string runId, RunSpec spec, TimeSpan timeout)
     {
-        var controller = Client.GetGrain<IControllerGrain>(runId);
-        await controller.Start(spec);
-        var status = await WaitForAsync(runId, s => s.State != RunState.Running, timeout);
-        return (status, await controller.GetStepReports(0));
+        var run = await RunTracker.StartAsync(Client, runId, spec, RunSettingsJson.Read(spec.SettingsJson).PromptsPerStep);
+        var status = await run.WaitForEndAsync(timeout);
+        return (status, await run.Controller.GetStepReports(0));
     }
 
     public ValueTask DisposeAsync() => _cluster.DisposeAsync();

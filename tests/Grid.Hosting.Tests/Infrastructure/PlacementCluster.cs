@@ -39,11 +39,12 @@ public sealed class PlacementCluster : IAsyncDisposable
     /// Changes the silos' options (e.g. Azure storage on Azurite) and fixes the service id, so a second cluster on the
     /// same storage finds the first one's grain state; null: memory storage, a fresh service id.
     /// </param>
+    /// <param name="initialSilos">Silos started now (default: one per role); <see cref="StartSiloAsync"/> starts the rest.</param>
     public static async Task<PlacementCluster> StartAsync(IReadOnlyList<SiloRole> roles,
         Action<ISiloBuilder>? configureSilo, TimeSpan responseTimeout,
-        (string ServiceId, Func<GridSiloOptions, GridSiloOptions> Options)? storage = null)
+        (string ServiceId, Func<GridSiloOptions, GridSiloOptions> Options)? storage = null, int? initialSilos = null)
     {
-        var builder = new InProcessTestClusterBuilder((short)roles.Count);
+        var builder = new InProcessTestClusterBuilder((short)(initialSilos ?? roles.Count));
         if (storage is { } shared)
         {
             builder.Options.ServiceId = shared.ServiceId;
@@ -75,6 +76,14 @@ public sealed class PlacementCluster : IAsyncDisposable
         var placementCluster = new PlacementCluster(cluster, roles, weights);
         await placementCluster.WaitForSiloMetadataAsync();
         return placementCluster;
+    }
+
+    /// <summary>Starts the next silo (role: the next of the roles given to StartAsync); returns once the others know it.</summary>
+    public async Task<InProcessSiloHandle> StartSiloAsync()
+    {
+        var silo = await Cluster.StartAdditionalSiloAsync();
+        await WaitForSiloMetadataAsync();
+        return silo;
     }
 
     /// <summary>Silo address (as grains report it) to its role.</summary>

@@ -1,0 +1,143 @@
+using Grid.Cluster.Tests.Infrastructure;
+using Grid.Contracts.Learning;
+using Grid.Contracts.Rollouts;
+using Grid.Contracts.Runs;
+using Grid.Grains.Tests.Infrastructure;
+using Grid.Hosting;
+using Grid.Hosting.Configuration;
+using Grid.Hosting.Placement;
+using Grid.Hosting.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Grid.Cluster.Tests.Cluster;
+
+/// <summary>
+/// A real crash: three `grid silo` processes on Azurite, a run submitted with `grid submit`, and `kill -9` of a
+/// rollout silo while one of its groups is generating. The survivors detect the death by probes (GridMembership), the
+/// controller's watchdog brings the lost groups back, and the run completes with every group counted once.
+/// </summary>
+public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>, IAsyncDisposable
+{
+    private const string RunId = "cluster-kill";
+    private const int Steps = 4;
+    private const int Prompts = 6;
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
+    private readonly List<GridProcess> _processes = [];
+    private readonly string _workFolder = Directory.CreateTempSubdirectory("grid-cluster-kill-").FullName;
+
+    [Fact]
+    public async Task After_kill_9_of_a_rollout_silo_process_the_run_completes_and_counts_every_group_once()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        var log = TestContext.Current.TestOutputHelper!;
+        string clusterId = "kill-" + Guid.NewGuid().ToString("N")[..8];
+        var environment = new Dictionary<string, string?> { ["GRID_AZURE_STORAGE"] = azurite.ConnectionString };
+        string[] common = ["--cluster", "azure", "--storage", "azure", "--cluster-id", clusterId];
+        int[] siloPorts = [GridProcess.FreeLoopbackPort(), GridProcess.FreeLoopbackPort(), GridProcess.FreeLoopbackPort()];
+        var silos = siloPorts.Select((port, i) => Start($"silo{i}", environment,
+        [
+            "silo", .. common, .. (i == 0 ? new[] { "--gpu", "1" } : []), "--advertised-address", "127.0.0.1",
+            "--silo-port", port.ToString(), "--gateway-port", GridProcess.FreeLoopbackPort().ToString(), "--metrics-port", "0",
+        ])).ToArray();
+        foreach (var silo in silos)
+        {
+            await silo.WaitForOutputAsync("grid silo ready", Timeout, cancellation);
+        }
+
+        // Eight 48-token completions per group: an attempt lasts long enough for the kill to land in the middle of one.
+        var submit = Start("submit", environment, ["submit", "--preset", "smoke", "--set", $"steps={Steps}",
+            "--set", $"prompts_per_step={Prompts}", "--set", "group_size=8", "--set", "max_new_tokens=48", .. common, "--run-id", RunId, "--output", Path.Combine(_workFolder, "runs")]);
+        Assert.True(await submit.WaitForExitAsync(Timeout, cancellation) == 0, submit.Output);
+
+        using var client = await ConnectAsync(clusterId, cancellation);
+        var grains = client.Services.GetRequiredService<IClusterClient>();
+        var run = RunTracker.Attach(grains, RunId, Prompts);
+        await run.WaitForStepsAsync(2, Timeout); // engines loaded, learner warm
+        string learnerSilo = (await grains.GetGrain<ILearnerGrain>(LearnerKey.Create(RunId)).GetStatus()).Silo;
+        Assert.Equal(siloPorts[0], PortOf(learnerSilo)); // the GPU silo
+        string controllerSilo = await SiloOfAsync(grains, run.Controller);
+
+        var (step, groups) = await run.WaitForGeneratingAsync(silo => silo != learnerSilo, Timeout);
+        string victimAddress = RunTracker.Generating(groups, silo => silo != learnerSilo)[0].Silo;
+        var victim = silos[Array.IndexOf(siloPorts, PortOf(victimAddress))];
+        var lost = groups.Where(g => g.Silo == victimAddress && g.Phase != GroupPhase.Delivered).Select(g => g.Key).ToHashSet();
+        var killedAt = run.Elapsed;
+        await victim.DisposeAsync(); // Process.Kill: SIGKILL, no goodbye to the cluster
+        await run.WaitForStepsAsync(step + 1, Timeout);
+        var recovery = run.Elapsed - killedAt;
+        var status = await run.WaitForEndAsync(Timeout);
+
+        var after = await run.GroupsAsync(step).WaitAsync(cancellation);
+        log.WriteLine($"kill -9 of {victim.Name} ({victimAddress}, controller {(controllerSilo == victimAddress ? "was" : "was not")} "
+            + $"on it) mid-step {step} with {lost.Count} of its groups not yet delivered; "
+            + $"step {step} completed {recovery.TotalSeconds:F2} s after the kill; attempts of step {step}'s groups: "
+            + string.Join(", ", after.Select(g => $"{g.Key}{(lost.Contains(g.Key) ? " (lost)" : "")} x{g.Attempts}")));
+        Assert.True(status.State == RunState.Completed, $"run ended {status.State}: {status.LastError}\n{SiloLogs()}");
+        var reports = await run.Controller.GetStepReports(0);
+        Assert.Equal(Enumerable.Range(0, Steps).Select(s => (long)s), reports.Select(r => r.Step));
+        Assert.All(reports, r =>
+        {
+            Assert.Equal(0, r.FailedGroups);
+            Assert.Equal(Prompts, r.Groups);
+            Assert.Equal(r.Step + 1, r.Weights!.Version);
+        });
+        Assert.All(after, g => Assert.Equal(GroupPhase.Delivered, g.Phase));
+        Assert.All(after.Where(g => lost.Contains(g.Key)), g =>
+        {
+            Assert.NotEqual(victimAddress, g.Silo);
+            Assert.InRange(g.Attempts, 1, 2); // 1: it had scored before the kill and delivered from its saved state
+        });
+        // At least one attempt died with the process; it counted once, and the group's next attempt succeeded.
+        Assert.Contains(after, g => lost.Contains(g.Key) && g.Attempts == 2);
+        // The survivors brought the lost groups back from their state in Azure Table.
+        Assert.Contains("resumes on", string.Join("\n", silos.Where(s => s != victim).Select(s => s.Output)));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes)
+        {
+            await process.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(_workFolder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // a process still held a file; the temp folder is the OS's to clean
+        }
+    }
+
+    private async Task<IHost> ConnectAsync(string clusterId, CancellationToken cancellation)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseOrleansClient(client => client.AddGridClient(new GridClientOptions
+        {
+            Cluster = ClusterMode.Azure,
+            AzureStorageConnectionString = azurite.ConnectionString,
+            ClusterId = clusterId,
+        }));
+        var host = builder.Build();
+        await host.StartAsync(cancellation);
+        return host;
+    }
+
+    private static async Task<string> SiloOfAsync(IClusterClient grains, IAddressable grain) =>
+        (await grains.GetGrain<IManagementGrain>(0).GetActivationAddress(grain))?.ToString() ?? "none";
+
+    /// <summary>The silo port in an Orleans silo address "S127.0.0.1:PORT:GENERATION".</summary>
+    private static int PortOf(string siloAddress) => int.Parse(siloAddress.Split(':')[1]);
+
+    private GridProcess Start(string name, Dictionary<string, string?> environment, string[] arguments)
+    {
+        var process = GridProcess.Start(name, _workFolder, environment, arguments);
+        _processes.Add(process);
+        return process;
+    }
+
+    private string SiloLogs() => string.Join("\n", _processes.Where(p => p.Name.StartsWith("silo", StringComparison.Ordinal))
+        .Select(p => $"--- {p.Name} ---\n{p.Output}"));
+}

@@ -1,0 +1,207 @@
+using Grid.Contracts.Learning;
+using Grid.Contracts.Rollouts;
+using Grid.Contracts.Runs;
+using Grid.Grains.Rollouts;
+using Grid.Grains.Tests.Infrastructure;
+using Grid.Hosting.Placement;
+using Grid.Hosting.Tests.Infrastructure;
+using Grid.Training.Settings;
+using Orleans.TestingHost;
+
+namespace Grid.Grains.Tests.Failures;
+
+/// <summary>
+/// Silos die, join and leave while a run is in flight on an in-process grid whose grain state and weights live in
+/// Azurite (as in a real cluster: memory grain storage would die with the silo that holds it). The run must complete
+/// with every group counted once and the weight versions in order; the tests print the recovery times.
+/// </summary>
+public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper output) : IClassFixture<AzuriteFixture>
+{
+    private const int Steps = 6;
+    private const int Prompts = 6;
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(120);
+
+    /// <summary>
+    /// Every batch of every rollout engine waits 0.8 s for company before it generates, so each attempt takes that
+    /// long: a silo stopped right after one of its groups started generating stops it mid-attempt.
+    /// </summary>
+    private static readonly RolloutEngineOptions SlowBatches = new()
+    {
+        QuietPeriod = TimeSpan.FromMilliseconds(800),
+        MaxLinger = TimeSpan.FromMilliseconds(800),
+    };
+
+    [Fact]
+    public async Task A_rollout_silo_killed_mid_step_loses_no_group_and_the_step_completes_on_the_survivors()
+    {
+        const string RunId = "kill-rollout-silo";
+        await using var cluster = await StartClusterAsync([SiloRole.Gpu, SiloRole.Plain, SiloRole.Plain]);
+        var run = await StartRunAsync(cluster, RunId, steps: Steps);
+        await run.WaitForStepsAsync(2, RunTimeout); // rollout engines loaded, learner warm
+        string learnerSilo = (await Learner(cluster, RunId).GetStatus()).Silo;
+
+        var (step, groups) = await run.WaitForGeneratingAsync(silo => silo != learnerSilo, RunTimeout);
+        var generating = RunTracker.Generating(groups, silo => silo != learnerSilo);
+        string victim = generating[0].Silo;
+        var lost = Unfinished(groups, victim);
+        var midAttempt = generating.Where(g => g.Silo == victim).Select(g => g.Key).ToHashSet();
+        string controllerSilo = await ControllerSiloAsync(cluster, RunId);
+        var killedAt = run.Elapsed;
+        await cluster.Placement.Cluster.KillSiloAsync(Silo(cluster, victim), TestContext.Current.CancellationToken);
+        await run.WaitForStepsAsync(step + 1, RunTimeout);
+        var recovery = run.Elapsed - killedAt;
+        var status = await run.WaitForEndAsync(RunTimeout);
+
+        output.WriteLine($"killed {victim} (controller {(controllerSilo == victim ? "was" : "was not")} on it) mid-step {step} "
+            + $"with {midAttempt.Count} of its groups generating; step {step} completed {recovery.TotalSeconds:F2} s after the kill");
+        await AssertCompleteAndCountedOnceAsync(run, status);
+        AssertLostGroupsFinishedElsewhere(await run.GroupsAsync(step), victim, lost, midAttempt);
+    }
+
+    [Fact]
+    public async Task When_the_learners_silo_dies_the_learner_comes_back_on_the_other_gpu_silo_and_no_version_repeats_or_is_skipped()
+    {
+        const string RunId = "kill-learner-silo";
+        await using var cluster = await StartClusterAsync([SiloRole.Gpu, SiloRole.Gpu, SiloRole.Plain]);
+        var run = await StartRunAsync(cluster, RunId, steps: Steps);
+        await run.WaitForStepsAsync(2, RunTimeout);
+        string victim = (await Learner(cluster, RunId).GetStatus()).Silo;
+        string otherGpu = cluster.Placement.SilosWith(SiloRole.Gpu).Single(s => s != victim);
+
+        var (step, groups) = await run.WaitForGeneratingAsync(silo => silo == victim, RunTimeout);
+        var lost = Unfinished(groups, victim);
+        var midAttempt = RunTracker.Generating(groups, silo => silo == victim).Select(g => g.Key).ToHashSet();
+        string controllerSilo = await ControllerSiloAsync(cluster, RunId);
+        var killedAt = run.Elapsed;
+        await cluster.Placement.Cluster.KillSiloAsync(Silo(cluster, victim), TestContext.Current.CancellationToken);
+        await run.WaitForStepsAsync(step + 1, RunTimeout);
+        var recovery = run.Elapsed - killedAt;
+        var status = await run.WaitForEndAsync(RunTimeout);
+
+        var learner = await Learner(cluster, RunId).GetStatus();
+        output.WriteLine($"killed the learner's silo {victim} (controller {(controllerSilo == victim ? "was" : "was not")} on it) "
+            + $"mid-step {step}; the learner came back on {learner.Silo} and step {step} completed "
+            + $"{recovery.TotalSeconds:F2} s after the kill; new learner published {string.Join(",", learner.PublishedVersions)}");
+        await AssertCompleteAndCountedOnceAsync(run, status);
+        Assert.Equal(otherGpu, learner.Silo);
+        // The new learner started from the last recorded weights (the version the step sampled from) and published
+        // each later version once.
+        Assert.Equal(Enumerable.Range((int)step, Steps - (int)step + 1).Select(v => (long)v), learner.PublishedVersions);
+        // Groups delivered before the kill handed their persisted result to the new learner; none was sampled again.
+        var after = await run.GroupsAsync(step);
+        AssertLostGroupsFinishedElsewhere(after, victim, lost, midAttempt);
+        output.WriteLine($"step {step} groups: {string.Join(", ", after.Select(g => $"{g.Key} x{g.Attempts}"))}; lost with the silo: {lost.Count}");
+    }
+
+    [Fact]
+    public async Task A_silo_that_joins_mid_run_gets_groups_and_a_silo_that_leaves_hands_its_groups_off()
+    {
+        const string RunId = "join-and-leave";
+        const int LongerRun = 10;
+        await using var cluster = await StartClusterAsync([SiloRole.Gpu, SiloRole.Plain, SiloRole.Plain], initialSilos: 2);
+        var run = await StartRunAsync(cluster, RunId, steps: LongerRun);
+        var joinedAfter = await run.WaitForStepsAsync(2, RunTimeout);
+        string leaving = cluster.Placement.SilosWith(SiloRole.Plain).Single();
+        var joinedAt = run.Elapsed;
+        string joined = (await cluster.Placement.StartSiloAsync()).SiloAddress.ToString();
+
+        // The new silo receives prompt groups of the steps that start after it joined; nothing restarts.
+        long firstStepOnJoined = -1;
+        for (long step = joinedAfter.StepsCompleted; firstStepOnJoined < 0 && step < LongerRun - 3; step++)
+        {
+            await run.WaitForStepsAsync(step + 1, RunTimeout);
+            if ((await run.GroupsAsync(step)).Any(g => g.Silo == joined))
+            {
+                firstStepOnJoined = step;
+            }
+        }
+
+        Assert.True(firstStepOnJoined >= 0, $"no group of steps {joinedAfter.StepsCompleted}..{LongerRun - 4} ran on the joined silo {joined}");
+        output.WriteLine($"silo {joined} joined after step {joinedAfter.StepsCompleted - 1} ({joinedAt.TotalSeconds:F1} s into the run); "
+            + $"step {firstStepOnJoined} already ran groups on it");
+
+        // A graceful stop mid-step: its groups move to the other silos and the step completes.
+        var (leftStep, groups) = await run.WaitForGeneratingAsync(silo => silo == leaving, RunTimeout);
+        var handedOff = RunTracker.Generating(groups, silo => silo == leaving).Select(g => g.Key).ToHashSet();
+        var stoppedAt = run.Elapsed;
+        await cluster.Placement.Cluster.StopSiloAsync(Silo(cluster, leaving), TestContext.Current.CancellationToken);
+        var stopTook = run.Elapsed - stoppedAt;
+        await run.WaitForStepsAsync(leftStep + 1, RunTimeout);
+        var handoff = run.Elapsed - stoppedAt;
+        var status = await run.WaitForEndAsync(RunTimeout);
+
+        await AssertCompleteAndCountedOnceAsync(run, status, LongerRun);
+        var moved = (await run.GroupsAsync(leftStep)).Where(g => handedOff.Contains(g.Key)).ToArray();
+        Assert.All(moved, g =>
+        {
+            // Finished before the silo left (1 attempt: a graceful stop lets running turns end), or moved and retried.
+            Assert.Equal(GroupPhase.Delivered, g.Phase);
+            Assert.NotEqual(leaving, g.Silo);
+            Assert.InRange(g.Attempts, 1, 2);
+        });
+        output.WriteLine($"stopped {leaving} gracefully mid-step {leftStep} with {handedOff.Count} group(s) generating; the stop took "
+            + $"{stopTook.TotalSeconds:F2} s and step {leftStep} completed {handoff.TotalSeconds:F2} s after it began; "
+            + $"attempts of those groups: {string.Join(",", moved.Select(g => g.Attempts))}");
+    }
+
+    /// <summary>Groups of a step's snapshot that sat on <paramref name="silo"/> and had not delivered yet.</summary>
+    private static HashSet<string> Unfinished(IEnumerable<PromptGroupStatus> groups, string silo) =>
+        groups.Where(g => g.Silo == silo && g.Phase != GroupPhase.Delivered).Select(g => g.Key).ToHashSet();
+
+    /// <summary>
+    /// Every group of the step was delivered once. Those lost with the victim finished on a survivor: the ones caught
+    /// mid-attempt with exactly one more attempt (the lost one counted once), the others (not started yet, or scored
+    /// and delivered from their saved state) with at most that. Every other group kept its single attempt.
+    /// </summary>
+    private static void AssertLostGroupsFinishedElsewhere(PromptGroupStatus[] after, string victim, HashSet<string> lost,
+        HashSet<string> midAttempt)
+    {
+        Assert.All(after, g => Assert.Equal(GroupPhase.Delivered, g.Phase));
+        Assert.All(after.Where(g => lost.Contains(g.Key)), g =>
+        {
+            Assert.NotEqual(victim, g.Silo);
+            Assert.InRange(g.Attempts, 1, 2);
+        });
+        Assert.All(after.Where(g => midAttempt.Contains(g.Key)), g => Assert.Equal(2, g.Attempts));
+        Assert.All(after.Where(g => !lost.Contains(g.Key)), g => Assert.Equal(1, g.Attempts));
+    }
+
+    private Task<GridCluster> StartClusterAsync(SiloRole[] roles, int? initialSilos = null) =>
+        GridCluster.StartAsync(roles, initialSilos, azurite.ConnectionString, SlowBatches);
+
+    private static async Task<RunTracker> StartRunAsync(GridCluster cluster, string runId, int steps)
+    {
+        var settings = TestRuns.Smoke($"steps={steps}", $"prompts_per_step={Prompts}");
+        settings = settings with { InitCheckpoint = TestRuns.WarmStart(settings) };
+        return await RunTracker.StartAsync(cluster.Client, runId,
+            new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: false), Prompts);
+    }
+
+    private static ILearnerGrain Learner(GridCluster cluster, string runId) =>
+        cluster.Client.GetGrain<ILearnerGrain>(LearnerKey.Create(runId));
+
+    private static InProcessSiloHandle Silo(GridCluster cluster, string address) =>
+        cluster.Placement.Cluster.Silos.Single(s => s.SiloAddress.ToString() == address);
+
+    private static async Task<string> ControllerSiloAsync(GridCluster cluster, string runId) =>
+        (await cluster.Client.GetGrain<IManagementGrain>(0)
+            .GetActivationAddress(cluster.Client.GetGrain<IControllerGrain>(runId)))?.ToString() ?? "none";
+
+    /// <summary>
+    /// The run completed every step once, in order; every step counted all its groups exactly once and lost none; the
+    /// weight versions the steps published have no gap and no repeat.
+    /// </summary>
+    private static async Task AssertCompleteAndCountedOnceAsync(RunTracker run, RunStatus status, int steps = Steps)
+    {
+        Assert.True(status.State == RunState.Completed, $"run ended {status.State}: {status.LastError}");
+        var reports = await run.Controller.GetStepReports(0);
+        Assert.Equal(Enumerable.Range(0, steps).Select(s => (long)s), reports.Select(r => r.Step));
+        Assert.All(reports, r =>
+        {
+            Assert.Equal(0, r.FailedGroups);
+            Assert.Equal(Prompts, r.Groups);
+            Assert.Equal(r.Step, r.PolicyVersion);
+            Assert.Equal(r.Step + 1, r.Weights!.Version);
+        });
+    }
+}

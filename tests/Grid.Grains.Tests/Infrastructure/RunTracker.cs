@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using Grid.Contracts.Rollouts;
+using Grid.Contracts.Runs;
+
+namespace Grid.Grains.Tests.Infrastructure;
+
+/// <summary>
+/// A run on a test grid, watched from the client the way <c>grid submit --wait</c> does: polls the controller (which
+/// also brings it back if its silo died) and the groups of a step, on one clock started with the run. Depends on
+/// nothing but the grain contracts, so the process-cluster tests link it too.
+/// </summary>
+public sealed class RunTracker
+{
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(5);
+    private readonly IClusterClient _client;
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    private RunTracker(IClusterClient client, string runId, int prompts)
+    {
+        _client = client;
+        RunId = runId;
+        Prompts = prompts;
+    }
+
+    public string RunId { get; }
+
+    public int Prompts { get; }
+
+    /// <summary>Time since the run was started.</summary>
+    public TimeSpan Elapsed => _clock.Elapsed;
+
+    public IControllerGrain Controller => _client.GetGrain<IControllerGrain>(RunId);
+
+    /// <summary>Starts the run described by <paramref name="spec"/> with <paramref name="prompts"/> prompts per step.</summary>
+    public static async Task<RunTracker> StartAsync(IClusterClient client, string runId, RunSpec spec, int prompts)
+    {
+        var tracker = Attach(client, runId, prompts);
+        await tracker.Controller.Start(spec);
+        return tracker;
+    }
+
+    /// <summary>Watches a run started elsewhere (say, by <c>grid submit</c>).</summary>
+    public static RunTracker Attach(IClusterClient client, string runId, int prompts) => new(client, runId, prompts);
+
+    /// <summary>Waits until the run has completed <paramref name="steps"/> steps (or ended); fails after <paramref name="timeout"/>.</summary>
+    public Task<RunStatus> WaitForStepsAsync(long steps, TimeSpan timeout) =>
+        WaitForAsync(s => s.StepsCompleted >= steps || s.State != RunState.Running, $"{steps} completed steps", timeout);
+
+    /// <summary>Waits until the run is no longer running.</summary>
+    public Task<RunStatus> WaitForEndAsync(TimeSpan timeout) =>
+        WaitForAsync(s => s.State != RunState.Running, "the end of the run", timeout);
+
+    /// <summary>The status of every group of <paramref name="step"/> (asking activates a group not started yet).</summary>
+    public Task<PromptGroupStatus[]> GroupsAsync(long step) => Task.WhenAll(Enumerable.Range(0, Prompts)
+        .Select(p => _client.GetGrain<IPromptGroupGrain>(PromptGroupKey.Create(RunId, step, p)).GetStatus()));
+
+    /// <summary>
+    /// Polls the current step until some of its groups are generating on a silo <paramref name="onSilo"/> accepts;
+    /// returns the step and the status of every one of its groups at that moment.
+    /// </summary>
+    public async Task<(long Step, PromptGroupStatus[] Groups)> WaitForGeneratingAsync(Func<string, bool> onSilo, TimeSpan timeout)
+    {
+        PromptGroupStatus[] groups = [];
+        var status = await WaitForAsync(async s =>
+        {
+            if (s.State != RunState.Running)
+            {
+                return true;
+            }
+
+            groups = await GroupsAsync(s.StepsCompleted);
+            return Generating(groups, onSilo).Length > 0;
+        }, "a group generating on the wanted silo", timeout);
+        return status.State == RunState.Running
+            ? (status.StepsCompleted, groups)
+            : throw new InvalidOperationException($"Run {RunId} ended before a group generated on the wanted silo: {Describe(status)}.");
+    }
+
+    /// <summary>Groups of a step's snapshot that were generating on a silo <paramref name="onSilo"/> accepts.</summary>
+    public static PromptGroupStatus[] Generating(IEnumerable<PromptGroupStatus> groups, Func<string, bool> onSilo) =>
+        groups.Where(g => g.Phase == GroupPhase.Generating && g.Attempts > 0 && onSilo(g.Silo)).ToArray();
+
+    /// <summary>
+    /// Polls until <paramref name="done"/> holds. A call that fails (the controller's silo died and the cluster has
+    /// not declared it dead yet, or the client's gateway went with it) is asked again at the next poll.
+    /// </summary>
+    private Task<RunStatus> WaitForAsync(Func<RunStatus, bool> done, string what, TimeSpan timeout) =>
+        WaitForAsync(s => Task.FromResult(done(s)), what, timeout);
+
+    private async Task<RunStatus> WaitForAsync(Func<RunStatus, Task<bool>> done, string what, TimeSpan timeout)
+    {
+        var deadline = _clock.Elapsed + timeout;
+        string last = "no answer yet";
+        while (true)
+        {
+            try
+            {
+                var status = await Controller.GetStatus().WaitAsync(CallTimeout);
+                if (await done(status).WaitAsync(CallTimeout))
+                {
+                    return status;
+                }
+
+                last = Describe(status);
+            }
+            catch (Exception error) when (error is not OperationCanceledException)
+            {
+                last = $"the last poll failed: {error.GetType().Name}: {error.Message}";
+            }
+
+            if (_clock.Elapsed > deadline)
+            {
+                throw new TimeoutException($"Run {RunId} did not reach {what} within {timeout}: {last}.");
+            }
+
+            await Task.Delay(Poll);
+        }
+    }
+
+    private static string Describe(RunStatus status) =>
+        $"{status.State}, {status.StepsCompleted}/{status.TotalSteps} steps, last error: {status.LastError ?? "none"}";
+}
