@@ -181,7 +181,8 @@ public sealed class PromptGroupGrain(
         if (state.State.Phase == GroupPhase.Generating)
         {
             // Only a previous activation leaves an attempt running: it was lost with its silo. It counts as failed; the
-            // next attempt starts at once, on this silo, which is not the one that failed.
+            // next attempt starts at once, on this silo, which is not the one that failed, with the lost one's seeds.
+            state.State.LostAttempts++;
             if (await FailAttemptAsync(settings, $"attempt {state.State.Attempts} was lost with its silo") is not null)
             {
                 return TimeSpan.Zero;
@@ -294,7 +295,7 @@ public sealed class PromptGroupGrain(
     private async Task<ScoredGroupRecord> AttemptAsync(PromptGroupAssignment assignment, RunSettings settings, int attempt)
     {
         var timeout = TimeSpan.FromSeconds(settings.Rollouts.AttemptTimeoutSeconds);
-        var fault = new FaultInjector(settings.Faults, settings.Seed).Decide(Key, attempt);
+        var fault = new FaultInjector(settings.Faults, settings.Seed).Decide(Key, state.State.Draw);
         using var abandon = new CancellationTokenSource();
         var work = ScoreAsync(assignment, settings, attempt, fault, abandon.Token);
         try
@@ -321,7 +322,7 @@ public sealed class PromptGroupGrain(
             assignment.PromptIndex, settings.PromptsPerStep);
         var requests = Enumerable.Range(0, settings.GroupSize)
             .Select(g => new GenerationRequest(prompt.Image, promptTokens,
-                SamplingSeed.For(settings.Seed, assignment.Step, assignment.PromptIndex, g, attempt - 1)))
+                SamplingSeed.For(settings.Seed, assignment.Step, assignment.PromptIndex, g, state.State.Draw - 1)))
             .ToArray();
 
         var clock = Stopwatch.StartNew();

@@ -27,4 +27,16 @@ public sealed class PromptGroupState
 
     /// <summary>The learner has the outcome: the scored group (Delivered) or the failure (Failed).</summary>
     [Id(6)] public bool Reported { get; set; }
+
+    /// <summary>
+    /// Attempts lost with their silo (or a stopped cluster). They count against the retry budget, but their samples
+    /// were never seen, so the next attempt draws the same sampling seeds: <see cref="Draw"/>.
+    /// </summary>
+    [Id(7)] public int LostAttempts { get; set; }
+
+    /// <summary>
+    /// Which draw of sampling seeds (and of injected faults) the current attempt uses, from 1: attempts that ran to an
+    /// outcome, plus this one. A run stopped mid-generation and resumed samples what it would have sampled.
+    /// </summary>
+    public int Draw => Attempts - LostAttempts;
 }

@@ -36,7 +36,11 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
     {
         const string RunId = "kill-rollout-silo";
         await using var cluster = await StartClusterAsync([SiloRole.Gpu, SiloRole.Plain, SiloRole.Plain]);
-        var run = await StartRunAsync(cluster, RunId, steps: Steps);
+        // A one-step warm start, shared by both runs: its samples depend on their seeds (a fully warm-started policy
+        // answers almost deterministically, which would hide a retry that drew other seeds).
+        var settings = TestRuns.Smoke($"steps={Steps}", $"prompts_per_step={Prompts}", "sft.steps=1");
+        settings = settings with { InitCheckpoint = TestRuns.WarmStart(settings) };
+        var run = await StartRunAsync(cluster, RunId, settings);
         await run.WaitForStepsAsync(2, RunTimeout); // rollout engines loaded, learner warm
         string learnerSilo = (await Learner(cluster, RunId).GetStatus()).Silo;
 
@@ -56,6 +60,18 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
             + $"with {midAttempt.Count} of its groups generating; step {step} completed {recovery.TotalSeconds:F2} s after the kill");
         await AssertCompleteAndCountedOnceAsync(run, status);
         AssertLostGroupsFinishedElsewhere(await run.GroupsAsync(step), victim, lost, midAttempt);
+
+        // A lost attempt's retry draws the lost one's sampling seeds: the run trained what an uninterrupted run trains.
+        var uninterrupted = await StartRunAsync(cluster, RunId + "-uninterrupted", settings);
+        await uninterrupted.WaitForEndAsync(RunTimeout);
+        var expected = await uninterrupted.Controller.GetStepReports(0);
+        var actual = await run.Controller.GetStepReports(0);
+        // What the samples were (entropy along them, their lengths), then what the update made of them.
+        Assert.Equal(expected.Select(r => r.Entropy), actual.Select(r => r.Entropy));
+        Assert.Equal(expected.Select(r => r.TokensGenerated), actual.Select(r => r.TokensGenerated));
+        Assert.Equal(expected.Select(r => r.Loss), actual.Select(r => r.Loss));
+        Assert.Equal(expected.Select(r => r.RewardMean), actual.Select(r => r.RewardMean));
+        Assert.Equal(expected.Select(r => r.Weights!.Sha256), actual.Select(r => r.Weights!.Sha256));
     }
 
     [Fact]
@@ -63,7 +79,7 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
     {
         const string RunId = "kill-learner-silo";
         await using var cluster = await StartClusterAsync([SiloRole.Gpu, SiloRole.Gpu, SiloRole.Plain]);
-        var run = await StartRunAsync(cluster, RunId, steps: Steps);
+        var run = await StartRunAsync(cluster, RunId, Settings(Steps));
         await run.WaitForStepsAsync(2, RunTimeout);
         string victim = (await Learner(cluster, RunId).GetStatus()).Silo;
         string otherGpu = cluster.Placement.SilosWith(SiloRole.Gpu).Single(s => s != victim);
@@ -99,7 +115,7 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
         const string RunId = "join-and-leave";
         const int LongerRun = 10;
         await using var cluster = await StartClusterAsync([SiloRole.Gpu, SiloRole.Plain, SiloRole.Plain], initialSilos: 2);
-        var run = await StartRunAsync(cluster, RunId, steps: LongerRun);
+        var run = await StartRunAsync(cluster, RunId, Settings(LongerRun));
         var joinedAfter = await run.WaitForStepsAsync(2, RunTimeout);
         string leaving = cluster.Placement.SilosWith(SiloRole.Plain).Single();
         var joinedAt = run.Elapsed;
@@ -169,10 +185,14 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
     private Task<GridCluster> StartClusterAsync(SiloRole[] roles, int? initialSilos = null) =>
         GridCluster.StartAsync(roles, initialSilos, azurite.ConnectionString, SlowBatches);
 
-    private static async Task<RunTracker> StartRunAsync(GridCluster cluster, string runId, int steps)
+    private static RunSettings Settings(int steps)
     {
         var settings = TestRuns.Smoke($"steps={steps}", $"prompts_per_step={Prompts}");
-        settings = settings with { InitCheckpoint = TestRuns.WarmStart(settings) };
+        return settings with { InitCheckpoint = TestRuns.WarmStart(settings) };
+    }
+
+    private static async Task<RunTracker> StartRunAsync(GridCluster cluster, string runId, RunSettings settings)
+    {
         return await RunTracker.StartAsync(cluster.Client, runId,
             new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: false), Prompts);
     }
