@@ -71,21 +71,32 @@ public sealed class GenerationTests
     [Fact]
     public void Rows_that_end_early_leave_the_batch_without_changing_the_other_rows()
     {
-        using var policy = TestPolicies.Tiny().EndingEarly(boost: 3f);
         var settings = new GenerationSettings(MaxNewTokens: 60, Temperature: 1.2);
         var requests = Enumerable.Range(0, 12)
             .Select(k => TestPolicies.Request(new string('?', k), imageSeed: k, seed: (ulong)k)).ToArray();
 
-        var batched = Generator.Generate(policy, requests, settings);
-
-        var lengths = batched.Select(r => r.Tokens.Length).ToArray();
         // Precondition: at least half the rows finish before the longest, so finished rows are dropped from the batch.
-        Assert.True(lengths.Count(l => l < lengths.Max()) >= requests.Length / 2,
-            $"lengths {string.Join(", ", lengths)}: too few rows end early for the batch to shrink");
-        for (int i = 0; i < requests.Length; i++)
+        // How many end early depends on the random weights (the global torch RNG is shared with tests running in
+        // parallel), so the EOS boost goes up until they do.
+        foreach (float boost in new[] { 3f, 4f, 5f, 6f, 8f })
         {
-            Assert.Equal(Generator.Generate(policy, [requests[i]], settings)[0].Tokens, batched[i].Tokens);
+            using var policy = TestPolicies.Tiny().EndingEarly(boost);
+            var batched = Generator.Generate(policy, requests, settings);
+            var lengths = batched.Select(r => r.Tokens.Length).ToArray();
+            if (lengths.Count(l => l < lengths.Max()) < requests.Length / 2)
+            {
+                continue;
+            }
+
+            for (int i = 0; i < requests.Length; i++)
+            {
+                Assert.Equal(Generator.Generate(policy, [requests[i]], settings)[0].Tokens, batched[i].Tokens);
+            }
+
+            return;
         }
+
+        Assert.Fail("No EOS boost made half the rows end early; the batch never shrank, so nothing was tested.");
     }
 
     [Fact]
