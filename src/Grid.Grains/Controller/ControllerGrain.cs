@@ -23,6 +23,7 @@ namespace Grid.Grains.Controller;
 /// </summary>
 public sealed class ControllerGrain(
     [PersistentState("run", GridStorage.Grain)] IPersistentState<ControllerState> state,
+    IClusterMembershipService membership,
     ILogger<ControllerGrain> logger) : Grain, IControllerGrain
 {
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(2);
@@ -253,7 +254,8 @@ public sealed class ControllerGrain(
             }
 
             long step = state.State.StepsCompleted;
-            var stalled = await _watchdog.CheckGroupsAsync(step, Settings.PromptsPerStep, p => Group(step, p));
+            var stalled = await _watchdog.CheckGroupsAsync(step, Settings.PromptsPerStep, p => Group(step, p),
+                membership.CurrentSnapshot.Version.Value);
             if (_watchdog.StepStalled)
             {
                 // Nothing moved for a whole deadline, groups or learner: plan the step and start its groups again.

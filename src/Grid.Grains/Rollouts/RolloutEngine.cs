@@ -121,10 +121,7 @@ public sealed class RolloutEngine : IDisposable
             try
             {
                 Interlocked.Increment(ref _batches);
-                foreach (var pending in opening)
-                {
-                    Join(batch, key, pending, members);
-                }
+                _waiting.AddRange(Join(batch, key, opening, members));
 
                 while (!batch.IsEmpty)
                 {
@@ -161,39 +158,58 @@ public sealed class RolloutEngine : IDisposable
             _waiting.Add(arrived);
         }
 
-        for (int i = 0; i < _waiting.Count && _options.JoinMidDecode; i++)
+        if (_options.JoinMidDecode && _waiting.Count > 0)
         {
-            var pending = _waiting[i];
-            if (SameBatch(pending.Request, key) && batch.CanAdmit(pending.Request.Requests))
-            {
-                _waiting.RemoveAt(i--);
-                Join(batch, key, pending, members);
-            }
+            var candidates = _waiting.ToList();
+            _waiting.Clear();
+            _waiting.AddRange(Join(batch, key, candidates, members));
         }
 
         _metrics?.EngineQueueDepth(_waiting.Count);
     }
 
-    private void Join(ContinuousBatch batch, RolloutRequest key, Pending pending, List<Pending> members)
+    /// <summary>
+    /// Lets into the batch, with one prefill, those of <paramref name="candidates"/> (in order) that share its run,
+    /// version and settings and fit; returns the others, in order, to wait.
+    /// </summary>
+    private List<Pending> Join(ContinuousBatch batch, RolloutRequest key, IEnumerable<Pending> candidates, List<Pending> members)
     {
-        if (!SameBatch(pending.Request, key) || !batch.CanAdmit(pending.Request.Requests))
+        var joining = new List<Pending>();
+        var rows = new List<GenerationRequest>();
+        var left = new List<Pending>();
+        foreach (var pending in candidates)
         {
-            _waiting.Add(pending);
-            return;
+            if (SameBatch(pending.Request, key) && batch.CanAdmit([.. rows, .. pending.Request.Requests]))
+            {
+                joining.Add(pending);
+                rows.AddRange(pending.Request.Requests);
+            }
+            else
+            {
+                left.Add(pending);
+            }
         }
 
         try
         {
-            batch.Admit(pending.Request.Requests, pending);
+            batch.Admit(joining.Select(p => new AdmittedGroup(p.Request.Requests, p)).ToArray());
+            members.AddRange(joining);
+            Interlocked.Add(ref _requests, joining.Count);
+        }
+        catch (ArgumentException) when (joining.Count > 1)
+        {
+            // Some request is bad (say, too long a prompt): admit them one by one, so only the bad one fails.
+            foreach (var pending in joining)
+            {
+                left.AddRange(Join(batch, key, [pending], members));
+            }
         }
         catch (ArgumentException error)
         {
-            pending.Done.TrySetException(error); // this request is bad (say, too long a prompt); its batch mates are not
-            return;
+            joining[0].Done.TrySetException(error); // this request is bad; its batch mates are not
         }
 
-        members.Add(pending);
-        Interlocked.Increment(ref _requests);
+        return left;
     }
 
     private static bool SameBatch(RolloutRequest request, RolloutRequest batchKey) =>

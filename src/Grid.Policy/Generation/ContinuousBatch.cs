@@ -81,8 +81,19 @@ public sealed class ContinuousBatch : IDisposable
     public void Admit(IReadOnlyList<GenerationRequest> requests, object owner)
     {
         ArgumentNullException.ThrowIfNull(requests);
+        Admit([new AdmittedGroup(requests, owner)]);
+    }
+
+    /// <summary>
+    /// Admits several groups with ONE prefill (one batched call is much cheaper than one per group); each group's
+    /// owner comes back with its results. Check <see cref="CanAdmit"/> with all their requests first.
+    /// </summary>
+    public void Admit(IReadOnlyList<AdmittedGroup> groups)
+    {
+        ArgumentNullException.ThrowIfNull(groups);
+        var requests = groups.SelectMany(g => g.Requests).ToArray();
         int longest = Validate(requests);
-        if (requests.Count == 0)
+        if (requests.Length == 0)
         {
             return;
         }
@@ -90,14 +101,14 @@ public sealed class ContinuousBatch : IDisposable
         if (!CanAdmit(requests))
         {
             throw new InvalidOperationException(
-                $"{requests.Count} rows with prompts of up to {longest} tokens cannot join this batch now ({_rows.Count} of "
+                $"{requests.Length} rows with prompts of up to {longest} tokens cannot join this batch now ({_rows.Count} of "
                 + $"{_maxRows} rows taken); wait until it drains.");
         }
 
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
         int capacity = _policy.Config.PatchCount + longest + _settings.MaxNewTokens - 1;
-        var cache = _policy.NewCache(requests.Count, capacity);
+        var cache = _policy.NewCache(requests.Length, capacity);
         var logits = Prefill(requests, longest, cache);
         if (_cache is null)
         {
@@ -118,9 +129,12 @@ public sealed class ContinuousBatch : IDisposable
         }
 
         int start = _cache.Length - cache.Length;
-        for (int i = 0; i < requests.Count; i++)
+        foreach (var group in groups)
         {
-            _rows.Add(new Row(requests[i], i, owner, start, _settings.MaxNewTokens));
+            for (int i = 0; i < group.Requests.Count; i++)
+            {
+                _rows.Add(new Row(group.Requests[i], i, group.Owner, start, _settings.MaxNewTokens));
+            }
         }
     }
 
