@@ -41,24 +41,13 @@ public sealed class AzureBlobWeightStore : IWeightStore
     {
         WeightNames.Validate(runId, version);
         ArgumentNullException.ThrowIfNull(content);
-        long start = content.CanSeek ? content.Position : 0;
-        return TransientRetry.RunAsync(
+        return TransientRetry.RunWritingAsync(
             _retry,
             $"Publishing version {version} of run '{runId}' to {_container.Uri}",
             IsTransient,
-            async (attempt, ct) =>
+            content,
+            async ct =>
             {
-                if (attempt > 1 && content.CanSeek)
-                {
-                    content.Position = start;
-                }
-                else if (attempt > 1)
-                {
-                    throw new InvalidOperationException(
-                        "A transient error interrupted the upload and the weight stream cannot be rewound to retry; "
-                        + "publish from a seekable stream (a file or memory stream).");
-                }
-
                 await EnsureContainerAsync(ct).ConfigureAwait(false);
                 var reference = await UploadObjectAsync(WeightNames.NewObjectName(runId, version), version, content, ct)
                     .ConfigureAwait(false);
@@ -75,20 +64,13 @@ public sealed class AzureBlobWeightStore : IWeightStore
         WeightNames.Validate(runId, version);
         WeightNames.ValidateName(kind, nameof(kind));
         ArgumentNullException.ThrowIfNull(content);
-        long start = content.CanSeek ? content.Position : 0;
-        return TransientRetry.RunAsync(
+        return TransientRetry.RunWritingAsync(
             _retry,
             $"Writing the {kind} of version {version} of run '{runId}' to {_container.Uri}",
             IsTransient,
-            async (attempt, ct) =>
+            content,
+            async ct =>
             {
-                if (attempt > 1)
-                {
-                    content.Position = content.CanSeek ? start : throw new InvalidOperationException(
-                        $"A transient error interrupted the upload of the {kind} and its stream cannot be rewound to "
-                        + "retry; write it from a seekable stream (a file or memory stream).");
-                }
-
                 await EnsureContainerAsync(ct).ConfigureAwait(false);
                 return await UploadObjectAsync(WeightNames.NewObjectName(runId, version, kind), version, content, ct)
                     .ConfigureAwait(false);

@@ -31,18 +31,13 @@ public sealed class LocalFolderWeightStore : IWeightStore
     {
         WeightNames.Validate(runId, version);
         ArgumentNullException.ThrowIfNull(content);
-        long start = content.CanSeek ? content.Position : 0;
-        return TransientRetry.RunAsync(
+        return TransientRetry.RunWritingAsync(
             _retry,
             $"Publishing version {version} of run '{runId}' to {_root}",
             IsTransient,
-            async (attempt, ct) =>
+            content,
+            async ct =>
             {
-                if (attempt > 1)
-                {
-                    Rewind(content, start);
-                }
-
                 var reference = await WriteObjectAsync(WeightNames.NewObjectName(runId, version), version, content, ct)
                     .ConfigureAwait(false);
                 await MovePointerAsync(runId, reference, ct).ConfigureAwait(false);
@@ -58,21 +53,12 @@ public sealed class LocalFolderWeightStore : IWeightStore
         WeightNames.Validate(runId, version);
         WeightNames.ValidateName(kind, nameof(kind));
         ArgumentNullException.ThrowIfNull(content);
-        long start = content.CanSeek ? content.Position : 0;
-        return TransientRetry.RunAsync(
+        return TransientRetry.RunWritingAsync(
             _retry,
             $"Writing the {kind} of version {version} of run '{runId}' to {_root}",
             IsTransient,
-            async (attempt, ct) =>
-            {
-                if (attempt > 1)
-                {
-                    Rewind(content, start);
-                }
-
-                return await WriteObjectAsync(WeightNames.NewObjectName(runId, version, kind), version, content, ct)
-                    .ConfigureAwait(false);
-            },
+            content,
+            ct => WriteObjectAsync(WeightNames.NewObjectName(runId, version, kind), version, content, ct),
             cancellationToken);
     }
 
@@ -286,18 +272,6 @@ public sealed class LocalFolderWeightStore : IWeightStore
         }
 
         return path;
-    }
-
-    private static void Rewind(Stream content, long start)
-    {
-        if (!content.CanSeek)
-        {
-            throw new InvalidOperationException(
-                "A transient error interrupted the publish and the weight stream cannot be rewound to retry; "
-                + "publish from a seekable stream (a file or memory stream).");
-        }
-
-        content.Position = start;
     }
 
     private static bool IsTransient(Exception error) =>

@@ -37,4 +37,31 @@ internal static class TransientRetry
             }
         }
     }
+
+    /// <summary>
+    /// <see cref="RunAsync{T}"/> for an operation that reads <paramref name="content"/> from its current position: every
+    /// retry rewinds it there first, and a stream that cannot be rewound is refused at the first retry.
+    /// </summary>
+    public static Task<T> RunWritingAsync<T>(
+        WeightStoreRetryOptions retry,
+        string operation,
+        Func<Exception, bool> isTransient,
+        Stream content,
+        Func<CancellationToken, Task<T>> write,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        long start = content.CanSeek ? content.Position : 0;
+        return RunAsync(retry, operation, isTransient, (attempt, ct) =>
+        {
+            if (attempt > 1)
+            {
+                content.Position = content.CanSeek ? start : throw new InvalidOperationException(
+                    $"{operation} was interrupted by a transient error and its stream cannot be rewound to retry; "
+                    + "write from a seekable stream (a file or memory stream).");
+            }
+
+            return write(ct);
+        }, cancellationToken);
+    }
 }
