@@ -1,9 +1,9 @@
 using System.Globalization;
 
-namespace Grid.Cli.Benchmarks;
+namespace Grid.Training.Benchmarks;
 
 /// <summary>Medians, and the machine's load next to each measurement (other work shares these machines).</summary>
-internal static class BenchStatistics
+public static class BenchStatistics
 {
     public static double Median(IEnumerable<double> values)
     {

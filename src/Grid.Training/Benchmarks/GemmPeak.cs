@@ -21,6 +21,6 @@ public static class GemmPeak
             seconds.Add(clock.Elapsed.TotalSeconds);
         }
 
-        return 2.0 * n * n * n / Statistics.Median(seconds) / 1e9;
+        return 2.0 * n * n * n / BenchStatistics.Median(seconds) / 1e9;
     }
 }

@@ -61,8 +61,8 @@ public static class PolicyBenchmark
             flops.Add(results.Select((x, i) => ModelFlops.Generation(policy.Config, requests[i].PromptTokens.Length, x.Tokens.Length)).Sum() / seconds);
         }
 
-        double gflops = Statistics.Median(flops) / 1e9;
-        return new GenerationBench(batch, Statistics.Median(rates), gflops, gflops / gemm);
+        double gflops = BenchStatistics.Median(flops) / 1e9;
+        return new GenerationBench(batch, BenchStatistics.Median(rates), gflops, gflops / gemm);
     }
 
     private static LearnerBench MeasureLearner(VisionLanguagePolicy policy, PolicyConfig config, IVisualTask task,
@@ -94,7 +94,7 @@ public static class PolicyBenchmark
             seconds.Add(clock.Elapsed.TotalSeconds);
         }
 
-        double median = Statistics.Median(seconds);
+        double median = BenchStatistics.Median(seconds);
         double flops = groups.Sum(g => g.Rollouts.Count * ModelFlops.LearnerStep(config, g.PromptTokens.Length, completionTokens));
         double gflops = flops / median / 1e9;
         return new LearnerBench(groups.Sum(g => g.Rollouts.Count), completionTokens, median, gflops, gflops / gemm);

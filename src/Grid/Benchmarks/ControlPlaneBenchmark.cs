@@ -1,5 +1,6 @@
 using Grid.Contracts.Runs;
 using Grid.Grains.Rollouts;
+using Grid.Training.Benchmarks;
 using Grid.Training.Settings;
 
 namespace Grid.Cli.Benchmarks;

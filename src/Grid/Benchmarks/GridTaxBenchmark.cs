@@ -3,6 +3,7 @@ using Grid.Cli.Commands;
 using Grid.Cli.Embedded;
 using Grid.Contracts.Runs;
 using Grid.Training;
+using Grid.Training.Benchmarks;
 using Grid.Training.Evaluation;
 using Grid.Training.Metrics;
 using Grid.Training.Settings;

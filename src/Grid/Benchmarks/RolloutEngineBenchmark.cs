@@ -6,6 +6,7 @@ using Grid.Policy.Generation;
 using Grid.Policy.Model;
 using Grid.Policy.Prompting;
 using Grid.Tasks;
+using Grid.Training.Benchmarks;
 using Grid.Training.Rollouts;
 using Microsoft.Extensions.Logging.Abstractions;
 
