@@ -10,8 +10,7 @@ namespace Grid.Telemetry.Tests;
 /// <summary>`grid train` as a process: it serves the run's metrics while it trains and leaves PNG plots in the run folder.</summary>
 public sealed class TrainCommandMetricsTests : IAsyncDisposable
 {
-    private readonly string _workFolder = Directory.CreateTempSubdirectory("grid-train-metrics-").FullName;
-    private readonly List<GridProcess> _processes = [];
+    private readonly GridProcesses _processes = new("grid-train-metrics-");
 
     [Fact]
     public async Task Grid_train_on_the_embedded_grid_serves_the_runs_metrics_and_writes_plots()
@@ -46,7 +45,7 @@ public sealed class TrainCommandMetricsTests : IAsyncDisposable
         var steps = Enumerable.Range(0, 12).Select(i => Steps.Report(step: i, beta: 0.04 / (i + 1))
             with { RewardMean = 0.1 + 0.05 * i, Accuracy = 0.04 * i, KlMean = 0.001 * i }).ToArray();
 
-        var paths = RunPlots.Write(steps, Path.Combine(_workFolder, "plots"));
+        var paths = RunPlots.Write(steps, Path.Combine(_processes.WorkFolder, "plots"));
 
         Assert.Equal(RunPlots.FileNames, paths.Select(p => Path.GetFileName(p)).ToArray());
         AssertPlots(paths);
@@ -61,9 +60,8 @@ public sealed class TrainCommandMetricsTests : IAsyncDisposable
         var cancellation = TestContext.Current.CancellationToken;
         int port = GridProcess.FreeLoopbackPort();
         var clock = Stopwatch.StartNew();
-        var train = GridProcess.Start("train", _workFolder, new Dictionary<string, string?>(),
+        var train = _processes.Start("train", new Dictionary<string, string?>(),
             ["train", "--preset", "smoke", "--set", "steps=30", "--output", "runs", "--metrics-port", port.ToString(), .. extra]);
-        _processes.Add(train);
         var endpoint = new Uri($"http://127.0.0.1:{port}/metrics");
         await train.WaitForOutputAsync($"metrics: {endpoint}", TimeSpan.FromSeconds(60), cancellation);
 
@@ -91,7 +89,7 @@ public sealed class TrainCommandMetricsTests : IAsyncDisposable
         var last = seen[^1];
         Assert.True(last.Value("grid_steps_total", ("run", last.Where("grid_step").First().Labels["run"])) is >= 1 and <= 30);
 
-        string run = Assert.Single(Directory.GetDirectories(Path.Combine(_workFolder, "runs")));
+        string run = Assert.Single(Directory.GetDirectories(Path.Combine(_processes.WorkFolder, "runs")));
         Assert.Contains($"plots: {Path.Combine(run, RunPlots.Folder)}", Regex.Replace(train.Output, @"\s+", " "));
         AssertPlots(RunPlots.FileNames.Select(f => Path.Combine(run, RunPlots.Folder, f)).ToArray());
         return (run, seen, clock.Elapsed.TotalSeconds);
@@ -116,13 +114,5 @@ public sealed class TrainCommandMetricsTests : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var process in _processes)
-        {
-            await process.DisposeAsync();
-        }
-
-        Directory.Delete(_workFolder, recursive: true);
-    }
+    public ValueTask DisposeAsync() => _processes.DisposeAsync();
 }

@@ -16,8 +16,7 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
     private const string RunId = "cluster-smoke";
     private static readonly TimeSpan SiloStartTimeout = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(240);
-    private readonly List<GridProcess> _processes = [];
-    private readonly string _workFolder = Directory.CreateTempSubdirectory("grid-cluster-").FullName;
+    private readonly GridProcesses _processes = new("grid-cluster-");
 
     [Fact]
     public async Task A_run_submitted_to_three_silo_processes_completes_with_state_and_weights_in_azure_storage()
@@ -33,7 +32,7 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
         double secondsToCluster = startClock.Elapsed.TotalSeconds;
         var runClock = Stopwatch.StartNew();
         var submit = Start("submit", environment,
-            ["submit", "--preset", "smoke", .. common, "--run-id", RunId, "--wait", "--output", Path.Combine(_workFolder, "runs")]);
+            ["submit", "--preset", "smoke", .. common, "--run-id", RunId, "--wait", "--output", Path.Combine(_processes.WorkFolder, "runs")]);
         int submitExit = await submit.WaitForExitAsync(RunTimeout, cancellation);
         double secondsRun = runClock.Elapsed.TotalSeconds;
         log.WriteLine($"cluster of 3 silo processes up in {secondsToCluster:F1} s; submit --wait (SFT + 3 steps + eval) took {secondsRun:F1} s");
@@ -41,7 +40,7 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
 
         Assert.True(submitExit == 0, $"grid submit exited {submitExit}:\n{submit.Output}\n{SiloLogs()}");
         Assert.Contains($"run {RunId} completed 3 steps", submit.Output);
-        string runFolder = Directory.GetDirectories(Path.Combine(_workFolder, "runs")).Single();
+        string runFolder = Directory.GetDirectories(Path.Combine(_processes.WorkFolder, "runs")).Single();
         Assert.Equal(3, File.ReadAllLines(Path.Combine(runFolder, "metrics.jsonl")).Length);
         Assert.True(File.Exists(Path.Combine(runFolder, "eval-final.json")));
         Assert.True(File.Exists(Path.Combine(runFolder, "plots", "beta.png")), $"submit --wait wrote no plots in {runFolder}");
@@ -86,7 +85,7 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
 
         // The connection string's key appears in no process's output.
         string key = azurite.ConnectionString.Split(';').Single(p => p.StartsWith("AccountKey=", StringComparison.Ordinal))[11..];
-        Assert.All(_processes, p => Assert.DoesNotContain(key, p.Output));
+        Assert.All(_processes.All, p => Assert.DoesNotContain(key, p.Output));
 
         // SIGTERM: a silo leaves gracefully and exits 0.
         silos[2].Terminate();
@@ -105,7 +104,7 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
         string[] common = ["--cluster", "azure", "--storage", "azure", "--cluster-id", clusterId];
         var first = await StartSilosAsync("first-", environment, common, cancellation);
         var submit = Start("submit", environment,
-            ["submit", "--preset", "smoke", "--set", "steps=8", .. common, "--run-id", run, "--output", Path.Combine(_workFolder, "runs")]);
+            ["submit", "--preset", "smoke", "--set", "steps=8", .. common, "--run-id", run, "--output", Path.Combine(_processes.WorkFolder, "runs")]);
         Assert.True(await submit.WaitForExitAsync(RunTimeout, cancellation) == 0, submit.Output);
 
         // Two steps in, every silo dies at once (kill -9): only Azure Storage remembers the run.
@@ -131,22 +130,7 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
         Assert.Contains("8/8", status.Output);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var process in _processes)
-        {
-            await process.DisposeAsync();
-        }
-
-        try
-        {
-            Directory.Delete(_workFolder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // a process still held a file; the temp folder is the OS's to clean
-        }
-    }
+    public ValueTask DisposeAsync() => _processes.DisposeAsync();
 
     /// <summary>Three silo processes on loopback, the first declaring a GPU; returns once all have joined.</summary>
     private async Task<GridProcess[]> StartSilosAsync(string prefix, Dictionary<string, string?> environment, string[] common,
@@ -189,13 +173,8 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
         }
     }
 
-    private GridProcess Start(string name, Dictionary<string, string?> environment, string[] arguments)
-    {
-        var process = GridProcess.Start(name, _workFolder, environment, arguments);
-        _processes.Add(process);
-        return process;
-    }
+    private GridProcess Start(string name, Dictionary<string, string?> environment, string[] arguments) =>
+        _processes.Start(name, environment, arguments);
 
-    private string SiloLogs() => string.Join("\n", _processes.Where(p => p.Name.Contains("silo", StringComparison.Ordinal))
-        .Select(p => $"--- {p.Name} ---\n{p.Output}"));
+    private string SiloLogs() => _processes.Logs("silo");
 }

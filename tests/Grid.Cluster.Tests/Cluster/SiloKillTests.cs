@@ -23,8 +23,7 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
     private const int Steps = 4;
     private const int Prompts = 6;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
-    private readonly List<GridProcess> _processes = [];
-    private readonly string _workFolder = Directory.CreateTempSubdirectory("grid-cluster-kill-").FullName;
+    private readonly GridProcesses _processes = new("grid-cluster-kill-");
 
     [Fact]
     public async Task After_kill_9_of_a_rollout_silo_process_the_run_completes_and_counts_every_group_once()
@@ -47,7 +46,7 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
 
         // Eight 48-token completions per group: an attempt lasts long enough for the kill to land in the middle of one.
         var submit = Start("submit", environment, ["submit", "--preset", "smoke", "--set", $"steps={Steps}",
-            "--set", $"prompts_per_step={Prompts}", "--set", "group_size=8", "--set", "max_new_tokens=48", .. common, "--run-id", RunId, "--output", Path.Combine(_workFolder, "runs")]);
+            "--set", $"prompts_per_step={Prompts}", "--set", "group_size=8", "--set", "max_new_tokens=48", .. common, "--run-id", RunId, "--output", Path.Combine(_processes.WorkFolder, "runs")]);
         Assert.True(await submit.WaitForExitAsync(Timeout, cancellation) == 0, submit.Output);
 
         using var client = await ConnectAsync(clusterId, cancellation);
@@ -94,22 +93,7 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
         Assert.Contains("resumes on", string.Join("\n", silos.Where(s => s != victim).Select(s => s.Output)));
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var process in _processes)
-        {
-            await process.DisposeAsync();
-        }
-
-        try
-        {
-            Directory.Delete(_workFolder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // a process still held a file; the temp folder is the OS's to clean
-        }
-    }
+    public ValueTask DisposeAsync() => _processes.DisposeAsync();
 
     private async Task<IHost> ConnectAsync(string clusterId, CancellationToken cancellation)
     {
@@ -131,13 +115,8 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
     /// <summary>The silo port in an Orleans silo address "S127.0.0.1:PORT:GENERATION".</summary>
     private static int PortOf(string siloAddress) => int.Parse(siloAddress.Split(':')[1]);
 
-    private GridProcess Start(string name, Dictionary<string, string?> environment, string[] arguments)
-    {
-        var process = GridProcess.Start(name, _workFolder, environment, arguments);
-        _processes.Add(process);
-        return process;
-    }
+    private GridProcess Start(string name, Dictionary<string, string?> environment, string[] arguments) =>
+        _processes.Start(name, environment, arguments);
 
-    private string SiloLogs() => string.Join("\n", _processes.Where(p => p.Name.StartsWith("silo", StringComparison.Ordinal))
-        .Select(p => $"--- {p.Name} ---\n{p.Output}"));
+    private string SiloLogs() => _processes.Logs("silo");
 }

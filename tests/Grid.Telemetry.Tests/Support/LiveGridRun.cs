@@ -24,8 +24,7 @@ public sealed class LiveGridRun : IAsyncLifetime
 
     private static readonly TimeSpan SiloStartTimeout = TimeSpan.FromSeconds(120);
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(180);
-    private readonly List<GridProcess> _processes = [];
-    private readonly string _workFolder = Directory.CreateTempSubdirectory("grid-live-").FullName;
+    private readonly GridProcesses _processes = new("grid-live-");
     private IHost? _client;
 
     public GridProcess[] Silos { get; private set; } = [];
@@ -49,7 +48,7 @@ public sealed class LiveGridRun : IAsyncLifetime
         var cancellation = TestContext.Current.CancellationToken;
         string clusterId = "live-" + Guid.NewGuid().ToString("N")[..8];
         Common = ["--cluster", "localhost", "--storage", "memory", "--cluster-id", clusterId,
-            "--weight-folder", Path.Combine(_workFolder, "weights")];
+            "--weight-folder", Path.Combine(_processes.WorkFolder, "weights")];
         int primaryPort = GridProcess.FreeLoopbackPort();
         Gateway = GridProcess.FreeLoopbackPort();
         int[] metricsPorts = [GridProcess.FreeLoopbackPort(), GridProcess.FreeLoopbackPort()];
@@ -71,7 +70,7 @@ public sealed class LiveGridRun : IAsyncLifetime
 
         clock.Restart();
         var submit = Start("submit", ["submit", "--preset", "smoke", "--set", $"steps={Steps}", .. Common,
-            "--gateway", Gateway.ToString(), "--run-id", RunId, "--output", Path.Combine(_workFolder, "runs")]);
+            "--gateway", Gateway.ToString(), "--run-id", RunId, "--output", Path.Combine(_processes.WorkFolder, "runs")]);
         int exit = await submit.WaitForExitAsync(RunTimeout, cancellation);
         Assert.True(exit == 0, $"grid submit exited {exit}:\n{submit.Output}\n{Logs()}");
         while (true)
@@ -90,14 +89,10 @@ public sealed class LiveGridRun : IAsyncLifetime
         Seconds = (secondsCluster, clock.Elapsed.TotalSeconds);
     }
 
-    public GridProcess Start(string name, string[] arguments)
-    {
-        var process = GridProcess.Start(name, _workFolder, new Dictionary<string, string?>(), arguments);
-        _processes.Add(process);
-        return process;
-    }
+    public GridProcess Start(string name, string[] arguments) =>
+        _processes.Start(name, new Dictionary<string, string?>(), arguments);
 
-    public string Logs() => string.Join("\n", _processes.Select(p => $"--- {p.Name} ---\n{p.Output}"));
+    public string Logs() => _processes.Logs();
 
     public async ValueTask DisposeAsync()
     {
@@ -108,19 +103,7 @@ public sealed class LiveGridRun : IAsyncLifetime
         }
 
         Prometheus?.Dispose();
-        foreach (var process in _processes)
-        {
-            await process.DisposeAsync();
-        }
-
-        try
-        {
-            Directory.Delete(_workFolder, recursive: true);
-        }
-        catch (IOException)
-        {
-            // a process still held a file; the temp folder is the OS's to clean
-        }
+        await _processes.DisposeAsync();
     }
 
     private async Task<IHost> ConnectAsync(string clusterId, CancellationToken cancellation)

@@ -1,0 +1,43 @@
+namespace Grid.Cluster.Tests.Infrastructure;
+
+/// <summary>
+/// The `grid` processes one test starts, all in one temporary work folder. Disposing stops every process and deletes
+/// the folder.
+/// </summary>
+public sealed class GridProcesses(string folderPrefix) : IAsyncDisposable
+{
+    private readonly List<GridProcess> _processes = [];
+
+    public string WorkFolder { get; } = Directory.CreateTempSubdirectory(folderPrefix).FullName;
+
+    public IReadOnlyList<GridProcess> All => _processes;
+
+    public GridProcess Start(string name, IReadOnlyDictionary<string, string?> environment, params string[] arguments)
+    {
+        var process = GridProcess.Start(name, WorkFolder, environment, arguments);
+        _processes.Add(process);
+        return process;
+    }
+
+    /// <summary>The output of the processes whose name contains <paramref name="nameContains"/> (all when null), for failure messages.</summary>
+    public string Logs(string? nameContains = null) => string.Join("\n", _processes
+        .Where(p => nameContains is null || p.Name.Contains(nameContains, StringComparison.Ordinal))
+        .Select(p => $"--- {p.Name} ---\n{p.Output}"));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var process in _processes)
+        {
+            await process.DisposeAsync();
+        }
+
+        try
+        {
+            Directory.Delete(WorkFolder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // a process still held a file; the temp folder is the OS's to clean
+        }
+    }
+}
