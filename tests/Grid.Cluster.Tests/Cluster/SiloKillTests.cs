@@ -44,9 +44,13 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
             await silo.WaitForOutputAsync("grid silo ready", Timeout, cancellation);
         }
 
-        // Eight 48-token completions per group: an attempt lasts long enough for the kill to land in the middle of one.
+        // Eight 96-token completions per group from the demo-sized model (4 layers of 128): an attempt takes most of a
+        // second, long enough for the kill to land in the middle of one. The smoke model's 48 tokens took ~0.1 s, and
+        // a kill aimed at a group seen generating could land after it had scored.
         var submit = Start("submit", environment, ["submit", "--preset", "smoke", "--set", $"steps={Steps}",
-            "--set", $"prompts_per_step={Prompts}", "--set", "group_size=8", "--set", "max_new_tokens=48", .. common, "--run-id", RunId, "--output", Path.Combine(_processes.WorkFolder, "runs")]);
+            "--set", $"prompts_per_step={Prompts}", "--set", "group_size=8", "--set", "max_new_tokens=96",
+            "--set", "model.d_model=128", "--set", "model.layers=4", "--set", "model.heads=4",
+            .. common, "--run-id", RunId, "--output", Path.Combine(_processes.WorkFolder, "runs")]);
         Assert.True(await submit.WaitForExitAsync(Timeout, cancellation) == 0, submit.Output);
 
         using var client = await ConnectAsync(clusterId, cancellation);
@@ -58,6 +62,7 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
         string controllerSilo = await SiloOfAsync(grains, run.Controller);
 
         var (step, groups) = await run.WaitForGeneratingAsync(silo => silo != learnerSilo, Timeout);
+        var seenAt = run.Elapsed;
         string victimAddress = RunTracker.Generating(groups, silo => silo != learnerSilo)[0].Silo;
         var victim = silos[Array.IndexOf(siloPorts, PortOf(victimAddress))];
         var lost = groups.Where(g => g.Silo == victimAddress && g.Phase != GroupPhase.Delivered).Select(g => g.Key).ToHashSet();
@@ -69,7 +74,8 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
 
         var after = await run.GroupsAsync(step).WaitAsync(cancellation);
         log.WriteLine($"kill -9 of {victim.Name} ({victimAddress}, controller {(controllerSilo == victimAddress ? "was" : "was not")} "
-            + $"on it) mid-step {step} with {lost.Count} of its groups not yet delivered; "
+            + $"on it) mid-step {step} with {lost.Count} of its groups not yet delivered, "
+            + $"{(killedAt - seenAt).TotalMilliseconds:F0} ms after seeing one generating; "
             + $"step {step} completed {recovery.TotalSeconds:F2} s after the kill; attempts of step {step}'s groups: "
             + string.Join(", ", after.Select(g => $"{g.Key}{(lost.Contains(g.Key) ? " (lost)" : "")} x{g.Attempts}")));
         Assert.True(status.State == RunState.Completed, $"run ended {status.State}: {status.LastError}\n{SiloLogs()}");
