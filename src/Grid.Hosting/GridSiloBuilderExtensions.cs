@@ -6,6 +6,7 @@ using Grid.Hosting.Placement;
 using Grid.Hosting.Storage;
 using Grid.Hosting.Weights;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Placement;
 using Orleans.Runtime.MembershipService.SiloMetadata;
@@ -112,6 +113,14 @@ public static class GridSiloBuilderExtensions
             // cost of a prompt group on the control-plane benchmark (three state writes per group).
             foreach (string name in new[] { GridStorage.Grain, GridStorage.LargeGrain })
             {
+                if (options.InProcessStore is { } store)
+                {
+                    silo.Services.AddKeyedSingleton<IGrainStorage>(name, (provider, _) => new InProcessGrainStorage(name,
+                        provider.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId, store,
+                        provider.GetRequiredService<Serializer>()));
+                    continue;
+                }
+
                 silo.AddMemoryGrainStorage(name);
                 silo.Services.AddOptions<MemoryGrainStorageOptions>(name).Configure<Serializer>(
                     (o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));

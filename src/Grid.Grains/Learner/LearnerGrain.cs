@@ -255,9 +255,14 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
             return;
         }
 
-        var done = new HashSet<int>(_groups.TryGetValue(plan.Step, out var groups) ? groups.Keys : []);
-        done.UnionWith(_failures.TryGetValue(plan.Step, out var failures) ? failures.Keys : []);
-        if (done.Count < plan.Groups)
+        var groups = _groups.GetValueOrDefault(plan.Step);
+        var failures = _failures.GetValueOrDefault(plan.Step);
+        if ((groups?.Count ?? 0) + (failures?.Count ?? 0) < plan.Groups)
+        {
+            return; // the cheap count first: this runs on every delivered group
+        }
+
+        if (groups is not null && failures is not null && groups.Keys.Union(failures.Keys).Count() < plan.Groups)
         {
             return;
         }

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using Grid.Hosting.Storage;
 
 namespace Grid.Hosting.Configuration;
 
@@ -47,6 +48,14 @@ public sealed partial record GridSiloOptions
 
     /// <summary>Azure Storage (or Azurite) connection string; required when clustering or storage is azure.</summary>
     public string? AzureStorageConnectionString { get; init; }
+
+    /// <summary>
+    /// Storage=memory, every silo of the cluster in this process (the embedded grid, benchmarks, in-process test
+    /// clusters): the silos given the same store share grain state through it, with no grain call per write, and a
+    /// silo that dies leaves its grains' state to the others. Null: Orleans' memory storage, which spreads the state
+    /// over storage grains on the silos and so also works for silos in several processes.
+    /// </summary>
+    public InProcessGrainStore? InProcessStore { get; init; }
 
     /// <summary>Storage=memory: folder of the local weight store.</summary>
     public string WeightFolder { get; init; } = Path.Combine("runs", "weights");
@@ -119,6 +128,12 @@ public sealed partial record GridSiloOptions
             problems.Add("WeightFolder is empty; give a folder for the local weight store, e.g. runs/weights.");
         }
 
+        if (Storage == StorageMode.Azure && InProcessStore is not null)
+        {
+            problems.Add("InProcessStore is set but Storage is azure; grain state goes to Azure Table and Blob. Leave "
+                + "InProcessStore unset, or use Storage=memory for a cluster that lives in one process.");
+        }
+
         if (Storage == StorageMode.Azure && !ContainerName().IsMatch(WeightContainer ?? ""))
         {
             problems.Add(
@@ -163,6 +178,7 @@ public sealed partial record GridSiloOptions
         text.Append($"ClusterId = {ClusterId}, ServiceId = {ServiceId}, ");
         text.Append($"AzureStorageConnectionString = {Redact(AzureStorageConnectionString)}, ");
         text.Append($"WeightFolder = {WeightFolder}, WeightContainer = {WeightContainer}, ");
+        text.Append($"InProcessStore = {(InProcessStore is null ? "none" : "shared in this process")}, ");
         text.Append($"FastFailureDetection = {FastFailureDetection} }}");
         return text.ToString();
     }

@@ -96,7 +96,7 @@ public sealed class CountingTask : IVisualTask
             }
         }
 
-        return canvas.ToImage();
+        return canvas.Finish();
     }
 
     /// <summary>Five question forms, equally likely, with the attribute values drawn uniformly.</summary>

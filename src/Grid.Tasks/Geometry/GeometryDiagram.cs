@@ -85,6 +85,6 @@ internal sealed class GeometryDiagram
             }
         }
 
-        return canvas.ToImage();
+        return canvas.Finish();
     }
 }

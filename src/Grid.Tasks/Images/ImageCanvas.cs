@@ -9,6 +9,7 @@ namespace Grid.Tasks.Images;
 public sealed class ImageCanvas
 {
     private readonly RgbImage _image;
+    private bool _finished;
 
     public ImageCanvas(int width, int height, Rgb background)
     {
@@ -21,6 +22,16 @@ public sealed class ImageCanvas
 
     /// <summary>A copy of the pixels painted so far.</summary>
     public RgbImage ToImage() => new(_image.Width, _image.Height, (byte[])_image.Pixels.Clone());
+
+    /// <summary>
+    /// The painted image itself, not a copy, for a canvas that is done: painting on it afterwards throws. Tasks render
+    /// a prompt's image once per group attempt, and the copy was most of what rendering allocated.
+    /// </summary>
+    public RgbImage Finish()
+    {
+        _finished = true;
+        return _image;
+    }
 
     public void FillCircle(double centerX, double centerY, double radius, Rgb color) =>
         Paint(centerX - radius, centerY - radius, centerX + radius, centerY + radius, color, (x, y) =>
@@ -59,13 +70,27 @@ public sealed class ImageCanvas
     {
         double half = width / 2;
         double dx = x1 - x0, dy = y1 - y0, lengthSquared = (dx * dx) + (dy * dy);
+        // Only pixels near the line can be covered: in each row, test those within half + 1 px (horizontally) of the
+        // infinite line's band instead of the whole bounding box, which for a diagonal is the whole image. The test
+        // itself is unchanged, so the same pixels are painted.
+        Func<double, (double From, double To)>? near = null;
+        if (dy != 0 && lengthSquared != 0)
+        {
+            double reach = Math.Abs(half * Math.Sqrt(lengthSquared) / dy) + 1;
+            near = y =>
+            {
+                double centre = x0 + ((y - y0) * dx / dy);
+                return (centre - reach, centre + reach);
+            };
+        }
+
         Paint(Math.Min(x0, x1) - half, Math.Min(y0, y1) - half, Math.Max(x0, x1) + half, Math.Max(y0, y1) + half, color,
             (x, y) =>
             {
                 double t = lengthSquared == 0 ? 0 : Math.Clamp((((x - x0) * dx) + ((y - y0) * dy)) / lengthSquared, 0, 1);
                 double ex = x - (x0 + (t * dx)), ey = y - (y0 + (t * dy));
                 return (ex * ex) + (ey * ey) <= half * half;
-            });
+            }, near);
     }
 
     /// <summary>A pie slice from <paramref name="fromDegrees"/> counter-clockwise through
@@ -120,13 +145,27 @@ public sealed class ImageCanvas
         };
     }
 
-    private void Paint(double left, double top, double right, double bottom, Rgb color, Func<double, double, bool> covers)
+    /// <param name="near">Optional: for a row's pixel-centre y, an x range outside which no pixel of that row is covered.</param>
+    private void Paint(double left, double top, double right, double bottom, Rgb color, Func<double, double, bool> covers,
+        Func<double, (double From, double To)>? near = null)
     {
+        if (_finished)
+        {
+            throw new InvalidOperationException("This canvas was finished and handed its image out; paint on a new canvas.");
+        }
+
         int x0 = Math.Max(0, (int)Math.Floor(left)), x1 = Math.Min(Width - 1, (int)Math.Ceiling(right));
         int y0 = Math.Max(0, (int)Math.Floor(top)), y1 = Math.Min(Height - 1, (int)Math.Ceiling(bottom));
         for (int y = y0; y <= y1; y++)
         {
-            for (int x = x0; x <= x1; x++)
+            int from = x0, to = x1;
+            if (near?.Invoke(y + 0.5) is var (nearFrom, nearTo))
+            {
+                from = Math.Max(x0, (int)Math.Floor(nearFrom));
+                to = Math.Min(x1, (int)Math.Ceiling(nearTo));
+            }
+
+            for (int x = from; x <= to; x++)
             {
                 if (covers(x + 0.5, y + 0.5))
                 {

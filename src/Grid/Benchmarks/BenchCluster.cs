@@ -4,6 +4,7 @@ using Grid.Grains;
 using Grid.Grains.Rollouts;
 using Grid.Hosting;
 using Grid.Hosting.Configuration;
+using Grid.Hosting.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -36,6 +37,7 @@ internal sealed class BenchCluster : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(silos, 1);
         string weights = Directory.CreateTempSubdirectory("grid-bench-weights-").FullName;
         int primary = FreeLoopbackPort();
+        var store = new InProcessGrainStore(); // every silo is in this process, as in the embedded grid
         var hosts = new List<IHost>();
         for (int i = 0; i < silos; i++)
         {
@@ -43,6 +45,7 @@ internal sealed class BenchCluster : IDisposable
             {
                 Cluster = ClusterMode.Localhost,
                 Storage = StorageMode.Memory,
+                InProcessStore = store,
                 AllowCpuLearner = true,
                 SiloPort = i == 0 ? primary : FreeLoopbackPort(),
                 GatewayPort = 0, // the client is co-hosted on silo 0

@@ -28,10 +28,11 @@ internal static class BenchCommand
         var rounds = new Option<int>("--rounds") { Description = "Grid tax: in-process + grid run pairs (step times pooled).", DefaultValueFactory = _ => 2 };
         var taxSteps = new Option<int>("--tax-steps") { Description = "Grid tax: timed GRPO-D steps per run (after 2 warm-up steps).", DefaultValueFactory = _ => 6 };
         var groupsPerStep = new Option<int>("--groups-per-step") { Description = "Control plane: prompt groups per step.", DefaultValueFactory = _ => 1000 };
+        var silos = new Option<string>("--silos") { Description = "Control plane: silo counts to measure, comma-separated (1 to 8 each).", DefaultValueFactory = _ => "1,2,3" };
         var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON here." };
         var command = new Command("bench", "Measure the policy against this machine's GEMM peak, and the grid against the in-process loop.")
         {
-            suite, repeats, rounds, taxSteps, groupsPerStep, json,
+            suite, repeats, rounds, taxSteps, groupsPerStep, silos, json,
         };
         options.AddTo(command);
         command.SetAction(parse =>
@@ -47,6 +48,7 @@ internal static class BenchCommand
             int r = AtLeast1("rounds", parse.GetValue(rounds));
             int timed = AtLeast1("tax-steps", parse.GetValue(taxSteps));
             int groups = AtLeast1("groups-per-step", parse.GetValue(groupsPerStep));
+            int[] siloCounts = SiloCounts(parse.GetValue(silos)!);
             var started = DateTimeOffset.UtcNow;
             PolicyBenchReport? policy = null;
             GridTaxBench? tax = null;
@@ -67,7 +69,7 @@ internal static class BenchCommand
             {
                 // A discarded first run: the JIT and the thread pool warm up before the 1-silo figure, not during it.
                 ControlPlaneBenchmark.Run(1, groups, warmupSteps: 1, timedSteps: 1, settings.OutputDirectory);
-                control = [.. new[] { 1, 2, 3 }.Select(silos => ControlPlaneBenchmark.Run(silos, groups, warmupSteps: 2, timedSteps: 8,
+                control = [.. siloCounts.Select(count => ControlPlaneBenchmark.Run(count, groups, warmupSteps: 2, timedSteps: 8,
                     settings.OutputDirectory))];
                 WriteControlPlane(control);
             }
@@ -101,6 +103,15 @@ internal static class BenchCommand
         return command;
     }
 
+    private static int[] SiloCounts(string text)
+    {
+        var counts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(part => int.TryParse(part, out int n) && n is >= 1 and <= 8 ? n : -1).ToArray();
+        return counts.Length > 0 && counts.All(n => n > 0)
+            ? counts
+            : throw new InvalidSettingException("silos", text, "silo counts from 1 to 8, comma-separated, e.g. 1,2,3");
+    }
+
     private static int AtLeast1(string name, int value) =>
         value >= 1 ? value : throw new InvalidSettingException(name, value, "an integer >= 1");
 
@@ -121,7 +132,7 @@ internal static class BenchCommand
     private static void WriteControlPlane(IReadOnlyList<ControlPlaneBench> results)
     {
         var table = new Table().Title("control plane: fixed-answer policy (target >= 2,000 groups/s on one silo)")
-            .AddColumns("silos", "groups/step", "median step", "groups/s", "vs 1 silo", "CPU us/group", "groups/s on idle cores", "load avg before/after");
+            .AddColumns("silos", "groups/step", "median step", "groups/s", $"vs {results[0].Silos} silo{(results[0].Silos == 1 ? "" : "s")}", "CPU us/group", "groups/s on idle cores", "load avg before/after");
         foreach (var c in results)
         {
             table.AddRow($"{c.Silos}", $"{c.GroupsPerStep}", $"{c.MedianStepSeconds:F3} s", $"{c.GroupsPerSecond:N0}",

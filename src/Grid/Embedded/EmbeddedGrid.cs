@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Grid.Grains;
 using Grid.Hosting;
 using Grid.Hosting.Configuration;
+using Grid.Hosting.Storage;
 using Grid.Telemetry;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -22,6 +23,7 @@ internal static class EmbeddedGrid
         {
             Cluster = ClusterMode.Localhost,
             Storage = StorageMode.Memory,
+            InProcessStore = new InProcessGrainStore(), // one silo: its grain state needs no storage grains
             AllowCpuLearner = true,
             SiloPort = FreeLoopbackPort(),
             GatewayPort = 0, // the client is co-hosted; nobody else connects

@@ -1,5 +1,6 @@
 using Grid.Hosting.Configuration;
 using Grid.Hosting.Placement;
+using Grid.Hosting.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
 using Orleans.Runtime.MembershipService.SiloMetadata;
@@ -37,7 +38,8 @@ public sealed class PlacementCluster : IAsyncDisposable
     /// <param name="responseTimeout">The client's grain-call timeout.</param>
     /// <param name="storage">
     /// Changes the silos' options (e.g. Azure storage on Azurite) and fixes the service id, so a second cluster on the
-    /// same storage finds the first one's grain state; null: memory storage, a fresh service id.
+    /// same storage finds the first one's grain state; null: memory storage shared by the cluster's silos in this
+    /// process (<see cref="InProcessGrainStore"/>), a fresh service id.
     /// </param>
     /// <param name="initialSilos">Silos started now (default: one per role); <see cref="StartSiloAsync"/> starts the rest.</param>
     public static async Task<PlacementCluster> StartAsync(IReadOnlyList<SiloRole> roles,
@@ -53,6 +55,7 @@ public sealed class PlacementCluster : IAsyncDisposable
         builder.Options.AssumeHomogenousSilosForTesting = false; // otherwise Orleans skips placement filters
         builder.Options.ConfigureFileLogging = false;
         string weights = Directory.CreateTempSubdirectory("grid-weights-").FullName;
+        var memory = new InProcessGrainStore(); // every silo is in this process: a killed one leaves its state to the rest
         builder.ConfigureSilo((silo, siloBuilder) =>
         {
             var role = roles[int.Parse(silo.SiloName.Split('_')[1])];
@@ -61,6 +64,7 @@ public sealed class PlacementCluster : IAsyncDisposable
                 GpuDevices = role.GpuDevices,
                 AllowCpuLearner = role.AllowCpuLearner,
                 WeightFolder = weights,
+                InProcessStore = storage is null ? memory : null,
             };
             options = (storage?.Options(options) ?? options).Validate();
             siloBuilder

@@ -44,4 +44,59 @@ public sealed class ImageCanvasTests
         Assert.Equal(s_black, image[13, 13]);
         Assert.Equal(s_black, image[6, 13]);
     }
+
+    /// <summary>
+    /// DrawLine tests only the pixels near the line in each row; it must paint exactly the pixels whose centres lie within
+    /// half the width of the segment, which the brute force below finds by testing every pixel of the image.
+    /// </summary>
+    [Fact]
+    public void A_line_paints_exactly_the_pixel_centres_within_half_its_width_of_the_segment()
+    {
+        var random = new Random(7);
+        const int size = 48;
+        for (int line = 0; line < 400; line++)
+        {
+            double x0 = (random.NextDouble() * 60) - 6, y0 = (random.NextDouble() * 60) - 6;
+            // Steep, shallow, horizontal, vertical and zero-length segments, at random and on exact pixel coordinates.
+            (double x1, double y1) = (line % 5) switch
+            {
+                0 => (x0, (random.NextDouble() * 60) - 6),
+                1 => ((random.NextDouble() * 60) - 6, y0),
+                2 => (x0, y0),
+                3 => (Math.Round(x0) + 0.5 + random.Next(-20, 20), Math.Round(y0) + random.Next(-3, 3)),
+                _ => ((random.NextDouble() * 60) - 6, (random.NextDouble() * 60) - 6),
+            };
+            double width = 0.5 + (random.NextDouble() * 4);
+            var canvas = new ImageCanvas(size, size, s_white);
+            canvas.DrawLine(x0, y0, x1, y1, width, s_black);
+            var image = canvas.ToImage();
+
+            double half = width / 2, dx = x1 - x0, dy = y1 - y0, lengthSquared = (dx * dx) + (dy * dy);
+            for (int y = 0; y < size; y++)
+            {
+                for (int x = 0; x < size; x++)
+                {
+                    double px = x + 0.5, py = y + 0.5;
+                    double t = lengthSquared == 0 ? 0 : Math.Clamp((((px - x0) * dx) + ((py - y0) * dy)) / lengthSquared, 0, 1);
+                    double ex = px - (x0 + (t * dx)), ey = py - (y0 + (t * dy));
+                    bool covered = (ex * ex) + (ey * ey) <= half * half;
+                    Assert.True((covered ? s_black : s_white) == image[x, y],
+                        $"line {line} ({x0}, {y0}) -> ({x1}, {y1}) width {width}: pixel ({x}, {y}) should be {(covered ? "painted" : "blank")}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void A_finished_canvas_hands_out_its_image_and_refuses_more_paint()
+    {
+        var canvas = new ImageCanvas(8, 8, s_white);
+        canvas.FillRectangle(0, 0, 2, 2, s_black);
+        var image = canvas.Finish();
+
+        Assert.Equal(s_black, image[1, 1]);
+        var error = Assert.Throws<InvalidOperationException>(() => canvas.FillRectangle(4, 4, 6, 6, s_black));
+        Assert.Contains("new canvas", error.Message);
+        Assert.Equal(s_white, image[5, 5]);
+    }
 }

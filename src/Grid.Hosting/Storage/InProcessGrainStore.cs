@@ -1,0 +1,113 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Orleans.Serialization;
+using Orleans.Storage;
+
+namespace Grid.Hosting.Storage;
+
+/// <summary>
+/// Grain state for a cluster whose silos all live in this process (the embedded <c>grid train</c>, the benchmarks,
+/// in-process test clusters): serialized states with ETags in one table that every silo given this store shares,
+/// as the silos of a real cluster share Azure Table. A silo that dies or stops leaves its grains' state to the
+/// survivors; nothing outlives the process. Orleans' own memory storage instead spreads the states over storage
+/// grains on the silos, which costs a grain call (and a copy of the state through its codec) per write and loses the
+/// states a dying silo held; it stays the choice for memory storage across processes.
+/// </summary>
+public sealed class InProcessGrainStore
+{
+    private readonly ConcurrentDictionary<string, StoredState> _states = new(StringComparer.Ordinal);
+    private long _lastETag;
+
+    /// <summary>States stored now, over every provider and grain.</summary>
+    public int Count => _states.Count;
+
+    internal bool TryRead(string key, out StoredState state) => _states.TryGetValue(key, out state!);
+
+    /// <summary>Stores <paramref name="data"/> if the stored ETag is <paramref name="expectedETag"/> (null: none stored).</summary>
+    internal string Write(string key, string? expectedETag, byte[] data)
+    {
+        var written = new StoredState(NextETag(), data);
+        if (expectedETag is null)
+        {
+            if (!_states.TryAdd(key, written))
+            {
+                throw Conflict(key, expectedETag);
+            }
+        }
+        else if (!_states.TryGetValue(key, out var stored) || stored.ETag != expectedETag || !_states.TryUpdate(key, written, stored))
+        {
+            throw Conflict(key, expectedETag);
+        }
+
+        return written.ETag;
+    }
+
+    internal void Clear(string key, string? expectedETag)
+    {
+        if (!_states.TryGetValue(key, out var stored))
+        {
+            return;
+        }
+
+        if (stored.ETag != expectedETag || !_states.TryRemove(new KeyValuePair<string, StoredState>(key, stored)))
+        {
+            throw Conflict(key, expectedETag);
+        }
+    }
+
+    private string NextETag() => Interlocked.Increment(ref _lastETag).ToString(CultureInfo.InvariantCulture);
+
+    private InconsistentStateException Conflict(string key, string? expectedETag)
+    {
+        string stored = _states.TryGetValue(key, out var state) ? state.ETag : "none";
+        return new InconsistentStateException(
+            $"Grain state {key} was written by another activation: it has ETag {stored}, this activation expected "
+            + $"{expectedETag ?? "none"}. Only one activation of a grain may write its state.", stored, expectedETag ?? "none");
+    }
+
+    internal sealed record StoredState(string ETag, byte[] Data);
+}
+
+/// <summary>
+/// One named grain storage provider of one service over an <see cref="InProcessGrainStore"/>, with Orleans' binary
+/// serializer writing through its pooled buffers (OrleansGrainStorageSerializer grows a fresh buffer per write).
+/// </summary>
+public sealed class InProcessGrainStorage(string name, string serviceId, InProcessGrainStore store, Serializer serializer)
+    : IGrainStorage
+{
+    public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        if (store.TryRead(Key(stateName, grainId), out var stored))
+        {
+            grainState.State = serializer.Deserialize<T>(stored.Data);
+            grainState.ETag = stored.ETag;
+            grainState.RecordExists = true;
+        }
+        else
+        {
+            grainState.State = Activator.CreateInstance<T>();
+            grainState.ETag = null;
+            grainState.RecordExists = false;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        grainState.ETag = store.Write(Key(stateName, grainId), grainState.ETag, serializer.SerializeToArray(grainState.State));
+        grainState.RecordExists = true;
+        return Task.CompletedTask;
+    }
+
+    public Task ClearStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
+    {
+        store.Clear(Key(stateName, grainId), grainState.ETag);
+        grainState.State = Activator.CreateInstance<T>();
+        grainState.ETag = null;
+        grainState.RecordExists = false;
+        return Task.CompletedTask;
+    }
+
+    private string Key(string stateName, GrainId grainId) => $"{serviceId}/{name}/{stateName}/{grainId}";
+}
