@@ -244,6 +244,17 @@ public sealed class RolloutEngine : IDisposable
         }
 
         var clock = Stopwatch.StartNew();
+        // Load a new policy version while the step's other requests arrive, rather than after they have (a load took
+        // 7-40 ms in the grid-tax benchmark, the arrivals 2-18 ms). A failure is reported by Decode, to the whole batch.
+        try
+        {
+            PolicyAt(first.Request.RunId, first.Request.Weights, first.Request.Config);
+        }
+        catch (Exception error) when (error is not OutOfMemoryException)
+        {
+            _logger.LogDebug(error, "Loading the policy for run {RunId} before its batch failed", first.Request.RunId);
+        }
+
         while (true)
         {
             var left = _options.MaxLinger - clock.Elapsed;
