@@ -195,13 +195,24 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
         double residualStd = 0.02 / Math.Sqrt(2.0 * Config.Layers);
         foreach (var (name, parameter) in named_parameters())
         {
-            if (name.EndsWith(".bias", StringComparison.Ordinal) || name.Contains("norm", StringComparison.Ordinal))
+            if (name.Contains("norm", StringComparison.Ordinal))
             {
-                continue; // LayerNorm keeps (1, 0); biases stay 0
+                continue; // LayerNorm keeps (1, 0)
+            }
+
+            if (name.EndsWith(".bias", StringComparison.Ordinal))
+            {
+                // Zeroed here: nn.Linear's constructor draws its bias from torch's global generator, which other
+                // threads share, so leaving it made the "same seed, same policy" promise false under parallel use.
+                parameter.zero_();
+                continue;
             }
 
             double std = name.EndsWith("output.weight", StringComparison.Ordinal) ? residualStd : 0.02;
-            nn.init.normal_(parameter, 0, std, generator);
+            // Drawn from the policy's own generator: nn.init.normal_ drew from torch's global one whatever generator
+            // it was given (checked: two policies of one seed differed after other work used the global generator).
+            using var values = randn(parameter.shape, dtype: parameter.dtype, generator: generator);
+            parameter.copy_(values.mul_(std));
         }
     }
 
