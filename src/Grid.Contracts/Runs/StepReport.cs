@@ -69,6 +69,9 @@ public sealed record StepReport
     /// <summary>Resident memory of the learner's process after the step.</summary>
     [Id(30)] public long ProcessRssBytes { get; init; }
 
+    /// <summary>When the learner had stored the step's weights and checkpoint (the learner's clock, UTC).</summary>
+    [Id(31)] public DateTimeOffset CompletedAt { get; init; }
+
     /// <summary>Groups that failed after their retry budget and were left out of the update.</summary>
     [Id(27)] public int FailedGroups { get; init; }
 

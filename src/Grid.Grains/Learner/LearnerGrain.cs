@@ -324,7 +324,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
             secondsPublish) with
         { PolicyVersion = plan.PolicyVersion };
         Metrics?.RecordStep(RunId, metrics);
-        var stepReport = StepReports.From(metrics, reference, failed, samples);
+        var stepReport = StepReports.From(metrics, reference, failed, samples) with { CompletedAt = DateTimeOffset.UtcNow };
         _reports[plan.Step] = stepReport;
         await ReportAsync(stepReport);
     }

@@ -4,10 +4,11 @@ using Grid.Contracts.Runs;
 namespace Grid.Cli.Benchmarks;
 
 /// <summary>
-/// Drives one run on a grid and records when each step completes (polling the controller every 5 ms, far below a
-/// step's time), so per-step wall times can be compared with the in-process loop's. The polling awaits: a blocking
-/// wait on each poll spun a core in <c>Task.SpinThenBlockingWait</c> (12% of the control-plane bench's CPU), work the
-/// grid was charged for and the in-process loop was not.
+/// Drives one run on a grid and times its steps: wall time from the learner's completion stamps (step 0 from the start
+/// call), as the in-process loop's are from its step callbacks; this process's CPU time per step from polling the
+/// controller every <c>poll</c>. The polling awaits: a blocking wait on each poll spun a core in
+/// <c>Task.SpinThenBlockingWait</c> (12% of the control-plane bench's CPU), work the grid was charged for and the
+/// in-process loop was not.
 /// </summary>
 internal static class RunTimer
 {
@@ -16,17 +17,17 @@ internal static class RunTimer
     /// (every silo and the client run in it), and the step reports.
     /// </returns>
     public static (double[] StepSeconds, double[] StepCpuSeconds, StepReport[] Reports) Run(IGrainFactory grains, string runId, RunSpec spec,
-        int steps, TimeSpan timeout) => RunAsync(grains, runId, spec, steps, timeout).GetAwaiter().GetResult();
+        int steps, TimeSpan timeout, TimeSpan poll) => RunAsync(grains, runId, spec, steps, timeout, poll).GetAwaiter().GetResult();
 
     private static async Task<(double[] StepSeconds, double[] StepCpuSeconds, StepReport[] Reports)> RunAsync(IGrainFactory grains,
-        string runId, RunSpec spec, int steps, TimeSpan timeout)
+        string runId, RunSpec spec, int steps, TimeSpan timeout, TimeSpan poll)
     {
         var controller = grains.GetGrain<IControllerGrain>(runId);
         using var process = Process.GetCurrentProcess();
         double cpuStart = process.TotalProcessorTime.TotalSeconds;
         var clock = Stopwatch.StartNew();
+        var startedAt = DateTimeOffset.UtcNow;
         var status = await controller.Start(spec).ConfigureAwait(false);
-        var completedAt = new double[steps];
         var cpuAt = new double[steps];
         long seen = 0;
         while (seen < steps)
@@ -42,20 +43,20 @@ internal static class RunTimer
                     $"Run {runId} did not finish {steps} steps within {timeout}: {seen} done; last error: {status.LastError ?? "none"}.");
             }
 
-            await Task.Delay(TimeSpan.FromMilliseconds(5)).ConfigureAwait(false);
+            await Task.Delay(poll).ConfigureAwait(false);
             status = await controller.GetStatus().ConfigureAwait(false);
-            double now = clock.Elapsed.TotalSeconds;
             process.Refresh();
             double cpu = process.TotalProcessorTime.TotalSeconds - cpuStart;
             for (; seen < Math.Min(status.StepsCompleted, steps); seen++)
             {
-                completedAt[seen] = now;
                 cpuAt[seen] = cpu;
             }
         }
 
-        var seconds = completedAt.Select((t, i) => i == 0 ? t : t - completedAt[i - 1]).ToArray();
+        var reports = await controller.GetStepReports(0).ConfigureAwait(false);
+        var stamps = reports.Take(steps).Select(r => r.CompletedAt).ToArray();
+        var seconds = stamps.Select((t, i) => (t - (i == 0 ? startedAt : stamps[i - 1])).TotalSeconds).ToArray();
         var cpuSeconds = cpuAt.Select((t, i) => i == 0 ? t : t - cpuAt[i - 1]).ToArray();
-        return (seconds, cpuSeconds, await controller.GetStepReports(0).ConfigureAwait(false));
+        return (seconds, cpuSeconds, reports);
     }
 }
