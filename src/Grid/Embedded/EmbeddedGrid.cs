@@ -31,6 +31,9 @@ internal static class EmbeddedGrid
         }.Validate();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+        // Orleans.Runtime.Silo warns at every start that server GC is off; grid chooses workstation GC on purpose
+        // (README, "Performance knobs"), and the note on every `grid train` only alarmed.
+        builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
         if (metrics is not null)
         {
             builder.Services.AddGridTelemetry(metrics);
