@@ -38,7 +38,7 @@ public sealed class ImageCanvas
         {
             double dx = x - centerX, dy = y - centerY;
             return (dx * dx) + (dy * dy) <= radius * radius;
-        });
+        }, NearDisk(centerX, centerY, radius));
 
     public void FillRectangle(double left, double top, double right, double bottom, Rgb color) =>
         Paint(left, top, right, bottom, color, (x, y) => x >= left && x <= right && y >= top && y <= bottom);
@@ -102,7 +102,7 @@ public sealed class ImageCanvas
         {
             double dx = x - centerX, dy = y - centerY;
             return (dx * dx) + (dy * dy) <= radius * radius && inside(x, y);
-        });
+        }, NearDisk(centerX, centerY, radius));
     }
 
     /// <summary>The rim of a sector: a ring of the given width around <paramref name="radius"/>, within the angles.</summary>
@@ -115,7 +115,7 @@ public sealed class ImageCanvas
         {
             double dx = x - centerX, dy = y - centerY, distanceSquared = (dx * dx) + (dy * dy);
             return distanceSquared <= outer * outer && distanceSquared >= inner * inner && inside(x, y);
-        });
+        }, NearDisk(centerX, centerY, outer));
     }
 
     /// <summary>Unit direction of an angle, rounded to 1/4096 so that a last-bit difference in a platform's
@@ -144,6 +144,16 @@ public sealed class ImageCanvas
             return sweepDegrees <= 180 ? afterFrom && beforeTo : afterFrom || beforeTo;
         };
     }
+
+    /// <summary>
+    /// Round shapes cover nothing in a row beyond the disk of <paramref name="radius"/>: the row's chord, widened by 1 px
+    /// so rounding cannot lose a pixel (the shape's own test still decides each pixel).
+    /// </summary>
+    private static Func<double, (double From, double To)> NearDisk(double centerX, double centerY, double radius) => y =>
+    {
+        double dy = y - centerY, halfChord = Math.Sqrt(Math.Max(0, (radius * radius) - (dy * dy)));
+        return (centerX - halfChord - 1, centerX + halfChord + 1);
+    };
 
     /// <param name="near">Optional: for a row's pixel-centre y, an x range outside which no pixel of that row is covered.</param>
     private void Paint(double left, double top, double right, double bottom, Rgb color, Func<double, double, bool> covers,

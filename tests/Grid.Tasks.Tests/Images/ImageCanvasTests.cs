@@ -99,4 +99,72 @@ public sealed class ImageCanvasTests
         Assert.Contains("new canvas", error.Message);
         Assert.Equal(s_white, image[5, 5]);
     }
+
+    /// <summary>
+    /// Circles, sectors and arcs test only the pixels of each row's chord of their disk; they must paint exactly the
+    /// pixels a test of every pixel of the image finds (the sector test below restates ImageCanvas's).
+    /// </summary>
+    [Fact]
+    public void Round_shapes_paint_exactly_the_pixel_centres_inside_them()
+    {
+        var random = new Random(11);
+        const int size = 48;
+        for (int shape = 0; shape < 300; shape++)
+        {
+            double cx = (random.NextDouble() * 60) - 6, cy = (random.NextDouble() * 60) - 6;
+            double radius = shape % 7 == 0 ? Math.Round(random.NextDouble() * 10) : 0.5 + (random.NextDouble() * 20);
+            double from = random.NextDouble() * 360, sweep = random.NextDouble() * 400; // >= 360 is a full turn
+            double width = 0.5 + (random.NextDouble() * 3);
+            var canvas = new ImageCanvas(size, size, s_white);
+            Func<double, double, bool> inside;
+            switch (shape % 3)
+            {
+                case 0:
+                    canvas.FillCircle(cx, cy, radius, s_black);
+                    inside = (x, y) => Square(x - cx) + Square(y - cy) <= radius * radius;
+                    break;
+                case 1:
+                    canvas.FillSector(cx, cy, radius, from, sweep, s_black);
+                    inside = (x, y) => Square(x - cx) + Square(y - cy) <= radius * radius && InSector(cx, cy, from, sweep, x, y);
+                    break;
+                default:
+                    canvas.DrawArc(cx, cy, radius, from, sweep, width, s_black);
+                    double outer = radius + (width / 2), inner = Math.Max(0, radius - (width / 2));
+                    inside = (x, y) =>
+                    {
+                        double d = Square(x - cx) + Square(y - cy);
+                        return d <= outer * outer && d >= inner * inner && InSector(cx, cy, from, sweep, x, y);
+                    };
+                    break;
+            }
+
+            var image = canvas.ToImage();
+            for (int y = 0; y < size; y++)
+            {
+                for (int x = 0; x < size; x++)
+                {
+                    bool covered = inside(x + 0.5, y + 0.5);
+                    Assert.True((covered ? s_black : s_white) == image[x, y],
+                        $"shape {shape} at ({cx}, {cy}) radius {radius}: pixel ({x}, {y}) should be {(covered ? "painted" : "blank")}");
+                }
+            }
+        }
+
+        static double Square(double v) => v * v;
+    }
+
+    private static bool InSector(double cx, double cy, double fromDegrees, double sweepDegrees, double x, double y)
+    {
+        if (sweepDegrees >= 360)
+        {
+            return true;
+        }
+
+        var (ux, uy) = ImageCanvas.Direction(fromDegrees);
+        var (vx, vy) = ImageCanvas.Direction(fromDegrees + sweepDegrees);
+        double px = x - cx, py = cy - y;
+        bool afterFrom = (ux * py) - (uy * px) >= 0;
+        bool beforeTo = (px * vy) - (py * vx) >= 0;
+        return sweepDegrees <= 180 ? afterFrom && beforeTo : afterFrom || beforeTo;
+    }
 }
