@@ -33,8 +33,8 @@ internal static class EmbeddedGrid
         builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
         // Orleans.Runtime.Silo warns at every start that server GC is off; grid chooses workstation GC on purpose
         // (README, "Performance knobs"), and the note on every `grid train` only alarmed. Orleans' watchdog warned
-        // once per run that its participant check "has not completed for" the machine's uptime: a check that had not
-        // run yet, not a stall.
+        // once per run that its participant check "has not completed for" exactly the machine's uptime (a timestamp
+        // still at zero, seen in runs that went on normally), which reads like a deadlock.
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
         builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
         if (metrics is not null)
