@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Grid.Telemetry.Tests.Support;
 
@@ -97,6 +98,15 @@ public sealed partial class LiveClusterMetricsTests(LiveGridRun live) : IClassFi
                 .Replace("$instance", ".*", StringComparison.Ordinal);
             var (result, error) = await live.Prometheus.QueryAsync(query);
             Assert.True(error is null, $"Panel query {query} fails: {error}");
+            // rate() and increase() need two scrapes of a series: a counter that first appeared in the latest scrape
+            // (CI once queried right after it) has no data for a second more. Data within 10 s counts.
+            var waited = Stopwatch.StartNew();
+            while (result.Count == 0 && waited.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                await Task.Delay(250, TestContext.Current.CancellationToken);
+                (result, _) = await live.Prometheus.QueryAsync(query);
+            }
+
             if (result.Count == 0 && !PromQl.MetricNames(query).Any(notYetRecorded.Contains))
             {
                 empty.Add(query);
