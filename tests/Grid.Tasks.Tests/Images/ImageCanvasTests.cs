@@ -72,18 +72,12 @@ public sealed class ImageCanvasTests
             var image = canvas.ToImage();
 
             double half = width / 2, dx = x1 - x0, dy = y1 - y0, lengthSquared = (dx * dx) + (dy * dy);
-            for (int y = 0; y < size; y++)
+            AssertPaintedExactly(image, $"line {line} ({x0}, {y0}) -> ({x1}, {y1}) width {width}", (px, py) =>
             {
-                for (int x = 0; x < size; x++)
-                {
-                    double px = x + 0.5, py = y + 0.5;
-                    double t = lengthSquared == 0 ? 0 : Math.Clamp((((px - x0) * dx) + ((py - y0) * dy)) / lengthSquared, 0, 1);
-                    double ex = px - (x0 + (t * dx)), ey = py - (y0 + (t * dy));
-                    bool covered = (ex * ex) + (ey * ey) <= half * half;
-                    Assert.True((covered ? s_black : s_white) == image[x, y],
-                        $"line {line} ({x0}, {y0}) -> ({x1}, {y1}) width {width}: pixel ({x}, {y}) should be {(covered ? "painted" : "blank")}");
-                }
-            }
+                double t = lengthSquared == 0 ? 0 : Math.Clamp((((px - x0) * dx) + ((py - y0) * dy)) / lengthSquared, 0, 1);
+                double ex = px - (x0 + (t * dx)), ey = py - (y0 + (t * dy));
+                return (ex * ex) + (ey * ey) <= half * half;
+            });
         }
     }
 
@@ -138,19 +132,24 @@ public sealed class ImageCanvasTests
                     break;
             }
 
-            var image = canvas.ToImage();
-            for (int y = 0; y < size; y++)
-            {
-                for (int x = 0; x < size; x++)
-                {
-                    bool covered = inside(x + 0.5, y + 0.5);
-                    Assert.True((covered ? s_black : s_white) == image[x, y],
-                        $"shape {shape} at ({cx}, {cy}) radius {radius}: pixel ({x}, {y}) should be {(covered ? "painted" : "blank")}");
-                }
-            }
+            AssertPaintedExactly(canvas.ToImage(), $"shape {shape} at ({cx}, {cy}) radius {radius}", inside);
         }
 
         static double Square(double v) => v * v;
+    }
+
+    /// <summary>Every pixel is black exactly when <paramref name="covers"/> holds at its centre (x + 0.5, y + 0.5).</summary>
+    private static void AssertPaintedExactly(RgbImage image, string shape, Func<double, double, bool> covers)
+    {
+        for (int y = 0; y < image.Height; y++)
+        {
+            for (int x = 0; x < image.Width; x++)
+            {
+                bool covered = covers(x + 0.5, y + 0.5);
+                Assert.True((covered ? s_black : s_white) == image[x, y],
+                    $"{shape}: pixel ({x}, {y}) should be {(covered ? "painted" : "blank")}");
+            }
+        }
     }
 
     private static bool InSector(double cx, double cy, double fromDegrees, double sweepDegrees, double x, double y)
