@@ -78,15 +78,7 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
             + $"{(killedAt - seenAt).TotalMilliseconds:F0} ms after seeing one generating; "
             + $"step {step} completed {recovery.TotalSeconds:F2} s after the kill; attempts of step {step}'s groups: "
             + string.Join(", ", after.Select(g => $"{g.Key}{(lost.Contains(g.Key) ? " (lost)" : "")} x{g.Attempts}")));
-        Assert.True(status.State == RunState.Completed, $"run ended {status.State}: {status.LastError}\n{SiloLogs()}");
-        var reports = await run.Controller.GetStepReports(0);
-        Assert.Equal(Enumerable.Range(0, Steps).Select(s => (long)s), reports.Select(r => r.Step));
-        Assert.All(reports, r =>
-        {
-            Assert.Equal(0, r.FailedGroups);
-            Assert.Equal(Prompts, r.Groups);
-            Assert.Equal(r.Step + 1, r.Weights!.Version);
-        });
+        await run.AssertEveryStepCompletedOnceAsync(status, Steps, SiloLogs);
         Assert.All(after, g => Assert.Equal(GroupPhase.Delivered, g.Phase));
         Assert.All(after.Where(g => lost.Contains(g.Key)), g =>
         {

@@ -50,15 +50,11 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
         var lost = Unfinished(groups, victim);
         var midAttempt = generating.Where(g => g.Silo == victim).Select(g => g.Key).ToHashSet();
         string controllerSilo = await ControllerSiloAsync(cluster, RunId);
-        var killedAt = run.Elapsed;
-        await cluster.Placement.Cluster.KillSiloAsync(Silo(cluster, victim), TestContext.Current.CancellationToken);
-        await run.WaitForStepsAsync(step + 1, RunTimeout);
-        var recovery = run.Elapsed - killedAt;
-        var status = await run.WaitForEndAsync(RunTimeout);
+        var (recovery, status) = await KillMidStepAsync(cluster, run, victim, step);
 
         output.WriteLine($"killed {victim} (controller {(controllerSilo == victim ? "was" : "was not")} on it) mid-step {step} "
             + $"with {midAttempt.Count} of its groups generating; step {step} completed {recovery.TotalSeconds:F2} s after the kill");
-        await AssertCompleteAndCountedOnceAsync(run, status);
+        await run.AssertEveryStepCompletedOnceAsync(status, Steps);
         AssertLostGroupsFinishedElsewhere(await run.GroupsAsync(step), victim, lost, midAttempt);
 
         // A lost attempt's retry draws the lost one's sampling seeds: the run trained what an uninterrupted run trains.
@@ -88,17 +84,13 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
         var lost = Unfinished(groups, victim);
         var midAttempt = RunTracker.Generating(groups, silo => silo == victim).Select(g => g.Key).ToHashSet();
         string controllerSilo = await ControllerSiloAsync(cluster, RunId);
-        var killedAt = run.Elapsed;
-        await cluster.Placement.Cluster.KillSiloAsync(Silo(cluster, victim), TestContext.Current.CancellationToken);
-        await run.WaitForStepsAsync(step + 1, RunTimeout);
-        var recovery = run.Elapsed - killedAt;
-        var status = await run.WaitForEndAsync(RunTimeout);
+        var (recovery, status) = await KillMidStepAsync(cluster, run, victim, step);
 
         var learner = await Learner(cluster, RunId).GetStatus();
         output.WriteLine($"killed the learner's silo {victim} (controller {(controllerSilo == victim ? "was" : "was not")} on it) "
             + $"mid-step {step}; the learner came back on {learner.Silo} and step {step} completed "
             + $"{recovery.TotalSeconds:F2} s after the kill; new learner published {string.Join(",", learner.PublishedVersions)}");
-        await AssertCompleteAndCountedOnceAsync(run, status);
+        await run.AssertEveryStepCompletedOnceAsync(status, Steps);
         Assert.Equal(otherGpu, learner.Silo);
         // The new learner started from the last recorded weights (the version the step sampled from) and published
         // each later version once.
@@ -146,7 +138,7 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
         var handoff = run.Elapsed - stoppedAt;
         var status = await run.WaitForEndAsync(RunTimeout);
 
-        await AssertCompleteAndCountedOnceAsync(run, status, LongerRun);
+        await run.AssertEveryStepCompletedOnceAsync(status, LongerRun);
         var moved = (await run.GroupsAsync(leftStep)).Where(g => handedOff.Contains(g.Key)).ToArray();
         Assert.All(moved, g =>
         {
@@ -203,25 +195,18 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
     private static InProcessSiloHandle Silo(GridCluster cluster, string address) =>
         cluster.Placement.Cluster.Silos.Single(s => s.SiloAddress.ToString() == address);
 
+    /// <summary>Kills the silo, then waits for its step to complete (the recovery, timed from the kill) and the run to end.</summary>
+    private static async Task<(TimeSpan Recovery, RunStatus Status)> KillMidStepAsync(GridCluster cluster, RunTracker run,
+        string victim, long step)
+    {
+        var killedAt = run.Elapsed;
+        await cluster.Placement.Cluster.KillSiloAsync(Silo(cluster, victim), TestContext.Current.CancellationToken);
+        await run.WaitForStepsAsync(step + 1, RunTimeout);
+        var recovery = run.Elapsed - killedAt;
+        return (recovery, await run.WaitForEndAsync(RunTimeout));
+    }
+
     private static async Task<string> ControllerSiloAsync(GridCluster cluster, string runId) =>
         (await cluster.Client.GetGrain<IManagementGrain>(0)
             .GetActivationAddress(cluster.Client.GetGrain<IControllerGrain>(runId)))?.ToString() ?? "none";
-
-    /// <summary>
-    /// The run completed every step once, in order; every step counted all its groups exactly once and lost none; the
-    /// weight versions the steps published have no gap and no repeat.
-    /// </summary>
-    private static async Task AssertCompleteAndCountedOnceAsync(RunTracker run, RunStatus status, int steps = Steps)
-    {
-        Assert.True(status.State == RunState.Completed, $"run ended {status.State}: {status.LastError}");
-        var reports = await run.Controller.GetStepReports(0);
-        Assert.Equal(Enumerable.Range(0, steps).Select(s => (long)s), reports.Select(r => r.Step));
-        Assert.All(reports, r =>
-        {
-            Assert.Equal(0, r.FailedGroups);
-            Assert.Equal(Prompts, r.Groups);
-            Assert.Equal(r.Step, r.PolicyVersion);
-            Assert.Equal(r.Step + 1, r.Weights!.Version);
-        });
-    }
 }

@@ -7,7 +7,7 @@ namespace Grid.Grains.Tests.Infrastructure;
 /// <summary>
 /// A run on a test grid, watched from the client the way <c>grid submit --wait</c> does: polls the controller (which
 /// also brings it back if its silo died) and the groups of a step, on one clock started with the run. Depends on
-/// nothing but the grain contracts, so the process-cluster tests link it too.
+/// nothing but the grain contracts (and xunit's asserts), so the process-cluster tests link it too.
 /// </summary>
 public sealed class RunTracker
 {
@@ -75,6 +75,26 @@ public sealed class RunTracker
         return status.State == RunState.Running
             ? (status.StepsCompleted, groups)
             : throw new InvalidOperationException($"Run {RunId} ended before a group generated on the wanted silo: {Describe(status)}.");
+    }
+
+    /// <summary>
+    /// The run completed <paramref name="steps"/> steps once each, in order; every step counted all its groups exactly
+    /// once and lost none; the weight versions the steps sampled from and published have no gap and no repeat.
+    /// <paramref name="diagnostics"/> adds to the message when the run did not complete (say, the silos' logs).
+    /// </summary>
+    public async Task AssertEveryStepCompletedOnceAsync(RunStatus status, int steps, Func<string>? diagnostics = null)
+    {
+        Assert.True(status.State == RunState.Completed,
+            $"run ended {status.State}: {status.LastError}{(diagnostics is null ? "" : "\n" + diagnostics())}");
+        var reports = await Controller.GetStepReports(0);
+        Assert.Equal(Enumerable.Range(0, steps).Select(s => (long)s), reports.Select(r => r.Step));
+        Assert.All(reports, r =>
+        {
+            Assert.Equal(0, r.FailedGroups);
+            Assert.Equal(Prompts, r.Groups);
+            Assert.Equal(r.Step, r.PolicyVersion);
+            Assert.Equal(r.Step + 1, r.Weights!.Version);
+        });
     }
 
     /// <summary>Groups of a step's snapshot that were generating on a silo <paramref name="onSilo"/> accepts.</summary>
