@@ -74,6 +74,13 @@ public sealed class RunSettingsLoaderTests : IDisposable
     [InlineData("kl.warmup_fraction=1", "kl.warmup_fraction", "(0, 1)")]
     [InlineData("kl.kind=\"pid\"", "kl.kind", "adaptive")]
     [InlineData("model.heads=3", "model.heads", "divisor")]
+    [InlineData("rollouts.max_attempts=0", "rollouts.max_attempts", "[1, 100]")]
+    [InlineData("rollouts.attempt_timeout_seconds=0", "rollouts.attempt_timeout_seconds", "> 0")]
+    [InlineData("rollouts.backoff_max_seconds=0.1", "rollouts.backoff_max_seconds", "backoff_initial_seconds (0.5)")]
+    [InlineData("rollouts.group_deadline_seconds=65", "rollouts.group_deadline_seconds", "attempt_timeout_seconds + rollouts.backoff_max_seconds (70)")]
+    [InlineData("rollouts.watchdog_interval_seconds=0", "rollouts.watchdog_interval_seconds", "[0.1,")]
+    [InlineData("faults.verifier_throw_share=1.5", "faults.verifier_throw_share", "[0, 1]")]
+    [InlineData("faults.generation_throw_share=-0.1", "faults.generation_throw_share", "[0, 1]")]
     public void Invalid_settings_are_refused_naming_the_setting_and_the_allowed_range(string assignment, string setting, string allowed)
     {
         var e = Assert.Throws<InvalidSettingException>(() => RunSettingsLoader.Load(overrides: [assignment]));
