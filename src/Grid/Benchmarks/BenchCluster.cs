@@ -1,5 +1,4 @@
-using System.Net;
-using System.Net.Sockets;
+using Grid.Cli.Embedded;
 using Grid.Grains;
 using Grid.Grains.Rollouts;
 using Grid.Hosting;
@@ -36,7 +35,7 @@ internal sealed class BenchCluster : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(silos, 1);
         string weights = Directory.CreateTempSubdirectory("grid-bench-weights-").FullName;
-        int primary = FreeLoopbackPort();
+        int primary = EmbeddedGrid.FreeLoopbackPort();
         var store = new InProcessGrainStore(); // every silo is in this process, as in the embedded grid
         var hosts = new List<IHost>();
         for (int i = 0; i < silos; i++)
@@ -47,7 +46,7 @@ internal sealed class BenchCluster : IDisposable
                 Storage = StorageMode.Memory,
                 InProcessStore = store,
                 AllowCpuLearner = true,
-                SiloPort = i == 0 ? primary : FreeLoopbackPort(),
+                SiloPort = i == 0 ? primary : EmbeddedGrid.FreeLoopbackPort(),
                 GatewayPort = 0, // the client is co-hosted on silo 0
                 PrimarySiloPort = primary,
                 ClusterId = "grid-bench",
@@ -99,12 +98,5 @@ internal sealed class BenchCluster : IDisposable
         }
 
         Thread.Sleep(TimeSpan.FromSeconds(1)); // silo metadata (learner placement) travels just after joining
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -48,7 +48,8 @@ internal static class EmbeddedGrid
         return host;
     }
 
-    private static int FreeLoopbackPort()
+    /// <summary>A loopback port no one listens on now (the OS picks it), for a silo that only this process reaches.</summary>
+    internal static int FreeLoopbackPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
