@@ -184,7 +184,8 @@ public sealed class GridProcess : IAsyncDisposable
         }
     }
 
-    private static void TryKill(Process process)
+    /// <summary>Kills the process and its children if they still run, waiting up to 5 s; one already gone is fine.</summary>
+    internal static void TryKill(Process process)
     {
         try
         {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Grid.Cluster.Tests.Infrastructure;
 
 namespace Grid.Telemetry.Tests.Support;
 
@@ -28,7 +29,7 @@ public sealed class PrometheusServer : IDisposable
     {
         foreach (var process in Alive.Keys)
         {
-            KillQuietly(process);
+            GridProcess.TryKill(process);
         }
     };
 
@@ -170,22 +171,6 @@ public sealed class PrometheusServer : IDisposable
                 : [Sample(series.GetProperty("value"))])).ToArray(), null);
     }
 
-    private static void KillQuietly(Process process)
-    {
-        try
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                process.WaitForExit(5000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-            // already gone
-        }
-    }
-
     private static double Sample(JsonElement pair) =>
         double.Parse(pair[1].GetString()!, CultureInfo.InvariantCulture);
 
@@ -209,7 +194,7 @@ public sealed class PrometheusServer : IDisposable
 
     public void Dispose()
     {
-        KillQuietly(_process);
+        GridProcess.TryKill(_process);
         Alive.TryRemove(_process, out _);
         _process.Dispose();
         _http.Dispose();
