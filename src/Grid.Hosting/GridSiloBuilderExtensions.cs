@@ -117,7 +117,7 @@ public static class GridSiloBuilderExtensions
                 {
                     silo.Services.AddKeyedSingleton<IGrainStorage>(name, (provider, _) => new InProcessGrainStorage(name,
                         provider.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId, store,
-                        provider.GetRequiredService<Serializer>()));
+                        provider.GetRequiredService<DeepCopier>()));
                     continue;
                 }
 

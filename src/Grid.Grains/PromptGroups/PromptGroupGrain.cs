@@ -25,8 +25,10 @@ namespace Grid.Grains.PromptGroups;
 /// silo is retried with backoff and a fresh sampling seed. When the retry budget is spent the whole group is marked
 /// failed and the learner is told, so the step goes on without it: the learner never sees a partial group, and a
 /// failure is never scored as reward 0. Attempts and retries are persisted before they count, so a group reactivated
-/// on another silo carries on from its state and counts each of them once. Randomly placed, so groups spread over the
-/// silos and their rollout engines.
+/// on another silo carries on from its state and counts each of them once. A group that goes as planned writes its
+/// state twice: the assignment with its first attempt begun, and the delivered outcome. The scored group is written
+/// on its own only when the learner cannot take it at once. Randomly placed, so groups spread over the silos and
+/// their rollout engines.
 /// </summary>
 [RandomPlacement]
 public sealed class PromptGroupGrain(
@@ -41,6 +43,12 @@ public sealed class PromptGroupGrain(
     private bool _busy;
     private bool _inFlight;
     private int _unreachable;
+
+    /// <summary>This activation began the attempt in <see cref="GroupPhase.Generating"/>; otherwise it was lost.</summary>
+    private bool _attemptStarted;
+
+    /// <summary>The state changed and the write failed: it must be written before the group counts as finished.</summary>
+    private bool _unsaved;
 
     private string Key => this.GetPrimaryKeyString();
 
@@ -67,9 +75,9 @@ public sealed class PromptGroupGrain(
 
         if (state.State.Assignment is null)
         {
+            // One write records the assignment and counts the first attempt, which the work timer then runs.
             state.State.Assignment = assignment;
-            state.State.Phase = GroupPhase.Pending;
-            await state.WriteStateAsync();
+            await BeginAttemptAsync(unassignedIfRefused: true);
         }
         else if (state.State.Phase == GroupPhase.Delivered)
         {
@@ -112,7 +120,7 @@ public sealed class PromptGroupGrain(
 
     private void ScheduleWork(TimeSpan due)
     {
-        if (_work is not null || _busy || Finished)
+        if (_work is not null || _busy || (Finished && !_unsaved))
         {
             return;
         }
@@ -176,9 +184,14 @@ public sealed class PromptGroupGrain(
     /// <summary>Runs the group as far as it goes now; returns the wait before it should go on (null: finished).</summary>
     private async Task<TimeSpan?> AdvanceAsync()
     {
+        if (_unsaved)
+        {
+            await SaveAsync();
+        }
+
         var assignment = state.State.Assignment!;
         var settings = RunSettingsJson.Read(assignment.SettingsJson);
-        if (state.State.Phase == GroupPhase.Generating)
+        if (state.State.Phase == GroupPhase.Generating && !_attemptStarted)
         {
             // Only a previous activation leaves an attempt running: it was lost with its silo. It counts as failed; the
             // next attempt starts at once, on this silo, which is not the one that failed, with the lost one's seeds.
@@ -191,7 +204,11 @@ public sealed class PromptGroupGrain(
 
         if (state.State.Phase == GroupPhase.Pending)
         {
-            await BeginAttemptAsync();
+            await BeginAttemptAsync(unassignedIfRefused: false);
+        }
+
+        if (state.State.Phase == GroupPhase.Generating)
+        {
             ScoredGroupRecord scored;
             try
             {
@@ -203,10 +220,10 @@ public sealed class PromptGroupGrain(
                 return await FailAttemptAsync(settings, error.Message) ?? await DeliverAsync();
             }
 
+            _attemptStarted = false;
             state.State.Scored = scored;
-            state.State.Phase = GroupPhase.Scored;
+            state.State.Phase = GroupPhase.Scored; // written with the delivery, or on its own if that fails
             state.State.LastError = null;
-            await state.WriteStateAsync();
             var outcome = state.State.Attempts == 1 ? RolloutOutcome.Ok : RolloutOutcome.Retried;
             foreach (var rollout in scored.Rollouts)
             {
@@ -222,23 +239,47 @@ public sealed class PromptGroupGrain(
     {
         if (state.State.Phase == GroupPhase.Scored)
         {
-            await Learner.SubmitGroup(state.State.Scored!);
+            try
+            {
+                await Learner.SubmitGroup(state.State.Scored!);
+            }
+            catch
+            {
+                await SaveAsync(); // keep the scored work while the learner is out of reach
+                throw;
+            }
+
             state.State.Phase = GroupPhase.Delivered;
             state.State.Reported = true;
-            await state.WriteStateAsync();
+            await SaveAsync();
         }
         else if (state.State.Phase == GroupPhase.Failed && !state.State.Reported)
         {
             await ReportFailureAsync();
             state.State.Reported = true;
-            await state.WriteStateAsync();
+            await SaveAsync();
         }
 
         return null;
     }
 
-    /// <summary>Counts the next attempt before it runs; the count stays as it was if storage refuses it.</summary>
-    private async Task BeginAttemptAsync()
+    /// <summary>
+    /// Writes the state; if storage refuses, the group remembers that it owes the write, and tries it again before
+    /// anything else.
+    /// </summary>
+    private async Task SaveAsync()
+    {
+        _unsaved = true;
+        await state.WriteStateAsync();
+        _unsaved = false;
+    }
+
+    /// <summary>
+    /// Counts the next attempt before it runs; the count stays as it was if storage refuses it, and so does the
+    /// assignment of a group's first write (<paramref name="unassignedIfRefused"/>), so the controller's next start
+    /// tries it again.
+    /// </summary>
+    private async Task BeginAttemptAsync(bool unassignedIfRefused)
     {
         state.State.Attempts++;
         state.State.Phase = GroupPhase.Generating;
@@ -250,8 +291,15 @@ public sealed class PromptGroupGrain(
         {
             state.State.Attempts--;
             state.State.Phase = GroupPhase.Pending;
+            if (unassignedIfRefused)
+            {
+                state.State.Assignment = null;
+            }
+
             throw;
         }
+
+        _attemptStarted = true;
     }
 
     /// <summary>
@@ -261,6 +309,7 @@ public sealed class PromptGroupGrain(
     private async Task<TimeSpan?> FailAttemptAsync(RunSettings settings, string error)
     {
         string runId = state.State.Assignment!.RunId;
+        _attemptStarted = false;
         state.State.LastError = error;
         if (state.State.Attempts >= settings.Rollouts.MaxAttempts)
         {

@@ -7,26 +7,26 @@ namespace Grid.Hosting.Storage;
 
 /// <summary>
 /// Grain state for a cluster whose silos all live in this process (the embedded <c>grid train</c>, the benchmarks,
-/// in-process test clusters): serialized states with ETags in one table that every silo given this store shares,
-/// as the silos of a real cluster share Azure Table. A silo that dies or stops leaves its grains' state to the
-/// survivors; nothing outlives the process. Orleans' own memory storage instead spreads the states over storage
-/// grains on the silos, which costs a grain call (and a copy of the state through its codec) per write and loses the
-/// states a dying silo held; it stays the choice for memory storage across processes.
+/// in-process test clusters): deep copies of the states, with ETags, in one table that every silo given this store
+/// shares, as the silos of a real cluster share Azure Table. A silo that dies or stops leaves its grains' state to
+/// the survivors; nothing outlives the process. Orleans' own memory storage instead spreads the states over storage
+/// grains on the silos, which costs a grain call per write and loses the states a dying silo held; it stays the
+/// choice for memory storage across processes.
 /// </summary>
 public sealed class InProcessGrainStore
 {
-    private readonly ConcurrentDictionary<string, StoredState> _states = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<StateKey, StoredState> _states = new();
     private long _lastETag;
 
     /// <summary>States stored now, over every provider and grain.</summary>
     public int Count => _states.Count;
 
-    internal bool TryRead(string key, out StoredState state) => _states.TryGetValue(key, out state!);
+    internal bool TryRead(StateKey key, out StoredState state) => _states.TryGetValue(key, out state!);
 
-    /// <summary>Stores <paramref name="data"/> if the stored ETag is <paramref name="expectedETag"/> (null: none stored).</summary>
-    internal string Write(string key, string? expectedETag, byte[] data)
+    /// <summary>Stores <paramref name="state"/> if the stored ETag is <paramref name="expectedETag"/> (null: none stored).</summary>
+    internal string Write(StateKey key, string? expectedETag, object state)
     {
-        var written = new StoredState(NextETag(), data);
+        var written = new StoredState(NextETag(), state);
         if (expectedETag is null)
         {
             if (!_states.TryAdd(key, written))
@@ -42,14 +42,14 @@ public sealed class InProcessGrainStore
         return written.ETag;
     }
 
-    internal void Clear(string key, string? expectedETag)
+    internal void Clear(StateKey key, string? expectedETag)
     {
         if (!_states.TryGetValue(key, out var stored))
         {
             return;
         }
 
-        if (stored.ETag != expectedETag || !_states.TryRemove(new KeyValuePair<string, StoredState>(key, stored)))
+        if (stored.ETag != expectedETag || !_states.TryRemove(new KeyValuePair<StateKey, StoredState>(key, stored)))
         {
             throw Conflict(key, expectedETag);
         }
@@ -57,7 +57,7 @@ public sealed class InProcessGrainStore
 
     private string NextETag() => Interlocked.Increment(ref _lastETag).ToString(CultureInfo.InvariantCulture);
 
-    private InconsistentStateException Conflict(string key, string? expectedETag)
+    private InconsistentStateException Conflict(StateKey key, string? expectedETag)
     {
         string stored = _states.TryGetValue(key, out var state) ? state.ETag : "none";
         return new InconsistentStateException(
@@ -65,21 +65,32 @@ public sealed class InProcessGrainStore
             + $"{expectedETag ?? "none"}. Only one activation of a grain may write its state.", stored, expectedETag ?? "none");
     }
 
-    internal sealed record StoredState(string ETag, byte[] Data);
+    /// <summary>Where a state lives: the provider (service id and provider name), the state's name, and the grain.</summary>
+    internal readonly record struct StateKey(string Provider, string StateName, GrainId GrainId)
+    {
+        public override string ToString() => $"{Provider}/{StateName}/{GrainId}";
+    }
+
+    internal sealed record StoredState(string ETag, object State);
 }
 
 /// <summary>
-/// One named grain storage provider of one service over an <see cref="InProcessGrainStore"/>, with Orleans' binary
-/// serializer writing through its pooled buffers (OrleansGrainStorageSerializer grows a fresh buffer per write).
+/// One named grain storage provider of one service over an <see cref="InProcessGrainStore"/>. States are deep-copied
+/// with Orleans' copiers on the way in and out, as a grain call within a silo copies its arguments: the grain and the
+/// store never share a mutable object, and the parts a type declares [Immutable] (a prompt group's assignment and
+/// scored rollouts) are shared instead of copied. A type without generated serializers is refused, as Azure's
+/// storage refuses it.
 /// </summary>
-public sealed class InProcessGrainStorage(string name, string serviceId, InProcessGrainStore store, Serializer serializer)
+public sealed class InProcessGrainStorage(string name, string serviceId, InProcessGrainStore store, DeepCopier copier)
     : IGrainStorage
 {
+    private readonly string _provider = $"{serviceId}/{name}";
+
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         if (store.TryRead(Key(stateName, grainId), out var stored))
         {
-            grainState.State = serializer.Deserialize<T>(stored.Data);
+            grainState.State = copier.Copy((T)stored.State);
             grainState.ETag = stored.ETag;
             grainState.RecordExists = true;
         }
@@ -95,7 +106,7 @@ public sealed class InProcessGrainStorage(string name, string serviceId, InProce
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
-        grainState.ETag = store.Write(Key(stateName, grainId), grainState.ETag, serializer.SerializeToArray(grainState.State));
+        grainState.ETag = store.Write(Key(stateName, grainId), grainState.ETag, copier.Copy(grainState.State)!);
         grainState.RecordExists = true;
         return Task.CompletedTask;
     }
@@ -109,5 +120,5 @@ public sealed class InProcessGrainStorage(string name, string serviceId, InProce
         return Task.CompletedTask;
     }
 
-    private string Key(string stateName, GrainId grainId) => $"{serviceId}/{name}/{stateName}/{grainId}";
+    private InProcessGrainStore.StateKey Key(string stateName, GrainId grainId) => new(_provider, stateName, grainId);
 }

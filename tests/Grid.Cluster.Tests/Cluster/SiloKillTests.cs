@@ -83,7 +83,7 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
         Assert.All(after.Where(g => lost.Contains(g.Key)), g =>
         {
             Assert.NotEqual(victimAddress, g.Silo);
-            Assert.InRange(g.Attempts, 1, 2); // 1: it had scored before the kill and delivered from its saved state
+            Assert.InRange(g.Attempts, 1, 2); // 1: it delivered between the snapshot and the kill
         });
         // At least one attempt died with the process; it counted once, and the group's next attempt succeeded.
         Assert.Contains(after, g => lost.Contains(g.Key) && g.Attempts == 2);

@@ -158,8 +158,8 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
 
     /// <summary>
     /// Every group of the step was delivered once. Those lost with the victim finished on a survivor: the ones caught
-    /// mid-attempt with exactly one more attempt (the lost one counted once), the others (not started yet, or scored
-    /// and delivered from their saved state) with at most that. Every other group kept its single attempt.
+    /// mid-attempt with exactly one more attempt (the lost one counted once), the others (delivered between the
+    /// snapshot and the kill) with at most that. Every other group kept its single attempt.
     /// </summary>
     private static void AssertLostGroupsFinishedElsewhere(PromptGroupStatus[] after, string victim, HashSet<string> lost,
         HashSet<string> midAttempt)

@@ -14,8 +14,8 @@ namespace Grid.Hosting.Tests.Storage;
 public sealed class InProcessGrainStoreTests
 {
     private static readonly GrainId Grain = GrainId.Create("counter", "c1");
-    private readonly Serializer _serializer = new ServiceCollection()
-        .AddSerializer(s => s.AddAssembly(typeof(CounterState).Assembly)).BuildServiceProvider().GetRequiredService<Serializer>();
+    private readonly DeepCopier _copier = new ServiceCollection()
+        .AddSerializer(s => s.AddAssembly(typeof(CounterState).Assembly)).BuildServiceProvider().GetRequiredService<DeepCopier>();
 
     [Fact]
     public async Task A_state_written_on_one_silo_is_read_on_another_with_its_etag()
@@ -33,7 +33,28 @@ public sealed class InProcessGrainStoreTests
         Assert.Equal(written.ETag, read.ETag);
         Assert.Equal(3, read.State.Total);
         Assert.Equal(["+1", "+2"], read.State.History);
-        Assert.NotSame(written.State, read.State); // stored serialized: later changes to one do not leak into the other
+    }
+
+    [Fact]
+    public async Task The_store_keeps_its_own_copy_so_changes_after_a_write_or_a_read_do_not_leak()
+    {
+        var store = new InProcessGrainStore();
+        var provider = Provider(store);
+        var written = State(total: 1, "+1");
+        await provider.WriteStateAsync("counter", Grain, written);
+        written.State.Total = 50;
+        written.State.History.Add("+49");
+
+        var first = new GrainState<CounterState>();
+        await provider.ReadStateAsync("counter", Grain, first);
+        first.State.Total = 60;
+        first.State.History.Clear();
+        var second = new GrainState<CounterState>();
+        await provider.ReadStateAsync("counter", Grain, second);
+
+        Assert.Equal(1, second.State.Total);
+        Assert.Equal(["+1"], second.State.History);
+        Assert.NotSame(first.State, second.State);
     }
 
     [Fact]
@@ -97,7 +118,7 @@ public sealed class InProcessGrainStoreTests
     }
 
     private InProcessGrainStorage Provider(InProcessGrainStore store, string name = GridStorage.Grain, string serviceId = "svc") =>
-        new(name, serviceId, store, _serializer);
+        new(name, serviceId, store, _copier);
 
     private static GrainState<CounterState> State(int total, params string[] history) =>
         new() { State = new CounterState { Total = total, History = [.. history] } };
