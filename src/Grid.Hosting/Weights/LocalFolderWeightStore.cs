@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 
 namespace Grid.Hosting.Weights;
@@ -184,18 +185,25 @@ public sealed class LocalFolderWeightStore : IWeightStore
         try
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            await using (var output = new FileStream(
-                temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, CopyBufferBytes, useAsync: true))
+            // The file stream gets no buffer of its own (bufferSize 1): it writes our pooled 1 MB chunks as they are.
+            // Two fresh 1 MB arrays per publish landed on the large object heap and set off a full GC every few steps.
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(CopyBufferBytes);
+            try
             {
-                byte[] buffer = new byte[CopyBufferBytes];
+                await using var output = new FileStream(
+                    temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1, useAsync: true);
                 int read;
-                while ((read = await content.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                while ((read = await content.ReadAsync(buffer.AsMemory(0, CopyBufferBytes), cancellationToken).ConfigureAwait(false)) > 0)
                 {
                     hash.AppendData(buffer, 0, read);
                     await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
                 }
 
                 output.Flush(flushToDisk: true);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
             }
 
             File.Move(temp, final);
