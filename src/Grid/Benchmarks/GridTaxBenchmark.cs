@@ -25,8 +25,10 @@ public sealed record GridTaxBench(string Model, int PromptsPerStep, int GroupSiz
 /// groups, rollout engine, learner, weight store) each run the same GRPO-D steps from it. A step's time is wall time
 /// between completed steps (the in-process observer's callbacks; the grid's controller, polled every 2 ms), so it
 /// includes everything the grid adds: grain calls, persistence, publishing and reloading weights. The first steps
-/// are warm-up; the ratio is the median grid step over the median in-process step, pooled over rounds (which side
-/// runs first alternates between rounds).
+/// of every run are warm-up; the ratio is the median grid step over the median in-process step, pooled over rounds
+/// (which side runs first alternates between rounds). Before the rounds, each side runs once untimed: the process
+/// JIT-compiles the code it runs in its first seconds (for the grid, much of Orleans), and that compiler thread took
+/// up to half a core during the first rounds' grid steps, a cost a training run pays once, not at every step.
 /// </summary>
 internal static class GridTaxBenchmark
 {
@@ -52,21 +54,26 @@ internal static class GridTaxBenchmark
         var grid = new List<StepReport>();
         var gridSeconds = new List<double>();
         var ratios = new List<double>();
-        for (int round = 0; round < rounds; round++)
+        for (int round = -1; round < rounds; round++) // round -1 warms the process up and is not counted
         {
             // Alternate which side goes first, so a drift in the machine's load does not favour one side.
             var clock = new StepClock();
             var inProcessRun = () => TorchThread.Run(() =>
-                new InProcessTrainer(fromCheckpoint with { Name = $"bench-inprocess-{round}" }, clock).Run());
+                new InProcessTrainer(fromCheckpoint with { Name = $"bench-inprocess-{(round < 0 ? "warmup" : round)}" }, clock).Run());
             if (round % 2 == 0)
             {
                 inProcessRun();
             }
 
-            var (seconds, _, reports) = RunGrid(fromCheckpoint with { Name = $"bench-grid-{round}" }, steps);
-            if (round % 2 == 1)
+            var (seconds, _, reports) = RunGrid(fromCheckpoint with { Name = $"bench-grid-{(round < 0 ? "warmup" : round)}" }, steps);
+            if (round % 2 != 0)
             {
                 inProcessRun();
+            }
+
+            if (round < 0)
+            {
+                continue;
             }
 
             inProcess.AddRange(clock.Steps.Skip(warmupSteps));

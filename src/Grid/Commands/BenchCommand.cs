@@ -170,7 +170,7 @@ internal static class BenchCommand
     {
         var table = new Table()
             .Title($"grid tax: {t.Model}, {t.PromptsPerStep} prompts x {t.GroupSize}, {t.MaxNewTokens} new tokens; median of "
-                + $"{t.TimedSteps} x {t.Rounds} steps after {t.WarmupSteps} warm-up (target <= 1.10)")
+                + $"{t.TimedSteps} x {t.Rounds} steps after {t.WarmupSteps} warm-up, after an untimed run of each (target <= 1.10)")
             .AddColumns("median seconds", "step (wall)", "rollout", "reward", "reference", "update", "publish");
         foreach (var (name, s) in new[] { ("in-process", t.InProcess), ("embedded grid", t.Grid) })
         {
