@@ -15,9 +15,16 @@ public static class PolicyRuntime
     /// <summary>Sets torch's intra-op threads (0 = one per core) and its global seed.</summary>
     public static void Configure(int threads, long seed)
     {
-        set_num_threads(threads > 0 ? threads : Environment.ProcessorCount);
+        UseThreads(threads);
         manual_seed(seed);
     }
+
+    /// <summary>
+    /// Sets torch's intra-op threads (0 = one per core) for the calling thread, and as the default of threads that
+    /// first run torch later. Every thread that owns torch work calls it first: left unset, a thread takes its OpenMP
+    /// and MKL thread counts from their own defaults (MKL's dynamic threading on), not from the run's settings.
+    /// </summary>
+    public static void UseThreads(int threads) => set_num_threads(threads > 0 ? threads : Environment.ProcessorCount);
 
     public static PolicyConfig ConfigFor(ModelSettings model, int maxNewTokens)
     {

@@ -38,6 +38,7 @@ internal sealed class LearnerRun : IDisposable
         Device? device = null, byte[]? optimizerState = null)
     {
         _settings = settings;
+        PolicyRuntime.UseThreads(settings.Threads); // on the learner's torch thread, as the in-process loop does on its own
         (_policy, Config) = settings.InitCheckpoint is null
             ? PolicyRuntime.CreatePolicy(settings.Model, settings.MaxNewTokens, settings.Seed)
             : PolicyCheckpoint.Load(settings.InitCheckpoint);

@@ -5,6 +5,7 @@ using Grid.Policy.Checkpoints;
 using Grid.Policy.Generation;
 using Grid.Policy.Model;
 using Grid.Telemetry;
+using Grid.Training;
 using Microsoft.Extensions.Logging;
 
 namespace Grid.Grains.Rollouts;
@@ -71,6 +72,11 @@ public sealed class RolloutEngine : IDisposable
 
     private void Loop()
     {
+        if (_options.Policy == RolloutPolicy.Model)
+        {
+            PolicyRuntime.UseThreads(0); // one per core, set on this thread as the in-process loop sets it on its own
+        }
+
         try
         {
             while (true)
