@@ -94,6 +94,7 @@ public static class GridSiloBuilderExtensions
         }
 
         silo.UseSiloMetadata(metadata);
+        silo.Services.AddSingleton(new LocalGridMetadata(new Dictionary<string, string>(metadata)));
         silo.Services.AddSingleton(new SiloCompute(gpuDevices));
         silo.Services.AddPlacementFilter<LearnerPlacementFilterStrategy, LearnerPlacementFilterDirector>(
             ServiceLifetime.Transient);

@@ -8,9 +8,13 @@ namespace Grid.Hosting.Placement;
 
 /// <summary>
 /// Keeps the silos that may host a learner: GPU silos, and CPU-learner silos when the key says the run allows it.
-/// An empty result fails placement right here with an explanation, instead of Orleans' generic error.
+/// An empty result fails placement right here with an explanation, instead of Orleans' generic error. This silo's own
+/// metadata is read from its configuration: the metadata cache learns it only when its first membership update has
+/// been processed, and a learner placed in the silo's first moments (the embedded <c>grid train</c> places one at
+/// once) used to fail, be retried, and log a warning with a stack trace.
 /// </summary>
-public sealed class LearnerPlacementFilterDirector(ISiloMetadataCache siloMetadataCache) : IPlacementFilterDirector
+public sealed class LearnerPlacementFilterDirector(
+    ISiloMetadataCache siloMetadataCache, ILocalSiloDetails localSilo, LocalGridMetadata localMetadata) : IPlacementFilterDirector
 {
     /// <inheritdoc />
     public IEnumerable<SiloAddress> Filter(
@@ -19,7 +23,7 @@ public sealed class LearnerPlacementFilterDirector(ISiloMetadataCache siloMetada
         string key = target.GrainIdentity.Key.ToString() ?? "";
         bool allowsCpu = LearnerKey.AllowsCpuLearner(key);
         var candidates = silos.ToList();
-        var eligible = candidates.Where(silo => IsEligible(siloMetadataCache.GetSiloMetadata(silo), allowsCpu)).ToList();
+        var eligible = candidates.Where(silo => IsEligible(MetadataOf(silo), allowsCpu)).ToList();
         if (eligible.Count == 0)
         {
             throw new NoLearnerSiloException(Explain(target.GrainIdentity, allowsCpu, candidates));
@@ -29,23 +33,26 @@ public sealed class LearnerPlacementFilterDirector(ISiloMetadataCache siloMetada
     }
 
     /// <summary>True when a silo with this metadata may host a learner (of a run that allows CPU or not).</summary>
-    public static bool IsEligible(SiloMetadata metadata, bool allowsCpu) =>
+    public static bool IsEligible(IReadOnlyDictionary<string, string> metadata, bool allowsCpu) =>
         DeclaresGpu(metadata) || (allowsCpu && DeclaresCpuLearner(metadata));
 
-    private static bool DeclaresGpu(SiloMetadata metadata) =>
-        metadata.Metadata.TryGetValue(GridSiloMetadata.Gpu, out var devices)
+    private static bool DeclaresGpu(IReadOnlyDictionary<string, string> metadata) =>
+        metadata.TryGetValue(GridSiloMetadata.Gpu, out var devices)
         && int.TryParse(devices, NumberStyles.None, CultureInfo.InvariantCulture, out int count)
         && count > 0;
 
-    private static bool DeclaresCpuLearner(SiloMetadata metadata) =>
-        metadata.Metadata.TryGetValue(GridSiloMetadata.CpuLearner, out var allowed)
+    private static bool DeclaresCpuLearner(IReadOnlyDictionary<string, string> metadata) =>
+        metadata.TryGetValue(GridSiloMetadata.CpuLearner, out var allowed)
         && string.Equals(allowed, "true", StringComparison.OrdinalIgnoreCase);
+
+    private IReadOnlyDictionary<string, string> MetadataOf(SiloAddress silo) =>
+        silo.Equals(localSilo.SiloAddress) ? localMetadata.Metadata : siloMetadataCache.GetSiloMetadata(silo).Metadata;
 
     private string Explain(GrainId grain, bool allowsCpu, List<SiloAddress> candidates)
     {
         string silos = candidates.Count == 0
             ? "none"
-            : string.Join(", ", candidates.Select(silo => $"{silo} [{Describe(siloMetadataCache.GetSiloMetadata(silo))}]"));
+            : string.Join(", ", candidates.Select(silo => $"{silo} [{Describe(MetadataOf(silo))}]"));
         string need = allowsCpu
             ? $"metadata '{GridSiloMetadata.Gpu}' (GPU device count > 0) or '{GridSiloMetadata.CpuLearner}=true'"
             : $"metadata '{GridSiloMetadata.Gpu}' (GPU device count > 0)";
@@ -59,9 +66,12 @@ public sealed class LearnerPlacementFilterDirector(ISiloMetadataCache siloMetada
             + $"Active silos: {silos}. {fix}";
     }
 
-    private static string Describe(SiloMetadata metadata)
+    private static string Describe(IReadOnlyDictionary<string, string> metadata)
     {
-        var grid = metadata.Metadata.Where(pair => pair.Key.StartsWith("grid.", StringComparison.Ordinal)).ToList();
+        var grid = metadata.Where(pair => pair.Key.StartsWith("grid.", StringComparison.Ordinal)).ToList();
         return grid.Count == 0 ? "no grid metadata" : string.Join(", ", grid.Select(p => $"{p.Key}={p.Value}"));
     }
 }
+
+/// <summary>The grid metadata this silo publishes (<see cref="GridSiloMetadata"/>), as its configuration gave it.</summary>
+public sealed record LocalGridMetadata(IReadOnlyDictionary<string, string> Metadata);
