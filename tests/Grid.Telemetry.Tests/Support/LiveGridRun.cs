@@ -67,6 +67,9 @@ public sealed class LiveGridRun : IAsyncLifetime
 
         Prometheus = PrometheusServer.Start(MetricsEndpoints);
         _client = await ConnectAsync(clusterId, cancellation);
+        // Submit only once Prometheus has scraped both silos: the tests check that counters grew while it watched, and
+        // a run of 20 smoke steps can end (5 s) before a just-started Prometheus has scraped anything.
+        await Prometheus.WaitForValueAsync("count(up{job=\"grid\"} == 1)", v => v == MetricsEndpoints.Length);
 
         clock.Restart();
         var submit = Start("submit", ["submit", "--preset", "smoke", "--set", $"steps={Steps}", .. Common,
