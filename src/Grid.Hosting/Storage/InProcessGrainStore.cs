@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Orleans.Serialization;
 using Orleans.Storage;
 
@@ -16,10 +17,14 @@ namespace Grid.Hosting.Storage;
 public sealed class InProcessGrainStore
 {
     private readonly ConcurrentDictionary<StateKey, StoredState> _states = new();
+    private readonly ConcurrentDictionary<string, StrongBox<long>> _writes = new(StringComparer.Ordinal);
     private long _lastETag;
 
     /// <summary>States stored now, over every provider and grain.</summary>
     public int Count => _states.Count;
+
+    /// <summary>Writes accepted so far of states named <paramref name="stateName"/>, over every provider and grain.</summary>
+    public long Writes(string stateName) => _writes.TryGetValue(stateName, out var count) ? Interlocked.Read(ref count.Value) : 0;
 
     internal bool TryRead(StateKey key, out StoredState state) => _states.TryGetValue(key, out state!);
 
@@ -39,6 +44,7 @@ public sealed class InProcessGrainStore
             throw Conflict(key, expectedETag);
         }
 
+        Interlocked.Increment(ref _writes.GetOrAdd(key.StateName, _ => new StrongBox<long>()).Value);
         return written.ETag;
     }
 

@@ -3,6 +3,7 @@ using Grid.Grains.Rollouts;
 using Grid.Grains.Tests.Infrastructure;
 using Grid.Hosting;
 using Grid.Hosting.Configuration;
+using Grid.Hosting.Storage;
 using Grid.Hosting.Weights;
 using Grid.Policy.Prompting;
 using Grid.Training.Settings;
@@ -20,12 +21,13 @@ public sealed class FixedAnswerRunTests
         const int steps = 4, prompts = 24, groupSize = 8;
         var settings = TestRuns.Smoke($"steps={steps}", $"prompts_per_step={prompts}", $"group_size={groupSize}");
         string weights = Directory.CreateTempSubdirectory("grid-fixed-answer-weights-").FullName;
+        var states = new InProcessGrainStore();
         var builder = new InProcessTestClusterBuilder(1);
         builder.Options.ConfigureFileLogging = false;
         builder.Options.AssumeHomogenousSilosForTesting = false; // as GridCluster: placement filters apply
         builder.ConfigureSilo((_, silo) =>
         {
-            var options = new GridSiloOptions { AllowCpuLearner = true, WeightFolder = weights }.Validate();
+            var options = new GridSiloOptions { AllowCpuLearner = true, WeightFolder = weights, InProcessStore = states }.Validate();
             silo.AddGridMembership(options)
                 .AddGridPlacement(options.GpuDevices, options.AllowCpuLearner)
                 .AddGridStorage(options)
@@ -58,6 +60,9 @@ public sealed class FixedAnswerRunTests
             Assert.True(r.UpdateSkipped);
             Assert.Contains("fixed-answer", r.SkipReason);
         });
+
+        // A group that goes as planned writes its state twice: the assignment with its first attempt, then the outcome.
+        Assert.Equal(steps * prompts * 2, states.Writes("group"));
 
         // Placeholder weights went through the weight store for every version, as real weights do.
         var store = cluster.Silos[0].SiloHost.Services.GetRequiredService<IWeightStore>();

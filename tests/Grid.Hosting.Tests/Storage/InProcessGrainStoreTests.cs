@@ -86,6 +86,8 @@ public sealed class InProcessGrainStoreTests
         var read = new GrainState<CounterState>();
         await provider.ReadStateAsync("counter", Grain, read);
         Assert.Equal(2, read.State.Total);
+        Assert.Equal(2, store.Writes("counter")); // the refused write is not counted
+        Assert.Equal(0, store.Writes("other"));
     }
 
     [Fact]
