@@ -94,7 +94,6 @@ public static class GridSiloBuilderExtensions
         }
 
         silo.UseSiloMetadata(metadata);
-        silo.Services.AddSingleton(new LocalGridMetadata(new Dictionary<string, string>(metadata)));
         silo.Services.AddSingleton(new SiloCompute(gpuDevices));
         silo.Services.AddPlacementFilter<LearnerPlacementFilterStrategy, LearnerPlacementFilterDirector>(
             ServiceLifetime.Transient);

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Extensions.Options;
 using Orleans.Placement;
 using Orleans.Runtime;
 using Orleans.Runtime.MembershipService.SiloMetadata;
@@ -9,12 +10,12 @@ namespace Grid.Hosting.Placement;
 /// <summary>
 /// Keeps the silos that may host a learner: GPU silos, and CPU-learner silos when the key says the run allows it.
 /// An empty result fails placement right here with an explanation, instead of Orleans' generic error. This silo's own
-/// metadata is read from its configuration: the metadata cache learns it only when its first membership update has
-/// been processed, and a learner placed in the silo's first moments (the embedded <c>grid train</c> places one at
-/// once) used to fail, be retried, and log a warning with a stack trace.
+/// metadata is read from its options (what UseSiloMetadata configured): the metadata cache learns it only when its
+/// first membership update has been processed, and a learner placed in the silo's first moments (the embedded
+/// <c>grid train</c> places one at once) used to fail, be retried, and log a warning with a stack trace.
 /// </summary>
 public sealed class LearnerPlacementFilterDirector(
-    ISiloMetadataCache siloMetadataCache, ILocalSiloDetails localSilo, LocalGridMetadata localMetadata) : IPlacementFilterDirector
+    ISiloMetadataCache siloMetadataCache, ILocalSiloDetails localSilo, IOptions<SiloMetadata> localMetadata) : IPlacementFilterDirector
 {
     /// <inheritdoc />
     public IEnumerable<SiloAddress> Filter(
@@ -46,7 +47,7 @@ public sealed class LearnerPlacementFilterDirector(
         && string.Equals(allowed, "true", StringComparison.OrdinalIgnoreCase);
 
     private IReadOnlyDictionary<string, string> MetadataOf(SiloAddress silo) =>
-        silo.Equals(localSilo.SiloAddress) ? localMetadata.Metadata : siloMetadataCache.GetSiloMetadata(silo).Metadata;
+        silo.Equals(localSilo.SiloAddress) ? localMetadata.Value.Metadata : siloMetadataCache.GetSiloMetadata(silo).Metadata;
 
     private string Explain(GrainId grain, bool allowsCpu, List<SiloAddress> candidates)
     {
@@ -72,6 +73,3 @@ public sealed class LearnerPlacementFilterDirector(
         return grid.Count == 0 ? "no grid metadata" : string.Join(", ", grid.Select(p => $"{p.Key}={p.Value}"));
     }
 }
-
-/// <summary>The grid metadata this silo publishes (<see cref="GridSiloMetadata"/>), as its configuration gave it.</summary>
-public sealed record LocalGridMetadata(IReadOnlyDictionary<string, string> Metadata);
