@@ -23,7 +23,7 @@ public sealed record GridTaxBench(string Model, int PromptsPerStep, int GroupSiz
 /// The grid tax. One short SFT warm start gives a checkpoint; then, in each round, the in-process loop
 /// (<see cref="InProcessTrainer"/>) and the embedded grid (<see cref="EmbeddedGrid"/>: one silo, controller, prompt
 /// groups, rollout engine, learner, weight store) each run the same GRPO-D steps from it. A step's time is wall time
-/// between completed steps (the in-process observer's callbacks; the grid's controller, polled every 2 ms), so it
+/// between completed steps (the in-process observer's callbacks; the grid learner's completion stamps), so it
 /// includes everything the grid adds: grain calls, persistence, publishing and reloading weights. The first steps
 /// of every run are warm-up; the ratio is the median grid step over the median in-process step, pooled over rounds
 /// (which side runs first alternates between rounds). Before the rounds, each side runs once untimed: the process
@@ -58,14 +58,15 @@ internal static class GridTaxBenchmark
         {
             // Alternate which side goes first, so a drift in the machine's load does not favour one side.
             var clock = new StepClock();
+            string label = round < 0 ? "warmup" : $"{round}";
             var inProcessRun = () => TorchThread.Run(() =>
-                new InProcessTrainer(fromCheckpoint with { Name = $"bench-inprocess-{(round < 0 ? "warmup" : round)}" }, clock).Run());
+                new InProcessTrainer(fromCheckpoint with { Name = $"bench-inprocess-{label}" }, clock).Run());
             if (round % 2 == 0)
             {
                 inProcessRun();
             }
 
-            var (seconds, _, reports) = RunGrid(fromCheckpoint with { Name = $"bench-grid-{(round < 0 ? "warmup" : round)}" }, steps);
+            var (seconds, _, reports) = RunGrid(fromCheckpoint with { Name = $"bench-grid-{label}" }, steps);
             if (round % 2 != 0)
             {
                 inProcessRun();
