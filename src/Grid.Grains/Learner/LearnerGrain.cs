@@ -23,7 +23,9 @@ using Orleans.Runtime;
 namespace Grid.Grains.Learner;
 
 /// <summary>
-/// The run's learner. Its policies and optimizer live on a torch worker thread it owns (<see cref="LearnerRun"/>).
+/// The run's learner. Its policies and optimizer live on one torch thread (<see cref="LearnerRun"/>): on the CPU the
+/// silo's rollout-engine thread, which the learner shares with generation (<see cref="RolloutEngine"/> says why); on
+/// a GPU a thread of its own.
 /// It collects each step's scored groups; when all are in (delivered or failed) it applies one GRPO-D update with
 /// the step's beta, publishes the new weights as version step + 1, and reports the step to the controller. Steps are
 /// applied strictly in order and at most once: groups of an applied step, and duplicates, are ignored.
@@ -34,7 +36,7 @@ namespace Grid.Grains.Learner;
 /// </summary>
 [LearnerPlacement]
 public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, RolloutEngineOptions rollouts,
-    IServiceProvider services, ILogger<LearnerGrain> logger) : Grain, ILearnerGrain
+    RolloutEngine engine, IServiceProvider services, ILogger<LearnerGrain> logger) : Grain, ILearnerGrain
 {
     /// <summary>GPUs this silo declared; a silo hosted without AddGridSilo declares none.</summary>
     private int DeclaredGpus => services.GetService<SiloCompute>()?.GpuDevices ?? 0;
@@ -54,7 +56,8 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     private readonly Dictionary<long, StepReport> _reports = new();
     private readonly LearnerCheckpointStore _checkpoints = new(weights);
     private WeightReference? _latest;
-    private TorchWorker? _torch;
+    private ITorchThread? _torch;
+    private TorchWorker? _ownThread; // a GPU learner's
     private LearnerRun? _run;
     private RunSettings? _settings;
     private LearnerReady? _ready;
@@ -115,7 +118,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         }
 
         byte[]? publishedBytes = published is null ? null : await weights.ReadAsync(published);
-        _torch ??= new TorchWorker($"grid-learner-{RunId}");
+        _torch ??= await TorchThreadAsync();
         var (run, initial) = await _torch.RunAsync(() =>
         {
             var run = new LearnerRun(settings, publishedBytes, device: PinDevice());
@@ -142,7 +145,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     {
         var restored = await _checkpoints.LoadAsync(RunId, initial, current);
         byte[] referenceBytes = restored.Weights == initial ? restored.WeightBytes : await weights.ReadAsync(initial);
-        _torch ??= new TorchWorker($"grid-learner-{RunId}");
+        _torch ??= await TorchThreadAsync();
         _run = await _torch.RunAsync(() => new LearnerRun(settings, restored.WeightBytes, referenceBytes,
             PinDevice(), restored.OptimizerState));
         _settings = settings;
@@ -221,18 +224,43 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         if (_torch is not null)
         {
             var run = _run;
-            await _torch.RunAsync(() =>
+            try
             {
-                run?.Dispose();
-                return true;
-            });
-            _torch.Dispose();
+                await _torch.RunAsync(() =>
+                {
+                    run?.Dispose();
+                    return true;
+                });
+            }
+            catch (ObjectDisposedException)
+            {
+                // The silo's engine stopped first: the silo is going away, and its torch memory with it.
+            }
+
+            _ownThread?.Dispose();
         }
 
         await base.OnDeactivateAsync(reason, cancellationToken);
     }
 
-    /// <summary>On the torch worker: the device to train on, remembered for the placement metric.</summary>
+    /// <summary>
+    /// The thread for this learner's torch work: its own when it trains on a GPU, else the silo's rollout-engine
+    /// thread, so the silo's CPU torch work has one OpenMP team (<see cref="RolloutEngine"/>). Whether CUDA is there is
+    /// asked on the engine's thread: even that query is torch work.
+    /// </summary>
+    private async Task<ITorchThread> TorchThreadAsync()
+    {
+        int gpus = DeclaredGpus;
+        bool onGpu = gpus > 0 && await engine.RunAsync(() => PolicyRuntime.LearnerDevice(gpus).type != TorchSharp.DeviceType.CPU);
+        if (!onGpu)
+        {
+            return engine;
+        }
+
+        return _ownThread = new TorchWorker($"grid-learner-{RunId}");
+    }
+
+    /// <summary>On the learner's torch thread: the device to train on, remembered for the placement metric.</summary>
     private TorchSharp.torch.Device PinDevice()
     {
         var device = PolicyRuntime.LearnerDevice(DeclaredGpus);

@@ -38,7 +38,7 @@ internal sealed class LearnerRun : IDisposable
         Device? device = null, byte[]? optimizerState = null)
     {
         _settings = settings;
-        PolicyRuntime.UseThreads(settings.Threads); // on the learner's torch thread, as the in-process loop does on its own
+        PolicyRuntime.UseThreads(settings.Threads); // on the learner's torch thread, as the in-process loop does on its own; Update sets it again
         (_policy, Config) = settings.InitCheckpoint is null
             ? PolicyRuntime.CreatePolicy(settings.Model, settings.MaxNewTokens, settings.Seed)
             : PolicyCheckpoint.Load(settings.InitCheckpoint);
@@ -100,7 +100,11 @@ internal sealed class LearnerRun : IDisposable
         return records.Select(r => ScoredGroups.ToScored(r, _source, _task, _settings.PromptsPerStep)).ToArray();
     }
 
-    public LearnerStepReport Update(IReadOnlyList<ScoredGroup> groups, double beta) => _learner.Update(groups, beta);
+    public LearnerStepReport Update(IReadOnlyList<ScoredGroup> groups, double beta)
+    {
+        PolicyRuntime.UseThreads(_settings.Threads); // the thread may be shared: the rollout engine sets its own count
+        return _learner.Update(groups, beta);
+    }
 
     public void Dispose()
     {

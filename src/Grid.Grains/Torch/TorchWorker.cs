@@ -3,11 +3,10 @@ using System.Collections.Concurrent;
 namespace Grid.Grains.Torch;
 
 /// <summary>
-/// One thread that runs torch work items one at a time, in order. TorchSharp's dispose scopes and no_grad are
-/// thread-local (PLATFORM.md), so a grain never runs torch code on the Orleans scheduler: it enqueues a synchronous
-/// unit of work here and awaits the task, which completes off this thread.
+/// A dedicated <see cref="ITorchThread"/>: a learner on a GPU has one of its own. On the CPU, a silo's torch work
+/// shares the rollout engine's thread instead (<see cref="Rollouts.RolloutEngine"/> says why).
 /// </summary>
-public sealed class TorchWorker : IDisposable
+public sealed class TorchWorker : ITorchThread, IDisposable
 {
     private readonly BlockingCollection<Action> _work = new();
     private readonly Thread _thread;
@@ -18,7 +17,7 @@ public sealed class TorchWorker : IDisposable
         _thread.Start();
     }
 
-    /// <summary>Runs <paramref name="work"/> on the worker thread; never await inside it.</summary>
+    /// <inheritdoc />
     public Task<T> RunAsync<T>(Func<T> work)
     {
         ArgumentNullException.ThrowIfNull(work);

@@ -97,6 +97,67 @@ public sealed class RolloutEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task Torch_work_given_to_the_engine_runs_on_its_thread_amid_generation_and_leaves_the_completions_unchanged()
+    {
+        const int groups = 6, groupSize = 4;
+        var settings = new GenerationSettings(MaxNewTokens: 32);
+        var perGroup = Requests(groups, groupSize);
+        var (config, weights, expected) = OnTorchThread(() =>
+        {
+            var config = PolicyRuntime.ConfigFor(new ModelSettings { DModel = 32, Layers = 1, Heads = 2 }, settings.MaxNewTokens);
+            using var policy = new VisionLanguagePolicy(config, seed: 5);
+            return (config, PolicyCheckpoint.SerializeWeights(policy),
+                perGroup.Select(g => Generator.Generate(policy, g, settings)).ToArray());
+        });
+        var store = new LocalFolderWeightStore(_folder);
+        var reference = await store.PublishAsync("engine-shared", 0, weights, TestContext.Current.CancellationToken);
+        using var engine = new RolloutEngine(store, new RolloutEngineOptions { QuietPeriod = TimeSpan.Zero, MaxLinger = TimeSpan.Zero },
+            NullLogger<RolloutEngine>.Instance);
+
+        // Generation and learner-like work (a matmul with its own dispose scope, one torch thread) interleave.
+        var generations = new List<Task<IReadOnlyList<GenerationResult>>>();
+        var work = new List<Task<(string? Thread, float Sum)>>();
+        foreach (var requests in perGroup)
+        {
+            generations.Add(engine.GenerateAsync(new RolloutRequest("engine-shared", reference, config, settings, requests)));
+            work.Add(engine.RunAsync(() =>
+            {
+                PolicyRuntime.UseThreads(1);
+                using var scope = TorchSharp.torch.NewDisposeScope();
+                var x = TorchSharp.torch.ones(8, 8);
+                return (Thread.CurrentThread.Name, x.matmul(x).sum().item<float>());
+            }));
+            await Task.Delay(2, TestContext.Current.CancellationToken);
+        }
+
+        var results = await Task.WhenAll(generations);
+        var done = await Task.WhenAll(work);
+        int threadsAfter = await engine.RunAsync(TorchSharp.torch.get_num_threads);
+
+        Assert.All(done, d => Assert.Equal(("grid-rollout", 512f), d));
+        Assert.Equal(Environment.ProcessorCount, threadsAfter); // the engine set its own thread count back
+        for (int p = 0; p < groups; p++)
+        {
+            Assert.Equal(expected[p].Select(r => r.Tokens), results[p].Select(r => r.Tokens));
+        }
+    }
+
+    [Fact]
+    public async Task Torch_work_that_throws_fails_its_own_task_and_the_engine_serves_on_until_it_stops()
+    {
+        var engine = new RolloutEngine(new LocalFolderWeightStore(_folder), new RolloutEngineOptions(), NullLogger<RolloutEngine>.Instance);
+
+        var error = await Assert.ThrowsAsync<InvalidDataException>(() => engine.RunAsync<int>(() => throw new InvalidDataException("bad")));
+        int after = await engine.RunAsync(() => 7);
+        engine.Dispose();
+        var stopped = await Assert.ThrowsAsync<ObjectDisposedException>(() => engine.RunAsync(() => 1));
+
+        Assert.Equal("bad", error.Message);
+        Assert.Equal(7, after);
+        Assert.Contains("shutting down", stopped.Message);
+    }
+
+    [Fact]
     public async Task A_model_engine_refuses_fixed_answer_placeholder_weights_by_name()
     {
         var store = new LocalFolderWeightStore(_folder);
