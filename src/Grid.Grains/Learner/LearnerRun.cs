@@ -27,6 +27,7 @@ internal sealed class LearnerRun : IDisposable
     private readonly GroupScorer _scorer;
     private readonly PromptSource _source;
     private readonly IVisualTask _task;
+    private readonly SizedBuffer _weightsBuffer = new(); // published at every step, always the same size
 
     /// <summary>
     /// Loads the initial weights: <paramref name="initialWeights"/> (safetensors published through the weight store,
@@ -82,7 +83,7 @@ internal sealed class LearnerRun : IDisposable
 
     public long UpdatesSkipped => _learner.UpdatesSkipped;
 
-    public byte[] SerializeWeights() => PolicyCheckpoint.SerializeWeights(_policy);
+    public byte[] SerializeWeights() => PolicyCheckpoint.SerializeWeights(_policy, _weightsBuffer);
 
     /// <summary>AdamW's moments and step counts and the update counters: the rest of a checkpoint.</summary>
     public byte[] SerializeOptimizer() => _learner.SaveOptimizerState();

@@ -119,12 +119,8 @@ public static class PolicyCheckpoint
     public static string ReadSha256(string directory) => ReadManifest(directory).WeightsSha256;
 
     /// <summary>The weights as safetensors bytes (what <see cref="Save"/> writes), e.g. for a weight store.</summary>
-    public static byte[] SerializeWeights(VisionLanguagePolicy policy)
-    {
-        using var stream = new MemoryStream();
-        policy.save_safetensors(stream, leaveOpen: true);
-        return stream.ToArray();
-    }
+    public static byte[] SerializeWeights(VisionLanguagePolicy policy, SizedBuffer? buffer = null) =>
+        (buffer ?? new SizedBuffer()).Write(stream => policy.save_safetensors(stream, leaveOpen: true));
 
     /// <summary>
     /// Loads safetensors bytes into <paramref name="policy"/> after checking that every tensor the policy has is

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Grid.Learning.Objective;
+using Grid.Policy.Checkpoints;
 using Grid.Policy.Model;
 using Grid.Policy.Scoring;
 using Grid.Training.Rollouts;
@@ -21,6 +22,7 @@ public sealed class GrpoLearner : IDisposable
     private readonly optim.Optimizer _optimizer;
     private readonly GrpoLossSettings _lossSettings;
     private readonly double _maxGradNorm;
+    private readonly SizedBuffer _stateBuffer = new(); // the state has the same size at every step
 
     /// <param name="policy">The trainable policy; updated in place.</param>
     /// <param name="reference">The frozen reference policy (pi_ref); never updated.</param>
@@ -53,7 +55,7 @@ public sealed class GrpoLearner : IDisposable
     /// the update counters, as bytes (<see cref="OptimizerStateFormat"/>). A learner restored from these bytes and
     /// the same weights makes bit-for-bit the updates this one would have made.
     /// </summary>
-    public byte[] SaveOptimizerState() => OptimizerStateFormat.Write(Helper, UpdatesApplied, UpdatesSkipped);
+    public byte[] SaveOptimizerState() => OptimizerStateFormat.Write(Helper, UpdatesApplied, UpdatesSkipped, _stateBuffer);
 
     /// <summary>
     /// Restores what <see cref="SaveOptimizerState"/> wrote; refuses state of another optimizer or of differently

@@ -1,4 +1,5 @@
 using System.Text;
+using Grid.Policy.Checkpoints;
 using TorchSharp;
 
 namespace Grid.Training.Learner;
@@ -14,20 +15,16 @@ internal static class OptimizerStateFormat
     private const string Magic = "grid-optimizer-state";
     private const int Version = 1;
 
-    public static byte[] Write(TorchSharp.Modules.OptimizerHelper optimizer, long updatesApplied, long updatesSkipped)
+    public static byte[] Write(TorchSharp.Modules.OptimizerHelper optimizer, long updatesApplied, long updatesSkipped,
+        SizedBuffer? buffer = null) => (buffer ?? new SizedBuffer()).Write(stream =>
     {
-        using var stream = new MemoryStream();
-        using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
-        {
-            writer.Write(Magic);
-            writer.Write(Version);
-            writer.Write(updatesApplied);
-            writer.Write(updatesSkipped);
-            optimizer.save_state_dict(writer);
-        }
-
-        return stream.ToArray();
-    }
+        using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+        writer.Write(Magic);
+        writer.Write(Version);
+        writer.Write(updatesApplied);
+        writer.Write(updatesSkipped);
+        optimizer.save_state_dict(writer);
+    });
 
     public static (long UpdatesApplied, long UpdatesSkipped) Read(TorchSharp.Modules.OptimizerHelper optimizer, byte[] state)
     {
