@@ -29,7 +29,7 @@ namespace Grid.Grains.Learner;
 /// It collects each step's scored groups; when all are in (delivered or failed) it applies one GRPO-D update with
 /// the step's beta, publishes the new weights as version step + 1, and reports the step to the controller. Steps are
 /// applied strictly in order and at most once: groups of an applied step, and duplicates, are ignored.
-/// Every published version is a full checkpoint (weights, then optimizer state, then the record naming both; see
+/// Every published version is a full checkpoint (weights and optimizer state, then the record naming both; see
 /// <see cref="LearnerCheckpointStore"/>) before the controller hears of it, so a learner set up again from the
 /// controller's version (grid resume, or its silo died) continues with no repeated and no missing version.
 /// Only placed on silos declaring a GPU, or CPU-learner silos when the key allows it.
@@ -318,25 +318,47 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         var records = _groups.TryGetValue(plan.Step, out var groups) ? groups.Values.ToArray() : [];
         int failed = _failures.TryGetValue(plan.Step, out var failures) ? failures.Count : 0;
         int samples = records.Sum(r => r.Rollouts.Length);
-        var (report, scored, bytes, optimizer) = FixedAnswer ? NoUpdate(plan, records) : await UpdateAsync(plan, records);
+        (LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights) update;
+        Task<byte[]>? optimizerState = null;
+        if (FixedAnswer)
+        {
+            update = NoUpdate(plan, records);
+        }
+        else
+        {
+            var run = _run!;
+            var updating = _torch!.RunAsync(() => Update(run, plan, records));
+            // Queued right behind the update, so it serializes the state the update left (nothing else touches this
+            // run's optimizer), on the torch thread while this grain publishes the weights. It only reads the state: if
+            // the update fails, it does not.
+            optimizerState = _torch.RunAsync(run.SerializeOptimizer);
+            update = await updating;
+        }
+
+        var (report, scored, bytes) = update;
 
         // The update is applied in memory: from here the step must be stored, never redone, so storage outages are
-        // waited out (beyond the store's own retry budget). Weights first, then the checkpoint that makes them resumable.
+        // waited out (beyond the store's own retry budget). The weights and the optimizer state are stored side by side;
+        // the record that makes them a resumable checkpoint is written only once both are.
         var clock = Stopwatch.StartNew();
         long version = plan.Step + 1;
-        var reference = await UntilStoredAsync($"weights version {version}", () => weights.PublishAsync(RunId, version, bytes));
-        double secondsWeights = clock.Elapsed.TotalSeconds;
-        if (optimizer is not null)
+        var publishing = UntilStoredAsync($"weights version {version}", () => weights.PublishAsync(RunId, version, bytes));
+        var storingState = optimizerState is null
+            ? Task.FromResult<OptimizerStateReference?>(null)
+            : StoreOptimizerStateAsync(version, optimizerState);
+        await Task.WhenAll(publishing, storingState);
+        var reference = await publishing;
+        double secondsStored = clock.Elapsed.TotalSeconds;
+        if (await storingState is { } state)
         {
-            await UntilStoredAsync($"the checkpoint of version {version}",
-                () => _checkpoints.SaveAsync(RunId, reference, optimizer));
+            await UntilStoredAsync($"the checkpoint of version {version}", () => _checkpoints.CommitAsync(RunId, reference, state));
             await PruneAsync(version);
         }
 
         double secondsPublish = clock.Elapsed.TotalSeconds;
-        logger.LogDebug("Learner of run {RunId} stored version {Version}: weights {WeightBytes} B in {WeightMs:F0} ms, "
-            + "optimizer state {OptimizerBytes} B in {OptimizerMs:F0} ms", RunId, version, bytes.Length,
-            secondsWeights * 1000, optimizer?.Length ?? 0, (secondsPublish - secondsWeights) * 1000);
+        logger.LogDebug("Learner of run {RunId} stored version {Version}: weights {WeightBytes} B and optimizer state "
+            + "{OptimizerBytes} B in {StoreMs:F0} ms, its checkpoint record in {CommitMs:F0} ms", RunId, version, bytes.Length,
+            (await storingState)?.Length ?? 0, secondsStored * 1000, (secondsPublish - secondsStored) * 1000);
 
         _latest = reference;
         _nextStep = plan.Step + 1;
@@ -357,34 +379,37 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         await ReportAsync(stepReport);
     }
 
-    /// <summary>One GRPO-D update on the torch worker; returns the new weights and optimizer state.</summary>
-    private Task<(LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights, byte[]? Optimizer)> UpdateAsync(
+    /// <summary>On the torch thread: one GRPO-D update; returns the new weights.</summary>
+    private static (LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights) Update(LearnerRun run,
         StepPlan plan, ScoredGroupRecord[] records)
     {
-        var run = _run!;
-        return _torch!.RunAsync(() =>
-        {
-            var scored = run.Groups(plan.Step, records);
-            var report = scored.Count > 0
-                ? run.Update(scored, plan.Beta)
-                : new LearnerStepReport(double.NaN, 0, 0, 0, 0, double.NaN, double.NaN, true,
-                    $"every group of step {plan.Step} failed", 0, 0);
-            return (report, scored, run.SerializeWeights(), (byte[]?)run.SerializeOptimizer());
-        });
+        var scored = run.Groups(plan.Step, records);
+        var report = scored.Count > 0
+            ? run.Update(scored, plan.Beta)
+            : new LearnerStepReport(double.NaN, 0, 0, 0, 0, double.NaN, double.NaN, true,
+                $"every group of step {plan.Step} failed", 0, 0);
+        return (report, scored, run.SerializeWeights());
+    }
+
+    private async Task<OptimizerStateReference?> StoreOptimizerStateAsync(long version, Task<byte[]> serializing)
+    {
+        byte[] state = await serializing;
+        return await UntilStoredAsync($"the optimizer state of version {version}",
+            () => _checkpoints.WriteOptimizerStateAsync(RunId, version, state));
     }
 
     /// <summary>
     /// The fixed-answer benchmark's "update": none, no torch. The groups keep their rewards for the step's metrics;
     /// their prompts are not regenerated (the metrics do not read them).
     /// </summary>
-    private (LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights, byte[]? Optimizer) NoUpdate(
+    private (LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights) NoUpdate(
         StepPlan plan, ScoredGroupRecord[] records)
     {
         var scored = records.Select(r => new ScoredGroup(r.Step, r.PromptIndex, NoPrompt, [],
             r.Rollouts.Select(x => new Rollout(x.CompletionTokens, x.SamplingLogProbs, x.Text,
                 new Reward(x.Accuracy, x.Format, x.Reward))).ToArray(), r.Advantages)).ToArray();
         var report = new LearnerStepReport(0, 0, 0, 0, 0, 0, 0, true, "fixed-answer benchmark policy: nothing to train", 0, 0);
-        return (report, scored, FixedAnswerPolicy.PlaceholderWeights(RunId, plan.Step + 1), null);
+        return (report, scored, FixedAnswerPolicy.PlaceholderWeights(RunId, plan.Step + 1));
     }
 
     /// <summary>

@@ -28,11 +28,39 @@ public sealed class LearnerCheckpointStore(IWeightStore store)
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(weights);
+        var optimizer = await WriteOptimizerStateAsync(runId, weights.Version, optimizerState, cancellationToken).ConfigureAwait(false);
+        return await CommitAsync(runId, weights, optimizer, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The first half of <see cref="SaveAsync"/>: stores the optimizer state of <paramref name="version"/> as a new
+    /// object, which no record names yet. It may be written while the version's weights are being published.
+    /// </summary>
+    public async Task<OptimizerStateReference> WriteOptimizerStateAsync(string runId, long version, byte[] optimizerState,
+        CancellationToken cancellationToken = default)
+    {
         ArgumentNullException.ThrowIfNull(optimizerState);
         using var content = new MemoryStream(optimizerState, writable: false);
-        var optimizer = await store.WriteObjectAsync(runId, weights.Version, OptimizerKind, content, cancellationToken)
-            .ConfigureAwait(false);
-        var checkpoint = new LearnerCheckpoint(runId, weights.Version, weights, optimizer, optimizerState.LongLength,
+        var stored = await store.WriteObjectAsync(runId, version, OptimizerKind, content, cancellationToken).ConfigureAwait(false);
+        return new OptimizerStateReference(stored, optimizerState.LongLength);
+    }
+
+    /// <summary>
+    /// The second half of <see cref="SaveAsync"/>: once both are stored, the record naming the weights and the optimizer
+    /// state makes them the version's checkpoint.
+    /// </summary>
+    public async Task<LearnerCheckpoint> CommitAsync(string runId, WeightReference weights, OptimizerStateReference optimizer,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        if (optimizer.State.Version != weights.Version)
+        {
+            throw new ArgumentException(
+                $"The optimizer state is of version {optimizer.State.Version}, the weights of version {weights.Version}.", nameof(optimizer));
+        }
+
+        var checkpoint = new LearnerCheckpoint(runId, weights.Version, weights, optimizer.State, optimizer.Length,
             DateTimeOffset.UtcNow);
         await store.WriteRecordAsync(runId, LearnerCheckpoint.RecordName(weights.Version), checkpoint.ToRecord(),
             cancellationToken).ConfigureAwait(false);
@@ -134,3 +162,6 @@ public sealed class LearnerCheckpointStore(IWeightStore store)
         return new RestoredLearnerState(initial, initialBytes, null, null, refused);
     }
 }
+
+/// <summary>Optimizer state stored by <see cref="LearnerCheckpointStore.WriteOptimizerStateAsync"/>, not yet committed.</summary>
+public sealed record OptimizerStateReference(WeightReference State, long Length);

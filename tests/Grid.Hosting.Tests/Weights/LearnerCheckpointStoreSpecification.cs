@@ -47,6 +47,28 @@ public abstract class LearnerCheckpointStoreSpecification
     }
 
     [Fact]
+    public async Task Optimizer_state_stored_beside_its_weights_is_no_checkpoint_until_committed_and_then_loads_back()
+    {
+        var checkpoints = new LearnerCheckpointStore(Store);
+        var initial = await Store.PublishAsync("ckpt-halves", 0, Bytes(5_000, 0), Ct);
+        // The learner stores both halves side by side: the optimizer state may land before the weights it belongs to.
+        var state = await checkpoints.WriteOptimizerStateAsync("ckpt-halves", 1, Bytes(9_000, 101), Ct);
+        var weights = await Store.PublishAsync("ckpt-halves", 1, Bytes(5_000, 1), Ct);
+
+        Assert.Null(await checkpoints.ReadAsync("ckpt-halves", 1, Ct)); // no record names them yet
+        var wrong = await Assert.ThrowsAsync<ArgumentException>(() => checkpoints.CommitAsync("ckpt-halves", initial, state, Ct));
+        Assert.Contains("optimizer state is of version 1, the weights of version 0", wrong.Message);
+
+        await checkpoints.CommitAsync("ckpt-halves", weights, state, Ct);
+        var restored = await checkpoints.LoadAsync("ckpt-halves", initial, weights, Ct);
+
+        Assert.Equal(weights, restored.Weights);
+        Assert.Equal(Bytes(9_000, 101), restored.OptimizerState);
+        Assert.Equal(9_000, restored.Checkpoint!.OptimizerBytes);
+        Assert.Empty(restored.Refused);
+    }
+
+    [Fact]
     public async Task A_checkpoint_loads_back_its_weights_and_optimizer_state_hash_checked()
     {
         var weights = await CheckpointedRunAsync("ckpt-round-trip", 2);
