@@ -9,12 +9,6 @@ internal static class CommandRunner
 {
     public static async Task<int> InvokeAsync(RootCommand root, string[] args)
     {
-        // libtorch's OpenMP threads spin-wait by default, which makes a shared machine crawl (PLATFORM.md).
-        if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
-        {
-            Environment.SetEnvironmentVariable("OMP_WAIT_POLICY", "PASSIVE");
-        }
-
         try
         {
             return await root.Parse(args).InvokeAsync(new InvocationConfiguration
