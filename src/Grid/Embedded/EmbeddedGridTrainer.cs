@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Grid.Cli.Commands;
 using Grid.Cli.Runs;
 using Grid.Contracts.Runs;
 using Grid.Hosting.Weights;
@@ -17,6 +18,11 @@ namespace Grid.Cli.Embedded;
 /// loop (metrics.jsonl from the step reports, checkpoints from the published weights, eval-final.json). Runs on the
 /// caller's thread, which owns this side's torch work (checkpoints, evaluation); it only waits on grain calls while
 /// no torch scope is open.
+/// <para>
+/// While the silo trains, no other thread of this process may hold an OpenMP team (the README's performance knobs):
+/// the warm start runs on a thread that ends before the silo starts, the follower copies checkpoints with one torch
+/// thread, and the final evaluation waits until the silo has stopped.
+/// </para>
 /// </summary>
 internal static class EmbeddedGridTrainer
 {
@@ -27,7 +33,7 @@ internal static class EmbeddedGridTrainer
         CancellationToken cancellation)
     {
         var total = Stopwatch.StartNew();
-        var warm = new InProcessTrainer(settings, observer).Run(grpo: false, cancellation);
+        var warm = TorchThread.Run(() => new InProcessTrainer(settings, observer).Run(grpo: false, cancellation));
         var folder = RunFolder.Open(warm.RunFolder);
         string runId = Path.GetFileName(folder.Path);
         var gridSettings = settings with { InitCheckpoint = warm.FinalCheckpoint };
@@ -39,10 +45,9 @@ internal static class EmbeddedGridTrainer
         // command's own cancellation so `kill` and Ctrl+C end the run.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation,
             host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
-        var result = RunFollower.Follow(controller, weights, settings, warm, observer, PollInterval, "grid",
-            total.Elapsed.TotalSeconds, stop.Token);
-        host.StopAsync(CancellationToken.None).GetAwaiter().GetResult();
-        return result;
+        return RunFollower.Follow(controller, weights, settings, warm, observer, PollInterval, "grid",
+            total.Elapsed.TotalSeconds, stop.Token,
+            beforeEvaluation: () => host.StopAsync(CancellationToken.None).GetAwaiter().GetResult());
     }
 
     private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();

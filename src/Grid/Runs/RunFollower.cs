@@ -23,10 +23,15 @@ internal static class RunFollower
 {
     /// <param name="where">Where the run lives, for error messages ("grid", "cluster").</param>
     /// <param name="secondsBefore">Seconds the run spent before it was followed (the warm start).</param>
+    /// <param name="beforeEvaluation">Runs once the last step is in, before the final evaluation (the embedded grid stops
+    /// its silo there).</param>
     public static TrainingResult Follow(IControllerGrain controller, IWeightStore weights, RunSettings settings,
         TrainingResult warm, ITrainingObserver observer, TimeSpan pollInterval, string where, double secondsBefore,
-        CancellationToken cancellation)
+        CancellationToken cancellation, Action? beforeEvaluation = null)
     {
+        // Copying checkpoints needs no parallelism. With one thread this thread starts no OpenMP team of its own, which
+        // would slow every torch op of a silo in this process (the README's performance knobs).
+        PolicyRuntime.UseThreads(1);
         var clock = Stopwatch.StartNew();
         var folder = RunFolder.Open(warm.RunFolder);
         var config = PolicyCheckpoint.ReadManifest(warm.FinalCheckpoint).Config;
@@ -66,6 +71,8 @@ internal static class RunFollower
         }
 
         double secondsGrpo = clock.Elapsed.TotalSeconds;
+        beforeEvaluation?.Invoke();
+        PolicyRuntime.UseThreads(settings.Threads);
         observer.OnPhase("eval", 0);
         var final = new Evaluator(new TaskVerifier(settings.FormatWeight), settings.MaxNewTokens)
             .Evaluate(policy, TaskCatalog.All, settings.EvalPrompts, "final", settings.Task);
