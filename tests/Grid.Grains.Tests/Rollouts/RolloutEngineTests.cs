@@ -55,15 +55,8 @@ public sealed class RolloutEngineTests : IDisposable
         const int groups = 8, groupSize = 4;
         var settings = new GenerationSettings(MaxNewTokens: 64);
         var perGroup = Requests(groups, groupSize);
-        var (config, weights, expected) = OnTorchThread(() =>
-        {
-            var config = PolicyRuntime.ConfigFor(new ModelSettings { DModel = 64, Layers = 2, Heads = 2 }, settings.MaxNewTokens);
-            using var policy = new VisionLanguagePolicy(config, seed: 9);
-            return (config, PolicyCheckpoint.SerializeWeights(policy),
-                perGroup.Select(g => Generator.Generate(policy, g, settings)).ToArray());
-        });
-        var store = new LocalFolderWeightStore(_folder);
-        var reference = await store.PublishAsync("engine-continuous", 0, weights, TestContext.Current.CancellationToken);
+        var (config, reference, expected, store) = await PublishedPolicyAsync("engine-continuous",
+            new ModelSettings { DModel = 64, Layers = 2, Heads = 2 }, seed: 9, settings, perGroup);
         // No lingering: a batch opens with the first group alone, so the others can only share it by joining mid-decode.
         using var engine = new RolloutEngine(store, new RolloutEngineOptions { QuietPeriod = TimeSpan.Zero, MaxLinger = TimeSpan.Zero },
             NullLogger<RolloutEngine>.Instance);
@@ -102,15 +95,8 @@ public sealed class RolloutEngineTests : IDisposable
         const int groups = 6, groupSize = 4;
         var settings = new GenerationSettings(MaxNewTokens: 32);
         var perGroup = Requests(groups, groupSize);
-        var (config, weights, expected) = OnTorchThread(() =>
-        {
-            var config = PolicyRuntime.ConfigFor(new ModelSettings { DModel = 32, Layers = 1, Heads = 2 }, settings.MaxNewTokens);
-            using var policy = new VisionLanguagePolicy(config, seed: 5);
-            return (config, PolicyCheckpoint.SerializeWeights(policy),
-                perGroup.Select(g => Generator.Generate(policy, g, settings)).ToArray());
-        });
-        var store = new LocalFolderWeightStore(_folder);
-        var reference = await store.PublishAsync("engine-shared", 0, weights, TestContext.Current.CancellationToken);
+        var (config, reference, expected, store) = await PublishedPolicyAsync("engine-shared",
+            new ModelSettings { DModel = 32, Layers = 1, Heads = 2 }, seed: 5, settings, perGroup);
         using var engine = new RolloutEngine(store, new RolloutEngineOptions { QuietPeriod = TimeSpan.Zero, MaxLinger = TimeSpan.Zero },
             NullLogger<RolloutEngine>.Instance);
 
@@ -199,6 +185,25 @@ public sealed class RolloutEngineTests : IDisposable
         catch (IOException)
         {
         }
+    }
+
+    /// <summary>
+    /// A fresh policy published as version 0 of <paramref name="runId"/>, and what the raw generator gives each group
+    /// alone with it.
+    /// </summary>
+    private async Task<(PolicyConfig Config, WeightReference Reference, IReadOnlyList<GenerationResult>[] Expected, LocalFolderWeightStore Store)>
+        PublishedPolicyAsync(string runId, ModelSettings model, int seed, GenerationSettings settings, GenerationRequest[][] perGroup)
+    {
+        var (config, weights, expected) = OnTorchThread(() =>
+        {
+            var config = PolicyRuntime.ConfigFor(model, settings.MaxNewTokens);
+            using var policy = new VisionLanguagePolicy(config, seed);
+            return (config, PolicyCheckpoint.SerializeWeights(policy),
+                perGroup.Select(g => Generator.Generate(policy, g, settings)).ToArray());
+        });
+        var store = new LocalFolderWeightStore(_folder);
+        var reference = await store.PublishAsync(runId, 0, weights, TestContext.Current.CancellationToken);
+        return (config, reference, expected, store);
     }
 
     private static GenerationRequest[][] Requests(int groups, int groupSize)
