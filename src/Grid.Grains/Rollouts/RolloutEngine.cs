@@ -85,25 +85,13 @@ public sealed class RolloutEngine : ITorchThread, IDisposable
     /// </summary>
     public Task<T> RunAsync<T>(Func<T> work)
     {
-        ArgumentNullException.ThrowIfNull(work);
-        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var item = new Work(() =>
+        var job = TorchJob.For(work, out var task);
+        if (!TryEnqueue(new Work(job)))
         {
-            try
-            {
-                done.SetResult(work());
-            }
-            catch (Exception error)
-            {
-                done.SetException(error);
-            }
-        }, error => done.TrySetException(error));
-        if (!TryEnqueue(item))
-        {
-            done.SetException(new ObjectDisposedException(nameof(RolloutEngine), "The silo is shutting down."));
+            job.Fail(new ObjectDisposedException(nameof(RolloutEngine), "The silo is shutting down."));
         }
 
-        return done.Task;
+        return task;
     }
 
     private bool TryEnqueue(Item item)
@@ -149,7 +137,7 @@ public sealed class RolloutEngine : ITorchThread, IDisposable
 
     private void RunWork(Work work)
     {
-        work.Run();
+        work.Job.Run();
         if (_options.Policy == RolloutPolicy.Model)
         {
             PolicyRuntime.UseThreads(0); // the work may have set its own
@@ -433,12 +421,11 @@ public sealed class RolloutEngine : ITorchThread, IDisposable
         public abstract void Fail(Exception error);
     }
 
-    private sealed class Work(Action run, Action<Exception> fail) : Item
+    private sealed class Work(TorchJob job) : Item
     {
-        /// <summary>Runs the work; completes its task either way, never throws.</summary>
-        public Action Run { get; } = run;
+        public TorchJob Job { get; } = job;
 
-        public override void Fail(Exception error) => fail(error);
+        public override void Fail(Exception error) => Job.Fail(error);
     }
 
     private sealed class Pending(RolloutRequest request) : Item

@@ -8,7 +8,7 @@ namespace Grid.Grains.Torch;
 /// </summary>
 public sealed class TorchWorker : ITorchThread, IDisposable
 {
-    private readonly BlockingCollection<Action> _work = new();
+    private readonly BlockingCollection<TorchJob> _work = new();
     private readonly Thread _thread;
 
     public TorchWorker(string name)
@@ -20,35 +20,24 @@ public sealed class TorchWorker : ITorchThread, IDisposable
     /// <inheritdoc />
     public Task<T> RunAsync<T>(Func<T> work)
     {
-        ArgumentNullException.ThrowIfNull(work);
-        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var job = TorchJob.For(work, out var task);
         try
         {
-            _work.Add(() =>
-            {
-                try
-                {
-                    done.SetResult(work());
-                }
-                catch (Exception error)
-                {
-                    done.SetException(error);
-                }
-            });
+            _work.Add(job);
         }
-        catch (InvalidOperationException)
+        catch (Exception error) when (error is InvalidOperationException or ObjectDisposedException)
         {
-            done.SetException(new ObjectDisposedException(_thread.Name, "The torch worker has been stopped."));
+            job.Fail(new ObjectDisposedException(_thread.Name, "The torch worker has been stopped."));
         }
 
-        return done.Task;
+        return task;
     }
 
     private void Loop()
     {
-        foreach (var item in _work.GetConsumingEnumerable())
+        foreach (var job in _work.GetConsumingEnumerable())
         {
-            item();
+            job.Run();
         }
     }
 
