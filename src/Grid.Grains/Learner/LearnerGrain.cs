@@ -65,6 +65,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     private bool _applying;
     private long _updatesSkipped;
     private LearnerDevice _device = LearnerDevice.Cpu;
+    private TorchSharp.torch.Device? _pinned; // set with _torch
 
     /// <summary>The silo's metrics when it serves them (AddGridTelemetry); null on a silo without.</summary>
     private GridMetrics? Metrics => services.GetService<GridMetrics>();
@@ -121,7 +122,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         _torch ??= await TorchThreadAsync();
         var (run, initial) = await _torch.RunAsync(() =>
         {
-            var run = new LearnerRun(settings, publishedBytes, device: PinDevice());
+            var run = new LearnerRun(settings, publishedBytes, device: _pinned);
             return (run, publishedBytes is null ? run.SerializeWeights() : null);
         });
         var reference = published ?? await weights.PublishAsync(RunId, 0, initial!);
@@ -147,7 +148,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         byte[] referenceBytes = restored.Weights == initial ? restored.WeightBytes : await weights.ReadAsync(initial);
         _torch ??= await TorchThreadAsync();
         _run = await _torch.RunAsync(() => new LearnerRun(settings, restored.WeightBytes, referenceBytes,
-            PinDevice(), restored.OptimizerState));
+            _pinned, restored.OptimizerState));
         _settings = settings;
         _nextStep = restored.Weights.Version; // version v was published by step v - 1
         _published.Add(restored.Weights.Version);
@@ -244,28 +245,18 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     }
 
     /// <summary>
-    /// The thread for this learner's torch work: its own when it trains on a GPU, else the silo's rollout-engine
-    /// thread, so the silo's CPU torch work has one OpenMP team (<see cref="RolloutEngine"/>). Whether CUDA is there is
-    /// asked on the engine's thread: even that query is torch work.
+    /// Pins this learner to its device (remembered for the placement metric) and returns the thread for its torch
+    /// work: its own when it trains on a GPU, else the silo's rollout-engine thread, so the silo's CPU torch work has
+    /// one OpenMP team (<see cref="RolloutEngine"/>). Whether CUDA is there is asked on the engine's thread: even that
+    /// query is torch work.
     /// </summary>
     private async Task<ITorchThread> TorchThreadAsync()
     {
         int gpus = DeclaredGpus;
-        bool onGpu = gpus > 0 && await engine.RunAsync(() => PolicyRuntime.LearnerDevice(gpus).type != TorchSharp.DeviceType.CPU);
-        if (!onGpu)
-        {
-            return engine;
-        }
-
-        return _ownThread = new TorchWorker($"grid-learner-{RunId}");
-    }
-
-    /// <summary>On the learner's torch thread: the device to train on, remembered for the placement metric.</summary>
-    private TorchSharp.torch.Device PinDevice()
-    {
-        var device = PolicyRuntime.LearnerDevice(DeclaredGpus);
+        var device = await engine.RunAsync(() => PolicyRuntime.LearnerDevice(gpus));
+        _pinned = device;
         _device = device.type == TorchSharp.DeviceType.CUDA ? LearnerDevice.Gpu : LearnerDevice.Cpu;
-        return device;
+        return device.type == TorchSharp.DeviceType.CPU ? engine : _ownThread = new TorchWorker($"grid-learner-{RunId}");
     }
 
     /// <summary>Exports this silo and device as the run's learner placement, and the run's length.</summary>
@@ -347,9 +338,9 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
             ? Task.FromResult<OptimizerStateReference?>(null)
             : StoreOptimizerStateAsync(version, optimizerState);
         await Task.WhenAll(publishing, storingState);
-        var reference = await publishing;
+        var (reference, state) = (publishing.Result, storingState.Result);
         double secondsStored = clock.Elapsed.TotalSeconds;
-        if (await storingState is { } state)
+        if (state is not null)
         {
             await UntilStoredAsync($"the checkpoint of version {version}", () => _checkpoints.CommitAsync(RunId, reference, state));
             await PruneAsync(version);
@@ -358,7 +349,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         double secondsPublish = clock.Elapsed.TotalSeconds;
         logger.LogDebug("Learner of run {RunId} stored version {Version}: weights {WeightBytes} B and optimizer state "
             + "{OptimizerBytes} B in {StoreMs:F0} ms, its checkpoint record in {CommitMs:F0} ms", RunId, version, bytes.Length,
-            (await storingState)?.Length ?? 0, secondsStored * 1000, (secondsPublish - secondsStored) * 1000);
+            state?.Length ?? 0, secondsStored * 1000, (secondsPublish - secondsStored) * 1000);
 
         _latest = reference;
         _nextStep = plan.Step + 1;

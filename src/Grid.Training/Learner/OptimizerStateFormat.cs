@@ -16,7 +16,7 @@ internal static class OptimizerStateFormat
     private const int Version = 1;
 
     public static byte[] Write(TorchSharp.Modules.OptimizerHelper optimizer, long updatesApplied, long updatesSkipped,
-        SizedBuffer? buffer = null) => (buffer ?? new SizedBuffer()).Write(stream =>
+        SizedBuffer buffer) => buffer.Write(stream =>
     {
         using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
         writer.Write(Magic);
