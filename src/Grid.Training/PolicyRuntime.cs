@@ -28,7 +28,8 @@ public static class PolicyRuntime
 
     public static PolicyConfig ConfigFor(ModelSettings model, int maxNewTokens)
     {
-        var shape = new PolicyConfig(DModel: model.DModel, Layers: model.Layers, Heads: model.Heads);
+        var shape = new PolicyConfig(DModel: model.DModel, Layers: model.Layers, Heads: model.Heads,
+            PatchSize: model.PatchSize, StemChannels: model.StemChannels);
         return (shape with { MaxSequenceLength = shape.PatchCount + MaxPromptTokens + maxNewTokens }).Validate();
     }
 

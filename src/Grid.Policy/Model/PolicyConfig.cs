@@ -16,7 +16,8 @@ public sealed record PolicyConfig(
     int Heads = 4,
     int MaxSequenceLength = 160,
     int VocabSize = Tokenizer.Size,
-    double Dropout = 0)
+    double Dropout = 0,
+    int StemChannels = 0)
 {
     /// <summary>The default shape: 48x48 RGB in 8x8 patches (36 patches), d 128, 4 layers, 4 heads.</summary>
     public static PolicyConfig Default { get; } = new();
@@ -35,8 +36,17 @@ public sealed record PolicyConfig(
     public int PatchCount => PatchesPerSide * PatchesPerSide;
 
     /// <summary>Values in one flattened patch (PatchSize * PatchSize * Channels).</summary>
+    /// <summary>
+    /// Values in one flattened patch: PatchSize * PatchSize * Channels pixels without a stem; with a convolutional stem
+    /// (StemChannels > 0, which reduces each side by <see cref="StemStride"/>) the stem's features under the patch.
+    /// </summary>
     [JsonIgnore]
-    public int PatchDimension => PatchSize * PatchSize * Channels;
+    public int PatchDimension => StemChannels > 0
+        ? (PatchSize / StemStride) * (PatchSize / StemStride) * StemChannels
+        : PatchSize * PatchSize * Channels;
+
+    /// <summary>How much the convolutional stem shrinks each side of the image (two stride-2 convolutions).</summary>
+    public const int StemStride = 4;
 
     /// <summary>Room left for text (prompt + completion) after the patches.</summary>
     [JsonIgnore]
@@ -63,6 +73,9 @@ public sealed record PolicyConfig(
         Require(MaxSequenceLength >= PatchCount + 2,
             $"MaxSequenceLength {MaxSequenceLength} leaves no room for text after the {PatchCount} image patches; " +
             $"it must be at least {PatchCount + 2} (patches + BOS + one token), and in practice patches + prompt + completion.");
+        Require(StemChannels >= 0, $"StemChannels must be 0 (no stem) or positive, got {StemChannels}.");
+        Require(StemChannels == 0 || PatchSize % StemStride == 0,
+            $"With a convolutional stem the PatchSize must be a multiple of {StemStride}, got {PatchSize}.");
         Require(Dropout is >= 0 and < 1 && !double.IsNaN(Dropout), $"Dropout must be in [0, 1), got {Dropout}.");
         return this;
     }

@@ -9,12 +9,14 @@ namespace Grid.Policy.Model;
 /// <summary>
 /// A small decoder-only vision-language transformer (nanoGPT with an image in front).
 /// The image is cut into PatchSize x PatchSize patches, each flattened and linearly embedded (+ learned patch
-/// positions); the patches go in front of the text tokens (token embedding + learned text positions), and causal
+/// positions); with a convolutional stem (<see cref="PolicyConfig.StemChannels"/>) the patches are cut from the stem's
+/// feature map instead of the pixels, so each patch token carries local edge and shape features; the patches go in front of the text tokens (token embedding + learned text positions), and causal
 /// pre-LN blocks run over [patches, prompt, completion]. A final LayerNorm and the LM head give next-token logits.
 /// Text positions count from 0 at BOS, independently of the patches, so left padding only needs a key mask.
 /// </summary>
 public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
 {
+    private readonly Sequential? stem;
     private readonly Linear patch_embedding;
     private readonly Parameter patch_positions;
     private readonly Embedding token_embedding;
@@ -28,6 +30,15 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
     {
         Config = config.Validate();
         int d = config.DModel;
+        if (config.StemChannels > 0)
+        {
+            int c = config.StemChannels;
+            stem = nn.Sequential(
+                ("conv1", nn.Conv2d(config.Channels, c, 3, padding: 1)), ("gelu1", nn.GELU()),
+                ("conv2", nn.Conv2d(c, c, 3, stride: 2, padding: 1)), ("gelu2", nn.GELU()),
+                ("conv3", nn.Conv2d(c, c, 3, stride: 2, padding: 1)), ("gelu3", nn.GELU()));
+        }
+
         patch_embedding = nn.Linear(config.PatchDimension, d);
         patch_positions = nn.Parameter(zeros(config.PatchCount, d));
         token_embedding = nn.Embedding(config.VocabSize, d);
@@ -176,9 +187,17 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
     private Tensor EmbedImages(Tensor images)
     {
         long batch = images.shape[0];
-        int side = Config.PatchesPerSide, p = Config.PatchSize;
+        int side = Config.PatchesPerSide, p = Config.PatchSize, channels = Config.Channels;
+        if (stem is not null)
+        {
+            // The stem works channels-first and shrinks each side by StemStride; its features go back to channels-last.
+            images = stem.forward(images.permute(0, 3, 1, 2)).permute(0, 2, 3, 1);
+            p /= PolicyConfig.StemStride;
+            channels = Config.StemChannels;
+        }
+
         var patches = images
-            .view(batch, side, p, side, p, Config.Channels)
+            .reshape(batch, side, p, side, p, channels)
             .permute(0, 1, 3, 2, 4, 5)
             .reshape(batch, Config.PatchCount, Config.PatchDimension);
         return patch_embedding.forward(patches) + patch_positions;
@@ -208,7 +227,9 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
                 continue;
             }
 
-            double std = name.EndsWith("output.weight", StringComparison.Ordinal) ? residualStd : 0.02;
+            double std = name.StartsWith("stem.", StringComparison.Ordinal)
+                ? Math.Sqrt(2.0 / (parameter.shape[1] * parameter.shape[2] * parameter.shape[3])) // He init for the GELU convs
+                : name.EndsWith("output.weight", StringComparison.Ordinal) ? residualStd : 0.02;
             // Drawn from the policy's own generator: nn.init.normal_ drew from torch's global one whatever generator
             // it was given (checked: two policies of one seed differed after other work used the global generator).
             using var values = randn(parameter.shape, dtype: parameter.dtype, generator: generator);

@@ -10,6 +10,7 @@ public sealed class PromptSource
 {
     private const long SftStream = 0x5F7_0001;
     private const long EvalStream = 0xE7A1_0001;
+    private const long ValidationStream = 0x7A11_0001;
 
     private readonly long _seed;
 
@@ -25,4 +26,8 @@ public sealed class PromptSource
     /// <summary>The <paramref name="index"/>-th held-out evaluation prompt of a task; independent of the run seed so
     /// runs with different seeds are evaluated on the same prompts.</summary>
     public static TaskExample HeldOut(IVisualTask task, int index) => task.Generate(EvalStream, index);
+
+    /// <summary>The <paramref name="index"/>-th validation prompt of a task: for curves during training and for choosing
+    /// hyper-parameters, never the held-out test prompts of <see cref="HeldOut"/>; the same for every run seed.</summary>
+    public static TaskExample Validation(IVisualTask task, int index) => task.Generate(ValidationStream, index);
 }

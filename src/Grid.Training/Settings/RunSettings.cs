@@ -126,4 +126,10 @@ public sealed record ModelSettings
     public int Layers { get; init; } = 4;
 
     public int Heads { get; init; } = 4;
+
+    /// <summary>Side of the square image patches, in pixels; 16 matches the counting task's cells.</summary>
+    public int PatchSize { get; init; } = 8;
+
+    /// <summary>Channels of the convolutional stem in front of the patch embedding; 0 embeds raw pixels.</summary>
+    public int StemChannels { get; init; }
 }

@@ -51,6 +51,11 @@ public static class RunSettingsValidator
         Require("model.layers", s.Model.Layers, s.Model.Layers is >= 1 and <= 64, "an integer in [1, 64]");
         Require("model.heads", s.Model.Heads, s.Model.Heads >= 1 && s.Model.DModel % s.Model.Heads == 0,
             $"a positive divisor of model.d_model ({s.Model.DModel})");
+        Require("model.patch_size", s.Model.PatchSize, s.Model.PatchSize is >= 1 and <= 48 && 48 % s.Model.PatchSize == 0
+            && (s.Model.StemChannels == 0 || s.Model.PatchSize % 4 == 0),
+            "a divisor of the 48-pixel image side (4, 8, 12, 16, 24 or 48; a multiple of 4 with a stem)");
+        Require("model.stem_channels", s.Model.StemChannels, s.Model.StemChannels is >= 0 and <= 256,
+            "0 (no stem) or a channel count up to 256");
 
         ValidateRollouts(s.Rollouts);
         ValidateFaults(s.Faults);
