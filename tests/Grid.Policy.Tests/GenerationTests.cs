@@ -16,10 +16,12 @@ public sealed class GenerationTests
         TestPolicies.Request("Angles 40 and 30. Find x.", imageSeed: 3, seed: 33),
     ];
 
-    [Fact]
-    public void Greedy_generation_with_the_kv_cache_equals_recomputing_the_whole_sequence_each_step()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(8)]
+    public void Greedy_generation_with_the_kv_cache_equals_recomputing_the_whole_sequence_each_step(int stemChannels)
     {
-        using var policy = TestPolicies.Tiny();
+        using var policy = TestPolicies.Tiny(stemChannels: stemChannels);
         var settings = new GenerationSettings(MaxNewTokens: 24, Greedy: true);
 
         var cached = Generator.Generate(policy, MixedLengths, settings);

@@ -17,10 +17,12 @@ public sealed class PolicyCheckpointTests : IDisposable
         }
     }
 
-    [Fact]
-    public void A_saved_checkpoint_loads_back_bit_exact()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(8)]
+    public void A_saved_checkpoint_loads_back_bit_exact(int stemChannels)
     {
-        using var policy = TestPolicies.Tiny(seed: 3);
+        using var policy = TestPolicies.Tiny(seed: 3, stemChannels: stemChannels);
 
         string sha256 = PolicyCheckpoint.Save(policy, policy.Config, _directory);
         var (loaded, config) = PolicyCheckpoint.Load(_directory);

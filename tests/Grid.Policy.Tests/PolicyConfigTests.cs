@@ -26,6 +26,26 @@ public sealed class PolicyConfigTests
         Assert.Contains(reason, error.Message);
     }
 
+    [Theory]
+    [InlineData(-1, 16, "StemChannels must be 0 (no stem) or positive, got -1")]
+    [InlineData(8, 6, "With a convolutional stem the PatchSize must be a multiple of 4, got 6")]
+    public void An_impossible_stem_is_refused_with_the_reason(int stemChannels, int patchSize, string reason)
+    {
+        var config = PolicyConfig.Tiny with { StemChannels = stemChannels, PatchSize = patchSize };
+
+        var error = Assert.Throws<ArgumentException>(() => config.Validate());
+        Assert.Contains(reason, error.Message);
+    }
+
+    [Fact]
+    public void A_stem_turns_each_patch_into_its_features_under_the_patch()
+    {
+        var config = PolicyConfig.Tiny with { StemChannels = 8 };
+
+        Assert.Equal(9, config.PatchCount);
+        Assert.Equal((16 / 4) * (16 / 4) * 8, config.PatchDimension);
+    }
+
     [Fact]
     public void A_policy_cannot_be_built_from_an_impossible_config()
     {

@@ -98,10 +98,12 @@ public sealed class SequenceLogProbsTests
         Assert.True(entropy[0][0] > 0);
     }
 
-    [Fact]
-    public void Gradients_flow_from_the_log_probs_to_the_weights()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(8)]
+    public void Gradients_flow_from_the_log_probs_to_the_weights(int stemChannels)
     {
-        using var policy = TestPolicies.Tiny();
+        using var policy = TestPolicies.Tiny(stemChannels: stemChannels);
 
         using var scores = SequenceLogProbs.Compute(policy, [TestPolicies.NoiseImage(1)],
             [PromptFormat.EncodePrompt("Find x.")], [PromptFormat.EncodeCompletion("<answer>3</answer>")]);

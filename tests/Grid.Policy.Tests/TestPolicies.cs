@@ -12,10 +12,11 @@ internal static class TestPolicies
     /// <summary>
     /// A tiny policy whose weights are scaled up 5x: at initialisation a policy is nearly uniform and ignores its
     /// context (greedy decoding repeats one token), which would let cache, padding and position bugs pass unseen.
+    /// <paramref name="stemChannels"/> &gt; 0 puts a convolutional stem in front of the patch embedding.
     /// </summary>
-    public static VisionLanguagePolicy Tiny(long seed = 7)
+    public static VisionLanguagePolicy Tiny(long seed = 7, int stemChannels = 0)
     {
-        var policy = new VisionLanguagePolicy(PolicyConfig.Tiny, seed);
+        var policy = new VisionLanguagePolicy(PolicyConfig.Tiny with { StemChannels = stemChannels }, seed);
         using var noGrad = no_grad();
         foreach (var (name, parameter) in policy.named_parameters())
         {

@@ -19,11 +19,25 @@ public static class ModelFlops
 
     public static double PatchEmbeddingPerPatch(PolicyConfig c) => 2.0 * c.PatchDimension * c.DModel;
 
+    /// <summary>The convolutional stem's FLOPs per image (0 without one): a 3x3 convolution at full resolution, then two
+    /// stride-2 ones, each output value a multiply-add over 9 * input channels.</summary>
+    public static double StemPerImage(PolicyConfig c)
+    {
+        if (c.StemChannels == 0)
+        {
+            return 0;
+        }
+
+        double full = (double)c.ImageSize * c.ImageSize, half = full / 4, quarter = full / 16;
+        double perOutput = 2.0 * 9 * c.StemChannels;
+        return (full * 2.0 * 9 * c.Channels * c.StemChannels) + ((half + quarter) * perOutput * c.StemChannels);
+    }
+
     /// <summary>Forward FLOPs of a whole sequence of <paramref name="length"/> positions (patches included), with the
     /// LM head applied at <paramref name="headPositions"/> of them.</summary>
     public static double Forward(PolicyConfig c, int length, int headPositions)
     {
-        double flops = (c.PatchCount * PatchEmbeddingPerPatch(c)) + (headPositions * LmHeadPerToken(c));
+        double flops = StemPerImage(c) + (c.PatchCount * PatchEmbeddingPerPatch(c)) + (headPositions * LmHeadPerToken(c));
         for (int t = 0; t < length; t++)
         {
             flops += BlocksPerToken(c, t);
