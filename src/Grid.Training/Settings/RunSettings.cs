@@ -116,6 +116,12 @@ public sealed record SftSettings
 
     /// <summary>Tasks whose demonstrations are used.</summary>
     public IReadOnlyList<string> Tasks { get; init; } = ["counting", "geometry"];
+
+    /// <summary>
+    /// How often each task's demonstrations are drawn relative to the others (a task left out weighs 1). Counting needs
+    /// more examples than geometry to be learned as well, so it is drawn twice as often by default.
+    /// </summary>
+    public IReadOnlyDictionary<string, double> TaskWeights { get; init; } = new Dictionary<string, double> { ["counting"] = 2 };
 }
 
 /// <summary>Shape of the policy network.</summary>

@@ -47,6 +47,12 @@ public static class RunSettingsValidator
             OneOf("sft.tasks", task, TaskCatalog.Names);
         }
 
+        foreach (var (task, weight) in s.Sft.TaskWeights)
+        {
+            OneOf("sft.task_weights", task, TaskCatalog.Names);
+            Require($"sft.task_weights.{task}", weight, double.IsFinite(weight) && weight > 0, "a number > 0");
+        }
+
         Require("model.d_model", s.Model.DModel, s.Model.DModel is >= 8 and <= 4096, "an integer in [8, 4096]");
         Require("model.layers", s.Model.Layers, s.Model.Layers is >= 1 and <= 64, "an integer in [1, 64]");
         Require("model.heads", s.Model.Heads, s.Model.Heads >= 1 && s.Model.DModel % s.Model.Heads == 0,

@@ -32,13 +32,13 @@ public sealed class SftTrainer
 
         var prompts = demonstrations.Select(d => PromptFormat.EncodePrompt(d.Question)).ToArray();
         var targets = demonstrations.Select(d => PromptFormat.EncodeCompletion(d.ReferenceCompletion)).ToArray();
-        var random = new Random(unchecked((int)seed));
+        var sampler = new WeightedTaskSampler(demonstrations, _settings.TaskWeights, new Random(unchecked((int)seed)));
         using var optimizer = optim.AdamW(policy.parameters(), lr: _settings.LearningRate);
         policy.train();
         for (int step = 1; step <= _settings.Steps; step++)
         {
             cancellation.ThrowIfCancellationRequested();
-            var batch = Enumerable.Range(0, _settings.BatchSize).Select(_ => random.Next(demonstrations.Count)).ToArray();
+            var batch = Enumerable.Range(0, _settings.BatchSize).Select(_ => sampler.Next()).ToArray();
             double loss;
             using (var scope = NewDisposeScope())
             {

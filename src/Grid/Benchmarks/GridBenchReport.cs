@@ -9,4 +9,5 @@ public sealed record GridBenchReport(
     PolicyBenchReport? Policy,
     GridTaxBench? GridTax,
     IReadOnlyList<RolloutEngineBench>? RolloutEngine,
-    IReadOnlyList<ControlPlaneBench>? ControlPlane);
+    IReadOnlyList<ControlPlaneBench>? ControlPlane,
+    LearningBench? Learning = null);

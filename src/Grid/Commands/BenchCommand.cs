@@ -13,17 +13,18 @@ namespace Grid.Cli.Commands;
 /// <c>grid bench</c>: speed targets as ratios against baselines measured in the same run. Suite "policy": generation
 /// and the learner step against the fp32 GEMM peak. Suite "grid": the grid tax (embedded grid over the in-process
 /// loop), the rollout engine (shared engine over the raw batched generator) and the control plane (groups/s with the
-/// zero-cost fixed-answer policy on 1, 2 and 3 silos).
+/// zero-cost fixed-answer policy on 1, 2 and 3 silos). Suite "learning" (not part of "all": it is a whole training run):
+/// the held-out gain of <c>grid train</c>'s run on its trained task, and the change on the other task.
 /// </summary>
 internal static class BenchCommand
 {
     /// <summary>"grid" is control-plane + rollout-engine + grid-tax; each of those also runs alone.</summary>
-    private static readonly string[] Suites = ["all", "policy", "grid", "control-plane", "rollout-engine", "grid-tax"];
+    private static readonly string[] Suites = ["all", "policy", "grid", "control-plane", "rollout-engine", "grid-tax", "learning"];
 
     public static Command Create()
     {
         var options = new SettingsOptions();
-        var suite = new Option<string>("--suite") { Description = "policy, grid or all (default); or one grid benchmark: control-plane, rollout-engine, grid-tax.", DefaultValueFactory = _ => "all" };
+        var suite = new Option<string>("--suite") { Description = "policy, grid or all (default); or one grid benchmark: control-plane, rollout-engine, grid-tax; or learning (a whole grid train run).", DefaultValueFactory = _ => "all" };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per measurement (medians are reported).", DefaultValueFactory = _ => 5 };
         var rounds = new Option<int>("--rounds") { Description = "Grid tax: in-process + grid run pairs (step times pooled).", DefaultValueFactory = _ => 2 };
         var taxSteps = new Option<int>("--tax-steps") { Description = "Grid tax: timed GRPO-D steps per run (after 2 warm-up steps).", DefaultValueFactory = _ => 6 };
@@ -35,7 +36,7 @@ internal static class BenchCommand
             suite, repeats, rounds, taxSteps, groupsPerStep, silos, json,
         };
         options.AddTo(command);
-        command.SetAction(parse =>
+        command.SetAction((parse, cancellation) =>
         {
             var settings = options.Load(parse);
             string which = parse.GetValue(suite)!;
@@ -54,6 +55,7 @@ internal static class BenchCommand
             GridTaxBench? tax = null;
             RolloutEngineBench[]? engine = null;
             ControlPlaneBench[]? control = null;
+            LearningBench? learning = null;
             if (which is "all" or "policy")
             {
                 policy = TorchThread.Run(() =>
@@ -92,13 +94,19 @@ internal static class BenchCommand
                 WriteGridTax(tax);
             }
 
+            if (which is "learning")
+            {
+                learning = LearningBenchmark.Run(settings, cancellation);
+                WriteLearning(learning);
+            }
+
             if (parse.GetValue(json) is { } file)
             {
                 File.WriteAllText(file.FullName, JsonSerializer.Serialize(
-                    new GridBenchReport(started, which, policy, tax, engine, control), RunSettingsLoader.JsonOptions));
+                    new GridBenchReport(started, which, policy, tax, engine, control, learning), RunSettingsLoader.JsonOptions));
             }
 
-            return 0;
+            return Task.FromResult(0);
         });
         return command;
     }
@@ -164,6 +172,24 @@ internal static class BenchCommand
         }
 
         AnsiConsole.Write(staggered);
+    }
+
+    private static void WriteLearning(LearningBench l)
+    {
+        var table = new Table()
+            .Title($"learning: grid train's run, GRPO-D on {l.TrainedTask} for {l.Steps} steps of {l.PromptsPerStep} prompts x {l.GroupSize}; "
+                + $"greedy held-out accuracy (target: +{l.TargetGainPoints:F0} points on the trained task)")
+            .AddColumns("task", "prompts", "before", "after", "change", "1 standard error");
+        foreach (var t in l.Tasks)
+        {
+            table.AddRow(t.Trained ? $"{t.Task} (trained)" : t.Task, $"{t.Prompts}", $"{t.AccuracyBefore:P1}", $"{t.AccuracyAfter:P1}",
+                $"{t.GainPoints:+0.0;-0.0} points", $"{t.StandardErrorPoints:F1} points");
+        }
+
+        AnsiConsole.Write(table);
+        string verdict = l.GainPoints >= l.TargetGainPoints ? "meets" : "misses";
+        AnsiConsole.MarkupLineInterpolated(
+            $"gain {l.GainPoints:+0.0;-0.0} points ({verdict} the +{l.TargetGainPoints:F0} target); wall time {l.SecondsTotal:F0} s (warm start {l.SecondsSft:F0} s, GRPO-D {l.SecondsGrpo:F0} s); peak RSS {l.PeakRssBytes / 1e6:F0} MB; run folder {l.RunFolder}");
     }
 
     private static void WriteGridTax(GridTaxBench t)
