@@ -8,7 +8,7 @@ public sealed class PolicyConfigTests
     public void The_default_and_tiny_configs_are_valid()
     {
         Assert.Same(PolicyConfig.Default, PolicyConfig.Default.Validate());
-        Assert.Equal(36, PolicyConfig.Default.PatchCount);
+        Assert.Equal(9, PolicyConfig.Default.PatchCount);
         Assert.Same(PolicyConfig.Tiny, PolicyConfig.Tiny.Validate());
     }
 

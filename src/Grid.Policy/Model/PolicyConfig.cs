@@ -19,8 +19,11 @@ public sealed record PolicyConfig(
     double Dropout = 0,
     int StemChannels = 0)
 {
-    /// <summary>The default shape: 48x48 RGB in 8x8 patches (36 patches), d 128, 4 layers, 4 heads.</summary>
-    public static PolicyConfig Default { get; } = new();
+    /// <summary>
+    /// The default shape: 48x48 RGB through a 32-channel convolutional stem, in 16x16 patches (9 patches, one per
+    /// counting cell), d 128, 4 layers, 4 heads.
+    /// </summary>
+    public static PolicyConfig Default { get; } = new(PatchSize: 16, StemChannels: 32);
 
     /// <summary>
     /// A very small policy for tests: the same 48x48 images in 16x16 patches (9 patches), d 32, 2 layers, 2 heads,

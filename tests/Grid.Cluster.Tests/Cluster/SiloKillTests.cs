@@ -46,10 +46,12 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
 
         // Eight 96-token completions per group from the demo-sized model (4 layers of 128): an attempt takes most of a
         // second, long enough for the kill to land in the middle of one. The smoke model's 48 tokens took ~0.1 s, and
-        // a kill aimed at a group seen generating could land after it had scored.
+        // a kill aimed at a group seen generating could land after it had scored. The 8 px patches without a stem (36
+        // image positions) keep the attempt as long as when this was measured.
         var submit = Start("submit", environment, ["submit", "--preset", "smoke", "--set", $"steps={Steps}",
             "--set", $"prompts_per_step={Prompts}", "--set", "group_size=8", "--set", "max_new_tokens=96",
             "--set", "model.d_model=128", "--set", "model.layers=4", "--set", "model.heads=4",
+            "--set", "model.patch_size=8", "--set", "model.stem_channels=0",
             .. common, "--run-id", RunId, "--output", Path.Combine(_processes.WorkFolder, "runs")]);
         Assert.True(await submit.WaitForExitAsync(Timeout, cancellation) == 0, submit.Output);
 
