@@ -19,8 +19,9 @@ namespace Grid.Training;
 /// <summary>
 /// GRPO-D in one process, no Orleans: SFT warm start (unless a checkpoint is given), evaluation, then for each
 /// step: prompts -> G completions each -> rewards -> advantages -> one GRPO-D update with beta from the KL
-/// controller, and on validating steps a greedy evaluation on the validation prompts (<see cref="Validator"/>). This loop is the baseline the grid is measured against. Runs synchronously on the caller's thread,
-/// which must own all torch work of the run.
+/// controller, and on validating steps a greedy evaluation on the validation prompts (<see cref="Validator"/>). This
+/// loop is the baseline the grid is measured against. Runs synchronously on the caller's thread, which must own all
+/// torch work of the run.
 /// </summary>
 public sealed class InProcessTrainer
 {

@@ -30,8 +30,8 @@ namespace Grid.Grains.Learner;
 /// It collects each step's scored groups; when all are in (delivered or failed) it applies one GRPO-D update with
 /// the step's beta, publishes the new weights as version step + 1, and reports the step to the controller. On steps
 /// that validate (<see cref="Validator"/>) it evaluates the new policy on the validation prompts on its torch thread,
-/// right behind the update, and the first step also the policy before its update; the report carries the numbers. Steps are
-/// applied strictly in order and at most once: groups of an applied step, and duplicates, are ignored.
+/// right behind the update (on the first step also the policy before its update); the report carries the numbers.
+/// Steps are applied strictly in order and at most once: groups of an applied step, and duplicates, are ignored.
 /// Every published version is a full checkpoint (weights and optimizer state, then the record naming both; see
 /// <see cref="LearnerCheckpointStore"/>) before the controller hears of it, so a learner set up again from the
 /// controller's version (grid resume, or its silo died) continues with no repeated and no missing version.
@@ -328,7 +328,8 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
             var run = _run!;
             if (run.ValidatesBefore(plan.Step))
             {
-                validationStart = ValidateAsync(run, plan.Step, policyVersion: 0); // the curve's start, before the update
+                // The curve's start (version 0), queued before the update.
+                validationStart = ValidateAsync(run, plan.Step, policyVersion: 0);
             }
 
             var updating = _torch!.RunAsync(() => Update(run, plan, records));

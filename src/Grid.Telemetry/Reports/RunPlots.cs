@@ -44,7 +44,7 @@ public static class RunPlots
 
     private static readonly Lazy<string?> FontName = new(RegisterFont);
 
-    /// <summary>The files <see cref="Write(IReadOnlyList{StepMetrics}, string)"/> produces for these steps, in order.</summary>
+    /// <summary>The files <see cref="Write(IReadOnlyList{StepMetrics}, string, string)"/> writes for these steps, in order.</summary>
     public static IReadOnlyList<string> FileNamesFor(IReadOnlyList<StepMetrics> steps)
     {
         ArgumentNullException.ThrowIfNull(steps);
