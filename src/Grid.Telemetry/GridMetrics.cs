@@ -26,7 +26,8 @@ namespace Grid.Telemetry;
 /// grid_completion_length_max                   gauge      run                RecordStep (tokens)
 /// grid_grad_norm                               gauge      run                RecordStep
 /// grid_step_groups                             gauge      run                RecordStep
-/// grid_step_duration_seconds                   gauge      run, phase         RecordStep (rollout|reward|reference|update|publish)
+/// grid_step_duration_seconds                   gauge      run, phase         RecordStep (rollout|reward|reference|update|publish|validation)
+/// grid_validation_accuracy                     gauge      run, task          RecordStep (steps that validate; counting|geometry)
 /// grid_learner_last_step_timestamp_seconds     gauge      run                RecordStep (unix time)
 /// grid_learner_resident_memory_bytes           gauge      run                RecordStep
 /// grid_steps_total                             counter    run                RecordStep
@@ -80,6 +81,7 @@ public sealed class GridMetrics : IDisposable
     private readonly Gauge<double> _gradNorm;
     private readonly Gauge<long> _stepGroups;
     private readonly Gauge<double> _stepDuration;
+    private readonly Gauge<double> _validationAccuracy;
     private readonly Gauge<double> _lastStepTimestamp;
     private readonly Gauge<long> _residentMemory;
     private readonly Counter<long> _steps;
@@ -142,6 +144,8 @@ public sealed class GridMetrics : IDisposable
         _stepGroups = meter.CreateGauge<long>("grid_step_groups", description: "Groups that made it into the last step.");
         _stepDuration = meter.CreateGauge<double>("grid_step_duration", unit: "s",
             description: "Seconds the last step spent in each phase.");
+        _validationAccuracy = meter.CreateGauge<double>("grid_validation_accuracy",
+            description: "Greedy accuracy of the latest validated policy on the task's validation prompts.");
         _lastStepTimestamp = meter.CreateGauge<double>("grid_learner_last_step_timestamp", unit: "s",
             description: "Unix time at which the learner reported the last completed step.");
         _residentMemory = meter.CreateGauge<long>("grid_learner_resident_memory", unit: "By",
@@ -205,6 +209,15 @@ public sealed class GridMetrics : IDisposable
         _stepDuration.Record(step.SecondsReference, r, new("phase", "reference"));
         _stepDuration.Record(step.SecondsUpdate, r, new("phase", "update"));
         _stepDuration.Record(step.SecondsPublish, r, new("phase", "publish"));
+        _stepDuration.Record(step.SecondsValidation, r, new("phase", "validation"));
+        if ((step.Validation ?? step.ValidationStart) is { } validation)
+        {
+            foreach (var (task, accuracy) in validation.Accuracy)
+            {
+                _validationAccuracy.Record(accuracy, r, new("task", task));
+            }
+        }
+
         _residentMemory.Record(step.ProcessRssBytes, r);
         _steps.Add(1, r);
         _tokensGenerated.Add(step.TokensGenerated, r);

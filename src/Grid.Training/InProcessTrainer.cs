@@ -19,8 +19,9 @@ namespace Grid.Training;
 /// <summary>
 /// GRPO-D in one process, no Orleans: SFT warm start (unless a checkpoint is given), evaluation, then for each
 /// step: prompts -> G completions each -> rewards -> advantages -> one GRPO-D update with beta from the KL
-/// controller. This loop is the baseline the grid is measured against. Runs synchronously on the caller's thread,
-/// which must own all torch work of the run.
+/// controller, and on validating steps a greedy evaluation on the validation prompts (<see cref="Validator"/>). This
+/// loop is the baseline the grid is measured against. Runs synchronously on the caller's thread, which must own all
+/// torch work of the run.
 /// </summary>
 public sealed class InProcessTrainer
 {
@@ -85,12 +86,13 @@ public sealed class InProcessTrainer
         using var learner = new GrpoLearner(policy, reference, LossSettings.From(s), s.LearningRate, s.WeightDecay, s.MaxGradNorm);
         var scorer = new GroupScorer(verifier, LossSettings.AdvantageScaleOf(s));
         var generation = new GenerationSettings(s.MaxNewTokens, s.Temperature, s.TopP);
+        var validator = new Validator(s);
 
         _observer.OnPhase("grpo", s.Steps);
         for (long step = 0; step < s.Steps; step++)
         {
             cancellation.ThrowIfCancellationRequested();
-            var metrics = TrainStep(step, task, source, policy, learner, scorer, kl, generation);
+            var metrics = TrainStep(step, task, source, policy, learner, scorer, kl, generation, validator);
             folder.AppendLine("metrics.jsonl", metrics);
             _observer.OnStep(metrics);
             if ((step + 1) % s.CheckpointEvery == 0 || step + 1 == s.Steps)
@@ -113,9 +115,16 @@ public sealed class InProcessTrainer
     }
 
     private StepMetrics TrainStep(long step, IVisualTask task, PromptSource source, VisionLanguagePolicy policy,
-        GrpoLearner learner, GroupScorer scorer, IKlController kl, GenerationSettings generation)
+        GrpoLearner learner, GroupScorer scorer, IKlController kl, GenerationSettings generation, Validator validator)
     {
         var s = _settings;
+        ValidationMetrics? validationStart = null, validation = null;
+        double secondsValidation = 0;
+        if (validator.Before(step))
+        {
+            (validationStart, secondsValidation) = validator.Validate(policy, policyVersion: 0);
+        }
+
         var clock = Stopwatch.StartNew();
         double beta = kl.BetaAt(step);
 
@@ -142,6 +151,14 @@ public sealed class InProcessTrainer
 
         var report = learner.Update(groups, beta);
         kl.Observe(step, report.MeanKl, requests.Count);
-        return StepMetricsBuilder.Build(step, beta, groups, report, secondsRollout, secondsReward, secondsPublish: 0);
+
+        if (validator.After(step))
+        {
+            (validation, double seconds) = validator.Validate(policy, policyVersion: step + 1);
+            secondsValidation += seconds;
+        }
+
+        return StepMetricsBuilder.Build(step, beta, groups, report, secondsRollout, secondsReward, secondsPublish: 0,
+            validationStart, validation, secondsValidation);
     }
 }

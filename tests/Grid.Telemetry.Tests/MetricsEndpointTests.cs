@@ -58,6 +58,29 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_latest_validation_is_exported_by_task_and_kept_through_steps_without_one()
+    {
+        Metrics.RecordStep("run-v", Steps.Report(step: 0, beta: 0.01) with
+        {
+            ValidationStart = Steps.Validation(policyVersion: 0, counting: 0.25, geometry: 0.5),
+            SecondsValidation = 1.25,
+        });
+        Metrics.RecordStep("run-v", Steps.Report(step: 1, beta: 0.01) with
+        {
+            Validation = Steps.Validation(policyVersion: 2, counting: 0.375, geometry: 0.625),
+            SecondsValidation = 0.75,
+        });
+        Metrics.RecordStep("run-v", Steps.Report(step: 2, beta: 0.01));
+
+        var scrape = await Scrape.GetAsync(_server.Endpoint);
+
+        var run = ("run", "run-v");
+        Assert.Equal(0.375, scrape.Value("grid_validation_accuracy", run, ("task", "counting")));
+        Assert.Equal(0.625, scrape.Value("grid_validation_accuracy", run, ("task", "geometry")));
+        Assert.Equal(0, scrape.Value("grid_step_duration_seconds", run, ("phase", "validation")));
+    }
+
+    [Fact]
     public async Task Step_counters_add_up_over_the_steps_of_a_run()
     {
         Metrics.RecordStep("run-b", Steps.Report(step: 0, beta: 0.01));
@@ -141,8 +164,8 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
             "grid_rollout_retries_total", "grid_rollout_tokens_total", "grid_rollouts_total", "grid_run_steps",
             "grid_silo_gpu_devices",
             "grid_step", "grid_step_duration_seconds", "grid_step_groups", "grid_steps_total",
-            "grid_tokens_generated_total", "grid_updates_skipped_total", "grid_weight_reloads_total",
-            "grid_zero_std_group_fraction",
+            "grid_tokens_generated_total", "grid_updates_skipped_total", "grid_validation_accuracy",
+            "grid_weight_reloads_total", "grid_zero_std_group_fraction",
         ];
         Assert.Equal(documented.Order(), scrape.Names.Where(n => n.StartsWith("grid_", StringComparison.Ordinal)).Order());
         string doc = File.ReadAllText(RepoPaths.MetricsDoc);
@@ -157,7 +180,7 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
 
         var scrape = await Scrape.GetAsync(_server.Endpoint);
 
-        string[] allowed = ["otel_scope_name", "run", "component", "side", "phase", "outcome", "le", "silo", "device"];
+        string[] allowed = ["otel_scope_name", "run", "component", "side", "phase", "outcome", "le", "silo", "device", "task"];
         Assert.All(scrape.Samples.Where(s => s.Name.StartsWith("grid_", StringComparison.Ordinal)),
             sample => Assert.Empty(sample.Labels.Keys.Except(allowed)));
     }

@@ -3,7 +3,6 @@ using System.Text.RegularExpressions;
 using Grid.Cluster.Tests.Infrastructure;
 using Grid.Telemetry.Reports;
 using Grid.Telemetry.Tests.Support;
-using SkiaSharp;
 
 namespace Grid.Telemetry.Tests;
 
@@ -43,12 +42,13 @@ public sealed class TrainCommandMetricsTests : IAsyncDisposable
     public void Plots_of_steps_decode_as_pngs_of_the_documented_size()
     {
         var steps = Enumerable.Range(0, 12).Select(i => Steps.Report(step: i, beta: 0.04 / (i + 1))
-            with { RewardMean = 0.1 + 0.05 * i, Accuracy = 0.04 * i, KlMean = 0.001 * i }).ToArray();
+            with
+        { RewardMean = 0.1 + 0.05 * i, Accuracy = 0.04 * i, KlMean = 0.001 * i }).ToArray();
 
         var paths = RunPlots.Write(steps, Path.Combine(_processes.WorkFolder, "plots"));
 
         Assert.Equal(RunPlots.FileNames, paths.Select(p => Path.GetFileName(p)).ToArray());
-        AssertPlots(paths);
+        PlotFiles.AssertPlots(paths);
     }
 
     /// <summary>
@@ -91,27 +91,9 @@ public sealed class TrainCommandMetricsTests : IAsyncDisposable
 
         string run = Assert.Single(Directory.GetDirectories(Path.Combine(_processes.WorkFolder, "runs")));
         Assert.Contains($"plots: {Path.Combine(run, RunPlots.Folder)}", Regex.Replace(train.Output, @"\s+", " "));
-        AssertPlots(RunPlots.FileNames.Select(f => Path.Combine(run, RunPlots.Folder, f)).ToArray());
+        PlotFiles.AssertPlots(RunPlots.FileNames.Select(f => Path.Combine(run, RunPlots.Folder, f)).ToArray());
+        Assert.False(File.Exists(Path.Combine(run, RunPlots.Folder, RunPlots.ValidationFileName))); // smoke: no validation
         return (run, seen, clock.Elapsed.TotalSeconds);
-    }
-
-    /// <summary>Each file decodes as a PNG of <see cref="RunPlots.Width"/> x <see cref="RunPlots.Height"/> with a drawing on it.</summary>
-    private static void AssertPlots(IReadOnlyList<string> paths)
-    {
-        Assert.Equal(4, paths.Count);
-        foreach (string path in paths)
-        {
-            using var codec = SKCodec.Create(path);
-            Assert.True(codec is not null, $"{path} is not an image SkiaSharp can decode");
-            Assert.Equal(SKEncodedImageFormat.Png, codec.EncodedFormat);
-            using var bitmap = SKBitmap.Decode(codec);
-            Assert.Equal(RunPlots.Width, bitmap.Width);
-            Assert.Equal(RunPlots.Height, bitmap.Height);
-            int colours = Enumerable.Range(0, bitmap.Height).Where(y => y % 5 == 0)
-                .SelectMany(y => Enumerable.Range(0, bitmap.Width).Where(x => x % 5 == 0).Select(x => bitmap.GetPixel(x, y)))
-                .Distinct().Count();
-            Assert.True(colours > 10, $"{path} has only {colours} colours: an empty canvas, not a plot");
-        }
     }
 
     public ValueTask DisposeAsync() => _processes.DisposeAsync();

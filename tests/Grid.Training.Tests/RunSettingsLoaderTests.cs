@@ -89,6 +89,31 @@ public sealed class RunSettingsLoaderTests : IDisposable
         Assert.Contains(allowed, e.Message);
     }
 
+    [Theory]
+    [InlineData("eval_every=-1", "eval_every", "-1", "an integer >= 0")]
+    [InlineData("validation_prompts=0", "validation_prompts", "0", "an integer >= 1")]
+    [InlineData("validation_prompts=-64", "validation_prompts", "-64", "an integer >= 1")]
+    public void Validation_settings_out_of_range_are_refused_naming_key_value_and_what_is_right(
+        string assignment, string setting, string value, string allowed)
+    {
+        var e = Assert.Throws<InvalidSettingException>(() => RunSettingsLoader.Load(overrides: [assignment]));
+
+        Assert.Equal(setting, e.Setting);
+        Assert.StartsWith($"Invalid setting {setting} = {value}: must be {allowed}", e.Message);
+    }
+
+    [Fact]
+    public void The_demo_preset_validates_every_25_steps_on_64_prompts_per_task_and_the_smoke_preset_not_at_all()
+    {
+        var demo = RunSettingsLoader.Load("demo");
+        var smoke = RunSettingsLoader.Load("smoke");
+        var smokeValidating = RunSettingsLoader.Load("smoke", overrides: ["eval_every=1", "validation_prompts=3"]);
+
+        Assert.Equal((25, 64), (demo.EvalEvery, demo.ValidationPrompts));
+        Assert.Equal(0, smoke.EvalEvery);
+        Assert.Equal((1, 3), (smokeValidating.EvalEvery, smokeValidating.ValidationPrompts));
+    }
+
     [Fact]
     public void An_unknown_preset_is_refused_listing_the_presets()
     {

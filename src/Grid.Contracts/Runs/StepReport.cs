@@ -80,4 +80,13 @@ public sealed record StepReport
 
     /// <summary>Rollouts sampled for the step (for an adaptive KL controller's horizon).</summary>
     [Id(29)] public int Samples { get; init; }
+
+    /// <summary>The learner's validation of the weights this step published, on steps that validate; else null.</summary>
+    [Id(32)] public ValidationRecord? Validation { get; init; }
+
+    /// <summary>The learner's validation of version 0, before the first step's update: on step 0 only.</summary>
+    [Id(33)] public ValidationRecord? ValidationStart { get; init; }
+
+    /// <summary>Seconds the learner spent validating in this step (counted in <see cref="SecondsTotal"/>).</summary>
+    [Id(34)] public double SecondsValidation { get; init; }
 }

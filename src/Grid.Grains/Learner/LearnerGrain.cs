@@ -12,6 +12,7 @@ using Grid.Tasks;
 using Grid.Tasks.Images;
 using Grid.Telemetry;
 using Grid.Training;
+using Grid.Training.Evaluation;
 using Grid.Training.Learner;
 using Grid.Training.Metrics;
 using Grid.Training.Rollouts;
@@ -27,8 +28,10 @@ namespace Grid.Grains.Learner;
 /// silo's rollout-engine thread, which the learner shares with generation (<see cref="RolloutEngine"/> says why); on
 /// a GPU a thread of its own.
 /// It collects each step's scored groups; when all are in (delivered or failed) it applies one GRPO-D update with
-/// the step's beta, publishes the new weights as version step + 1, and reports the step to the controller. Steps are
-/// applied strictly in order and at most once: groups of an applied step, and duplicates, are ignored.
+/// the step's beta, publishes the new weights as version step + 1, and reports the step to the controller. On steps
+/// that validate (<see cref="Validator"/>) it evaluates the new policy on the validation prompts on its torch thread,
+/// right behind the update (on the first step also the policy before its update); the report carries the numbers.
+/// Steps are applied strictly in order and at most once: groups of an applied step, and duplicates, are ignored.
 /// Every published version is a full checkpoint (weights and optimizer state, then the record naming both; see
 /// <see cref="LearnerCheckpointStore"/>) before the controller hears of it, so a learner set up again from the
 /// controller's version (grid resume, or its silo died) continues with no repeated and no missing version.
@@ -48,6 +51,9 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
 
     /// <summary>Stands in for the prompt in a fixed-answer step's groups; step metrics never read it.</summary>
     private static readonly TaskExample NoPrompt = new("fixed-answer", "fixed-answer", "", "", new RgbImage(1, 1, new byte[3]), "");
+
+    private static readonly Task<(ValidationMetrics? Validation, double Seconds)> NoValidation =
+        Task.FromResult<(ValidationMetrics?, double)>((null, 0));
 
     private readonly Dictionary<long, StepPlan> _plans = new();
     private readonly Dictionary<long, SortedDictionary<int, ScoredGroupRecord>> _groups = new();
@@ -311,6 +317,8 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         int samples = records.Sum(r => r.Rollouts.Length);
         (LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights) update;
         Task<byte[]>? optimizerState = null;
+        var validationStart = NoValidation;
+        var validation = NoValidation;
         if (FixedAnswer)
         {
             update = NoUpdate(plan, records);
@@ -318,11 +326,23 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         else
         {
             var run = _run!;
+            if (run.ValidatesBefore(plan.Step))
+            {
+                // The curve's start (version 0), queued before the update.
+                validationStart = ValidateAsync(run, plan.Step, policyVersion: 0);
+            }
+
             var updating = _torch!.RunAsync(() => Update(run, plan, records));
             // Queued right behind the update, so it serializes the state the update left (nothing else touches this
             // run's optimizer), on the torch thread while this grain publishes the weights. It only reads the state: if
             // the update fails, it does not.
             optimizerState = _torch.RunAsync(run.SerializeOptimizer);
+            if (run.ValidatesAfter(plan.Step))
+            {
+                // Behind those, while the weights are stored: it only reads the policy the update left.
+                validation = ValidateAsync(run, plan.Step, policyVersion: plan.Step + 1);
+            }
+
             update = await updating;
         }
 
@@ -359,10 +379,12 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         _groups.Remove(plan.Step);
         _failures.Remove(plan.Step);
 
+        var (start, secondsStart) = await validationStart;
+        var (validated, secondsValidated) = await validation;
         var metrics = StepMetricsBuilder.Build(plan.Step, plan.Beta, scored, report,
             records.Length > 0 ? records.Max(r => r.SecondsRollout) : 0,
             records.Length > 0 ? records.Max(r => r.SecondsReward) : 0,
-            secondsPublish) with
+            secondsPublish, start, validated, secondsStart + secondsValidated) with
         { PolicyVersion = plan.PolicyVersion };
         Metrics?.RecordStep(RunId, metrics);
         var stepReport = StepReports.From(metrics, reference, failed, samples) with { CompletedAt = DateTimeOffset.UtcNow };
@@ -380,6 +402,26 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
             : new LearnerStepReport(double.NaN, 0, 0, 0, 0, double.NaN, double.NaN, true,
                 $"every group of step {plan.Step} failed", 0, 0);
         return (report, scored, run.SerializeWeights());
+    }
+
+    /// <summary>
+    /// Queues a validation of the current policy on the torch thread at once, so it runs in order with the update. A
+    /// failure is logged and leaves the step without that validation: the applied update must still be stored and
+    /// reported.
+    /// </summary>
+    private async Task<(ValidationMetrics? Validation, double Seconds)> ValidateAsync(LearnerRun run, long step, long policyVersion)
+    {
+        var validating = _torch!.RunAsync(() => run.Validate(policyVersion));
+        try
+        {
+            return await validating;
+        }
+        catch (Exception error) when (error is not OutOfMemoryException)
+        {
+            logger.LogError(error, "Learner of run {RunId} could not validate policy version {Version} at step {Step}; "
+                + "the step is reported without it", RunId, policyVersion, step);
+            return (null, 0);
+        }
     }
 
     private async Task<OptimizerStateReference?> StoreOptimizerStateAsync(long version, Task<byte[]> serializing)

@@ -5,7 +5,9 @@ using Grid.Policy.Model;
 using Grid.Tasks;
 using Grid.Tasks.Verification;
 using Grid.Training;
+using Grid.Training.Evaluation;
 using Grid.Training.Learner;
+using Grid.Training.Metrics;
 using Grid.Training.Rollouts;
 using Grid.Training.Settings;
 
@@ -15,7 +17,8 @@ using static TorchSharp.torch;
 namespace Grid.Grains.Learner;
 
 /// <summary>
-/// The torch side of a learner: the trainable and reference policies and the GRPO-D learner. Every member runs on
+/// The torch side of a learner: the trainable and reference policies, the GRPO-D learner and the validation of the
+/// trained policy. Every member runs on
 /// the learner's torch worker thread, synchronously; the grain never touches these objects itself.
 /// </summary>
 internal sealed class LearnerRun : IDisposable
@@ -27,6 +30,7 @@ internal sealed class LearnerRun : IDisposable
     private readonly GroupScorer _scorer;
     private readonly PromptSource _source;
     private readonly IVisualTask _task;
+    private readonly Validator _validator;
     private readonly SizedBuffer _weightsBuffer = new(); // published at every step, always the same size
 
     /// <summary>
@@ -77,6 +81,7 @@ internal sealed class LearnerRun : IDisposable
         _scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), LossSettings.AdvantageScaleOf(settings));
         _source = new PromptSource(settings.Seed);
         _task = TaskCatalog.Get(settings.Task);
+        _validator = new Validator(settings);
     }
 
     public PolicyConfig Config { get; }
@@ -105,6 +110,20 @@ internal sealed class LearnerRun : IDisposable
     {
         PolicyRuntime.UseThreads(_settings.Threads); // the thread may be shared: the rollout engine sets its own count
         return _learner.Update(groups, beta);
+    }
+
+    /// <summary>Whether the policy is validated before <paramref name="step"/>'s update (the first step only).</summary>
+    public bool ValidatesBefore(long step) => _validator.Before(step);
+
+    /// <summary>Whether the policy <paramref name="step"/>'s update made is validated.</summary>
+    public bool ValidatesAfter(long step) => _validator.After(step);
+
+    /// <summary>Greedy evaluation of the current policy (version <paramref name="policyVersion"/>) on the validation
+    /// prompts, with the run's thread count as in the in-process loop; returns it and the seconds it took.</summary>
+    public (ValidationMetrics Validation, double Seconds) Validate(long policyVersion)
+    {
+        PolicyRuntime.UseThreads(_settings.Threads);
+        return _validator.Validate(_policy, policyVersion);
     }
 
     public void Dispose()

@@ -35,8 +35,11 @@ public static class StepReports
         SecondsReference = m.SecondsReference,
         SecondsUpdate = m.SecondsUpdate,
         SecondsPublish = m.SecondsPublish,
+        SecondsValidation = m.SecondsValidation,
         SecondsTotal = m.SecondsTotal,
         ProcessRssBytes = m.ProcessRssBytes,
+        Validation = ToRecord(m.Validation),
+        ValidationStart = ToRecord(m.ValidationStart),
         FailedGroups = failedGroups,
         Weights = weights,
         Samples = samples,
@@ -70,7 +73,25 @@ public static class StepReports
         SecondsReference = r.SecondsReference,
         SecondsUpdate = r.SecondsUpdate,
         SecondsPublish = r.SecondsPublish,
+        SecondsValidation = r.SecondsValidation,
         SecondsTotal = r.SecondsTotal,
         ProcessRssBytes = r.ProcessRssBytes,
+        Validation = ToMetrics(r.Validation),
+        ValidationStart = ToMetrics(r.ValidationStart),
+    };
+
+    private static ValidationRecord? ToRecord(ValidationMetrics? v) => v is null ? null : new()
+    {
+        PolicyVersion = v.PolicyVersion,
+        Prompts = v.Prompts,
+        Tasks = v.Accuracy.Select(a => new ValidationTaskScore(a.Key, a.Value, v.FormatRate[a.Key])).ToArray(),
+    };
+
+    private static ValidationMetrics? ToMetrics(ValidationRecord? v) => v is null ? null : new()
+    {
+        PolicyVersion = v.PolicyVersion,
+        Prompts = v.Prompts,
+        Accuracy = v.Tasks.ToDictionary(t => t.Task, t => t.Accuracy),
+        FormatRate = v.Tasks.ToDictionary(t => t.Task, t => t.FormatRate),
     };
 }

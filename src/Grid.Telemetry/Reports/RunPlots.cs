@@ -6,8 +6,11 @@ namespace Grid.Telemetry.Reports;
 
 /// <summary>
 /// PNG plots of a run's steps for people without a Grafana: reward (mean, with a band of one standard deviation),
-/// accuracy and format rate, KL to the reference, and beta, each over the step index. Read from the run folder's
-/// <c>metrics.jsonl</c>, written to <c>plots/</c> in the same folder.
+/// accuracy and format rate, KL to the reference, and beta, each over the step index; every measured series (all but
+/// beta, which the KL controller sets rather than measures) with its trailing moving average drawn over it (window in
+/// the legend: <see cref="MovingAverageWindow"/>). When the run recorded validation, also the validation accuracy of
+/// every task by policy version. Read from the run folder's <c>metrics.jsonl</c>, written to <c>plots/</c> in the same
+/// folder.
 /// </summary>
 public static class RunPlots
 {
@@ -17,8 +20,11 @@ public static class RunPlots
 
     public const string Folder = "plots";
 
-    /// <summary>The files <see cref="Write"/> produces, in <see cref="Folder"/>.</summary>
+    /// <summary>The files <see cref="Write(string)"/> always produces, in <see cref="Folder"/>.</summary>
     public static IReadOnlyList<string> FileNames { get; } = ["reward.png", "accuracy.png", "kl.png", "beta.png"];
+
+    /// <summary>Written after <see cref="FileNames"/> only for runs that recorded validation.</summary>
+    public const string ValidationFileName = "validation.png";
 
     private static readonly JsonSerializerOptions LineOptions = new()
     {
@@ -38,6 +44,19 @@ public static class RunPlots
 
     private static readonly Lazy<string?> FontName = new(RegisterFont);
 
+    /// <summary>The files <see cref="Write(IReadOnlyList{StepMetrics}, string, string)"/> writes for these steps, in order.</summary>
+    public static IReadOnlyList<string> FileNamesFor(IReadOnlyList<StepMetrics> steps)
+    {
+        ArgumentNullException.ThrowIfNull(steps);
+        return HasValidation(steps) ? [.. FileNames, ValidationFileName] : FileNames;
+    }
+
+    /// <summary>
+    /// Steps in the trailing moving average of a run of <paramref name="steps"/> steps: about 5% of the run, at least 5
+    /// (10 for the 200-step demo run).
+    /// </summary>
+    public static int MovingAverageWindow(int steps) => Math.Max(5, (int)Math.Round(steps * 0.05));
+
     /// <summary>Writes the plots of the run in <paramref name="runFolder"/>; returns their paths.</summary>
     public static IReadOnlyList<string> Write(string runFolder)
     {
@@ -54,47 +73,145 @@ public static class RunPlots
             .Select(line => JsonSerializer.Deserialize<StepMetrics>(line, LineOptions)
                 ?? throw new InvalidDataException($"A line of {metricsFile} is null; expected a step's metrics."))
             .ToArray();
-        return Write(steps, Path.Combine(runFolder, Folder));
+        return Write(steps, Path.Combine(runFolder, Folder), TrainedTask(runFolder));
     }
 
-    /// <summary>Writes the plots of <paramref name="steps"/> into <paramref name="folder"/>; returns their paths.</summary>
-    public static IReadOnlyList<string> Write(IReadOnlyList<StepMetrics> steps, string folder)
+    /// <summary>
+    /// Writes the plots of <paramref name="steps"/> into <paramref name="folder"/> (<see cref="FileNamesFor"/>); returns
+    /// their paths. A validation plot left there by an earlier write is removed when these steps have no validation.
+    /// <paramref name="trainedTask"/>, when given, is marked in the validation plot's legend.
+    /// </summary>
+    public static IReadOnlyList<string> Write(IReadOnlyList<StepMetrics> steps, string folder, string? trainedTask = null)
     {
         ArgumentNullException.ThrowIfNull(steps);
         Directory.CreateDirectory(folder);
         double[] x = steps.Select(s => (double)s.Step).ToArray();
         double[] reward = steps.Select(s => s.RewardMean).ToArray();
         double[] std = steps.Select(s => s.RewardStd).ToArray();
+        int window = MovingAverageWindow(steps.Count);
         var paths = new List<string>();
 
-        paths.Add(Save(folder, FileNames[0], "Reward", "mean total reward", plot =>
+        paths.Add(Save(folder, FileNames[0], "Reward", "step", "mean total reward", plot =>
         {
             var band = plot.Add.FillY(x, reward.Zip(std, (m, s) => m - s).ToArray(), reward.Zip(std, (m, s) => m + s).ToArray());
             band.LegendText = "mean ± std";
             band.FillStyle.Color = ScottPlot.Colors.C0.WithAlpha(0.2);
             band.LineStyle.Width = 0;
-            Line(plot, x, reward, "mean");
+            Series(plot, x, reward, "mean", ScottPlot.Colors.C0, window);
         }));
-        paths.Add(Save(folder, FileNames[1], "Accuracy and format rate", "share of rollouts", plot =>
+        paths.Add(Save(folder, FileNames[1], "Accuracy and format rate", "step", "share of rollouts", plot =>
         {
-            Line(plot, x, steps.Select(s => s.Accuracy).ToArray(), "accuracy");
-            Line(plot, x, steps.Select(s => s.FormatRate).ToArray(), "format rate");
+            Series(plot, x, steps.Select(s => s.Accuracy).ToArray(), "accuracy", ScottPlot.Colors.C0, window);
+            Series(plot, x, steps.Select(s => s.FormatRate).ToArray(), "format rate", ScottPlot.Colors.C1, window);
         }));
-        paths.Add(Save(folder, FileNames[2], "KL to the reference policy", "mean k3 KL per token",
-            plot => Line(plot, x, steps.Select(s => s.KlMean).ToArray(), "KL")));
-        paths.Add(Save(folder, FileNames[3], "KL coefficient beta", "beta",
-            plot => Line(plot, x, steps.Select(s => s.Beta).ToArray(), "beta")));
+        paths.Add(Save(folder, FileNames[2], "KL to the reference policy", "step", "mean k3 KL per token",
+            plot => Series(plot, x, steps.Select(s => s.KlMean).ToArray(), "KL", ScottPlot.Colors.C0, window)));
+        paths.Add(Save(folder, FileNames[3], "KL coefficient beta", "step", "beta",
+            plot => Line(plot, x, steps.Select(s => s.Beta).ToArray(), "beta", ScottPlot.Colors.C0)));
+
+        string validationPath = Path.Combine(folder, ValidationFileName);
+        if (HasValidation(steps))
+        {
+            paths.Add(SaveValidation(folder, steps, trainedTask));
+        }
+        else if (File.Exists(validationPath))
+        {
+            File.Delete(validationPath); // from an earlier write: these steps have none
+        }
+
         return paths;
     }
 
-    private static void Line(ScottPlot.Plot plot, double[] x, double[] y, string label)
+    /// <summary>The task the run trained, from its settings.json; null for a folder without one.</summary>
+    private static string? TrainedTask(string runFolder)
     {
-        var line = plot.Add.Scatter(x, y);
-        line.LegendText = label;
-        line.MarkerSize = x.Length > 60 ? 0 : 5;
+        string settings = Path.Combine(runFolder, "settings.json");
+        if (!File.Exists(settings))
+        {
+            return null;
+        }
+
+        using var document = JsonDocument.Parse(File.ReadAllText(settings),
+            new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        return document.RootElement.TryGetProperty("task", out var task) && task.ValueKind == JsonValueKind.String
+            ? task.GetString()
+            : null;
     }
 
-    private static string Save(string folder, string file, string title, string yLabel, Action<ScottPlot.Plot> draw)
+    private static bool HasValidation(IReadOnlyList<StepMetrics> steps) =>
+        steps.Any(s => s.Validation is not null || s.ValidationStart is not null);
+
+    /// <summary>Each task's validation accuracy by the policy version evaluated (0 before the first step).</summary>
+    private static string SaveValidation(string folder, IReadOnlyList<StepMetrics> steps, string? trainedTask)
+    {
+        var validations = steps.SelectMany(s => new[] { s.ValidationStart, s.Validation })
+            .OfType<ValidationMetrics>()
+            .OrderBy(v => v.PolicyVersion)
+            .ToArray();
+        var tasks = validations.SelectMany(v => v.Accuracy.Keys).Distinct().ToArray();
+        int prompts = validations.Max(v => v.Prompts);
+        return Save(folder, ValidationFileName, $"Validation accuracy (greedy, {prompts} prompts per task)",
+            "policy version (steps applied)", "share of validation prompts answered right", plot =>
+            {
+                for (int t = 0; t < tasks.Length; t++)
+                {
+                    var points = validations.Where(v => v.Accuracy.ContainsKey(tasks[t])).ToArray();
+                    var line = Line(plot, points.Select(v => (double)v.PolicyVersion).ToArray(),
+                        points.Select(v => v.Accuracy[tasks[t]]).ToArray(),
+                        tasks[t] == trainedTask ? $"{tasks[t]} (trained)" : tasks[t], Palette(t));
+                    line.MarkerSize = 6;
+                }
+
+                plot.Axes.SetLimitsY(-0.02, 1.02);
+            });
+    }
+
+    /// <summary>A measured per-step series, faint, with its trailing moving average over it in the same colour.</summary>
+    private static void Series(ScottPlot.Plot plot, double[] x, double[] y, string label, ScottPlot.Color color, int window)
+    {
+        var raw = Line(plot, x, y, label, color.WithAlpha(0.35));
+        raw.MarkerSize = x.Length > 60 ? 0 : 4;
+        var (ax, ay) = MovingAverage(x, y, window);
+        if (ax.Length > 0)
+        {
+            var average = Line(plot, ax, ay, $"{label}, moving average of {window} steps", color);
+            average.LineWidth = 2.5f;
+            average.MarkerSize = 0;
+        }
+    }
+
+    /// <summary>
+    /// The trailing mean of the last <paramref name="window"/> values at each step that has a full window (non-finite
+    /// values, such as the loss of a skipped update, are left out of their windows).
+    /// </summary>
+    private static (double[] X, double[] Y) MovingAverage(double[] x, double[] y, int window)
+    {
+        var ax = new List<double>();
+        var ay = new List<double>();
+        for (int i = window - 1; i < y.Length; i++)
+        {
+            var finite = y.Skip(i - window + 1).Take(window).Where(double.IsFinite).ToArray();
+            if (finite.Length > 0)
+            {
+                ax.Add(x[i]);
+                ay.Add(finite.Average());
+            }
+        }
+
+        return (ax.ToArray(), ay.ToArray());
+    }
+
+    private static ScottPlot.Plottables.Scatter Line(ScottPlot.Plot plot, double[] x, double[] y, string label, ScottPlot.Color color)
+    {
+        var line = plot.Add.Scatter(x, y, color);
+        line.LegendText = label;
+        line.MarkerSize = x.Length > 60 ? 0 : 5;
+        return line;
+    }
+
+    private static ScottPlot.Color Palette(int index) => new ScottPlot.Palettes.Category10().GetColor(index);
+
+    private static string Save(string folder, string file, string title, string xLabel, string yLabel, Action<ScottPlot.Plot> draw)
     {
         using var plot = new ScottPlot.Plot();
         if (FontName.Value is { } font)
@@ -105,7 +222,7 @@ public static class RunPlots
         draw(plot);
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         plot.Title(title);
-        plot.XLabel("step");
+        plot.XLabel(xLabel);
         plot.YLabel(yLabel);
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
         string path = Path.Combine(folder, file);

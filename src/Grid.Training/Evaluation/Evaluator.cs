@@ -8,7 +8,10 @@ using Grid.Training.Rollouts;
 
 namespace Grid.Training.Evaluation;
 
-/// <summary>Greedy decoding on held-out prompts of every task; accuracy and format rate per task.</summary>
+/// <summary>
+/// Greedy decoding on prompts of every task (the held-out test prompts unless told otherwise); accuracy and format
+/// rate per task.
+/// </summary>
 public sealed class Evaluator
 {
     private const int BatchSize = 64;
@@ -22,15 +25,25 @@ public sealed class Evaluator
         _maxNewTokens = maxNewTokens;
     }
 
+    /// <summary>The first <paramref name="promptsPerTask"/> held-out test prompts (<see cref="PromptSource.HeldOut"/>) of each task.</summary>
     public EvalReport Evaluate(VisionLanguagePolicy policy, IEnumerable<IVisualTask> tasks, int promptsPerTask,
-        string label, string trainedTask)
+        string label, string trainedTask) =>
+        Evaluate(policy, tasks, promptsPerTask, label, trainedTask, PromptSource.HeldOut);
+
+    /// <summary>
+    /// The prompts <paramref name="promptAt"/> gives for indices 0 to <paramref name="promptsPerTask"/> - 1 of each task,
+    /// e.g. <see cref="PromptSource.Validation"/> for the validation curve during training.
+    /// </summary>
+    public EvalReport Evaluate(VisionLanguagePolicy policy, IEnumerable<IVisualTask> tasks, int promptsPerTask,
+        string label, string trainedTask, Func<IVisualTask, int, TaskExample> promptAt)
     {
+        ArgumentNullException.ThrowIfNull(promptAt);
         var clock = Stopwatch.StartNew();
         var settings = new GenerationSettings(_maxNewTokens, Greedy: true);
         var scores = new List<TaskScore>();
         foreach (var task in tasks)
         {
-            var prompts = Enumerable.Range(0, promptsPerTask).Select(i => PromptSource.HeldOut(task, i)).ToArray();
+            var prompts = Enumerable.Range(0, promptsPerTask).Select(i => promptAt(task, i)).ToArray();
             double correct = 0, wellFormed = 0;
             foreach (var batch in prompts.Chunk(BatchSize))
             {

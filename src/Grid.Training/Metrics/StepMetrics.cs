@@ -48,6 +48,14 @@ public sealed record StepMetrics
 
     public string? SkipReason { get; init; }
 
+    /// <summary>Greedy validation of the policy this step's update made (version <see cref="PolicyVersion"/> + 1), on
+    /// steps that validate (every <c>eval_every</c>-th and the last); null on the others and when validation is off.</summary>
+    public ValidationMetrics? Validation { get; init; }
+
+    /// <summary>Greedy validation of the policy before the first step (version 0), so the curve has its start: only on
+    /// the first step's line, null on the others and when validation is off.</summary>
+    public ValidationMetrics? ValidationStart { get; init; }
+
     public double SecondsRollout { get; init; }
 
     public double SecondsReward { get; init; }
@@ -57,6 +65,9 @@ public sealed record StepMetrics
     public double SecondsUpdate { get; init; }
 
     public double SecondsPublish { get; init; }
+
+    /// <summary>Seconds this step spent validating (both evaluations on the first step); 0 without validation.</summary>
+    public double SecondsValidation { get; init; }
 
     public double SecondsTotal { get; init; }
 

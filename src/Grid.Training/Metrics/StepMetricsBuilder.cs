@@ -6,8 +6,12 @@ namespace Grid.Training.Metrics;
 /// <summary>Folds a step's scored groups and the learner's report into <see cref="StepMetrics"/>.</summary>
 public static class StepMetricsBuilder
 {
+    /// <param name="validationStart">The policy's validation before the first step, on that step only.</param>
+    /// <param name="validation">The validation of the policy the step's update made, on steps that validate.</param>
+    /// <param name="secondsValidation">Time spent on both; counted in the step's total time.</param>
     public static StepMetrics Build(long step, double beta, IReadOnlyList<ScoredGroup> groups, LearnerStepReport report,
-        double secondsRollout, double secondsReward, double secondsPublish)
+        double secondsRollout, double secondsReward, double secondsPublish, ValidationMetrics? validationStart = null,
+        ValidationMetrics? validation = null, double secondsValidation = 0)
     {
         var rollouts = groups.SelectMany(g => g.Rollouts).ToArray();
         var rewards = rollouts.Select(r => r.Reward.Total).ToArray();
@@ -39,12 +43,16 @@ public static class StepMetricsBuilder
             Groups = groups.Count,
             UpdateSkipped = report.Skipped,
             SkipReason = report.SkipReason,
+            Validation = validation,
+            ValidationStart = validationStart,
             SecondsRollout = secondsRollout,
             SecondsReward = secondsReward,
             SecondsReference = report.SecondsReference,
             SecondsUpdate = report.SecondsUpdate,
             SecondsPublish = secondsPublish,
-            SecondsTotal = secondsRollout + secondsReward + report.SecondsReference + report.SecondsUpdate + secondsPublish,
+            SecondsValidation = secondsValidation,
+            SecondsTotal = secondsRollout + secondsReward + report.SecondsReference + report.SecondsUpdate + secondsPublish
+                + secondsValidation,
             ProcessRssBytes = Environment.WorkingSet,
         };
     }

@@ -66,6 +66,13 @@ public sealed record RunSettings
     /// <summary>Held-out prompts per task for <c>grid eval</c> and the final evaluation.</summary>
     public int EvalPrompts { get; init; } = 200;
 
+    /// <summary>GRPO steps between greedy evaluations on the validation prompts of every task (after the step's update,
+    /// after the last step, and once before the first); 0 turns validation off.</summary>
+    public int EvalEvery { get; init; } = 25;
+
+    /// <summary>Validation prompts per task: the first this many of the validation stream, never the held-out ones.</summary>
+    public int ValidationPrompts { get; init; } = 64;
+
     /// <summary>Save a checkpoint every this many GRPO steps (and always at the end).</summary>
     public int CheckpointEvery { get; init; } = 50;
 

@@ -33,6 +33,8 @@ public static class RunSettingsLoader
             GroupSize = 4,
             MaxNewTokens = 24,
             EvalPrompts = 8,
+            EvalEvery = 0,
+            ValidationPrompts = 8,
             CheckpointEvery = 2,
             Sft = new SftSettings { Steps = 4, BatchSize = 8, Demonstrations = 64 },
             Model = new ModelSettings { DModel = 32, Layers = 1, Heads = 2 },

@@ -28,6 +28,10 @@ public static class RunSettingsValidator
         Require("eps_low", s.EpsLow, s.EpsLow is >= 0 and < 1, "a number in [0, 1)");
         Require("eps_high", s.EpsHigh, double.IsFinite(s.EpsHigh) && s.EpsHigh >= 0, "a number >= 0");
         AtLeast("eval_prompts", s.EvalPrompts, 1);
+        Require("eval_every", s.EvalEvery, s.EvalEvery >= 0,
+            "an integer >= 0 (GRPO steps between validation evaluations; 0 turns validation off)");
+        Require("validation_prompts", s.ValidationPrompts, s.ValidationPrompts >= 1,
+            "an integer >= 1 (validation prompts per task)");
         AtLeast("checkpoint_every", s.CheckpointEvery, 1);
         Require("threads", s.Threads, s.Threads is >= 0 and <= 1024, "0 (one per core) or a positive thread count");
         Require("output_directory", s.OutputDirectory, !string.IsNullOrWhiteSpace(s.OutputDirectory), "a folder path");

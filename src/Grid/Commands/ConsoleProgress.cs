@@ -58,7 +58,12 @@ internal sealed class ConsoleProgress : ITrainingObserver
         long done = m.Step + 1;
         string line = $"grpo  step {done,4}/{_total}  reward {m.RewardMean:F3}  acc {m.Accuracy:P1}  fmt {m.FormatRate:P0}" +
                       $"  kl {m.KlMean:F4}  beta {m.Beta:F4}  {m.SecondsTotal:F2}s" + (m.UpdateSkipped ? $"  SKIPPED: {m.SkipReason}" : "");
-        Show(done, line, done % 5 == 0 || done == _total || m.UpdateSkipped);
+        if (m.Validation is { } validation)
+        {
+            line += "  validation " + string.Join(" ", validation.Accuracy.Select(a => $"{a.Key} {a.Value:P1}"));
+        }
+
+        Show(done, line, done % 5 == 0 || done == _total || m.UpdateSkipped || m.Validation is not null);
     }
 
     public void OnEvaluation(EvalReport report)

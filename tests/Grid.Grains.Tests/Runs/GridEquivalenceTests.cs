@@ -1,6 +1,9 @@
+using System.Text.Json;
 using Grid.Contracts.Runs;
+using Grid.Grains.Mapping;
 using Grid.Grains.Tests.Infrastructure;
 using Grid.Hosting.Tests.Infrastructure;
+using Grid.Training.Metrics;
 using Grid.Training.Settings;
 
 namespace Grid.Grains.Tests.Runs;
@@ -44,4 +47,32 @@ public sealed class GridEquivalenceTests(ITestOutputHelper output)
         Assert.Contains(expected, m => m.Loss != 0 && m.KlMean > 0); // the comparison is not between zeros
         output.WriteLine($"max |loss difference| = {maxLossDifference:E2}");
     }
+
+    [Fact]
+    public async Task The_grid_learner_records_the_in_process_validation_numbers()
+    {
+        // A warm start long enough that the policy answers in format and sometimes right, so the validations are not
+        // all zeros; the default learning rate keeps it so over the steps. Validated before step 0 and after each step.
+        var settings = TestRuns.Smoke("steps=2", "sft.steps=80", "sft.learning_rate=0.01", "eval_every=1",
+            "validation_prompts=16");
+        var (baseline, expected) = TestRuns.InProcess(settings);
+        var gridSettings = settings with { InitCheckpoint = Path.Combine(baseline.RunFolder, "checkpoints", "sft") };
+
+        await using var cluster = await GridCluster.StartAsync(SiloRole.CpuLearner);
+        var (status, reports) = await cluster.RunAsync("equivalence-validation",
+            new RunSpec(RunSettingsLoader.ToJson(gridSettings), AllowCpuLearner: true), TimeSpan.FromSeconds(90));
+
+        Assert.Equal(RunState.Completed, status.State);
+        var grid = reports.Select(StepReports.ToMetrics).ToArray();
+        var inProcess = expected.SelectMany(m => new[] { m.ValidationStart, m.Validation }).Select(Json).ToArray();
+        var onGrid = grid.SelectMany(m => new[] { m.ValidationStart, m.Validation }).Select(Json).ToArray();
+        output.WriteLine($"in-process: {string.Join(" ", inProcess)}\ngrid:       {string.Join(" ", onGrid)}");
+        Assert.Equal(inProcess, onGrid);
+        Assert.Equal([0L, 1L, 2L], expected.SelectMany(m => new[] { m.ValidationStart, m.Validation })
+            .OfType<ValidationMetrics>().Select(v => v.PolicyVersion));
+        Assert.All(expected.Select(m => m.Validation!), v => Assert.Contains(v.FormatRate.Values, rate => rate > 0));
+        Assert.All(grid, m => Assert.True(m.SecondsValidation > 0));
+    }
+
+    private static string Json(ValidationMetrics? validation) => JsonSerializer.Serialize(validation);
 }

@@ -6,7 +6,12 @@ public static class Everything
     public static void Record(GridMetrics metrics, string run)
     {
         metrics.RunPlanned(run, totalSteps: 10);
-        metrics.RecordStep(run, Steps.Report(step: 0, beta: 0.01) with { UpdateSkipped = true });
+        metrics.RecordStep(run, Steps.Report(step: 0, beta: 0.01) with
+        {
+            UpdateSkipped = true,
+            ValidationStart = Steps.Validation(policyVersion: 0, counting: 0.2, geometry: 0.3),
+            SecondsValidation = 0.4,
+        });
         metrics.RolloutFinished(run, RolloutOutcome.Ok, tokens: 20);
         metrics.RolloutFinished(run, RolloutOutcome.Retried, tokens: 30);
         metrics.RolloutFinished(run, RolloutOutcome.Failed);

@@ -72,7 +72,8 @@ public sealed class LiveGridRun : IAsyncLifetime
         await Prometheus.WaitForValueAsync("count(up{job=\"grid\"} == 1)", v => v == MetricsEndpoints.Length);
 
         clock.Restart();
-        var submit = Start("submit", ["submit", "--preset", "smoke", "--set", $"steps={Steps}", .. Common,
+        // Validation every 10 steps, so the dashboard's validation panel has data (the smoke preset validates never).
+        var submit = Start("submit", ["submit", "--preset", "smoke", "--set", $"steps={Steps}", "--set", "eval_every=10", .. Common,
             "--gateway", Gateway.ToString(), "--run-id", RunId, "--output", Path.Combine(_processes.WorkFolder, "runs")]);
         int exit = await submit.WaitForExitAsync(RunTimeout, cancellation);
         Assert.True(exit == 0, $"grid submit exited {exit}:\n{submit.Output}\n{Logs()}");

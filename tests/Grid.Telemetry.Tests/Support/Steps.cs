@@ -35,4 +35,13 @@ public static class Steps
         SecondsTotal = 2.77,
         ProcessRssBytes = 512L * 1024 * 1024,
     };
+
+    /// <summary>A validation of <paramref name="policyVersion"/> with the given accuracy on each task.</summary>
+    public static ValidationMetrics Validation(long policyVersion, double counting, double geometry) => new()
+    {
+        PolicyVersion = policyVersion,
+        Prompts = 64,
+        Accuracy = new Dictionary<string, double> { ["counting"] = counting, ["geometry"] = geometry },
+        FormatRate = new Dictionary<string, double> { ["counting"] = 0.9, ["geometry"] = 0.95 },
+    };
 }
