@@ -15,20 +15,21 @@ public sealed class VisionLearningTests : IDisposable
     public void Dispose() => Directory.Delete(_output, recursive: true);
 
     [Fact]
-    public void A_short_counting_warm_start_takes_a_small_stem_policy_clearly_above_chance()
+    public void A_short_counting_warm_start_takes_the_default_policy_clearly_above_chance()
     {
-        var settings = RunSettingsLoader.Load("smoke", overrides:
+        // The demo model and front end, counting only, for 300 steps: 9,600 examples, what the default warm start shows
+        // of counting in under half its steps. A smaller model (d 64, 2 layers) stayed at chance after 300 steps.
+        var settings = RunSettingsLoader.Load("demo", overrides:
         [
-            $"output_directory={JsonSerializer.Serialize(_output)}", "threads=2",
-            "model.d_model=64", "model.layers=2", "model.heads=2", "model.patch_size=16", "model.stem_channels=16",
-            "sft.tasks=[\"counting\"]", "sft.demonstrations=2000", "sft.steps=300", "sft.batch_size=32",
-            "eval_prompts=100",
+            $"output_directory={JsonSerializer.Serialize(_output)}",
+            "sft.tasks=[\"counting\"]", "sft.steps=300", "eval_prompts=100",
         ]);
 
         var result = new InProcessTrainer(settings, new SilentObserver()).Run(grpo: false, TestContext.Current.CancellationToken);
 
-        // Chance is 0.10; 100 prompts put one standard error at about 0.04 near 0.25.
-        Assert.InRange(result.AfterSft.For("counting").Accuracy, 0.25, 1.0);
+        // Chance is 0.10 (answers are uniform over 0-9); twice chance is more than two standard errors above it at 100
+        // prompts, and the 8 px pixel-patch policy never got there.
+        Assert.InRange(result.AfterSft.For("counting").Accuracy, 0.20, 1.0);
     }
 
     private sealed class SilentObserver : ITrainingObserver
