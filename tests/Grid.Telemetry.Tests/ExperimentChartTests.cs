@@ -27,9 +27,9 @@ public sealed class ExperimentChartTests : IDisposable
             }
         }
 
-        var cells = ExperimentAggregation.Cells(runs, arms, tasks, evalPrompts: 200);
+        var cells = ExperimentAggregation.Cells(runs, arms, tasks, tasks, evalPrompts: 200);
         var results = new ExperimentResults("chart", DateTimeOffset.UtcNow, 1, "grid experiment", 2, "Linux", "embedded", "small", [], [],
-            new BasePolicy("/base", "abc", true, "runs/base"), arms, tasks, [1, 2], 200, ExperimentResults.HeldOutTestPrompts, [],
+            new BasePolicy("/base", "abc", true, "runs/base"), arms, tasks, tasks, [1, 2], 200, ExperimentResults.HeldOutTestPrompts, [],
             runs, cells, ExperimentAggregation.Comparisons(cells));
 
         string path = ExperimentChart.Write(results, Path.Combine(_folder, ExperimentChart.FileName));

@@ -23,7 +23,7 @@ public static class ExperimentChart
         ArgumentNullException.ThrowIfNull(results);
         ArgumentException.ThrowIfNullOrEmpty(path);
         var columns = results.Tasks.Select(t => (Trained: t, Eval: t))
-            .Concat(results.Tasks.SelectMany(t => results.Tasks.Where(e => e != t).Select(e => (Trained: t, Eval: e))))
+            .Concat(results.Tasks.SelectMany(t => results.EvalTasks.Where(e => e != t).Select(e => (Trained: t, Eval: e))))
             .ToArray();
         var palette = new ScottPlot.Palettes.Category10();
         using var plot = new ScottPlot.Plot();

@@ -7,14 +7,16 @@ public static class ExperimentAggregation
     /// One cell per arm, trained task and evaluated task, in table order. The base arm trains on nothing: its one
     /// evaluation fills its cell under every trained task.
     /// </summary>
+    /// <param name="trainedTasks">The tasks the study trained on.</param>
+    /// <param name="evalTasks">The tasks every final policy was evaluated on (all of them, trained or not).</param>
     public static IReadOnlyList<ExperimentCell> Cells(IReadOnlyList<ArmResult> runs, IReadOnlyList<string> arms,
-        IReadOnlyList<string> tasks, int evalPrompts)
+        IReadOnlyList<string> trainedTasks, IReadOnlyList<string> evalTasks, int evalPrompts)
     {
         ArgumentNullException.ThrowIfNull(runs);
         var cells = new List<ExperimentCell>();
-        foreach (string trained in tasks)
+        foreach (string trained in trainedTasks)
         {
-            foreach (string evaluated in tasks)
+            foreach (string evaluated in evalTasks)
             {
                 var summaries = new List<(string Arm, double[] Values, SampleSummary Summary)>();
                 foreach (string arm in arms)

@@ -6,6 +6,8 @@ namespace Grid.Training.Experiments;
 /// <param name="Mode">Where the RL arms ran: "embedded" (one after another in this process) or "cluster".</param>
 /// <param name="BudgetChanges">"setting: before -> after" for each setting the budget changed.</param>
 /// <param name="SettingsChanged">"setting: default -> value" for each study setting that differs from the defaults.</param>
+/// <param name="Tasks">The tasks trained on.</param>
+/// <param name="EvalTasks">The tasks every final policy was evaluated on: all of them, trained or not.</param>
 /// <param name="EvalPrompts">Held-out test prompts per evaluated task.</param>
 /// <param name="TestPrompts">Where the test prompts come from.</param>
 public sealed record ExperimentResults(
@@ -22,6 +24,7 @@ public sealed record ExperimentResults(
     BasePolicy Base,
     IReadOnlyList<string> Arms,
     IReadOnlyList<string> Tasks,
+    IReadOnlyList<string> EvalTasks,
     IReadOnlyList<long> Seeds,
     int EvalPrompts,
     string TestPrompts,

@@ -24,7 +24,7 @@ public static class ResultsMarkdown
         md.AppendLine();
 
         var same = results.Tasks.Select(t => (Trained: t, Eval: t)).ToArray();
-        var cross = results.Tasks.SelectMany(t => results.Tasks.Where(e => e != t).Select(e => (Trained: t, Eval: e))).ToArray();
+        var cross = results.Tasks.SelectMany(t => results.EvalTasks.Where(e => e != t).Select(e => (Trained: t, Eval: e))).ToArray();
 
         md.AppendLine("## Same task (the paper's Table 1)");
         md.AppendLine();
@@ -35,7 +35,7 @@ public static class ResultsMarkdown
         md.AppendLine();
         if (cross.Length == 0)
         {
-            md.AppendLine("Only one task was trained and evaluated; no cross-task cell.");
+            md.AppendLine("Every policy was evaluated on its trained task only; no cross-task cell.");
         }
         else
         {

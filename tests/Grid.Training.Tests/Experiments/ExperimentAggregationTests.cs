@@ -22,7 +22,7 @@ public sealed class ExperimentAggregationTests
     [Fact]
     public void A_cell_holds_each_seeds_accuracy_in_seed_order_with_mean_sd_and_standard_error()
     {
-        var cells = ExperimentAggregation.Cells(Runs, Arms, ["counting"], evalPrompts: 100);
+        var cells = ExperimentAggregation.Cells(Runs, Arms, ["counting"], ["counting"], evalPrompts: 100);
 
         var grpoD = Assert.Single(cells, c => c.Arm == "grpo-d");
         Assert.Equal([0.40, 0.50], grpoD.Values);
@@ -35,7 +35,7 @@ public sealed class ExperimentAggregationTests
     [Fact]
     public void The_base_fills_its_cell_under_every_trained_task_from_its_one_evaluation()
     {
-        var cells = ExperimentAggregation.Cells(Runs, Arms, Tasks, evalPrompts: 100);
+        var cells = ExperimentAggregation.Cells(Runs, Arms, Tasks, Tasks, evalPrompts: 100);
 
         var baseCells = cells.Where(c => c.Arm == "base").ToArray();
         Assert.Equal(4, baseCells.Length);
@@ -46,7 +46,7 @@ public sealed class ExperimentAggregationTests
     [Fact]
     public void Every_cell_carries_its_change_over_the_sft_cell_of_its_column()
     {
-        var cells = ExperimentAggregation.Cells(Runs, Arms, Tasks, evalPrompts: 100);
+        var cells = ExperimentAggregation.Cells(Runs, Arms, Tasks, Tasks, evalPrompts: 100);
 
         var cross = cells.Single(c => c.Arm == "grpo-d" && c.TrainedTask == "counting" && c.EvalTask == "geometry");
         Assert.Equal(50.0, cross.RelativeToSftPercent!.Value, 9); // 0.45 over sft's 0.30
@@ -56,7 +56,7 @@ public sealed class ExperimentAggregationTests
     [Fact]
     public void Grpo_d_is_compared_with_grpo_and_with_sft_in_each_column_and_resolved_only_beyond_two_standard_errors()
     {
-        var cells = ExperimentAggregation.Cells(Runs, Arms, ["counting"], evalPrompts: 100);
+        var cells = ExperimentAggregation.Cells(Runs, Arms, ["counting"], ["counting"], evalPrompts: 100);
 
         var comparisons = ExperimentAggregation.Comparisons(cells);
 
@@ -72,7 +72,7 @@ public sealed class ExperimentAggregationTests
     [Fact]
     public void Results_md_has_the_papers_table_a_cross_task_table_with_changes_over_sft_and_a_line_per_column()
     {
-        var cells = ExperimentAggregation.Cells(Runs, Arms, ["counting", "geometry"], evalPrompts: 100);
+        var cells = ExperimentAggregation.Cells(Runs, Arms, Tasks, Tasks, evalPrompts: 100);
         var results = Results(cells);
 
         string md = ResultsMarkdown.Render(results, "accuracy.png");
@@ -91,10 +91,23 @@ public sealed class ExperimentAggregationTests
     }
 
     [Fact]
+    public void A_study_trained_on_one_task_still_shows_the_other_task_as_its_cross_task_column()
+    {
+        var cells = ExperimentAggregation.Cells(Runs, Arms, ["counting"], Tasks, evalPrompts: 100);
+
+        string md = ResultsMarkdown.Render(Results(cells) with { Tasks = ["counting"] });
+
+        Assert.Contains("| arm | trained counting -> eval counting |" + Environment.NewLine, md);
+        Assert.Contains("| arm | trained counting -> eval geometry |" + Environment.NewLine, md);
+        Assert.Contains("| grpo | 35.0 +- 7.1 |" + Environment.NewLine, md);
+        Assert.Contains("| grpo | 45.0 +- 0.0 (+50.0%) |" + Environment.NewLine, md);
+    }
+
+    [Fact]
     public void An_sft_cell_of_0_gives_a_defined_change_in_the_table()
     {
         ArmResult[] runs = [Run("sft", "counting", 1, 0.5, 0.0), Run("grpo-d", "counting", 1, 0.5, 0.1), Run("grpo", "counting", 1, 0.5, 0.0)];
-        var cells = ExperimentAggregation.Cells(runs, ["sft", "grpo", "grpo-d"], Tasks, evalPrompts: 100);
+        var cells = ExperimentAggregation.Cells(runs, ["sft", "grpo", "grpo-d"], ["counting"], Tasks, evalPrompts: 100);
 
         string md = ResultsMarkdown.Render(Results(cells) with { Arms = ["sft", "grpo", "grpo-d"] });
 
@@ -107,7 +120,7 @@ public sealed class ExperimentAggregationTests
     private static ExperimentResults Results(IReadOnlyList<ExperimentCell> cells) => new(
         "study-20261204-120000", new DateTimeOffset(2026, 12, 4, 12, 0, 0, TimeSpan.Zero), 3600, "grid experiment --budget small",
         2, "Linux", "the embedded grid", "small", ["steps: 200 -> 60"], ["steps: 200 -> 60"],
-        new BasePolicy("/base/checkpoints/sft", "abc", true, "runs/base"), Arms, Tasks, [1, 2], 100,
+        new BasePolicy("/base/checkpoints/sft", "abc", true, "runs/base"), Arms, Tasks, Tasks, [1, 2], 100,
         ExperimentResults.HeldOutTestPrompts, [], Runs, cells, ExperimentAggregation.Comparisons(cells));
 
     private static ArmResult Run(string arm, string? task, long? seed, double counting, double geometry) => new(arm, task, seed,
