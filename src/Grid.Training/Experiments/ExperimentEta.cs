@@ -46,7 +46,8 @@ public sealed class ExperimentEta
 
     private static string Kind(ArmRun run) => run.Arm.IsRl ? "rl" : run.Arm == ExperimentArm.Sft ? "sft" : "base";
 
-    /// <summary>The optimizer steps a run makes: GRPO steps, SFT steps, or the warm start's (none from a given base).</summary>
+    /// <summary>The optimizer steps a run makes: GRPO steps, SFT steps, or the warm start's (none for a given base, which
+    /// the base run only evaluates).</summary>
     private static double Steps(ArmRun run) => run.Arm.IsRl ? run.Settings.Steps
         : run.Arm == ExperimentArm.Sft || run.Settings.InitCheckpoint is null ? run.Settings.Sft.Steps : 0;
 }

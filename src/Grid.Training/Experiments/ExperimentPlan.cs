@@ -43,8 +43,10 @@ public sealed class ExperimentPlan
 
     /// <param name="settings">The study's settings with the budget applied.</param>
     /// <param name="runsFolder">The folder the runs' folders go in.</param>
+    /// <param name="baseCheckpoint">A given base policy, which the base run evaluates; null: the base run is the
+    /// default warm start (the settings' sft section).</param>
     public static ExperimentPlan Create(RunSettings settings, IReadOnlyList<ExperimentArm> arms, IReadOnlyList<string> tasks,
-        int seeds, string runsFolder)
+        int seeds, string runsFolder, string? baseCheckpoint = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(arms);
@@ -61,7 +63,10 @@ public sealed class ExperimentPlan
         }
 
         var common = settings with { OutputDirectory = runsFolder, InitCheckpoint = null };
-        var runs = new List<ArmRun> { new(ExperimentArm.Base, null, 0, settings.Seed, common with { Name = "base" }) };
+        var runs = new List<ArmRun>
+        {
+            new(ExperimentArm.Base, null, 0, settings.Seed, common with { Name = "base", InitCheckpoint = baseCheckpoint }),
+        };
         foreach (string task in tasks)
         {
             for (int k = 0; k < seeds; k++)

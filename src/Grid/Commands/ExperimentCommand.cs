@@ -109,7 +109,7 @@ internal static class ExperimentCommand
             try
             {
                 // Every run's settings are validated and the RL arms checked for equal compute before anything starts.
-                plan = ExperimentPlan.Create(settings, armList, taskList, seedCount, folder.RunsPath);
+                plan = ExperimentPlan.Create(settings, armList, taskList, seedCount, folder.RunsPath, baseCheckpoint);
             }
             catch (InvalidSettingException)
             {
@@ -139,8 +139,7 @@ internal static class ExperimentCommand
                 Console.WriteLine(baseCheckpoint is null
                     ? $"base: the default warm start ({settings.Sft.Steps} SFT steps), run once for every arm"
                     : $"base: {baseCheckpoint}");
-                var runner = new ExperimentRunner(plan, studyBudget, studyBudget.Changes(given), folder, baseCheckpoint, trainer,
-                    CommandLine());
+                var runner = new ExperimentRunner(plan, studyBudget, studyBudget.Changes(given), folder, trainer, CommandLine());
                 var results = runner.Run(cancellation);
                 Report(results, folder);
             }
@@ -239,7 +238,7 @@ internal static class ExperimentCommand
 
         string text = ResultsMarkdown.Format(cell);
         return relative && arm != ExperimentArm.Sft.Name && results.Cell(ExperimentArm.Sft.Name, trained, evaluated) is not null
-            ? $"{text} ({ResultsMarkdown.FormatRelative(cell.RelativeToSftPercent)})"
+            ? $"{text} [[{ResultsMarkdown.FormatRelative(cell.RelativeToSftPercent)}]]"
             : text;
     }
 }

@@ -19,7 +19,7 @@ namespace Grid.Cli.Experiments;
 /// and writes the results.
 /// </summary>
 internal sealed class ExperimentRunner(ExperimentPlan plan, ExperimentBudget budget, IReadOnlyList<string> budgetChanges,
-    ExperimentFolder folder, string? baseCheckpoint, IRlArmTrainer rlTrainer, string commandLine)
+    ExperimentFolder folder, IRlArmTrainer rlTrainer, string commandLine)
 {
     public const string ChartFile = ExperimentChart.FileName;
 
@@ -36,14 +36,14 @@ internal sealed class ExperimentRunner(ExperimentPlan plan, ExperimentBudget bud
         var results = new List<ArmResult>();
 
         progress.Starting(plan.Base);
-        var baseSettings = baseCheckpoint is null ? plan.Base.Settings : plan.Base.StartingFrom(baseCheckpoint);
+        // The default warm start, or (with init_checkpoint) the given base evaluated.
         var warm = TorchThread.Run(() => ConsoleProgress.Run(observer =>
-            new InProcessTrainer(baseSettings, new WithoutEvaluationTables(observer)).Run(grpo: false, cancellation)));
+            new InProcessTrainer(plan.Base.Settings, new WithoutEvaluationTables(observer)).Run(grpo: false, cancellation)));
         // The base is trained no further: its final evaluation is its start's.
         RunFolder.Open(warm.RunFolder).WriteJson("eval-final.json", warm.AfterSft with { Label = "final" });
         progress.Finished(plan.Base, warm);
         string checkpoint = warm.FinalCheckpoint;
-        var basePolicy = new BasePolicy(checkpoint, PolicyCheckpoint.ReadSha256(checkpoint), baseCheckpoint is null,
+        var basePolicy = new BasePolicy(checkpoint, PolicyCheckpoint.ReadSha256(checkpoint), plan.Base.Settings.InitCheckpoint is null,
             folder.Relative(warm.RunFolder));
         if (plan.Arms.Contains(ExperimentArm.Base))
         {

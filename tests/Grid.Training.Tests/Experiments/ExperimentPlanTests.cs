@@ -42,6 +42,16 @@ public sealed class ExperimentPlanTests
     }
 
     [Fact]
+    public void A_given_base_is_what_the_base_run_evaluates_and_without_one_the_base_run_warm_starts()
+    {
+        var given = ExperimentPlan.Create(Settings, ExperimentArm.Defaults, ["counting"], 1, "/tmp/study/runs", "/tmp/base/checkpoints/sft");
+
+        Assert.Equal("/tmp/base/checkpoints/sft", given.Base.Settings.InitCheckpoint);
+        Assert.Null(Plan().Base.Settings.InitCheckpoint);
+        Assert.Equal(Settings.Sft, Plan().Base.Settings.Sft);
+    }
+
+    [Fact]
     public void Fixed_beta_grpo_uses_the_papers_best_beta_per_task()
     {
         var grpo = Plan().Runs.Where(r => r.Arm == ExperimentArm.Grpo).ToArray();
