@@ -51,7 +51,8 @@ public static class ResultsMarkdown
             $"Standard error of a cell: sqrt(sd^2 / n + p (1 - p) / {results.EvalPrompts}), the seed spread and the binomial "
             + "noise of the test prompts; of a difference: the root of both cells' squared standard errors. A difference "
             + $"counts as resolved above {ExperimentStatistics.ResolvingStandardErrors:0} standard errors. Cells with n=1 "
-            + "have no seed spread to count (the base is one deterministic evaluation), so their error is the prompts' only.");
+            + "count no seed spread: the base has none (one policy, evaluated greedily), a trained arm with one seed has an "
+            + "unknown one, which its error leaves out. At 0% or 100% the binomial term is 0 and understates the noise.");
         md.AppendLine();
         foreach (var (trained, evaluated) in same.Concat(cross))
         {
@@ -105,10 +106,10 @@ public static class ResultsMarkdown
             : $"{cell.Mean * 100:F1} (n=1)";
     }
 
-    /// <summary>A relative change as the paper writes it ("+61.6%"); "n/a (sft 0%)" when it is undefined.</summary>
+    /// <summary>A relative change as the paper writes it ("+61.6%"); "n/a: sft 0%" when it is undefined.</summary>
     public static string FormatRelative(double? percent) => percent is { } p
         ? $"{p:+0.0;-0.0;0.0}%"
-        : "n/a (sft 0%)";
+        : "n/a: sft 0%";
 
     private static void Table(StringBuilder md, ExperimentResults results, IReadOnlyList<(string Trained, string Eval)> columns,
         bool relative)
@@ -128,12 +129,12 @@ public static class ResultsMarkdown
     {
         if (cell.Arm == ExperimentArm.Sft.Name)
         {
-            return $"{Format(cell)} (reference)";
+            return $"{Format(cell)} [reference]";
         }
 
         return results.Cell(ExperimentArm.Sft.Name, cell.TrainedTask, cell.EvalTask) is null
             ? Format(cell)
-            : $"{Format(cell)} ({FormatRelative(cell.RelativeToSftPercent)})";
+            : $"{Format(cell)} [{FormatRelative(cell.RelativeToSftPercent)}]";
     }
 
     private static void Resolution(StringBuilder md, ExperimentResults results, string trained, string evaluated)

@@ -81,8 +81,8 @@ public sealed class ExperimentAggregationTests
         Assert.Contains("| grpo-d | 45.0 +- 7.1 | - |", md);
         Assert.Contains("| base | 10.0 (n=1) | 40.0 (n=1) |", md);
         Assert.Contains("| arm | trained counting -> eval geometry | trained geometry -> eval counting |", md);
-        Assert.Contains("| grpo-d | 45.0 +- 7.1 (+50.0%) | - |", md);
-        Assert.Contains("| sft | 30.0 +- 0.0 (reference) | - |", md);
+        Assert.Contains("| grpo-d | 45.0 +- 7.1 [+50.0%] | - |", md);
+        Assert.Contains("| sft | 30.0 +- 0.0 [reference] | - |", md);
         Assert.Contains("- trained counting -> eval counting: standard error base 3.0, sft 6.6", md);
         Assert.Contains("grpo-d - sft = +20.0 points", md);
         Assert.Contains("held-out stream", md);
@@ -100,7 +100,7 @@ public sealed class ExperimentAggregationTests
         Assert.Contains("| arm | trained counting -> eval counting |" + Environment.NewLine, md);
         Assert.Contains("| arm | trained counting -> eval geometry |" + Environment.NewLine, md);
         Assert.Contains("| grpo | 35.0 +- 7.1 |" + Environment.NewLine, md);
-        Assert.Contains("| grpo | 45.0 +- 0.0 (+50.0%) |" + Environment.NewLine, md);
+        Assert.Contains("| grpo | 45.0 +- 0.0 [+50.0%] |" + Environment.NewLine, md);
     }
 
     [Fact]
@@ -111,8 +111,8 @@ public sealed class ExperimentAggregationTests
 
         string md = ResultsMarkdown.Render(Results(cells) with { Arms = ["sft", "grpo", "grpo-d"] });
 
-        Assert.Contains("| grpo-d | 10.0 (n=1) (n/a (sft 0%)) | - |", md);
-        Assert.Contains("| grpo | 0.0 (n=1) (0.0%) | - |", md);
+        Assert.Contains("| grpo-d | 10.0 (n=1) [n/a: sft 0%] | - |", md);
+        Assert.Contains("| grpo | 0.0 (n=1) [0.0%] | - |", md);
         Assert.DoesNotContain("NaN", md);
         Assert.DoesNotContain("Infinity", md);
     }

@@ -78,7 +78,7 @@ public sealed class ExperimentStatisticsTests
     {
         Assert.Equal(0.0, ExperimentStatistics.RelativeChangePercent(arm: 0, sft: 0));
         Assert.Null(ExperimentStatistics.RelativeChangePercent(arm: 0.1, sft: 0));
-        Assert.Equal("n/a (sft 0%)", ResultsMarkdown.FormatRelative(ExperimentStatistics.RelativeChangePercent(0.1, 0)));
+        Assert.Equal("n/a: sft 0%", ResultsMarkdown.FormatRelative(ExperimentStatistics.RelativeChangePercent(0.1, 0)));
         Assert.Equal("+61.6%", ResultsMarkdown.FormatRelative(61.6));
         Assert.Equal("-12.5%", ResultsMarkdown.FormatRelative(-12.5));
     }
