@@ -3,8 +3,10 @@ using Grid.Cli.Cluster;
 using Grid.Cli.Experiments;
 using Grid.Learning.Settings;
 using Grid.Policy.Checkpoints;
+using Grid.Policy.Model;
 using Grid.Training;
 using Grid.Training.Experiments;
+using Grid.Training.Settings;
 using Microsoft.Extensions.Hosting;
 using Spectre.Console;
 
@@ -104,23 +106,11 @@ internal static class ExperimentCommand
             var settings = studyBudget.Apply(given);
             string? baseCheckpoint = parse.GetValue(baseOption) is { } path ? RequireCheckpoint(path, settings) : null;
             string parent = parse.GetValue(output)!;
-            var folder = ExperimentFolder.Create(parent, experimentName, DateTimeOffset.UtcNow);
-            ExperimentPlan plan;
-            try
-            {
-                // Every run's settings are validated and the RL arms checked for equal compute before anything starts.
-                plan = ExperimentPlan.Create(settings, armList, taskList, seedCount, folder.RunsPath, baseCheckpoint);
-            }
-            catch (InvalidSettingException)
-            {
-                Directory.Delete(folder.Path, recursive: true);
-                throw;
-            }
 
-            bool onCluster = parse.GetResult(client.Cluster.Cluster) is not null;
+            // On a cluster, connect before anything is written: an unreachable cluster leaves no experiment folder.
             IHost? host = null;
             IRlArmTrainer trainer = new EmbeddedRlArmTrainer();
-            if (onCluster)
+            if (parse.GetResult(client.Cluster.Cluster) is not null)
             {
                 var (configuration, clientOptions) = client.Load(parse);
                 var storage = ClusterConfiguration.BindSilo(configuration);
@@ -132,6 +122,19 @@ internal static class ExperimentCommand
 
             try
             {
+                var folder = ExperimentFolder.Create(parent, experimentName, DateTimeOffset.UtcNow);
+                ExperimentPlan plan;
+                try
+                {
+                    // Every run's settings are validated and the RL arms checked for equal compute before anything starts.
+                    plan = ExperimentPlan.Create(settings, armList, taskList, seedCount, folder.RunsPath, baseCheckpoint);
+                }
+                catch (InvalidSettingException)
+                {
+                    Directory.Delete(folder.Path, recursive: true);
+                    throw;
+                }
+
                 Console.WriteLine($"experiment folder: {folder.Path}");
                 Console.WriteLine($"arms {string.Join(", ", armList)}; tasks {string.Join(", ", taskList)}; {seedCount} seed(s); "
                     + $"{plan.Runs.Count} runs; RL arms on {trainer.Mode}");
@@ -158,23 +161,16 @@ internal static class ExperimentCommand
     }
 
     /// <summary>The --base folder as a full path, refused unless it is a complete checkpoint of the settings' model.</summary>
-    private static string RequireCheckpoint(string path, Training.Settings.RunSettings settings)
+    private static string RequireCheckpoint(string path, RunSettings settings)
     {
-        const string fix = "a checkpoint folder holding checkpoint.json, as grid sft prints it (RUN/checkpoints/sft), "
-            + "or leave --base out to run the default warm start";
         string full = Path.GetFullPath(path);
         if (!File.Exists(Path.Combine(full, PolicyCheckpoint.ManifestFileName)))
         {
-            throw new InvalidSettingException("base", path, fix);
+            throw new InvalidSettingException("base", path, "a checkpoint folder holding checkpoint.json, as grid sft prints "
+                + "it (RUN/checkpoints/sft), or leave --base out to run the default warm start");
         }
 
-        CheckpointManifestCheck(full, path, settings);
-        return full;
-    }
-
-    private static void CheckpointManifestCheck(string full, string path, Training.Settings.RunSettings settings)
-    {
-        Policy.Model.PolicyConfig config;
+        PolicyConfig config;
         try
         {
             config = PolicyCheckpoint.ReadManifest(full).Config;
@@ -191,6 +187,8 @@ internal static class ExperimentCommand
                 $"a checkpoint of the settings' model {expected}, but it holds {config}: give the study the settings the "
                 + "base was trained with (--preset, --config, --set model.*=... and max_new_tokens)");
         }
+
+        return full;
     }
 
     private static string CommandLine() => "grid " + string.Join(" ", Environment.GetCommandLineArgs().Skip(1)

@@ -111,6 +111,23 @@ public sealed class ExperimentCommandTests : IAsyncDisposable
         Assert.False(Directory.Exists(Path.Combine(_processes.WorkFolder, "experiments")));
     }
 
+    [Fact]
+    public async Task A_base_checkpoint_of_another_model_than_the_settings_give_is_refused_before_anything_trains()
+    {
+        var sft = await RunAsync("sft", "--preset", "smoke", "--output", "runs");
+        Assert.True(sft.ExitCode == 0, sft.Output);
+        string checkpoint = Path.Combine(Assert.Single(Directory.GetDirectories(Path.Combine(_processes.WorkFolder, "runs"))),
+            "checkpoints", "sft");
+
+        var experiment = await RunAsync("experiment", "--preset", "demo", "--base", checkpoint);
+
+        Assert.True(experiment.ExitCode == 2, experiment.Output);
+        Assert.Contains("Invalid setting base", experiment.Output);
+        Assert.Contains("model", experiment.Output);
+        Assert.DoesNotContain("   at ", experiment.Output);
+        Assert.False(Directory.Exists(Path.Combine(_processes.WorkFolder, "experiments")));
+    }
+
     private async Task<(int ExitCode, string Output)> RunAsync(params string[] arguments)
     {
         var process = _processes.Start(arguments[0], new Dictionary<string, string?>(), arguments);
