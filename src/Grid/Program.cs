@@ -14,6 +14,7 @@ var root = new RootCommand("Grid: GRPO-D training of multimodal policies on an O
     SubmitCommand.Create(),
     StatusCommand.Create(),
     ResumeCommand.Create(),
+    ExperimentCommand.Create(),
 };
 
 return await CommandRunner.InvokeAsync(root, args);

@@ -31,37 +31,46 @@ internal sealed class SettingsOptions
 
     public Option<string?> Output { get; } = new("--output", "-o") { Description = "Folder for run folders (default runs)." };
 
-    public void AddTo(Command command)
-    {
-        foreach (var option in new Option[] { Preset, Config, Set, Steps, Task, Seed, Output })
-        {
-            command.Options.Add(option);
-        }
-    }
+    private readonly List<Option> _added = [];
+
+    public void AddTo(Command command) => Add(command, Preset, Config, Set, Steps, Task, Seed, Output);
+
+    /// <summary>Only --preset, --config, --set and --steps: for a command whose --task, --seed or --output mean
+    /// something else (grid experiment).</summary>
+    public void AddSettingsTo(Command command) => Add(command, Preset, Config, Set, Steps);
 
     public RunSettings Load(ParseResult parse)
     {
         var overrides = new List<string>(parse.GetValue(Set) ?? []);
-        if (parse.GetValue(Steps) is int steps)
+        if (_added.Contains(Steps) && parse.GetValue(Steps) is int steps)
         {
             overrides.Add($"steps={steps}");
         }
 
-        if (parse.GetValue(Task) is string task)
+        if (_added.Contains(Task) && parse.GetValue(Task) is string task)
         {
             overrides.Add($"task=\"{task}\"");
         }
 
-        if (parse.GetValue(Seed) is long seed)
+        if (_added.Contains(Seed) && parse.GetValue(Seed) is long seed)
         {
             overrides.Add($"seed={seed}");
         }
 
-        if (parse.GetValue(Output) is string output)
+        if (_added.Contains(Output) && parse.GetValue(Output) is string output)
         {
             overrides.Add($"output_directory={System.Text.Json.JsonSerializer.Serialize(output)}");
         }
 
         return RunSettingsLoader.Load(parse.GetValue(Preset), parse.GetValue(Config)?.FullName, overrides);
+    }
+
+    private void Add(Command command, params Option[] options)
+    {
+        foreach (var option in options)
+        {
+            command.Options.Add(option);
+            _added.Add(option);
+        }
     }
 }

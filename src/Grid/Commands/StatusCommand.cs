@@ -5,13 +5,15 @@ using Grid.Contracts.Learning;
 using Grid.Contracts.Rollouts;
 using Grid.Contracts.Runs;
 using Grid.Hosting.Placement;
+using Grid.Training.Runs;
 using Spectre.Console;
 
 namespace Grid.Cli.Commands;
 
 /// <summary>
 /// <c>grid status RUN</c>: a run's state on the cluster as tables: the run (state, steps, beta, learner placement),
-/// the cluster's silos, and one row per recorded step (beta, reward, accuracy, KL, retries, failed groups).
+/// the cluster's silos, and one row per recorded step (beta, reward, accuracy, KL, retries, failed groups). When RUN
+/// is a run folder on disk, the same kind of tables from its files, without a cluster.
 /// </summary>
 internal static class StatusCommand
 {
@@ -21,17 +23,28 @@ internal static class StatusCommand
     public static Command Create()
     {
         var client = new ClientOptions();
-        var run = new Argument<string>("run") { Description = "The run id grid submit printed." };
+        var run = new Argument<string>("run")
+        {
+            Description = "The run id grid submit printed, or a run folder (holding settings.json) to read without a cluster.",
+        };
         var last = new Option<int>("--last") { Description = "Steps to show (newest last).", DefaultValueFactory = _ => 20 };
         var command = new Command("status",
-            "Show a run's state on the cluster: steps, beta, reward, accuracy, silos, learner placement, retries.");
+            "Show a run's state on the cluster: steps, beta, reward, accuracy, silos, learner placement, retries; "
+            + "or a run folder's steps and evaluations.");
         command.Arguments.Add(run);
         command.Options.Add(last);
         client.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
-            var (_, clientOptions) = client.Load(parse);
             string runId = parse.GetValue(run)!;
+            if (RunFolderReport.IsRunFolder(runId))
+            {
+                WidenWhenRedirected();
+                PrintFolder(RunFolderReport.Read(runId), Math.Max(1, parse.GetValue(last)));
+                return 0;
+            }
+
+            var (_, clientOptions) = client.Load(parse);
             using var host = await ClusterClient.ConnectAsync(clientOptions, cancellation);
             var grains = host.Grains();
             var controller = grains.GetGrain<IControllerGrain>(runId);
@@ -43,12 +56,7 @@ internal static class StatusCommand
                 return 1;
             }
 
-            if (Console.IsOutputRedirected)
-            {
-                // A log or a pipe has no window width: Spectre assumes 80 columns and wraps or cuts the tables' cells.
-                AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, RedirectedWidth);
-            }
-
+            WidenWhenRedirected();
             var reports = (await controller.GetStepReports(0)).TakeLast(Math.Max(1, parse.GetValue(last))).ToArray();
             string learner = await LearnerPlacementAsync(grains, runId);
             var silos = await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: true);
@@ -59,6 +67,91 @@ internal static class StatusCommand
             return 0;
         });
         return command;
+    }
+
+    private static void WidenWhenRedirected()
+    {
+        if (Console.IsOutputRedirected)
+        {
+            // A log or a pipe has no window width: Spectre assumes 80 columns and wraps or cuts the tables' cells.
+            AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, RedirectedWidth);
+        }
+    }
+
+    /// <summary>
+    /// A run folder read from disk, no cluster needed: the run (name, task, how it trains, steps, wall time), its last
+    /// <paramref name="last"/> GRPO steps (beta, reward, accuracy, KL, tokens, skipped updates) or, for a run that only
+    /// did SFT (or is still in its warm start), its SFT losses, and its start and final evaluations.
+    /// </summary>
+    internal static void PrintFolder(RunFolderReport report, int last)
+    {
+        var s = report.Settings;
+        // A run that has GRPO steps is a GRPO run; one with only SFT losses did (or is doing) SFT; a finished one with
+        // neither only evaluated its start.
+        string G(double value) => value.ToString("G4", CultureInfo.InvariantCulture);
+        var (training, progress) = report switch
+        {
+            { Steps.Count: > 0 } or { SftSteps.Count: 0, Summary: null } => ("GRPO, kl " + s.Kl.Kind switch
+            {
+                "fixed" => $"fixed beta {G(s.Kl.Beta)}",
+                "dynamic" => $"dynamic {G(s.Kl.BetaMin)} to {G(s.Kl.BetaMax)}",
+                _ => $"{s.Kl.Kind} from {G(s.Kl.Beta)}",
+            }, $"{report.Steps.Count}/{s.Steps}"),
+            { SftSteps.Count: > 0 } => ($"SFT, batch {s.Sft.BatchSize}, lr {G(s.Sft.LearningRate)}",
+                $"{report.SftSteps.Count}/{s.Sft.Steps}"),
+            _ => ("evaluation only", "-"),
+        };
+        string checkpoint = report.Summary?.FinalCheckpoint is { } final
+            ? Path.GetRelativePath(report.Path, final)
+            : "-";
+        var summary = new Table().AddColumns("run", "task", "training", "steps", "tokens generated", "wall time", "final checkpoint");
+        summary.AddRow(Markup.Escape(Path.GetFileName(report.Path)), Markup.Escape(s.Task), Markup.Escape(training), progress,
+            report.TokensGenerated.ToString(CultureInfo.InvariantCulture),
+            report.Summary is { } done ? $"{done.SecondsTotal.ToString("F0", CultureInfo.InvariantCulture)} s" : "(running or stopped)",
+            Markup.Escape(checkpoint));
+        AnsiConsole.Write(summary);
+
+        if (report.Steps.Count > 0)
+        {
+            var steps = new Table().AddColumns("step", "policy version", "beta", "reward", "accuracy", "format", "kl",
+                "tokens", "skipped", "seconds");
+            foreach (var m in report.Steps.TakeLast(last))
+            {
+                steps.AddRow(m.Step.ToString(CultureInfo.InvariantCulture), m.PolicyVersion.ToString(CultureInfo.InvariantCulture),
+                    m.Beta.ToString("G4", CultureInfo.InvariantCulture), m.RewardMean.ToString("F3", CultureInfo.InvariantCulture),
+                    m.Accuracy.ToString("P1", CultureInfo.InvariantCulture), m.FormatRate.ToString("P1", CultureInfo.InvariantCulture),
+                    m.KlMean.ToString("G3", CultureInfo.InvariantCulture), m.TokensGenerated.ToString(CultureInfo.InvariantCulture),
+                    m.UpdateSkipped ? Markup.Escape(m.SkipReason ?? "yes") : "-", m.SecondsTotal.ToString("F2", CultureInfo.InvariantCulture));
+            }
+
+            AnsiConsole.Write(steps);
+        }
+        else if (report.SftSteps.Count > 0)
+        {
+            var sft = new Table().AddColumns("sft step", "loss");
+            foreach (var line in report.SftSteps.TakeLast(last))
+            {
+                sft.AddRow(line.Step.ToString(CultureInfo.InvariantCulture), line.Loss.ToString("F4", CultureInfo.InvariantCulture));
+            }
+
+            AnsiConsole.Write(sft);
+        }
+
+        var evaluations = new Table().AddColumns("evaluation", "task", "prompts", "accuracy", "format rate");
+        foreach (var eval in new[] { report.Start, report.Final }.OfType<Training.Evaluation.EvalReport>())
+        {
+            foreach (var t in eval.Tasks)
+            {
+                evaluations.AddRow(Markup.Escape(eval.Label), Markup.Escape(t.Task == eval.TrainedTask ? $"{t.Task} (trained)" : t.Task),
+                    t.Prompts.ToString(CultureInfo.InvariantCulture), t.Accuracy.ToString("P1", CultureInfo.InvariantCulture),
+                    t.FormatRate.ToString("P1", CultureInfo.InvariantCulture));
+            }
+        }
+
+        if (evaluations.Rows.Count > 0)
+        {
+            AnsiConsole.Write(evaluations);
+        }
     }
 
     /// <summary>

@@ -1,0 +1,108 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Grid.Training.Evaluation;
+using Grid.Training.Metrics;
+using Grid.Training.Settings;
+
+namespace Grid.Training.Runs;
+
+/// <summary>
+/// What a run folder on disk says about its run, read without a cluster: the settings, every GRPO step of
+/// metrics.jsonl, the SFT losses of sft.jsonl, the start and final evaluations and summary.json, each when present
+/// (a run that is still going or was interrupted has only some of them).
+/// </summary>
+public sealed record RunFolderReport(
+    string Path,
+    RunSettings Settings,
+    IReadOnlyList<StepMetrics> Steps,
+    IReadOnlyList<SftLossLine> SftSteps,
+    EvalReport? Start,
+    EvalReport? Final,
+    TrainingResult? Summary)
+{
+    public const string SettingsFile = "settings.json";
+
+    private static readonly JsonSerializerOptions s_options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        ReadCommentHandling = JsonCommentHandling.Skip,
+    };
+
+    /// <summary>Completion tokens sampled over the run's GRPO steps (the sum of metrics.jsonl's tokens_generated).</summary>
+    public long TokensGenerated => Steps.Sum(s => s.TokensGenerated);
+
+    /// <summary>True for an existing folder holding settings.json, which every run folder is created with.</summary>
+    public static bool IsRunFolder(string path) =>
+        Directory.Exists(path) && File.Exists(System.IO.Path.Combine(path, SettingsFile));
+
+    public static RunFolderReport Read(string path)
+    {
+        if (!IsRunFolder(path))
+        {
+            throw new DirectoryNotFoundException(
+                $"'{path}' is not a run folder: it needs a {SettingsFile} (grid train, grid sft and grid experiment write one).");
+        }
+
+        string full = System.IO.Path.GetFullPath(path);
+        var settings = ReadJson<RunSettings>(full, SettingsFile)!;
+        return new RunFolderReport(full, settings,
+            ReadLines<StepMetrics>(full, "metrics.jsonl"),
+            ReadLines<SftLossLine>(full, "sft.jsonl"),
+            ReadJson<EvalReport>(full, "eval-start.json"),
+            ReadJson<EvalReport>(full, "eval-final.json"),
+            ReadJson<TrainingResult>(full, "summary.json"));
+    }
+
+    private static T? ReadJson<T>(string folder, string file)
+        where T : class
+    {
+        string path = System.IO.Path.Combine(folder, file);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<T>(File.ReadAllText(path), s_options)
+                ?? throw new InvalidDataException($"'{path}' holds null; expected a JSON object.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"'{path}' is not a valid {file}: {e.Message}", e);
+        }
+    }
+
+    private static IReadOnlyList<T> ReadLines<T>(string folder, string file)
+    {
+        string path = System.IO.Path.Combine(folder, file);
+        if (!File.Exists(path))
+        {
+            return [];
+        }
+
+        var lines = new List<T>();
+        int number = 0;
+        foreach (string line in File.ReadLines(path))
+        {
+            number++;
+            if (string.IsNullOrWhiteSpace(line))
+            {
+                continue;
+            }
+
+            try
+            {
+                lines.Add(JsonSerializer.Deserialize<T>(line, s_options)
+                    ?? throw new InvalidDataException($"Line {number} of '{path}' is null."));
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"Line {number} of '{path}' is not valid JSON: {e.Message}", e);
+            }
+        }
+
+        return lines;
+    }
+}

@@ -1,0 +1,33 @@
+using Grid.Cli.Commands;
+using Grid.Cli.Embedded;
+using Grid.Training;
+using Grid.Training.Experiments;
+using Grid.Training.Settings;
+
+namespace Grid.Cli.Experiments;
+
+/// <summary>
+/// The RL arms on the embedded grid, one after another, each exactly as <c>grid train</c> runs it from a checkpoint.
+/// Each run gets a torch thread of its own that ends with it, so no thread of this process keeps an OpenMP team while
+/// the next run's silo trains.
+/// </summary>
+internal sealed class EmbeddedRlArmTrainer : IRlArmTrainer
+{
+    public string Mode => "the embedded grid (one silo in this process), one run after another";
+
+    public IReadOnlyList<TrainingResult> Train(IReadOnlyList<(ArmRun Run, RunSettings Settings)> runs,
+        ExperimentProgress progress, CancellationToken cancellation)
+    {
+        var results = new List<TrainingResult>();
+        foreach (var (run, settings) in runs)
+        {
+            progress.Starting(run);
+            var result = TorchThread.Run(() => ConsoleProgress.Run(observer =>
+                EmbeddedGridTrainer.Run(settings, new WithoutEvaluationTables(observer), metrics: null, cancellation)));
+            progress.Finished(run, result);
+            results.Add(result);
+        }
+
+        return results;
+    }
+}

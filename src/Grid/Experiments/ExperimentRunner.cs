@@ -1,0 +1,137 @@
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using Grid.Cli.Commands;
+using Grid.Policy.Checkpoints;
+using Grid.Tasks;
+using Grid.Telemetry.Reports;
+using Grid.Training;
+using Grid.Training.Experiments;
+using Grid.Training.Runs;
+using Grid.Training.Settings;
+using Grid.Training.Sft;
+
+namespace Grid.Cli.Experiments;
+
+/// <summary>
+/// Runs a study: the base (the default warm start, or the given checkpoint evaluated), then per trained task and seed
+/// the sft arm and the RL arms, all from the base; then experiment.json, results.md and the chart. Every piece of
+/// torch work runs on a torch thread of its own that ends before the next starts; this thread only reads run folders
+/// and writes the results.
+/// </summary>
+internal sealed class ExperimentRunner(ExperimentPlan plan, ExperimentBudget budget, IReadOnlyList<string> budgetChanges,
+    ExperimentFolder folder, IRlArmTrainer rlTrainer, string commandLine)
+{
+    public const string ChartFile = ExperimentChart.FileName;
+
+    /// <summary>The settings' snake_case JSON, with quotes and arrows in strings written as they are, not \u-escaped.</summary>
+    private static readonly JsonSerializerOptions s_json = new(RunSettingsLoader.JsonOptions)
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
+
+    public ExperimentResults Run(CancellationToken cancellation)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var progress = new ExperimentProgress(plan.Runs, plan.Seeds);
+        var results = new List<ArmResult>();
+
+        progress.Starting(plan.Base);
+        // The default warm start, or (with init_checkpoint) the given base evaluated.
+        var warm = TorchThread.Run(() => ConsoleProgress.Run(observer =>
+            new InProcessTrainer(plan.Base.Settings, new WithoutEvaluationTables(observer)).Run(grpo: false, cancellation)));
+        // The base is trained no further: its final evaluation is its start's.
+        RunFolder.Open(warm.RunFolder).WriteJson("eval-final.json", warm.AfterSft with { Label = "final" });
+        progress.Finished(plan.Base, warm);
+        string checkpoint = warm.FinalCheckpoint;
+        var basePolicy = new BasePolicy(checkpoint, PolicyCheckpoint.ReadSha256(checkpoint), plan.Base.Settings.InitCheckpoint is null,
+            folder.Relative(warm.RunFolder));
+        if (plan.Arms.Contains(ExperimentArm.Base))
+        {
+            results.Add(Result(plan.Base, warm, trainedTask: null, seed: null));
+        }
+
+        foreach (string task in plan.Tasks)
+        {
+            for (int k = 0; k < plan.Seeds; k++)
+            {
+                var runs = plan.Runs.Where(r => r.TrainedTask == task && r.SeedIndex == k).ToArray();
+                if (runs.FirstOrDefault(r => r.Arm == ExperimentArm.Sft) is { } sft)
+                {
+                    progress.Starting(sft);
+                    var result = TorchThread.Run(() => ConsoleProgress.Run(observer =>
+                        new SftContinuation(sft.StartingFrom(checkpoint), new WithoutEvaluationTables(observer))
+                            .Run(warm.AfterSft, plan.FirstSftDemonstration, cancellation)));
+                    progress.Finished(sft, result);
+                    results.Add(Result(sft, result, task, sft.Seed));
+                }
+
+                var rl = runs.Where(r => r.Arm.IsRl).ToArray();
+                if (rl.Length > 0)
+                {
+                    var trained = rlTrainer.Train(rl.Select(r => (r, r.StartingFrom(checkpoint))).ToArray(), progress, cancellation);
+                    for (int i = 0; i < rl.Length; i++)
+                    {
+                        RunPlots.Write(trained[i].RunFolder);
+                        results.Add(Result(rl[i], trained[i], task, rl[i].Seed));
+                    }
+                }
+            }
+        }
+
+        var summary = Summarize(started, progress.Elapsed.TotalSeconds, basePolicy, results);
+        Write(summary);
+        return summary;
+    }
+
+    private ExperimentResults Summarize(DateTimeOffset started, double seconds, BasePolicy basePolicy, IReadOnlyList<ArmResult> runs)
+    {
+        var arms = plan.Arms.Select(a => a.Name).ToArray();
+        var cells = ExperimentAggregation.Cells(runs, arms, plan.Tasks, TaskCatalog.Names, plan.Settings.EvalPrompts);
+        return new ExperimentResults(
+            Name: Path.GetFileName(folder.Path),
+            StartedUtc: started,
+            WallSeconds: seconds,
+            CommandLine: commandLine,
+            Cores: Environment.ProcessorCount,
+            OperatingSystem: RuntimeInformation.OSDescription,
+            Mode: rlTrainer.Mode,
+            Budget: budget.Name,
+            BudgetChanges: budgetChanges,
+            SettingsChanged: SettingsDifference.From(new RunSettings(), plan.Settings with { OutputDirectory = new RunSettings().OutputDirectory }),
+            Base: basePolicy,
+            Arms: arms,
+            Tasks: plan.Tasks,
+            EvalTasks: TaskCatalog.Names,
+            Seeds: Enumerable.Range(0, plan.Seeds).Select(k => plan.Settings.Seed + k).ToArray(),
+            EvalPrompts: plan.Settings.EvalPrompts,
+            TestPrompts: ExperimentResults.HeldOutTestPrompts,
+            Compute: ExperimentAggregation.Compute(plan, runs),
+            Runs: runs,
+            Cells: cells,
+            Comparisons: ExperimentAggregation.Comparisons(cells));
+    }
+
+    private void Write(ExperimentResults results)
+    {
+        File.WriteAllText(Path.Combine(folder.Path, ExperimentFolder.ResultsJson),
+            JsonSerializer.Serialize(results, s_json));
+        ExperimentChart.Write(results, Path.Combine(folder.Path, ChartFile));
+        File.WriteAllText(Path.Combine(folder.Path, ResultsMarkdown.FileName), ResultsMarkdown.Render(results, ChartFile));
+    }
+
+    private ArmResult Result(ArmRun run, TrainingResult result, string? trainedTask, long? seed)
+    {
+        var report = RunFolderReport.Read(result.RunFolder);
+        return new ArmResult(
+            Arm: run.Arm.Name,
+            TrainedTask: trainedTask,
+            Seed: seed,
+            RunFolder: folder.Relative(result.RunFolder),
+            Accuracy: result.Final.Tasks.ToDictionary(t => t.Task, t => t.Accuracy),
+            FormatRate: result.Final.Tasks.ToDictionary(t => t.Task, t => t.FormatRate),
+            Steps: run.Arm.IsRl ? result.StepsCompleted : run.Arm == ExperimentArm.Sft ? report.SftSteps.Count : 0,
+            TokensGenerated: report.TokensGenerated,
+            UpdatesSkipped: result.UpdatesSkipped,
+            Seconds: result.SecondsTotal);
+    }
+}

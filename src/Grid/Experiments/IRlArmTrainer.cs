@@ -1,0 +1,17 @@
+using Grid.Training;
+using Grid.Training.Experiments;
+using Grid.Training.Settings;
+
+namespace Grid.Cli.Experiments;
+
+/// <summary>Trains the RL arms of one task and seed from the base, on the embedded grid or on a cluster.</summary>
+internal interface IRlArmTrainer
+{
+    /// <summary>Where the arms run, for results.md ("embedded grid ...", "cluster ...").</summary>
+    string Mode { get; }
+
+    /// <summary>Trains every run (settings already starting from the base) and returns their results in the same order.
+    /// Tells <paramref name="progress"/> as each starts and finishes.</summary>
+    IReadOnlyList<TrainingResult> Train(IReadOnlyList<(ArmRun Run, RunSettings Settings)> runs, ExperimentProgress progress,
+        CancellationToken cancellation);
+}
