@@ -1,4 +1,3 @@
-using System.Reflection;
 using Grid.Training.Experiments;
 
 namespace Grid.Telemetry.Reports;
@@ -15,8 +14,6 @@ public static class ExperimentChart
 
     public const int Height = 550;
 
-    private static readonly Lazy<string?> FontName = new(RunPlotsFont);
-
     /// <summary>Draws the chart of <paramref name="results"/> into <paramref name="path"/>; returns the path.</summary>
     public static string Write(ExperimentResults results, string path)
     {
@@ -26,11 +23,7 @@ public static class ExperimentChart
             .Concat(results.Tasks.SelectMany(t => results.EvalTasks.Where(e => e != t).Select(e => (Trained: t, Eval: e))))
             .ToArray();
         var palette = new ScottPlot.Palettes.Category10();
-        using var plot = new ScottPlot.Plot();
-        if (FontName.Value is { } font)
-        {
-            plot.Font.Set(font);
-        }
+        using var plot = RunPlots.NewPlot();
 
         int arms = results.Arms.Count;
         var bars = new List<ScottPlot.Bar>();
@@ -71,19 +64,5 @@ public static class ExperimentChart
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         plot.SavePng(path, Width, Height);
         return path;
-    }
-
-    /// <summary>
-    /// The font <see cref="RunPlots"/> registers with ScottPlot (found among the machine's font files), so both kinds of
-    /// chart draw their text alike. RunPlots keeps that font to itself; it is read from there rather than looked up a
-    /// second time. Null when the machine has none of those fonts (the chart is then drawn without text, as RunPlots'
-    /// are).
-    /// </summary>
-    private static string? RunPlotsFont()
-    {
-        var field = typeof(RunPlots).GetField("FontName", BindingFlags.NonPublic | BindingFlags.Static)
-            ?? throw new InvalidOperationException("RunPlots no longer has its FontName; ExperimentChart reads its font from there.");
-        return (field.GetValue(null) as Lazy<string?>
-            ?? throw new InvalidOperationException("RunPlots.FontName is no longer a Lazy<string?>; ExperimentChart reads its font from there.")).Value;
     }
 }

@@ -209,16 +209,23 @@ public static class RunPlots
         return line;
     }
 
-    private static ScottPlot.Color Palette(int index) => new ScottPlot.Palettes.Category10().GetColor(index);
-
-    private static string Save(string folder, string file, string title, string xLabel, string yLabel, Action<ScottPlot.Plot> draw)
+    /// <summary>A plot that draws its text in the font registered from the machine's font files (none found: no text).</summary>
+    internal static ScottPlot.Plot NewPlot()
     {
-        using var plot = new ScottPlot.Plot();
+        var plot = new ScottPlot.Plot();
         if (FontName.Value is { } font)
         {
             plot.Font.Set(font);
         }
 
+        return plot;
+    }
+
+    private static ScottPlot.Color Palette(int index) => new ScottPlot.Palettes.Category10().GetColor(index);
+
+    private static string Save(string folder, string file, string title, string xLabel, string yLabel, Action<ScottPlot.Plot> draw)
+    {
+        using var plot = NewPlot();
         draw(plot);
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
         plot.Title(title);
