@@ -44,7 +44,7 @@ public sealed class ExperimentInputTests
     [Fact]
     public void The_small_budget_lowers_steps_and_eval_prompts_only_and_says_exactly_that()
     {
-        var settings = RunSettingsLoader.Load("demo", overrides: ["eval_prompts=500"]);
+        var settings = RunSettingsLoader.Load("demo", overrides: ["steps=200", "eval_prompts=500"]);
 
         var small = ExperimentBudget.Small.Apply(settings);
 
@@ -68,7 +68,8 @@ public sealed class ExperimentInputTests
     {
         var settings = RunSettingsLoader.Load("demo", overrides: ["steps=60", "kl.beta_max=0.05"]);
 
-        Assert.Equal(["steps: 200 -> 60", "kl.beta_max: 0.02 -> 0.05"], SettingsDifference.From(new RunSettings(), settings));
+        int defaultSteps = new RunSettings().Steps;
+        Assert.Equal([$"steps: {defaultSteps} -> 60", "kl.beta_max: 0.02 -> 0.05"], SettingsDifference.From(new RunSettings(), settings));
     }
 
     [Fact]
