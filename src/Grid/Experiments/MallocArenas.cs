@@ -27,10 +27,10 @@ internal static class MallocArenas
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
-            return false; // not glibc (musl has no libc.so.6 and no arenas)
+            return false; // musl and other C libraries have no mallopt or no arenas
         }
     }
 
-    [DllImport("libc.so.6", EntryPoint = "mallopt")]
+    [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int Mallopt(int parameter, int value);
 }
