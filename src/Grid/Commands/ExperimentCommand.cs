@@ -85,8 +85,6 @@ internal static class ExperimentCommand
 
         command.SetAction(async (parse, cancellation) =>
         {
-            // Before any torch or silo thread exists: a study runs one training after another in this process.
-            MallocArenas.Limit(2);
             var armList = ExperimentArm.ParseList(parse.GetValue(arms)!);
             var taskList = ExperimentTasks.ParseList(parse.GetValue(tasks)!);
             int seedCount = parse.GetValue(seeds);
