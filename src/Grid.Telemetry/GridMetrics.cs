@@ -179,7 +179,7 @@ public sealed class GridMetrics : IDisposable
             description: "GPU devices this silo offers to learners (0 for a CPU-only silo).");
     }
 
-    /// <summary>Exports every metric of one completed step (ALGORITHM.md section 8) as the run's latest values.</summary>
+    /// <summary>Exports every metric of one completed step (docs/algorithm.md section 8) as the run's latest values.</summary>
     public void RecordStep(string run, StepMetrics step)
     {
         var r = RunTag(run);

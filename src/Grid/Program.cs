@@ -2,7 +2,7 @@ using System.CommandLine;
 using Grid.Cli.Commands;
 
 // `grid` is one executable for every role: training, evaluation, benchmarks, datasets, and the
-// silos and clients of a cluster (DESIGN.md).
+// silos and clients of a cluster (README).
 var root = new RootCommand("Grid: GRPO-D training of multimodal policies on an Orleans actor grid.")
 {
     TrainCommand.Create(),

@@ -3,7 +3,7 @@ using Grid.Hosting.Weights;
 namespace Grid.Contracts.Runs;
 
 /// <summary>
-/// One finished GRPO-D step as the learner reports it: every StepMetrics field (ALGORITHM.md section 8), the weights
+/// One finished GRPO-D step as the learner reports it: every StepMetrics field (docs/algorithm.md section 8), the weights
 /// the update published, and the wall time the grid took for the step.
 /// </summary>
 [GenerateSerializer]

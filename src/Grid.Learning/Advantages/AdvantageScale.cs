@@ -1,6 +1,6 @@
 namespace Grid.Learning.Advantages;
 
-/// <summary>What the centred rewards are divided by (ALGORITHM.md section 2; config <c>advantage_scale</c>).</summary>
+/// <summary>What the centred rewards are divided by (docs/algorithm.md section 2; config <c>advantage_scale</c>).</summary>
 public enum AdvantageScale
 {
     /// <summary><c>group</c>: the std of the prompt's group, as in the paper's Eq. 2.</summary>

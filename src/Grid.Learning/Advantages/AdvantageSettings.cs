@@ -2,7 +2,7 @@ using Grid.Learning.Settings;
 
 namespace Grid.Learning.Advantages;
 
-/// <summary>How completions are grouped and their rewards turned into advantages (ALGORITHM.md section 2).</summary>
+/// <summary>How completions are grouped and their rewards turned into advantages (docs/algorithm.md section 2).</summary>
 public sealed record AdvantageSettings
 {
     /// <summary>G, completions sampled per prompt (config <c>group_size</c>); the paper's default is 8.</summary>

@@ -1,7 +1,7 @@
 namespace Grid.Learning.Advantages;
 
 /// <summary>
-/// Group-relative advantages (ALGORITHM.md Eq. 2): <c>A_i = (r_i - mean(r)) / (std(r) + 1e-4)</c>, std with Bessel's
+/// Group-relative advantages (docs/algorithm.md Eq. 2): <c>A_i = (r_i - mean(r)) / (std(r) + 1e-4)</c>, std with Bessel's
 /// correction. Rewards arrive grouped: completions <c>[g*G, (g+1)*G)</c> answer prompt g.
 /// </summary>
 public static class GroupAdvantages

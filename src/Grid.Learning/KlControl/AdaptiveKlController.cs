@@ -1,7 +1,7 @@
 namespace Grid.Learning.KlControl;
 
 /// <summary>
-/// Ziegler et al. (2019), as in TRL and verl (ALGORITHM.md section 5): steers the observed KL towards a target with
+/// Ziegler et al. (2019), as in TRL and verl (docs/algorithm.md section 5): steers the observed KL towards a target with
 /// <c>e = clip(KL / KL_target - 1, -0.2, 0.2)</c>, <c>beta &lt;- beta * (1 + e * n / horizon)</c>.
 /// </summary>
 /// <remarks>

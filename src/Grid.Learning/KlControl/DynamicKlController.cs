@@ -1,6 +1,6 @@
 namespace Grid.Learning.KlControl;
 
-/// <summary>GRPO-D (ALGORITHM.md section 4): beta depends on the step only (<see cref="DynamicKlSchedule"/>).</summary>
+/// <summary>GRPO-D (docs/algorithm.md section 4): beta depends on the step only (<see cref="DynamicKlSchedule"/>).</summary>
 public sealed class DynamicKlController : IKlController
 {
     private readonly long _totalSteps;

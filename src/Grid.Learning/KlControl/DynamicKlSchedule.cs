@@ -3,7 +3,7 @@ using Grid.Learning.Settings;
 namespace Grid.Learning.KlControl;
 
 /// <summary>
-/// GRPO-D's KL weight (ALGORITHM.md section 4, the paper's Eq. 3): "exploration early, exploitation late".
+/// GRPO-D's KL weight (docs/algorithm.md section 4, the paper's Eq. 3): "exploration early, exploitation late".
 /// beta starts at beta_mid = (beta_min + beta_max) / 2, falls linearly to beta_min at step w = round(w_frac * t),
 /// then rises linearly to beta_max at step t, and holds beta_max after t.
 /// </summary>

@@ -1,6 +1,6 @@
 namespace Grid.Learning.KlControl;
 
-/// <summary>beta(s) = beta_0 (ALGORITHM.md section 5; the paper's fixed-beta GRPO baseline).</summary>
+/// <summary>beta(s) = beta_0 (docs/algorithm.md section 5; the paper's fixed-beta GRPO baseline).</summary>
 public sealed class FixedKlController : IKlController
 {
     private readonly double _beta;

@@ -1,7 +1,7 @@
 namespace Grid.Learning.KlControl;
 
 /// <summary>
-/// Owns the KL weight beta for the whole cluster (ALGORITHM.md section 5): every learner reads the same beta for
+/// Owns the KL weight beta for the whole cluster (docs/algorithm.md section 5): every learner reads the same beta for
 /// step s, and the value used is recorded with the step.
 /// </summary>
 public interface IKlController

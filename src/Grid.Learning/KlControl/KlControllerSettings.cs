@@ -3,7 +3,7 @@ using Grid.Learning.Settings;
 namespace Grid.Learning.KlControl;
 
 /// <summary>
-/// Which KL controller owns beta and its parameters (ALGORITHM.md sections 4 and 5). Defaults are the paper's visual
+/// Which KL controller owns beta and its parameters (docs/algorithm.md sections 4 and 5). Defaults are the paper's visual
 /// counting run (beta_min 0.04, beta_max 0.1, w/t = 0.3) and TRL's adaptive defaults (target 6, horizon 10000);
 /// <see cref="TotalSteps"/> has no sensible default and must be set for the dynamic schedule.
 /// </summary>

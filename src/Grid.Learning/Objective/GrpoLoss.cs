@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Grid.Learning.Objective;
 
 /// <summary>
-/// The clipped GRPO objective with the k3 KL penalty (ALGORITHM.md section 3, the paper's Eq. 4 and 5), aggregated
+/// The clipped GRPO objective with the k3 KL penalty (docs/algorithm.md section 3, the paper's Eq. 4 and 5), aggregated
 /// as in TRL's GRPOTrainer so the numbers compare with it.
 /// </summary>
 public static class GrpoLoss

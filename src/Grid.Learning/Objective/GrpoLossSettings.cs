@@ -2,7 +2,7 @@ using Grid.Learning.Settings;
 
 namespace Grid.Learning.Objective;
 
-/// <summary>The settings of the clipped GRPO objective (ALGORITHM.md section 3). Validate once, at the edge.</summary>
+/// <summary>The settings of the clipped GRPO objective (docs/algorithm.md section 3). Validate once, at the edge.</summary>
 public sealed record GrpoLossSettings
 {
     public static readonly IReadOnlyList<string> LossTypeNames = ["grpo", "bnpo", "dr_grpo"];

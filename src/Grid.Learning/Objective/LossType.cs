@@ -1,6 +1,6 @@
 namespace Grid.Learning.Objective;
 
-/// <summary>How per-token losses are averaged (ALGORITHM.md section 3; config key <c>loss_type</c>).</summary>
+/// <summary>How per-token losses are averaged (docs/algorithm.md section 3; config key <c>loss_type</c>).</summary>
 public enum LossType
 {
     /// <summary><c>grpo</c>: mean over completions of their token means (the paper's 1/G sum 1/|o_i|).</summary>

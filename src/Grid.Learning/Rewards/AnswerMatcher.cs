@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Grid.Learning.Rewards;
 
 /// <summary>
-/// Decides whether an extracted answer equals the ground truth (ALGORITHM.md section 1): both are trimmed; when
+/// Decides whether an extracted answer equals the ground truth (docs/algorithm.md section 1): both are trimmed; when
 /// both are plain decimal numbers they compare by value ("70", "70.0", " 70 " are equal), otherwise as text,
 /// ignoring case. Only ASCII digits make a number: "٧٠" (Arabic-Indic digits) is not 70, because the tasks ask
 /// for ASCII numerals and accepting lookalikes would reward output the tokenizer cannot even round-trip.

@@ -1,7 +1,7 @@
 namespace Grid.Learning.Rewards;
 
 /// <summary>
-/// Parses completions of the form <c>&lt;think&gt;...&lt;/think&gt;\s*&lt;answer&gt;...&lt;/answer&gt;</c> (ALGORITHM.md
+/// Parses completions of the form <c>&lt;think&gt;...&lt;/think&gt;\s*&lt;answer&gt;...&lt;/answer&gt;</c> (docs/algorithm.md
 /// section 1) with linear scans only, so a hostile 1 MB completion costs microseconds, never a regex blow-up.
 /// </summary>
 /// <remarks>

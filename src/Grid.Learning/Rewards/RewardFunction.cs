@@ -1,12 +1,12 @@
 namespace Grid.Learning.Rewards;
 
-/// <summary>The reward of one scored completion, by component (ALGORITHM.md Eq. 1).</summary>
+/// <summary>The reward of one scored completion, by component (docs/algorithm.md Eq. 1).</summary>
 /// <param name="Accuracy">1 when the answer matches the ground truth, else 0.</param>
 /// <param name="Format">1 when the completion is well formed, else 0.</param>
 /// <param name="Total">Accuracy + alpha * Format.</param>
 public readonly record struct Reward(double Accuracy, double Format, double Total);
 
-/// <summary>R = R_acc + alpha * R_format (ALGORITHM.md Eq. 1). alpha = 1 is the paper's best setting.</summary>
+/// <summary>R = R_acc + alpha * R_format (docs/algorithm.md Eq. 1). alpha = 1 is the paper's best setting.</summary>
 public sealed class RewardFunction
 {
     public RewardFunction(double formatWeight = 1.0)

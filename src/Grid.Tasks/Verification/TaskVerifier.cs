@@ -2,7 +2,7 @@ using Grid.Learning.Rewards;
 
 namespace Grid.Tasks.Verification;
 
-/// <summary>Scores a completion against an example's answer: R = R_acc + alpha * R_format (ALGORITHM.md Eq. 1).</summary>
+/// <summary>Scores a completion against an example's answer: R = R_acc + alpha * R_format (docs/algorithm.md Eq. 1).</summary>
 public sealed class TaskVerifier
 {
     private readonly RewardFunction _rewardFunction;

@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 namespace Grid.Training.Learner;
 
 /// <summary>
-/// Turns one step's scored groups into one GRPO-D update (ALGORITHM.md section 3): reference and policy
+/// Turns one step's scored groups into one GRPO-D update (docs/algorithm.md section 3): reference and policy
 /// log-probs, the clipped objective with beta * k3 KL, gradient clipping, AdamW. A non-finite loss or gradient
 /// skips the update and leaves the weights and optimizer state untouched. Synchronous: call it from the thread
 /// that owns the policy, never across an await.
@@ -96,7 +96,7 @@ public sealed class GrpoLearner : IDisposable
         var logp = policy.LogProbs;
         var mask = policy.Mask;
         // One optimisation pass per batch of rollouts: pi_old is the current policy, so rho = 1 and the gradient
-        // is A * grad(logp) (ALGORITHM.md section 3).
+        // is A * grad(logp) (docs/algorithm.md section 3).
         var oldLogp = logp.detach();
         using var result = GrpoLoss.Compute(logp, oldLogp, refLogp, advantages, mask, beta, _lossSettings);
         double loss = result.Loss.item<float>();

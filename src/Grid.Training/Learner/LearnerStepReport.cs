@@ -1,6 +1,6 @@
 namespace Grid.Training.Learner;
 
-/// <summary>What one GRPO-D update measured (ALGORITHM.md section 8, learner side).</summary>
+/// <summary>What one GRPO-D update measured (docs/algorithm.md section 8, learner side).</summary>
 public sealed record LearnerStepReport(
     double Loss,
     double MeanKl,

@@ -1,6 +1,6 @@
 namespace Grid.Training.Metrics;
 
-/// <summary>Everything one GRPO-D step reports (ALGORITHM.md section 8); one line of <c>metrics.jsonl</c>.</summary>
+/// <summary>Everything one GRPO-D step reports (docs/algorithm.md section 8); one line of <c>metrics.jsonl</c>.</summary>
 public sealed record StepMetrics
 {
     public long Step { get; init; }

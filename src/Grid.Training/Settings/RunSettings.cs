@@ -44,7 +44,7 @@ public sealed record RunSettings
     /// <summary>"group", "batch" or "none" (Eq. 2).</summary>
     public string AdvantageScale { get; init; } = "group";
 
-    /// <summary>"grpo", "bnpo" or "dr_grpo" (ALGORITHM.md section 3).</summary>
+    /// <summary>"grpo", "bnpo" or "dr_grpo" (docs/algorithm.md section 3).</summary>
     public string LossType { get; init; } = "grpo";
 
     public double EpsLow { get; init; } = 0.2;
@@ -86,7 +86,7 @@ public sealed record RunSettings
     public int Threads { get; init; }
 }
 
-/// <summary>The KL controller (ALGORITHM.md sections 4-5).</summary>
+/// <summary>The KL controller (docs/algorithm.md sections 4-5).</summary>
 public sealed record KlSettings
 {
     /// <summary>"dynamic" (GRPO-D, Eq. 3), "fixed" or "adaptive".</summary>

@@ -4,7 +4,7 @@ namespace Grid.Cli.Commands;
 
 /// <summary>
 /// Runs a unit of torch work synchronously on a dedicated thread: TorchSharp dispose scopes and no_grad are
-/// thread-local, so torch work must never hop threads across an await (PLATFORM.md).
+/// thread-local, so torch work must never hop threads across an await (README, "Platform notes").
 /// </summary>
 internal static class TorchThread
 {
