@@ -53,15 +53,10 @@ public sealed class InProcessTrainer
         var sftClock = Stopwatch.StartNew();
         if (s.InitCheckpoint is null && s.Sft.Steps > 0)
         {
-            _observer.OnPhase("sft", s.Sft.Steps);
             var demos = s.Sft.Tasks.Select(TaskCatalog.Get)
                 .SelectMany(t => Enumerable.Range(0, s.Sft.Demonstrations).Select(i => source.Demonstration(t, i)))
                 .ToArray();
-            new SftTrainer(s.Sft).Train(policy, demos, s.Seed, (step, loss) =>
-            {
-                _observer.OnSftStep(step, loss);
-                folder.AppendLine("sft.jsonl", new { step, loss });
-            }, cancellation);
+            new SftTrainer(s.Sft).Train(policy, demos, s.Seed, folder, _observer, cancellation);
             PolicyCheckpoint.Save(policy, config, Path.Combine(folder.CheckpointsPath, "sft"));
         }
 

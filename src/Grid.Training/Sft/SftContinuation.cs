@@ -54,12 +54,7 @@ public sealed class SftContinuation
             var startReport = start with { Label = "start", TrainedTask = s.Task };
             folder.WriteJson("eval-start.json", startReport);
 
-            _observer.OnPhase("sft", s.Sft.Steps);
-            new SftTrainer(s.Sft).Train(policy, demonstrations, s.Seed, (step, loss) =>
-            {
-                _observer.OnSftStep(step, loss);
-                folder.AppendLine("sft.jsonl", new { step, loss });
-            }, cancellation);
+            new SftTrainer(s.Sft).Train(policy, demonstrations, s.Seed, folder, _observer, cancellation);
             string checkpoint = folder.CheckpointPath(s.Sft.Steps);
             PolicyCheckpoint.Save(policy, config, checkpoint);
             double secondsSft = total.Elapsed.TotalSeconds;

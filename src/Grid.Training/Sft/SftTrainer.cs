@@ -2,6 +2,7 @@ using Grid.Policy.Model;
 using Grid.Policy.Prompting;
 using Grid.Policy.Scoring;
 using Grid.Tasks;
+using Grid.Training.Runs;
 using Grid.Training.Settings;
 using static TorchSharp.torch;
 
@@ -19,6 +20,21 @@ public sealed class SftTrainer
     public SftTrainer(SftSettings settings)
     {
         _settings = settings;
+    }
+
+    /// <summary>
+    /// Trains <paramref name="policy"/> in place as a run's SFT phase: tells <paramref name="observer"/> of the phase and
+    /// each step, and appends each step's loss to the run folder's <c>sft.jsonl</c>.
+    /// </summary>
+    public void Train(VisionLanguagePolicy policy, IReadOnlyList<TaskExample> demonstrations, long seed, RunFolder folder,
+        ITrainingObserver observer, CancellationToken cancellation)
+    {
+        observer.OnPhase("sft", _settings.Steps);
+        Train(policy, demonstrations, seed, (step, loss) =>
+        {
+            observer.OnSftStep(step, loss);
+            folder.AppendLine("sft.jsonl", new { step, loss });
+        }, cancellation);
     }
 
     /// <summary>Trains <paramref name="policy"/> in place; reports (step, loss) after every optimizer step.</summary>

@@ -1,6 +1,7 @@
 using Grid.Cli.Commands;
 using Grid.Cli.Embedded;
 using Grid.Training;
+using Grid.Training.Experiments;
 using Grid.Training.Settings;
 
 namespace Grid.Cli.Benchmarks;
@@ -35,7 +36,9 @@ internal static class LearningBenchmark
     /// points, taking the two as independent binomial samples (the same prompts make the true error somewhat smaller).
     /// </summary>
     public static double StandardErrorPoints(double before, double after, int prompts) =>
-        100 * Math.Sqrt(((before * (1 - before)) + (after * (1 - after))) / Math.Max(prompts, 1));
+        100 * ExperimentStatistics.DifferenceStandardError(
+            ExperimentStatistics.StandardError(new SampleSummary(before, 0, 1), prompts),
+            ExperimentStatistics.StandardError(new SampleSummary(after, 0, 1), prompts));
 }
 
 /// <summary>Held-out accuracy of one task before and after GRPO-D.</summary>
