@@ -101,8 +101,20 @@ public static class GridSiloBuilderExtensions
     }
 
     /// <summary>
-    /// The grain storage providers <see cref="GridStorage.Grain"/> and <see cref="GridStorage.LargeGrain"/>, and the
-    /// <see cref="IWeightStore"/> (local folder or Azure Blob).
+    /// Durable reminders may tick every <see cref="GridStorage.MinimumReminderPeriod"/>: a run's controller keeps
+    /// itself alive with one, so a run whose controller's silo died goes on within that period of the death being
+    /// detected, with no client attached. Orleans' default minimum of a minute would leave such a run idle that long.
+    /// </summary>
+    private static ISiloBuilder AddGridReminderTiming(this ISiloBuilder silo)
+    {
+        silo.Configure<ReminderOptions>(o => o.MinimumReminderPeriod = GridStorage.MinimumReminderPeriod);
+        return silo;
+    }
+
+    /// <summary>
+    /// The grain storage providers <see cref="GridStorage.Grain"/> and <see cref="GridStorage.LargeGrain"/>, the
+    /// reminder table (Azure Table, or memory shared like the grain states) and the <see cref="IWeightStore"/> (local
+    /// folder or Azure Blob).
     /// </summary>
     public static ISiloBuilder AddGridStorage(this ISiloBuilder silo, GridSiloOptions options)
     {
@@ -126,8 +138,18 @@ public static class GridSiloBuilderExtensions
                     (o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
             }
 
+            if (options.InProcessStore is { } shared)
+            {
+                silo.AddReminders();
+                silo.Services.AddSingleton<IReminderTable>(_ => new InProcessReminderTable(shared));
+            }
+            else
+            {
+                silo.UseInMemoryReminderService(); // memory storage across processes: state and reminders die with a silo
+            }
+
             silo.Services.AddSingleton<IWeightStore>(_ => new LocalFolderWeightStore(options.WeightFolder));
-            return silo;
+            return silo.AddGridReminderTiming();
         }
 
         string connectionString = options.AzureStorageConnectionString!;
@@ -135,6 +157,7 @@ public static class GridSiloBuilderExtensions
         {
             o.TableServiceClient = new TableServiceClient(connectionString);
             o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer);
+            o.DeleteStateOnClear = true; // a recorded step's prompt groups delete their rows, not blank them
         }));
         silo.AddAzureBlobGrainStorage(GridStorage.LargeGrain, blob => blob.Configure<Serializer>((o, serializer) =>
         {
@@ -144,8 +167,9 @@ public static class GridSiloBuilderExtensions
         // A brief storage outage must make grains wait, not fail their turn half-persisted.
         RetryingGrainStorage.Wrap(silo.Services, GridStorage.Grain);
         RetryingGrainStorage.Wrap(silo.Services, GridStorage.LargeGrain);
+        silo.UseAzureTableReminderService(table => table.TableServiceClient = new TableServiceClient(connectionString));
         silo.Services.AddSingleton<IWeightStore>(
             _ => new AzureBlobWeightStore(connectionString, options.WeightContainer));
-        return silo;
+        return silo.AddGridReminderTiming();
     }
 }

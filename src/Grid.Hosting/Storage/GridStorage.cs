@@ -15,4 +15,7 @@ public static class GridStorage
 
     /// <summary>Large grain state (beyond the table limit): Azure Blob in cluster mode; memory in embedded mode.</summary>
     public const string LargeGrain = "grid-blob";
+
+    /// <summary>The shortest period a durable reminder may have on a Grid silo (Orleans' default is a minute).</summary>
+    public static readonly TimeSpan MinimumReminderPeriod = TimeSpan.FromSeconds(5);
 }

@@ -20,6 +20,9 @@ public sealed class InProcessGrainStore
     private readonly ConcurrentDictionary<string, StrongBox<long>> _writes = new(StringComparer.Ordinal);
     private long _lastETag;
 
+    /// <summary>Reminder rows (grain, name) of <see cref="InProcessReminderTable"/>, shared like the states.</summary>
+    internal ConcurrentDictionary<(GrainId Grain, string Name), ReminderEntry> Reminders { get; } = new();
+
     /// <summary>States stored now, over every provider and grain.</summary>
     public int Count => _states.Count;
 
@@ -61,7 +64,7 @@ public sealed class InProcessGrainStore
         }
     }
 
-    private string NextETag() => Interlocked.Increment(ref _lastETag).ToString(CultureInfo.InvariantCulture);
+    internal string NextETag() => Interlocked.Increment(ref _lastETag).ToString(CultureInfo.InvariantCulture);
 
     private InconsistentStateException Conflict(StateKey key, string? expectedETag)
     {

@@ -39,6 +39,9 @@ internal static class GridSiloHost
         });
         logging.SetMinimumLevel(LogLevel.Warning);
         logging.AddFilter("Grid", LogLevel.Information);
+        // It warns at every start that reminders may tick more often than once a minute: Grid's one reminder per running
+        // run (the controller's keep-alive) does so on purpose.
+        logging.AddFilter("Orleans.Hosting.ReminderOptionsValidator", LogLevel.Error);
         return logging;
     }
 }
