@@ -37,7 +37,7 @@ public sealed partial class LiveClusterMetricsTests(LiveGridRun live) : IClassFi
         var lastStep = reports[^1];
         Assert.Equal(LiveGridRun.Steps, status.StepsCompleted);
         Assert.Equal(status.StepsCompleted - 1, lastStep.Step);
-        double controllerBeta = status.Betas[(int)lastStep.Step];
+        double controllerBeta = status.Beta!.Value; // the last step started, which is the last completed
         Assert.Equal(controllerBeta, lastStep.Beta);
 
         var prometheus = live.Prometheus;

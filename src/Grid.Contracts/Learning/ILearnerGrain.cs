@@ -19,8 +19,8 @@ public interface ILearnerGrain : IGrainWithStringKey
     /// <summary>A scored group; one already received, or of a step already applied, is ignored.</summary>
     Task SubmitGroup(ScoredGroupRecord group);
 
-    /// <summary>A group that failed after its retry budget: the step goes on without it.</summary>
-    Task SubmitFailure(long step, int promptIndex, string reason);
+    /// <summary>A group that failed after <paramref name="attempts"/> attempts (its retry budget): the step goes on without it.</summary>
+    Task SubmitFailure(long step, int promptIndex, int attempts, string reason);
 
     [AlwaysInterleave]
     Task<LearnerStatus> GetStatus();

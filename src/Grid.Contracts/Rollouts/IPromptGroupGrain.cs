@@ -13,4 +13,10 @@ public interface IPromptGroupGrain : IGrainWithStringKey
 
     [AlwaysInterleave]
     Task<PromptGroupStatus> GetStatus();
+
+    /// <summary>
+    /// The group's step is recorded: deletes its persisted state and deactivates it. Nothing reads a recorded step's
+    /// groups again; a later Start would begin afresh.
+    /// </summary>
+    Task Forget();
 }

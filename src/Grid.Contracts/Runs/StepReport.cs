@@ -75,6 +75,9 @@ public sealed record StepReport
     /// <summary>Groups that failed after their retry budget and were left out of the update.</summary>
     [Id(27)] public int FailedGroups { get; init; }
 
+    /// <summary>Attempts of the step's groups that were retries (every attempt after a group's first), failed groups' included.</summary>
+    [Id(35)] public int RetriedAttempts { get; init; }
+
     /// <summary>The weights the update published (version <see cref="PolicyVersion"/> + 1).</summary>
     [Id(28)] public WeightReference? Weights { get; init; }
 

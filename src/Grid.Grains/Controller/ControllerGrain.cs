@@ -16,16 +16,27 @@ namespace Grid.Grains.Controller;
 /// Owns one run (key: run id): the spec, the step counter and policy version, the KL coefficient beta for the whole
 /// cluster (the configured controller; an adaptive one observes the learner's measured KL), and the step history.
 /// For step s it fixes beta(s), tells the learner the plan, and starts the step's prompt groups with the policy
-/// version to sample from; when the learner reports s it records it and starts s + 1. The work runs in one-shot
-/// grain timers, so calls into the controller return at once. A watchdog timer (<see cref="RunWatchdog"/>) keeps the
-/// step moving when silos die: it brings back the groups of a lost silo, re-drives groups that made no progress by
-/// their deadline, and sets up again a learner that lost its state.
+/// version to sample from; when the learner reports s it records it (in the run's history pages,
+/// <see cref="IRunHistoryGrain"/>), starts s + 1 and deletes the state of step s's prompt groups, which resume no longer
+/// needs: every write stays the same size however long the run. The work runs in one-shot grain timers, so calls into
+/// the controller return at once. A watchdog timer (<see cref="RunWatchdog"/>) keeps the step moving when silos die: it
+/// brings back the groups of a lost silo, re-drives groups that made no progress by their deadline, and sets up again a
+/// learner that lost its state. The timers die with the controller's silo; a durable reminder (Azure Table on a
+/// cluster) reactivates the controller on a live silo within <see cref="KeepAlivePeriod"/>, so a running run goes on
+/// with no client attached.
 /// </summary>
 public sealed class ControllerGrain(
     [PersistentState("run", GridStorage.Grain)] IPersistentState<ControllerState> state,
     IClusterMembershipService membership,
-    ILogger<ControllerGrain> logger) : Grain, IControllerGrain
+    ILogger<ControllerGrain> logger) : Grain, IControllerGrain, IRemindable
 {
+    /// <summary>How often the keep-alive reminder ticks while the run is running.</summary>
+    public static readonly TimeSpan KeepAlivePeriod = GridStorage.MinimumReminderPeriod;
+
+    /// <summary>Reports one call of <see cref="GetStepReports"/> returns at most; ask again from the next step.</summary>
+    public const int MaxReportsPerCall = 1024;
+
+    private const string KeepAlive = "keep-alive";
     private static readonly TimeSpan RetryDelay = TimeSpan.FromSeconds(2);
     private IGrainTimer? _drive;
     private IGrainTimer? _watchdogTimer;
@@ -49,6 +60,7 @@ public sealed class ControllerGrain(
             state.State.Spec = spec;
             state.State.State = RunState.Running;
             await state.WriteStateAsync();
+            await this.RegisterOrUpdateReminder(KeepAlive, KeepAlivePeriod, KeepAlivePeriod);
             Drive(TimeSpan.Zero);
             Watch();
         }
@@ -58,8 +70,35 @@ public sealed class ControllerGrain(
 
     public Task<RunStatus> GetStatus() => Task.FromResult(Status());
 
-    public Task<StepReport[]> GetStepReports(long fromStep) =>
-        Task.FromResult(state.State.Steps.Where(r => r.Step >= fromStep).ToArray());
+    public async Task<StepReport[]> GetStepReports(long fromStep)
+    {
+        var reports = new List<StepReport>();
+        long last = state.State.StepsCompleted - 1;
+        for (long page = RunHistoryPage.Of(Math.Max(0, fromStep)); page <= RunHistoryPage.Of(last) && last >= 0; page++)
+        {
+            reports.AddRange((await History(page).Read(fromStep)).Select(r => r.Report).Where(r => r.Step <= last));
+            if (reports.Count >= MaxReportsPerCall)
+            {
+                break;
+            }
+        }
+
+        return reports.Take(MaxReportsPerCall).ToArray();
+    }
+
+    /// <summary>The keep-alive reminder: reactivates the controller after its silo died, and ends once the run has.</summary>
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (state.State.State == RunState.Running)
+        {
+            Drive(TimeSpan.Zero);
+            Watch();
+        }
+        else
+        {
+            await StopKeepAliveAsync();
+        }
+    }
 
     public async Task<RunStatus> Resume()
     {
@@ -86,7 +125,9 @@ public sealed class ControllerGrain(
         var kl = Kl();
         kl.Observe(report.Step, double.IsFinite(report.KlMean) ? report.KlMean : 0, report.Samples);
         Save(kl.State);
-        state.State.Steps.Add(report);
+        // The history first: if the controller's write below fails, the learner reports again and the page replaces it.
+        await History(RunHistoryPage.Of(report.Step)).Append(
+            new StepRecord(report, kl.State.Kind, kl.State.CurrentBeta, kl.State.LastObservedStep));
         state.State.StepsCompleted = report.Step + 1;
         state.State.PolicyVersion = report.Weights?.Version ?? state.State.PolicyVersion;
         state.State.Weights = report.Weights ?? state.State.Weights;
@@ -97,23 +138,77 @@ public sealed class ControllerGrain(
         }
 
         await state.WriteStateAsync();
+        if (state.State.State != RunState.Running)
+        {
+            await StopKeepAliveAsync();
+        }
+
         Drive(TimeSpan.Zero);
     }
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        if (state.State.LegacySteps is { Count: > 0 } || state.State.LegacyBetas is { Count: > 0 })
+        {
+            await MoveLegacyHistoryAsync();
+        }
+
         if (state.State.State == RunState.Running)
         {
             Drive(TimeSpan.Zero); // reactivated mid-run: carry on from the persisted step
             Watch();
         }
 
-        return base.OnActivateAsync(cancellationToken);
+        await base.OnActivateAsync(cancellationToken);
     }
 
     private RunStatus Status() => new(RunId, state.State.State, state.State.StepsCompleted,
-        state.State.Spec is null ? 0 : Settings.Steps, state.State.PolicyVersion, state.State.Betas.ToArray(),
-        state.State.Weights, state.State.LastError);
+        state.State.Spec is null ? 0 : Settings.Steps, state.State.PolicyVersion,
+        state.State.BetaStep >= 0 ? state.State.StepBeta : null, state.State.Weights, state.State.LastError);
+
+    private IRunHistoryGrain History(long page) => GrainFactory.GetGrain<IRunHistoryGrain>(RunHistoryPage.Key(RunId, page));
+
+    private async Task StopKeepAliveAsync()
+    {
+        try
+        {
+            if (await this.GetReminder(KeepAlive) is { } reminder)
+            {
+                await this.UnregisterReminder(reminder);
+            }
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            // The next tick tries again: it finds the run finished.
+            logger.LogWarning(error, "Run {RunId} is {State} but its keep-alive reminder could not be removed yet", RunId,
+                state.State.State);
+        }
+    }
+
+    /// <summary>
+    /// A run persisted by a version that kept its step history in the controller's state: the reports move to the
+    /// history pages (each with the KL controller's current state, the best this version knows) and leave the state.
+    /// </summary>
+    private async Task MoveLegacyHistoryAsync()
+    {
+        var kl = Kl().State;
+        foreach (var report in state.State.LegacySteps ?? [])
+        {
+            await History(RunHistoryPage.Of(report.Step)).Append(
+                new StepRecord(report, kl.Kind, kl.CurrentBeta, kl.LastObservedStep));
+        }
+
+        if (state.State.LegacyBetas is { Count: > 0 } betas && betas.Count > state.State.StepsCompleted)
+        {
+            state.State.BetaStep = state.State.StepsCompleted;
+            state.State.StepBeta = betas[(int)state.State.StepsCompleted];
+        }
+
+        state.State.LegacySteps = null;
+        state.State.LegacyBetas = null;
+        await state.WriteStateAsync();
+        logger.LogInformation("Run {RunId}: moved its step history out of the controller's state", RunId);
+    }
 
     private void Drive(TimeSpan due)
     {
@@ -151,6 +246,7 @@ public sealed class ControllerGrain(
             }
 
             state.State.LastError = null;
+            await ForgetFinishedGroupsAsync();
         }
         catch (Exception error) when (error is not OperationCanceledException)
         {
@@ -168,13 +264,13 @@ public sealed class ControllerGrain(
     private async Task StartStepAsync(long step)
     {
         var settings = Settings;
-        double beta = Kl().BetaAt(step);
-        if (state.State.Betas.Count == step)
+        if (state.State.BetaStep != step)
         {
-            state.State.Betas.Add(beta);
+            state.State.BetaStep = step;
+            state.State.StepBeta = Kl().BetaAt(step);
         }
 
-        beta = state.State.Betas[(int)step]; // a re-driven step keeps the beta it started with
+        double beta = state.State.StepBeta; // a re-driven step keeps the beta it started with
         await Learner.BeginStep(new StepPlan(step, beta, settings.PromptsPerStep, state.State.Weights!.Version));
         await Task.WhenAll(Enumerable.Range(0, settings.PromptsPerStep).Select(p => Group(step, p).Start(Assignment(step, p))));
         state.State.StartedStep = step;
@@ -204,7 +300,7 @@ public sealed class ControllerGrain(
         state.State.LastError = null;
         if (ready.Weights.Version < state.State.PolicyVersion)
         {
-            RollBackTo(ready.Weights); // the recorded version's checkpoint was refused: redo the steps after the good one
+            await RollBackToAsync(ready.Weights); // the recorded version's checkpoint was refused: redo the steps after the good one
             state.State.LastError = $"The learner {ready.Restored}; steps from {ready.Weights.Version} on run again.";
             logger.LogError("Run {RunId}: {Error}", RunId, state.State.LastError);
         }
@@ -278,24 +374,75 @@ public sealed class ControllerGrain(
 
     /// <summary>
     /// Forgets the steps after <paramref name="weights"/> (the learner resumed from that older checkpoint): their
-    /// reports, and their observations in the KL controller, which is rebuilt from the reports kept. The betas the
-    /// steps started with stay, so the steps run again with the same beta.
+    /// records, and their observations in the KL controller, which goes back to its state after the last step kept. The
+    /// first step to run again keeps the beta it started with; the later ones take the restored controller's.
     /// </summary>
-    private void RollBackTo(WeightReference weights)
+    private async Task RollBackToAsync(WeightReference weights)
     {
-        state.State.Steps.RemoveAll(r => r.Step >= weights.Version);
-        state.State.StepsCompleted = weights.Version;
-        state.State.PolicyVersion = weights.Version;
-        state.State.Weights = weights;
-        state.State.KlKind = null;
-        _kl = null;
-        var kl = Kl();
-        foreach (var report in state.State.Steps)
+        long from = weights.Version;
+        var first = (await History(RunHistoryPage.Of(from)).Read(from)).FirstOrDefault(r => r.Report.Step == from);
+        var kept = from == 0 ? null : (await History(RunHistoryPage.Of(from - 1)).Read(from - 1)).FirstOrDefault();
+        for (long page = RunHistoryPage.Of(from); page <= RunHistoryPage.Of(Math.Max(from, state.State.StepsCompleted - 1)); page++)
         {
-            kl.Observe(report.Step, double.IsFinite(report.KlMean) ? report.KlMean : 0, report.Samples);
+            await History(page).Truncate(from);
         }
 
-        Save(kl.State);
+        state.State.StepsCompleted = from;
+        state.State.PolicyVersion = from;
+        state.State.Weights = weights;
+        state.State.ForgottenThrough = Math.Min(state.State.ForgottenThrough, from - 1);
+        if (first is not null)
+        {
+            state.State.BetaStep = from;
+            state.State.StepBeta = first.Report.Beta;
+        }
+
+        state.State.KlKind = null;
+        _kl = null;
+        if (kept is not null)
+        {
+            state.State.KlKind = kept.KlKind;
+            state.State.KlBeta = kept.KlBeta;
+            state.State.KlLastObservedStep = kept.KlLastObservedStep;
+        }
+
+        Save(Kl().State);
+    }
+
+    /// <summary>
+    /// Deletes the state of the prompt groups of recorded steps older than the newest
+    /// <see cref="RolloutSettings.KeptGroupSteps"/>: once a step's update is recorded, nothing (resume included) needs
+    /// its groups again. A group that cannot be reached now is tried again after the next step.
+    /// </summary>
+    private async Task ForgetFinishedGroupsAsync()
+    {
+        if (state.State.Spec is null)
+        {
+            return;
+        }
+
+        long through = state.State.StepsCompleted - 1 - Settings.Rollouts.KeptGroupSteps;
+        if (state.State.ForgottenThrough >= through)
+        {
+            return;
+        }
+
+        int prompts = Settings.PromptsPerStep;
+        try
+        {
+            for (long step = state.State.ForgottenThrough + 1; step <= through; step++)
+            {
+                await Task.WhenAll(Enumerable.Range(0, prompts).Select(p => Group(step, p).Forget()));
+                state.State.ForgottenThrough = step;
+            }
+        }
+        catch (Exception error) when (error is not OperationCanceledException)
+        {
+            logger.LogWarning(error, "Run {RunId}: the prompt groups of step {Step} could not delete their state yet; "
+                + "trying again after the next step", RunId, state.State.ForgottenThrough + 1);
+        }
+
+        await state.WriteStateAsync();
     }
 
     private IKlController Kl()

@@ -3,7 +3,10 @@ using Grid.Hosting.Weights;
 
 namespace Grid.Grains.Controller;
 
-/// <summary>A run's persisted state: its spec, progress, the KL controller's state and the step history.</summary>
+/// <summary>
+/// A run's persisted state: its spec, progress and the KL controller's state. Its size does not depend on the run's
+/// length: the step history lives in pages of its own (<see cref="IRunHistoryGrain"/>).
+/// </summary>
 [GenerateSerializer]
 [Alias("grid.ControllerState")]
 public sealed class ControllerState
@@ -27,10 +30,11 @@ public sealed class ControllerState
 
     [Id(8)] public long KlLastObservedStep { get; set; } = -1;
 
-    /// <summary>The beta each started step used, by step.</summary>
-    [Id(9)] public List<double> Betas { get; set; } = [];
+    /// <summary>Written by versions that kept every step's beta here; moved out (and emptied) on activation.</summary>
+    [Id(9)] public List<double>? LegacyBetas { get; set; }
 
-    [Id(10)] public List<StepReport> Steps { get; set; } = [];
+    /// <summary>Written by versions that kept the step history here; moved to the history pages on activation.</summary>
+    [Id(10)] public List<StepReport>? LegacySteps { get; set; }
 
     [Id(11)] public string? LastError { get; set; }
 
@@ -39,4 +43,12 @@ public sealed class ControllerState
 
     /// <summary>Version 0, the reference policy: what a resumed learner needs beside the newest weights.</summary>
     [Id(13)] public WeightReference? InitialWeights { get; set; }
+
+    /// <summary>The step <see cref="StepBeta"/> belongs to (-1: none started): a re-driven step keeps its beta.</summary>
+    [Id(14)] public long BetaStep { get; set; } = -1;
+
+    [Id(15)] public double StepBeta { get; set; }
+
+    /// <summary>Prompt groups of steps up to this one have had their state deleted (resume needs only the current step's).</summary>
+    [Id(16)] public long ForgottenThrough { get; set; } = -1;
 }

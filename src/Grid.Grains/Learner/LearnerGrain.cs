@@ -57,7 +57,8 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
 
     private readonly Dictionary<long, StepPlan> _plans = new();
     private readonly Dictionary<long, SortedDictionary<int, ScoredGroupRecord>> _groups = new();
-    private readonly Dictionary<long, Dictionary<int, string>> _failures = new();
+    /// <summary>Failed groups by step: prompt index to the attempts it made.</summary>
+    private readonly Dictionary<long, Dictionary<int, int>> _failures = new();
     private readonly List<long> _published = new();
     private readonly Dictionary<long, StepReport> _reports = new();
     private readonly LearnerCheckpointStore _checkpoints = new(weights);
@@ -209,12 +210,14 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         return Task.CompletedTask;
     }
 
-    public Task SubmitFailure(long step, int promptIndex, string reason)
+    public Task SubmitFailure(long step, int promptIndex, int attempts, string reason)
     {
         if (step >= _nextStep)
         {
+            logger.LogDebug("Run {RunId}: prompt group {Step}/{Prompt} failed after {Attempts} attempt(s): {Reason}", RunId,
+                step, promptIndex, attempts, reason);
             var failures = _failures.TryGetValue(step, out var existing) ? existing : _failures[step] = new();
-            failures.TryAdd(promptIndex, reason);
+            failures.TryAdd(promptIndex, attempts);
             TryApplyNext();
         }
 
@@ -314,6 +317,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     {
         var records = _groups.TryGetValue(plan.Step, out var groups) ? groups.Values.ToArray() : [];
         int failed = _failures.TryGetValue(plan.Step, out var failures) ? failures.Count : 0;
+        int retried = records.Sum(r => Math.Max(0, r.Attempts - 1)) + (failures?.Values.Sum(a => Math.Max(0, a - 1)) ?? 0);
         int samples = records.Sum(r => r.Rollouts.Length);
         (LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights) update;
         Task<byte[]>? optimizerState = null;
@@ -387,7 +391,11 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
             secondsPublish, start, validated, secondsStart + secondsValidated) with
         { PolicyVersion = plan.PolicyVersion };
         Metrics?.RecordStep(RunId, metrics);
-        var stepReport = StepReports.From(metrics, reference, failed, samples) with { CompletedAt = DateTimeOffset.UtcNow };
+        var stepReport = StepReports.From(metrics, reference, failed, samples) with
+        {
+            CompletedAt = DateTimeOffset.UtcNow,
+            RetriedAttempts = retried,
+        };
         _reports[plan.Step] = stepReport;
         await ReportAsync(stepReport);
     }

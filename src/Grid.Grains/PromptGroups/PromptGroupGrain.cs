@@ -50,6 +50,9 @@ public sealed class PromptGroupGrain(
     /// <summary>The state changed and the write failed: it must be written before the group counts as finished.</summary>
     private bool _unsaved;
 
+    /// <summary>The state was deleted (<see cref="Forget"/>): nothing more runs or writes in this activation.</summary>
+    private bool _forgotten;
+
     private string Key => this.GetPrimaryKeyString();
 
     /// <summary>The learner has this group's outcome; nothing is left to do but answer re-drives.</summary>
@@ -91,6 +94,20 @@ public sealed class PromptGroupGrain(
         ScheduleWork(TimeSpan.Zero);
     }
 
+    public async Task Forget()
+    {
+        _forgotten = true;
+        _work?.Dispose();
+        _work = null;
+        LeaveInFlight();
+        if (state.RecordExists)
+        {
+            await state.ClearStateAsync();
+        }
+
+        DeactivateOnIdle();
+    }
+
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         // Reactivated (say, after a silo died or left) with unfinished work: pick it up again.
@@ -120,7 +137,7 @@ public sealed class PromptGroupGrain(
 
     private void ScheduleWork(TimeSpan due)
     {
-        if (_work is not null || _busy || (Finished && !_unsaved))
+        if (_work is not null || _busy || _forgotten || (Finished && !_unsaved))
         {
             return;
         }
@@ -269,6 +286,11 @@ public sealed class PromptGroupGrain(
     /// </summary>
     private async Task SaveAsync()
     {
+        if (_forgotten)
+        {
+            return; // a late write of a forgotten group would bring its state back
+        }
+
         _unsaved = true;
         await state.WriteStateAsync();
         _unsaved = false;
@@ -336,7 +358,7 @@ public sealed class PromptGroupGrain(
     private Task ReportFailureAsync()
     {
         var assignment = state.State.Assignment!;
-        return Learner.SubmitFailure(assignment.Step, assignment.PromptIndex,
+        return Learner.SubmitFailure(assignment.Step, assignment.PromptIndex, state.State.Attempts,
             $"{state.State.Attempts} attempt(s) failed; last: {state.State.LastError ?? "unknown"}");
     }
 
@@ -392,6 +414,8 @@ public sealed class PromptGroupGrain(
         var scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), LossSettings.AdvantageScaleOf(settings));
         var sampled = new SampledGroup(assignment.PromptIndex, prompt, promptTokens, scorer.ScoreRollouts(prompt, completions));
         var scored = scorer.Group(assignment.Step, [sampled])[0];
-        return ScoredGroups.ToRecord(scored, assignment.Weights.Version, secondsRollout, clock.Elapsed.TotalSeconds);
+        return ScoredGroups.ToRecord(scored, assignment.Weights.Version, secondsRollout, clock.Elapsed.TotalSeconds)
+            with
+        { Attempts = attempt };
     }
 }

@@ -33,6 +33,13 @@ public sealed record RolloutSettings
     /// </summary>
     public double WatchdogIntervalSeconds { get; init; } = 1;
 
+    /// <summary>
+    /// How many recorded steps keep their prompt groups' persisted state (attempts, silo, last error, scored rollouts)
+    /// for inspection; older steps' group states are deleted as the run goes, so storage stays bounded however long it
+    /// runs. Resume needs none of them: it re-drives the current step.
+    /// </summary>
+    public int KeptGroupSteps { get; init; } = 8;
+
     /// <summary>The wait before the attempt after failed attempt <paramref name="failedAttempt"/> (1-based).</summary>
     public TimeSpan BackoffAfter(int failedAttempt)
     {

@@ -94,6 +94,8 @@ public static class RunSettingsValidator
             double.IsFinite(r.WatchdogIntervalSeconds) && r.WatchdogIntervalSeconds >= 0.1
             && r.WatchdogIntervalSeconds <= r.GroupDeadlineSeconds,
             $"a number of seconds in [0.1, rollouts.group_deadline_seconds ({r.GroupDeadlineSeconds})]");
+        Require("rollouts.kept_group_steps", r.KeptGroupSteps, r.KeptGroupSteps is >= 0 and <= 10_000,
+            "an integer in [0, 10000] (recorded steps whose prompt group states are kept for inspection)");
     }
 
     private static void ValidateFaults(FaultSettings f)

@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using Grid.Cli.Cluster;
 using Grid.Contracts.Learning;
-using Grid.Contracts.Rollouts;
 using Grid.Contracts.Runs;
 using Grid.Hosting.Placement;
 using Grid.Training.Runs;
@@ -57,11 +56,11 @@ internal static class StatusCommand
             }
 
             WidenWhenRedirected();
-            var reports = (await controller.GetStepReports(0)).TakeLast(Math.Max(1, parse.GetValue(last))).ToArray();
+            int shown = Math.Clamp(parse.GetValue(last), 1, 1000);
+            var reports = await controller.GetStepReports(Math.Max(0, status.StepsCompleted - shown));
             string learner = await LearnerPlacementAsync(grains, runId);
             var silos = await grains.GetGrain<IManagementGrain>(0).GetDetailedHosts(onlyActive: true);
-            var retries = await RetriesAsync(grains, runId, reports);
-            Print(status, reports, learner, reports.Length, retries);
+            Print(status, reports, learner, reports.Length);
             PrintSilos(silos, learner);
             await host.StopAsync(CancellationToken.None);
             return 0;
@@ -174,30 +173,10 @@ internal static class StatusCommand
         return "not active";
     }
 
-    /// <summary>
-    /// Retried rollout attempts of each shown step: every attempt of a prompt group past its first, over the step's
-    /// groups (scored and failed). Group grains keep their attempts in their state, so old steps answer too.
-    /// </summary>
-    internal static async Task<IReadOnlyDictionary<long, int>> RetriesAsync(IClusterClient grains, string runId,
-        IReadOnlyList<StepReport> reports)
-    {
-        var retries = new Dictionary<long, int>();
-        foreach (var report in reports)
-        {
-            var groups = await Task.WhenAll(Enumerable.Range(0, report.Groups + report.FailedGroups).Select(p =>
-                grains.GetGrain<IPromptGroupGrain>(PromptGroupKey.Create(runId, report.Step, p)).GetStatus()));
-            retries[report.Step] = groups.Sum(g => Math.Max(0, g.Attempts - 1));
-        }
-
-        return retries;
-    }
-
-    /// <param name="retries">Retried attempts by step; null when unknown (the column shows "-").</param>
-    internal static void Print(RunStatus status, StepReport[] reports, string learner, int last,
-        IReadOnlyDictionary<long, int>? retries = null)
+    internal static void Print(RunStatus status, StepReport[] reports, string learner, int last)
     {
         var summary = new Table().AddColumns("run", "state", "steps", "policy version", "beta (next)", "learner", "last error");
-        double? nextBeta = status.Betas.Length > 0 ? status.Betas[^1] : null;
+        double? nextBeta = status.Beta;
         summary.AddRow(Markup.Escape(status.RunId), status.State.ToString(),
             $"{status.StepsCompleted}/{status.TotalSteps}", status.PolicyVersion.ToString(CultureInfo.InvariantCulture),
             nextBeta?.ToString("G4", CultureInfo.InvariantCulture) ?? "-", Markup.Escape(learner),
@@ -211,7 +190,7 @@ internal static class StatusCommand
             steps.AddRow(r.Step.ToString(CultureInfo.InvariantCulture), r.PolicyVersion.ToString(CultureInfo.InvariantCulture),
                 r.Beta.ToString("G4", CultureInfo.InvariantCulture), r.RewardMean.ToString("F3", CultureInfo.InvariantCulture),
                 r.Accuracy.ToString("P1", CultureInfo.InvariantCulture), r.KlMean.ToString("G3", CultureInfo.InvariantCulture),
-                retries is not null && retries.TryGetValue(r.Step, out int n) ? n.ToString(CultureInfo.InvariantCulture) : "-",
+                r.RetriedAttempts.ToString(CultureInfo.InvariantCulture),
                 r.FailedGroups.ToString(CultureInfo.InvariantCulture), r.SecondsTotal.ToString("F2", CultureInfo.InvariantCulture));
         }
 

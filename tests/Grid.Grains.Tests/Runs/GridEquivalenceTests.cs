@@ -43,7 +43,7 @@ public sealed class GridEquivalenceTests(ITestOutputHelper output)
             Assert.Equal(expected[step].GradNorm, reports[step].GradNorm, 1e-6);
         }
 
-        Assert.Equal(expected.Select(m => m.Beta), status.Betas);
+        Assert.Equal(expected[^1].Beta, status.Beta); // the controller's beta of the last step it started
         Assert.Contains(expected, m => m.Loss != 0 && m.KlMean > 0); // the comparison is not between zeros
         output.WriteLine($"max |loss difference| = {maxLossDifference:E2}");
     }

@@ -116,7 +116,7 @@ public sealed class RestartResumeTests(AzuriteFixture azurite, ITestOutputHelper
             Assert.Equal(expected[step].Weights!.Sha256, actual[step].Weights!.Sha256);
         }
 
-        Assert.Equal(uninterrupted.Betas, final.Betas);
+        Assert.Equal(uninterrupted.Beta, final.Beta);
         Assert.Equal(uninterrupted.Weights!.Sha256, final.Weights!.Sha256);
         var checkpoints = new LearnerCheckpointStore(store);
         var expectedOptimizer = await checkpoints.ReadAsync("uninterrupted", Steps, TestContext.Current.CancellationToken);
