@@ -24,6 +24,9 @@ public static class GridClientBuilderExtensions
             client.UseAzureStorageClustering(table => table.TableServiceClient = new TableServiceClient(connectionString));
         }
 
+        // A client whose gateway died moves to another; it learns of silos that joined after it connected from this
+        // refresh of the gateway list (Orleans' default waits a minute).
+        client.Configure<GatewayOptions>(gateway => gateway.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
         client.Configure<ClusterOptions>(cluster =>
         {
             cluster.ClusterId = options.ClusterId;

@@ -51,6 +51,7 @@ internal static class SiloCommand
                 [nameof(GridSiloOptions.AdvertisedAddress)] = parse.GetValue(address),
             });
             var options = ClusterConfiguration.Validated(ClusterConfiguration.BindSilo(configuration));
+            SiloPorts.EnsureFree(options);
             using var host = GridSiloHost.Build(options, metrics.Load(parse, configuration));
             await host.StartAsync(cancellation);
             // Tests and scripts wait for this line: the silo has joined and its gateway accepts clients.

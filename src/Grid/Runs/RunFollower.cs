@@ -43,8 +43,9 @@ internal static class RunFollower
         while (next < settings.Steps)
         {
             cancellation.ThrowIfCancellationRequested();
-            var status = Wait(controller.GetStatus());
-            foreach (var report in Wait(controller.GetStepReports(next)))
+            var status = ClusterCalls.Wait(controller.GetStatus, "following the run", cancellation);
+            long from = next;
+            foreach (var report in ClusterCalls.Wait(() => controller.GetStepReports(from), "following the run", cancellation))
             {
                 var metrics = StepReports.ToMetrics(report);
                 folder.AppendLine("metrics.jsonl", metrics);
@@ -53,7 +54,7 @@ internal static class RunFollower
                 next = report.Step + 1;
                 if ((next % settings.CheckpointEvery == 0 || next == settings.Steps) && report.Weights is { } latest)
                 {
-                    PolicyCheckpoint.LoadWeights(policy, Wait(weights.ReadAsync(latest)));
+                    PolicyCheckpoint.LoadWeights(policy, Wait(weights.ReadAsync(latest, cancellation)));
                     lastCheckpoint = folder.CheckpointPath(next);
                     PolicyCheckpoint.Save(policy, config, lastCheckpoint);
                 }
@@ -64,7 +65,7 @@ internal static class RunFollower
                 throw new InvalidOperationException($"Run {status.RunId} failed on the {where}: {status.LastError}");
             }
 
-            if (next < settings.Steps)
+            if (next < settings.Steps && status.State != RunState.Completed)
             {
                 Thread.Sleep(pollInterval);
             }
