@@ -6,8 +6,8 @@ using Grid.Tasks;
 using Grid.Telemetry.Reports;
 using Grid.Training;
 using Grid.Training.Experiments;
-using Grid.Training.Runs;
 using Grid.Training.Metrics;
+using Grid.Training.Runs;
 using Grid.Training.Settings;
 using Grid.Training.Sft;
 
