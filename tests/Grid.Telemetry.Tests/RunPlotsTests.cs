@@ -85,11 +85,12 @@ public sealed class RunPlotsTests : IDisposable
             KlMean = double.NaN,
             Beta = i == 0 ? double.PositiveInfinity : double.NaN,
             Accuracy = double.NegativeInfinity,
+            ValidationStart = i == 0 ? Steps.Validation(policyVersion: 0, counting: 0.25, geometry: double.NaN) : null,
         }).ToArray();
 
         var paths = RunPlots.Write(steps, Path.Combine(_run, RunPlots.Folder));
 
-        Assert.Equal(RunPlots.FileNames, paths.Select(Path.GetFileName));
+        Assert.Equal([.. RunPlots.FileNames, RunPlots.ValidationFileName], paths.Select(Path.GetFileName));
         Assert.All(paths, path => Assert.True(new FileInfo(path).Length > 0, path));
     }
 

@@ -169,6 +169,11 @@ public static class RunPlots
                 for (int t = 0; t < tasks.Length; t++)
                 {
                     var points = validations.Where(v => v.Accuracy.TryGetValue(tasks[t], out double a) && double.IsFinite(a)).ToArray();
+                    if (points.Length == 0)
+                    {
+                        continue; // no finite accuracy of this task to draw
+                    }
+
                     var line = Line(plot, points.Select(v => (double)v.PolicyVersion).ToArray(),
                         points.Select(v => v.Accuracy[tasks[t]]).ToArray(),
                         tasks[t] == trainedTask ? $"{tasks[t]} (trained)" : tasks[t], Palette(t));
