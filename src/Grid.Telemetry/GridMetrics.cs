@@ -33,6 +33,7 @@ namespace Grid.Telemetry;
 /// grid_steps_total                             counter    run                RecordStep
 /// grid_tokens_generated_total                  counter    run                RecordStep
 /// grid_updates_skipped_total                   counter    run                RecordStep
+/// grid_nonfinite_metrics_total                 counter    run, metric        RecordStep (a NaN/infinite value, not recorded)
 /// grid_rollouts_total                          counter    run, outcome       RolloutFinished (ok|retried|failed)
 /// grid_rollout_tokens_total                    counter    run                RolloutFinished
 /// grid_rollout_retries_total                   counter    run                RolloutRetried
@@ -45,6 +46,9 @@ namespace Grid.Telemetry;
 /// grid_silo_gpu_devices                        gauge      silo               SiloCapacity
 /// </code>
 /// Labels are bounded: a run, a silo, or a fixed set of values; never a prompt or a group.
+/// A step's value that is NaN or infinite (the loss of a step whose groups all failed, say) is not recorded: its gauge
+/// keeps the last finite value, and <c>grid_nonfinite_metrics_total{metric="grid_policy_loss"}</c> (the gauge's name,
+/// without a unit suffix) counts the value left out, so a query finds it instead of a NaN sample.
 /// </summary>
 public sealed class GridMetrics : IDisposable
 {
@@ -87,6 +91,7 @@ public sealed class GridMetrics : IDisposable
     private readonly Counter<long> _steps;
     private readonly Counter<long> _tokensGenerated;
     private readonly Counter<long> _updatesSkipped;
+    private readonly Counter<long> _nonFinite;
 
     private readonly Counter<long> _rollouts;
     private readonly Counter<long> _rolloutTokens;
@@ -155,6 +160,8 @@ public sealed class GridMetrics : IDisposable
             description: "Completion tokens of the steps' rollouts.");
         _updatesSkipped = meter.CreateCounter<long>("grid_updates_skipped",
             description: "Steps whose update was skipped (no learning signal or a non-finite loss).");
+        _nonFinite = meter.CreateCounter<long>("grid_nonfinite_metrics",
+            description: "Step values that were NaN or infinite and so were not recorded, by the gauge they were for.");
 
         _rollouts = meter.CreateCounter<long>("grid_rollouts", description: "Finished rollouts by outcome.");
         _rolloutTokens = meter.CreateCounter<long>("grid_rollout_tokens",
@@ -186,35 +193,35 @@ public sealed class GridMetrics : IDisposable
         ArgumentNullException.ThrowIfNull(step);
         _step.Record(step.Step, r);
         _policyVersion.Record(step.PolicyVersion, r);
-        _beta.Record(step.Beta, r);
-        _rewardMean.Record(step.RewardMean, r, new("component", "total"));
-        _rewardMean.Record(step.Accuracy, r, new("component", "accuracy"));
-        _rewardMean.Record(step.FormatRate, r, new("component", "format"));
-        _rewardStd.Record(step.RewardStd, r);
-        _accuracy.Record(step.Accuracy, r);
-        _formatRate.Record(step.FormatRate, r);
-        _zeroStdGroupFraction.Record(step.ZeroStdGroupFraction, r);
-        _klMean.Record(step.KlMean, r);
-        _loss.Record(step.Loss, r);
-        _clipFraction.Record(step.ClipFractionLow, r, new("side", "low"));
-        _clipFraction.Record(step.ClipFractionHigh, r, new("side", "high"));
-        _clipFraction.Record(step.ClipFraction, r, new("side", "total"));
-        _entropy.Record(step.Entropy, r);
-        _completionLengthMean.Record(step.CompletionLengthMean, r);
+        Gauge(_beta, step.Beta, r);
+        Gauge(_rewardMean, step.RewardMean, r, new("component", "total"));
+        Gauge(_rewardMean, step.Accuracy, r, new("component", "accuracy"));
+        Gauge(_rewardMean, step.FormatRate, r, new("component", "format"));
+        Gauge(_rewardStd, step.RewardStd, r);
+        Gauge(_accuracy, step.Accuracy, r);
+        Gauge(_formatRate, step.FormatRate, r);
+        Gauge(_zeroStdGroupFraction, step.ZeroStdGroupFraction, r);
+        Gauge(_klMean, step.KlMean, r);
+        Gauge(_loss, step.Loss, r);
+        Gauge(_clipFraction, step.ClipFractionLow, r, new("side", "low"));
+        Gauge(_clipFraction, step.ClipFractionHigh, r, new("side", "high"));
+        Gauge(_clipFraction, step.ClipFraction, r, new("side", "total"));
+        Gauge(_entropy, step.Entropy, r);
+        Gauge(_completionLengthMean, step.CompletionLengthMean, r);
         _completionLengthMax.Record(step.CompletionLengthMax, r);
-        _gradNorm.Record(step.GradNorm, r);
+        Gauge(_gradNorm, step.GradNorm, r);
         _stepGroups.Record(step.Groups, r);
-        _stepDuration.Record(step.SecondsRollout, r, new("phase", "rollout"));
-        _stepDuration.Record(step.SecondsReward, r, new("phase", "reward"));
-        _stepDuration.Record(step.SecondsReference, r, new("phase", "reference"));
-        _stepDuration.Record(step.SecondsUpdate, r, new("phase", "update"));
-        _stepDuration.Record(step.SecondsPublish, r, new("phase", "publish"));
-        _stepDuration.Record(step.SecondsValidation, r, new("phase", "validation"));
+        Gauge(_stepDuration, step.SecondsRollout, r, new("phase", "rollout"));
+        Gauge(_stepDuration, step.SecondsReward, r, new("phase", "reward"));
+        Gauge(_stepDuration, step.SecondsReference, r, new("phase", "reference"));
+        Gauge(_stepDuration, step.SecondsUpdate, r, new("phase", "update"));
+        Gauge(_stepDuration, step.SecondsPublish, r, new("phase", "publish"));
+        Gauge(_stepDuration, step.SecondsValidation, r, new("phase", "validation"));
         if ((step.Validation ?? step.ValidationStart) is { } validation)
         {
             foreach (var (task, accuracy) in validation.Accuracy)
             {
-                _validationAccuracy.Record(accuracy, r, new("task", task));
+                Gauge(_validationAccuracy, accuracy, r, new("task", task));
             }
         }
 
@@ -223,6 +230,24 @@ public sealed class GridMetrics : IDisposable
         _tokensGenerated.Add(step.TokensGenerated, r);
         _updatesSkipped.Add(step.UpdateSkipped ? 1 : 0, r);
         _lastStepTimestamp.Record(_time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0, r);
+    }
+
+    /// <summary>Records a finite value; counts a NaN or infinite one in grid_nonfinite_metrics_total instead.</summary>
+    private void Gauge(Gauge<double> gauge, double value, KeyValuePair<string, object?> run,
+        KeyValuePair<string, object?>? tag = null)
+    {
+        if (!double.IsFinite(value))
+        {
+            _nonFinite.Add(1, run, new("metric", gauge.Name));
+        }
+        else if (tag is { } label)
+        {
+            gauge.Record(value, run, label);
+        }
+        else
+        {
+            gauge.Record(value, run);
+        }
     }
 
     /// <summary>

@@ -94,6 +94,59 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_non_finite_step_value_is_not_exported_and_is_counted_by_metric_instead()
+    {
+        Metrics.RecordStep("run-n", Steps.Report(step: 0, beta: 0.01));
+        Metrics.RecordStep("run-n", Steps.Report(step: 1, beta: 0.01) with
+        {
+            Loss = double.NaN,
+            Entropy = double.NegativeInfinity,
+            GradNorm = double.PositiveInfinity,
+            KlMean = 0.005,
+            UpdateSkipped = true,
+            SkipReason = "every group of step 1 failed",
+        });
+        Metrics.RecordStep("run-n", Steps.Report(step: 2, beta: 0.01) with { Loss = double.NaN });
+
+        var scrape = await Scrape.GetAsync(_server.Endpoint);
+
+        var run = ("run", "run-n");
+        Assert.All(scrape.Samples.Where(s => s.Has("run", "run-n")), s => Assert.True(double.IsFinite(s.Value), s.ToString()));
+        Assert.Equal(-0.031, scrape.Value("grid_policy_loss", run));
+        Assert.Equal(1.9, scrape.Value("grid_entropy", run));
+        Assert.Equal(0.88, scrape.Value("grid_grad_norm", run));
+        Assert.Equal(0.0042, scrape.Value("grid_kl_mean", run));
+        Assert.Equal(2, scrape.Value("grid_step", run));
+        Assert.Equal(2, scrape.Value("grid_nonfinite_metrics_total", run, ("metric", "grid_policy_loss")));
+        Assert.Equal(1, scrape.Value("grid_nonfinite_metrics_total", run, ("metric", "grid_entropy")));
+        Assert.Equal(1, scrape.Value("grid_nonfinite_metrics_total", run, ("metric", "grid_grad_norm")));
+        Assert.Equal(3, scrape.Where("grid_nonfinite_metrics_total", run).Count());
+        Assert.Equal(1, scrape.Value("grid_updates_skipped_total", run));
+        Assert.Contains("`grid_nonfinite_metrics_total`", File.ReadAllText(RepoPaths.MetricsDoc));
+    }
+
+    [Fact]
+    public async Task A_run_whose_first_values_are_non_finite_exports_no_sample_for_them()
+    {
+        Metrics.RecordStep("run-m", Steps.Report(step: 0, beta: double.NaN) with
+        {
+            Loss = double.PositiveInfinity,
+            SecondsUpdate = double.NaN,
+        });
+
+        var scrape = await Scrape.GetAsync(_server.Endpoint);
+
+        var run = ("run", "run-m");
+        Assert.Empty(scrape.Where("grid_policy_loss", run));
+        Assert.Empty(scrape.Where("grid_kl_beta", run));
+        Assert.Empty(scrape.Where("grid_step_duration_seconds", run, ("phase", "update")));
+        Assert.Equal(1.5, scrape.Value("grid_step_duration_seconds", run, ("phase", "rollout")));
+        Assert.Equal(1, scrape.Value("grid_nonfinite_metrics_total", run, ("metric", "grid_policy_loss")));
+        Assert.Equal(1, scrape.Value("grid_nonfinite_metrics_total", run, ("metric", "grid_kl_beta")));
+        Assert.Equal(1, scrape.Value("grid_nonfinite_metrics_total", run, ("metric", "grid_step_duration")));
+    }
+
+    [Fact]
     public async Task Grid_events_are_exported_with_their_labels()
     {
         Metrics.RolloutFinished("run-c", RolloutOutcome.Ok, tokens: 10);

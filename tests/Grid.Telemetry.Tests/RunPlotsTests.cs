@@ -2,6 +2,7 @@ using System.Text.Json;
 using Grid.Telemetry.Reports;
 using Grid.Telemetry.Tests.Support;
 using Grid.Training.Metrics;
+using Grid.Training.Runs;
 
 namespace Grid.Telemetry.Tests;
 
@@ -49,6 +50,48 @@ public sealed class RunPlotsTests : IDisposable
         Assert.Equal(RunPlots.FileNames, paths.Select(Path.GetFileName));
         Assert.False(File.Exists(Path.Combine(_run, RunPlots.Folder, RunPlots.ValidationFileName)));
         PlotFiles.AssertPlots(paths);
+    }
+
+    [Fact]
+    public void Non_finite_values_written_as_null_are_left_out_of_the_plots_and_every_plot_is_drawn()
+    {
+        // As RunFolder writes them: NaN and infinite numbers become null. Steps 5 to 7 failed entirely.
+        double[] odd = [double.NaN, double.PositiveInfinity, double.NegativeInfinity];
+        WriteMetrics(Enumerable.Range(0, 40).Select(i => Step(i) with
+        {
+            RewardStd = i is >= 5 and <= 7 ? odd[i - 5] : 0.1,
+            Accuracy = i is >= 5 and <= 7 ? odd[i - 5] : 0.3,
+            KlMean = i is >= 5 and <= 7 ? odd[i - 5] : 0.001 * i,
+            Beta = i == 6 ? double.NaN : 0.01,
+            Loss = i is >= 5 and <= 7 ? double.NaN : -0.03,
+            ValidationStart = i == 0 ? Steps.Validation(policyVersion: 0, counting: 0.2, geometry: double.NaN) : null,
+            Validation = (i + 1) % 10 == 0 ? Steps.Validation(i + 1, counting: 0.2 + 0.01 * i, geometry: 0.3) : null,
+        }).Select(s => JsonSerializer.Serialize(s, RunFolder.LineOptions)));
+        Assert.Contains("\"kl_mean\":null", File.ReadAllText(Path.Combine(_run, "metrics.jsonl")));
+
+        var paths = RunPlots.Write(_run);
+
+        Assert.Equal([.. RunPlots.FileNames, RunPlots.ValidationFileName], paths.Select(Path.GetFileName));
+        PlotFiles.AssertPlots(paths);
+    }
+
+    [Fact]
+    public void A_series_with_no_finite_value_at_all_still_gives_every_plot()
+    {
+        var steps = Enumerable.Range(0, 3).Select(i => Step(i) with
+        {
+            RewardMean = 0,
+            RewardStd = double.NaN,
+            KlMean = double.NaN,
+            Beta = i == 0 ? double.PositiveInfinity : double.NaN,
+            Accuracy = double.NegativeInfinity,
+            ValidationStart = i == 0 ? Steps.Validation(policyVersion: 0, counting: 0.25, geometry: double.NaN) : null,
+        }).ToArray();
+
+        var paths = RunPlots.Write(steps, Path.Combine(_run, RunPlots.Folder));
+
+        Assert.Equal([.. RunPlots.FileNames, RunPlots.ValidationFileName], paths.Select(Path.GetFileName));
+        Assert.All(paths, path => Assert.True(new FileInfo(path).Length > 0, path));
     }
 
     [Theory]

@@ -27,6 +27,10 @@ public sealed record GridClientOptions
             problems.Add("Cluster=azure needs AzureStorageConnectionString, the account that holds the silos' "
                 + "membership table (the same one the silos use).");
         }
+        else if (Cluster == ClusterMode.Azure && StorageConnectionString.Refusal(AzureStorageConnectionString) is { } malformed)
+        {
+            problems.Add(malformed);
+        }
 
         if (Cluster == ClusterMode.Localhost && (GatewayPorts.Count == 0 || GatewayPorts.Any(p => p is < 1 or > 65535)))
         {

@@ -6,8 +6,8 @@ namespace Grid.Hosting.Configuration;
 
 /// <summary>
 /// Everything a Grid silo needs to join a cluster, in one immutable record. Build it at the edge (command line,
-/// configuration), call <see cref="Validate"/> once, and pass it to <c>AddGridSilo</c>. <see cref="ToString"/>
-/// never prints the storage connection string.
+/// configuration), call <see cref="Validate"/> once, and pass it to <c>AddGridSilo</c>. Neither <see cref="ToString"/>
+/// nor <see cref="Validate"/> ever prints the storage connection string.
 /// </summary>
 public sealed partial record GridSiloOptions
 {
@@ -90,6 +90,10 @@ public sealed partial record GridSiloOptions
                 $"Cluster={Cluster.ToString().ToLowerInvariant()} Storage={Storage.ToString().ToLowerInvariant()} "
                 + "needs AzureStorageConnectionString; pass the connection string of an Azure Storage account "
                 + "(or Azurite, see infra/azurite), or use --cluster localhost --storage memory.");
+        }
+        else if (needsAzure && StorageConnectionString.Refusal(AzureStorageConnectionString) is { } malformed)
+        {
+            problems.Add(malformed);
         }
 
         if (GpuDevices is < 0 or > 64)

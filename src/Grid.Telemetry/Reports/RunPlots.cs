@@ -10,7 +10,7 @@ namespace Grid.Telemetry.Reports;
 /// beta, which the KL controller sets rather than measures) with its trailing moving average drawn over it (window in
 /// the legend: <see cref="MovingAverageWindow"/>). When the run recorded validation, also the validation accuracy of
 /// every task by policy version. Read from the run folder's <c>metrics.jsonl</c>, written to <c>plots/</c> in the same
-/// folder.
+/// folder. A value that is NaN or infinite (null in the file) has no point; the rest of its series is drawn.
 /// </summary>
 public static class RunPlots
 {
@@ -26,11 +26,12 @@ public static class RunPlots
     /// <summary>Written after <see cref="FileNames"/> only for runs that recorded validation.</summary>
     public const string ValidationFileName = "validation.png";
 
-    private static readonly JsonSerializerOptions LineOptions = new()
+    /// <summary>A null number in a line (a metric that was NaN or infinite, <see cref="NonFinite"/>) reads as NaN.</summary>
+    private static readonly JsonSerializerOptions LineOptions = NonFinite.Json(new JsonSerializerOptions
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
+    });
 
     /// <summary>Font files tried in order: ScottPlot's SkiaSharp (no fontconfig) does not find system fonts by name.</summary>
     private static readonly string[] FontFiles =
@@ -93,10 +94,16 @@ public static class RunPlots
 
         paths.Add(Save(folder, FileNames[0], "Reward", "step", "mean total reward", plot =>
         {
-            var band = plot.Add.FillY(x, reward.Zip(std, (m, s) => m - s).ToArray(), reward.Zip(std, (m, s) => m + s).ToArray());
-            band.LegendText = "mean ± std";
-            band.FillStyle.Color = ScottPlot.Colors.C0.WithAlpha(0.2);
-            band.LineStyle.Width = 0;
+            int[] banded = Enumerable.Range(0, x.Length).Where(i => double.IsFinite(reward[i]) && double.IsFinite(std[i])).ToArray();
+            if (banded.Length > 0)
+            {
+                var band = plot.Add.FillY(banded.Select(i => x[i]).ToArray(), banded.Select(i => reward[i] - std[i]).ToArray(),
+                    banded.Select(i => reward[i] + std[i]).ToArray());
+                band.LegendText = "mean ± std";
+                band.FillStyle.Color = ScottPlot.Colors.C0.WithAlpha(0.2);
+                band.LineStyle.Width = 0;
+            }
+
             Series(plot, x, reward, "mean", ScottPlot.Colors.C0, window);
         }));
         paths.Add(Save(folder, FileNames[1], "Accuracy and format rate", "step", "share of rollouts", plot =>
@@ -106,8 +113,14 @@ public static class RunPlots
         }));
         paths.Add(Save(folder, FileNames[2], "KL to the reference policy", "step", "mean k3 KL per token",
             plot => Series(plot, x, steps.Select(s => s.KlMean).ToArray(), "KL", ScottPlot.Colors.C0, window)));
-        paths.Add(Save(folder, FileNames[3], "KL coefficient beta", "step", "beta",
-            plot => Line(plot, x, steps.Select(s => s.Beta).ToArray(), "beta", ScottPlot.Colors.C0)));
+        paths.Add(Save(folder, FileNames[3], "KL coefficient beta", "step", "beta", plot =>
+        {
+            var (bx, by) = Finite(x, steps.Select(s => s.Beta).ToArray());
+            if (bx.Length > 0)
+            {
+                Line(plot, bx, by, "beta", ScottPlot.Colors.C0);
+            }
+        }));
 
         string validationPath = Path.Combine(folder, ValidationFileName);
         if (HasValidation(steps))
@@ -155,7 +168,12 @@ public static class RunPlots
             {
                 for (int t = 0; t < tasks.Length; t++)
                 {
-                    var points = validations.Where(v => v.Accuracy.ContainsKey(tasks[t])).ToArray();
+                    var points = validations.Where(v => v.Accuracy.TryGetValue(tasks[t], out double a) && double.IsFinite(a)).ToArray();
+                    if (points.Length == 0)
+                    {
+                        continue; // no finite accuracy of this task to draw
+                    }
+
                     var line = Line(plot, points.Select(v => (double)v.PolicyVersion).ToArray(),
                         points.Select(v => v.Accuracy[tasks[t]]).ToArray(),
                         tasks[t] == trainedTask ? $"{tasks[t]} (trained)" : tasks[t], Palette(t));
@@ -166,11 +184,19 @@ public static class RunPlots
             });
     }
 
-    /// <summary>A measured per-step series, faint, with its trailing moving average over it in the same colour.</summary>
+    /// <summary>
+    /// A measured per-step series, faint, with its trailing moving average over it in the same colour. A step whose value
+    /// is NaN or infinite has no point (the line joins its neighbours).
+    /// </summary>
     private static void Series(ScottPlot.Plot plot, double[] x, double[] y, string label, ScottPlot.Color color, int window)
     {
-        var raw = Line(plot, x, y, label, color.WithAlpha(0.35));
-        raw.MarkerSize = x.Length > 60 ? 0 : 4;
+        var (fx, fy) = Finite(x, y);
+        if (fx.Length > 0)
+        {
+            var raw = Line(plot, fx, fy, label, color.WithAlpha(0.35));
+            raw.MarkerSize = x.Length > 60 ? 0 : 4;
+        }
+
         var (ax, ay) = MovingAverage(x, y, window);
         if (ax.Length > 0)
         {
@@ -199,6 +225,15 @@ public static class RunPlots
         }
 
         return (ax.ToArray(), ay.ToArray());
+    }
+
+    /// <summary>The points whose x and y are both finite (plots leave NaN and infinite values out).</summary>
+    private static (double[] X, double[] Y) Finite(double[] x, double[] y)
+    {
+        int[] kept = Enumerable.Range(0, Math.Min(x.Length, y.Length))
+            .Where(i => double.IsFinite(x[i]) && double.IsFinite(y[i]))
+            .ToArray();
+        return (kept.Select(i => x[i]).ToArray(), kept.Select(i => y[i]).ToArray());
     }
 
     private static ScottPlot.Plottables.Scatter Line(ScottPlot.Plot plot, double[] x, double[] y, string label, ScottPlot.Color color)

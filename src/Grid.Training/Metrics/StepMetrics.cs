@@ -73,4 +73,21 @@ public sealed record StepMetrics
 
     /// <summary>Resident memory of the process after the step, to see that a long run does not grow.</summary>
     public long ProcessRssBytes { get; init; }
+
+    /// <summary>
+    /// The names (as in <c>metrics.jsonl</c>) of this step's metrics that are NaN or infinite, which the line holds as
+    /// null (<see cref="NonFinite"/>): the loss, entropy and gradient norm of a step whose groups all failed, say.
+    /// Empty for an ordinary step. Computed from the values, so a line read back lists them again.
+    /// </summary>
+    public IReadOnlyList<string> NonFiniteMetrics =>
+        [.. Numbers.Where(n => !double.IsFinite(n.Get(this))).Select(n => n.Name)];
+
+    /// <summary>Every double of the record with its snake_case name.</summary>
+    private static readonly (string Name, Func<StepMetrics, double> Get)[] Numbers =
+    [
+        .. typeof(StepMetrics).GetProperties()
+            .Where(p => p.PropertyType == typeof(double))
+            .Select(p => (System.Text.Json.JsonNamingPolicy.SnakeCaseLower.ConvertName(p.Name),
+                (Func<StepMetrics, double>)(m => (double)p.GetValue(m)!))),
+    ];
 }

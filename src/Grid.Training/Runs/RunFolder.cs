@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Grid.Training.Metrics;
 using Grid.Training.Settings;
 
 namespace Grid.Training.Runs;
@@ -9,7 +10,12 @@ namespace Grid.Training.Runs;
 /// </summary>
 public sealed class RunFolder
 {
-    private static readonly JsonSerializerOptions s_lineOptions = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+    /// <summary>A line of a <c>.jsonl</c> file: snake_case, non-finite numbers as null (<see cref="NonFinite"/>).</summary>
+    public static readonly JsonSerializerOptions LineOptions =
+        NonFinite.Json(new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower });
+
+    /// <summary>A whole JSON document (summary.json, eval-*.json): the settings' format, non-finite numbers as null.</summary>
+    public static readonly JsonSerializerOptions DocumentOptions = NonFinite.Json(RunSettingsLoader.JsonOptions);
 
     private RunFolder(string path) => Path = path;
 
@@ -40,21 +46,21 @@ public sealed class RunFolder
 
     public string CheckpointPath(long step) => System.IO.Path.Combine(CheckpointsPath, $"step-{step:D6}");
 
-    /// <summary>Appends one JSON object as a line; the file is flushed so a crash loses at most the line being written.</summary>
+    /// <summary>Appends one JSON object as a line (a NaN or infinite number as null); the file is flushed so a crash loses at most the line being written.</summary>
     public void AppendLine<T>(string fileName, T record)
     {
-        string line = JsonSerializer.Serialize(record, s_lineOptions) + "\n";
+        string line = JsonSerializer.Serialize(record, LineOptions) + "\n";
         using var stream = new FileStream(System.IO.Path.Combine(Path, fileName), FileMode.Append, FileAccess.Write, FileShare.Read);
         stream.Write(System.Text.Encoding.UTF8.GetBytes(line));
         stream.Flush(flushToDisk: true);
     }
 
-    /// <summary>Writes a JSON document atomically (temp file, then rename).</summary>
+    /// <summary>Writes a JSON document atomically (temp file, then rename); a NaN or infinite number as null.</summary>
     public void WriteJson<T>(string fileName, T document)
     {
         string target = System.IO.Path.Combine(Path, fileName);
         string temp = target + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(document, RunSettingsLoader.JsonOptions));
+        File.WriteAllText(temp, JsonSerializer.Serialize(document, DocumentOptions));
         File.Move(temp, target, overwrite: true);
     }
 }

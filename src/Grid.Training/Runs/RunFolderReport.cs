@@ -22,12 +22,13 @@ public sealed record RunFolderReport(
 {
     public const string SettingsFile = "settings.json";
 
-    private static readonly JsonSerializerOptions s_options = new()
+    /// <summary>A null number (a metric that was NaN or infinite when written, <see cref="NonFinite"/>) reads as NaN.</summary>
+    private static readonly JsonSerializerOptions s_options = NonFinite.Json(new JsonSerializerOptions
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
         ReadCommentHandling = JsonCommentHandling.Skip,
-    };
+    });
 
     /// <summary>Completion tokens sampled over the run's GRPO steps (the sum of metrics.jsonl's tokens_generated).</summary>
     public long TokensGenerated => Steps.Sum(s => s.TokensGenerated);

@@ -92,6 +92,19 @@ internal static class ClusterConfiguration
         };
         try
         {
+            if (silo.Storage == StorageMode.Azure && silo.Cluster != ClusterMode.Azure)
+            {
+                // The client builds the weight store from the same string (grid submit, resume, experiment).
+                string? refusal = string.IsNullOrWhiteSpace(silo.AzureStorageConnectionString)
+                    ? "Storage=azure needs AzureStorageConnectionString, the account that holds the weights (the same "
+                        + "one the silos use), or use --storage memory."
+                    : StorageConnectionString.Refusal(silo.AzureStorageConnectionString);
+                if (refusal is not null)
+                {
+                    throw new GridConfigurationException("Invalid Grid client settings:" + Environment.NewLine + "  - " + refusal);
+                }
+            }
+
             return client.Validate();
         }
         catch (GridConfigurationException e)

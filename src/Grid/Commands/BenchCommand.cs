@@ -4,6 +4,7 @@ using Grid.Cli.Benchmarks;
 using Grid.Learning.Settings;
 using Grid.Training;
 using Grid.Training.Benchmarks;
+using Grid.Training.Runs;
 using Grid.Training.Settings;
 using Spectre.Console;
 
@@ -103,7 +104,7 @@ internal static class BenchCommand
             if (parse.GetValue(json) is { } file)
             {
                 File.WriteAllText(file.FullName, JsonSerializer.Serialize(
-                    new GridBenchReport(started, which, policy, tax, engine, control, learning), RunSettingsLoader.JsonOptions));
+                    new GridBenchReport(started, which, policy, tax, engine, control, learning), RunFolder.DocumentOptions));
             }
 
             return Task.FromResult(0);

@@ -50,14 +50,16 @@ internal sealed class ConsoleProgress : ITrainingObserver
 
     public void OnSftStep(int step, double loss)
     {
-        Show(step, $"sft   step {step,5}/{_total}  loss {loss:F4}", step % 25 == 0 || step == _total);
+        Show(step, $"sft   step {step,5}/{_total}  loss {NonFinite.Format(loss, "F4")}", step % 25 == 0 || step == _total);
     }
 
     public void OnStep(StepMetrics m)
     {
         long done = m.Step + 1;
-        string line = $"grpo  step {done,4}/{_total}  reward {m.RewardMean:F3}  acc {m.Accuracy:P1}  fmt {m.FormatRate:P0}" +
-                      $"  kl {m.KlMean:F4}  beta {m.Beta:F4}  {m.SecondsTotal:F2}s" + (m.UpdateSkipped ? $"  SKIPPED: {m.SkipReason}" : "");
+        string line = $"grpo  step {done,4}/{_total}  reward {NonFinite.Format(m.RewardMean, "F3")}"
+                      + $"  acc {NonFinite.Format(m.Accuracy, "P1")}  fmt {NonFinite.Format(m.FormatRate, "P0")}"
+                      + $"  kl {NonFinite.Format(m.KlMean, "F4")}  beta {NonFinite.Format(m.Beta, "F4")}"
+                      + $"  {NonFinite.Format(m.SecondsTotal, "F2")}s" + (m.UpdateSkipped ? $"  SKIPPED: {m.SkipReason}" : "");
         if (m.Validation is { } validation)
         {
             line += "  validation " + string.Join(" ", validation.Accuracy.Select(a => $"{a.Key} {a.Value:P1}"));

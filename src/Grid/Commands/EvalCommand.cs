@@ -4,6 +4,7 @@ using Grid.Policy.Checkpoints;
 using Grid.Tasks;
 using Grid.Tasks.Verification;
 using Grid.Training.Evaluation;
+using Grid.Training.Runs;
 using Grid.Training.Settings;
 using Spectre.Console;
 
@@ -51,7 +52,7 @@ internal static class EvalCommand
             AnsiConsole.Write(table);
             if (parse.GetValue(output) is { } file)
             {
-                File.WriteAllText(file.FullName, JsonSerializer.Serialize(report, RunSettingsLoader.JsonOptions));
+                File.WriteAllText(file.FullName, JsonSerializer.Serialize(report, RunFolder.DocumentOptions));
                 AnsiConsole.MarkupLineInterpolated($"written: {file.FullName}");
             }
 

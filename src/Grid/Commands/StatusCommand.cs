@@ -4,6 +4,7 @@ using Grid.Cli.Cluster;
 using Grid.Contracts.Learning;
 using Grid.Contracts.Runs;
 using Grid.Hosting.Placement;
+using Grid.Training.Metrics;
 using Grid.Training.Runs;
 using Spectre.Console;
 
@@ -11,8 +12,9 @@ namespace Grid.Cli.Commands;
 
 /// <summary>
 /// <c>grid status RUN</c>: a run's state on the cluster as tables: the run (state, steps, beta, learner placement),
-/// the cluster's silos, and one row per recorded step (beta, reward, accuracy, KL, retries, failed groups). When RUN
-/// is a run folder on disk, the same kind of tables from its files, without a cluster.
+/// the cluster's silos, and one row per recorded step (beta, reward, accuracy, KL, retries, failed groups, skipped
+/// update). When RUN is a run folder on disk, the same kind of tables from its files, without a cluster. A value that
+/// is NaN or infinite prints as <see cref="NonFinite.Text"/>.
 /// </summary>
 internal static class StatusCommand
 {
@@ -117,10 +119,10 @@ internal static class StatusCommand
             foreach (var m in report.Steps.TakeLast(last))
             {
                 steps.AddRow(m.Step.ToString(CultureInfo.InvariantCulture), m.PolicyVersion.ToString(CultureInfo.InvariantCulture),
-                    m.Beta.ToString("G4", CultureInfo.InvariantCulture), m.RewardMean.ToString("F3", CultureInfo.InvariantCulture),
-                    m.Accuracy.ToString("P1", CultureInfo.InvariantCulture), m.FormatRate.ToString("P1", CultureInfo.InvariantCulture),
-                    m.KlMean.ToString("G3", CultureInfo.InvariantCulture), m.TokensGenerated.ToString(CultureInfo.InvariantCulture),
-                    m.UpdateSkipped ? Markup.Escape(m.SkipReason ?? "yes") : "-", m.SecondsTotal.ToString("F2", CultureInfo.InvariantCulture));
+                    NonFinite.Format(m.Beta, "G4"), NonFinite.Format(m.RewardMean, "F3"), NonFinite.Format(m.Accuracy, "P1"),
+                    NonFinite.Format(m.FormatRate, "P1"), NonFinite.Format(m.KlMean, "G3"),
+                    m.TokensGenerated.ToString(CultureInfo.InvariantCulture),
+                    m.UpdateSkipped ? Markup.Escape(m.SkipReason ?? "yes") : "-", NonFinite.Format(m.SecondsTotal, "F2"));
             }
 
             AnsiConsole.Write(steps);
@@ -130,7 +132,7 @@ internal static class StatusCommand
             var sft = new Table().AddColumns("sft step", "loss");
             foreach (var line in report.SftSteps.TakeLast(last))
             {
-                sft.AddRow(line.Step.ToString(CultureInfo.InvariantCulture), line.Loss.ToString("F4", CultureInfo.InvariantCulture));
+                sft.AddRow(line.Step.ToString(CultureInfo.InvariantCulture), NonFinite.Format(line.Loss, "F4"));
             }
 
             AnsiConsole.Write(sft);
@@ -142,8 +144,8 @@ internal static class StatusCommand
             foreach (var t in eval.Tasks)
             {
                 evaluations.AddRow(Markup.Escape(eval.Label), Markup.Escape(t.Task == eval.TrainedTask ? $"{t.Task} (trained)" : t.Task),
-                    t.Prompts.ToString(CultureInfo.InvariantCulture), t.Accuracy.ToString("P1", CultureInfo.InvariantCulture),
-                    t.FormatRate.ToString("P1", CultureInfo.InvariantCulture));
+                    t.Prompts.ToString(CultureInfo.InvariantCulture), NonFinite.Format(t.Accuracy, "P1"),
+                    NonFinite.Format(t.FormatRate, "P1"));
             }
         }
 
@@ -184,14 +186,14 @@ internal static class StatusCommand
         AnsiConsole.Write(summary);
 
         var steps = new Table().AddColumns("step", "policy version", "beta", "reward", "accuracy", "kl", "retries",
-            "failed groups", "seconds");
+            "failed groups", "skipped", "seconds");
         foreach (var r in reports.TakeLast(Math.Max(1, last)))
         {
             steps.AddRow(r.Step.ToString(CultureInfo.InvariantCulture), r.PolicyVersion.ToString(CultureInfo.InvariantCulture),
-                r.Beta.ToString("G4", CultureInfo.InvariantCulture), r.RewardMean.ToString("F3", CultureInfo.InvariantCulture),
-                r.Accuracy.ToString("P1", CultureInfo.InvariantCulture), r.KlMean.ToString("G3", CultureInfo.InvariantCulture),
-                r.RetriedAttempts.ToString(CultureInfo.InvariantCulture),
-                r.FailedGroups.ToString(CultureInfo.InvariantCulture), r.SecondsTotal.ToString("F2", CultureInfo.InvariantCulture));
+                NonFinite.Format(r.Beta, "G4"), NonFinite.Format(r.RewardMean, "F3"), NonFinite.Format(r.Accuracy, "P1"),
+                NonFinite.Format(r.KlMean, "G3"), r.RetriedAttempts.ToString(CultureInfo.InvariantCulture),
+                r.FailedGroups.ToString(CultureInfo.InvariantCulture), r.UpdateSkipped ? Markup.Escape(r.SkipReason ?? "yes") : "-",
+                NonFinite.Format(r.SecondsTotal, "F2"));
         }
 
         AnsiConsole.Write(steps);

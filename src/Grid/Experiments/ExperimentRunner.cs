@@ -6,6 +6,7 @@ using Grid.Tasks;
 using Grid.Telemetry.Reports;
 using Grid.Training;
 using Grid.Training.Experiments;
+using Grid.Training.Metrics;
 using Grid.Training.Runs;
 using Grid.Training.Settings;
 using Grid.Training.Sft;
@@ -23,11 +24,14 @@ internal sealed class ExperimentRunner(ExperimentPlan plan, ExperimentBudget bud
 {
     public const string ChartFile = ExperimentChart.FileName;
 
-    /// <summary>The settings' snake_case JSON, with quotes and arrows in strings written as they are, not \u-escaped.</summary>
-    private static readonly JsonSerializerOptions s_json = new(RunSettingsLoader.JsonOptions)
+    /// <summary>
+    /// The settings' snake_case JSON, with quotes and arrows in strings written as they are, not \u-escaped, and a NaN
+    /// or infinite number as null like every run folder file (<see cref="NonFinite"/>).
+    /// </summary>
+    private static readonly JsonSerializerOptions s_json = NonFinite.Json(new(RunSettingsLoader.JsonOptions)
     {
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-    };
+    });
 
     public ExperimentResults Run(CancellationToken cancellation)
     {
