@@ -137,7 +137,17 @@ public sealed class ControllerGrain(
             logger.LogInformation("Run {RunId} completed {Steps} steps", RunId, state.State.StepsCompleted);
         }
 
-        await state.WriteStateAsync();
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch
+        {
+            // This activation counts a step its storage does not hold: the learner's retry must meet the stored state.
+            DeactivateOnIdle();
+            throw;
+        }
+
         if (state.State.State != RunState.Running)
         {
             await StopKeepAliveAsync();
