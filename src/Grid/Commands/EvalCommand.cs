@@ -4,6 +4,7 @@ using Grid.Policy.Checkpoints;
 using Grid.Tasks;
 using Grid.Tasks.Verification;
 using Grid.Training.Evaluation;
+using Grid.Training.Runs;
 using Grid.Training.Settings;
 using Spectre.Console;
 
@@ -26,17 +27,33 @@ internal static class EvalCommand
         {
             var dir = parse.GetValue(checkpoint)!;
             int count = parse.GetValue(prompts);
-            if (count < 1)
+            if (count is < 1 or > RunSettingsValidator.MaxEvalPrompts)
             {
-                throw new Learning.Settings.InvalidSettingException("prompts", count, "an integer >= 1");
+                throw new Learning.Settings.InvalidSettingException("prompts", count,
+                    $"an integer in [1, {RunSettingsValidator.MaxEvalPrompts}] (held-out prompts per task)");
             }
+
+            int tokens = parse.GetValue(maxNewTokens);
+            if (tokens is < 4 or > 256)
+            {
+                throw new Learning.Settings.InvalidSettingException("max-new-tokens", tokens, "an integer in [4, 256]");
+            }
+
+            // Everything that can be refused is refused before the evaluation runs.
+            var file = parse.GetValue(output);
+            if (file is not null)
+            {
+                RunPreflight.RequireWritableFile(file.FullName, "output");
+            }
+
+            RunPreflight.RequireCheckpoint(dir.FullName, "checkpoint");
 
             var report = TorchThread.Run(() =>
             {
                 var (policy, _) = PolicyCheckpoint.Load(dir.FullName);
                 using (policy)
                 {
-                    var evaluator = new Evaluator(new TaskVerifier(), parse.GetValue(maxNewTokens));
+                    var evaluator = new Evaluator(new TaskVerifier(), tokens);
                     return evaluator.Evaluate(policy, TaskCatalog.All, count, dir.Name, trainedTask: "");
                 }
             });
@@ -49,7 +66,7 @@ internal static class EvalCommand
             }
 
             AnsiConsole.Write(table);
-            if (parse.GetValue(output) is { } file)
+            if (file is not null)
             {
                 File.WriteAllText(file.FullName, JsonSerializer.Serialize(report, RunSettingsLoader.JsonOptions));
                 AnsiConsole.MarkupLineInterpolated($"written: {file.FullName}");

@@ -1,0 +1,107 @@
+using Grid.Learning.Settings;
+using Grid.Policy.Checkpoints;
+using Grid.Training.Settings;
+
+namespace Grid.Training.Runs;
+
+/// <summary>
+/// Checks on the machine a command runs on, made before any expensive work: output folders and files can be written,
+/// checkpoints are complete and readable. Each refusal names the setting or option, the path and the fix.
+/// </summary>
+public static class RunPreflight
+{
+    /// <summary>The run's output_directory can be written and its init_checkpoint (if any) is a readable checkpoint.</summary>
+    public static void Check(RunSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        RequireWritableFolder(settings.OutputDirectory, "output_directory");
+        if (settings.InitCheckpoint is not null)
+        {
+            RequireCheckpoint(settings.InitCheckpoint, "init_checkpoint");
+        }
+    }
+
+    /// <summary>Creates the folder if needed and proves a file can be created in it (the probe is deleted).</summary>
+    public static void RequireWritableFolder(string path, string setting)
+    {
+        string full = FullPath(path, setting);
+        if (File.Exists(full))
+        {
+            throw new InvalidSettingException(setting, path, $"a folder, but {full} is a file; give a folder path");
+        }
+
+        try
+        {
+            Directory.CreateDirectory(full);
+            using var probe = new FileStream(Path.Combine(full, $".grid-write-check-{Guid.NewGuid():N}"), FileMode.CreateNew,
+                FileAccess.Write, FileShare.None, bufferSize: 1, FileOptions.DeleteOnClose);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new InvalidSettingException(setting, path,
+                $"a folder this user can create and write in, but {full} is not ({e.Message}); give another folder or fix its permissions");
+        }
+    }
+
+    /// <summary>
+    /// Proves <paramref name="path"/> can be written as a file without changing it: its folder exists and takes a new
+    /// file, and an existing file opens for writing (it is not truncated here).
+    /// </summary>
+    public static void RequireWritableFile(string path, string option)
+    {
+        string full = FullPath(path, option);
+        if (Directory.Exists(full))
+        {
+            throw new InvalidSettingException(option, path, $"a file path, but {full} is a folder; give a file name inside it");
+        }
+
+        string? folder = Path.GetDirectoryName(full);
+        if (folder is null || !Directory.Exists(folder))
+        {
+            throw new InvalidSettingException(option, path, $"a file in an existing folder, but {folder ?? full} does not exist; create it first");
+        }
+
+        try
+        {
+            if (File.Exists(full))
+            {
+                using var existing = new FileStream(full, FileMode.Open, FileAccess.Write, FileShare.ReadWrite);
+            }
+            else
+            {
+                using var probe = new FileStream(full, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 1,
+                    FileOptions.DeleteOnClose);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            throw new InvalidSettingException(option, path,
+                $"a file this user can write, but {full} is not writable ({e.Message}); give another path or fix its permissions");
+        }
+    }
+
+    /// <summary>A complete checkpoint whose files are where its manifest says, with the recorded sizes (weights unread).</summary>
+    public static void RequireCheckpoint(string path, string setting)
+    {
+        FullPath(path, setting);
+        PolicyCheckpoint.Inspect(path);
+    }
+
+    private static string FullPath(string path, string setting)
+    {
+        if (string.IsNullOrWhiteSpace(path) || path.Length > RunSettingsValidator.MaxPathLength || path.Any(char.IsControl))
+        {
+            throw new InvalidSettingException(setting, path,
+                $"a path of at most {RunSettingsValidator.MaxPathLength} characters, without control characters");
+        }
+
+        try
+        {
+            return Path.GetFullPath(path);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new InvalidSettingException(setting, path, $"a valid path ({e.Message})");
+        }
+    }
+}
