@@ -44,9 +44,15 @@ internal static class DatasetCommand
             }
 
             var path = parse.GetValue(output)!.FullName;
-            Training.Runs.RunPreflight.RequireWritableFile(path, "output");
+            // The export creates the file's folder and its images folder; both must take files before any is written.
+            if (Directory.Exists(path))
+            {
+                throw new Learning.Settings.InvalidSettingException("output", path, "a file path, not a folder; e.g. data/counting.jsonl");
+            }
+
             Training.Runs.RunPreflight.RequireWritableFolder(
                 Path.Combine(Path.GetDirectoryName(path)!, DatasetWriter.ImageFolder), "output (its images folder)");
+            Training.Runs.RunPreflight.RequireWritableFile(path, "output");
             DatasetWriter.ExportGenerated(generator, parse.GetValue(seed), n, path);
             AnsiConsole.MarkupLineInterpolated($"wrote {n} examples to {path}");
             return 0;
