@@ -414,6 +414,8 @@ public static class PolicyCheckpoint
                     $"The checkpoint's {what} '{path}' is a symbolic link to {targetPath}, outside the checkpoint folder; "
                     + "a checkpoint only reads files in its own folder. Copy the real file into the folder.");
             }
+
+            return targetPath; // sizes and reads are of the file itself, not of the link
         }
 
         return path;

@@ -14,7 +14,7 @@ public static class DatasetReader
     private static readonly string[] s_requiredFields =
         [DatasetFields.Id, DatasetFields.Task, DatasetFields.Question, DatasetFields.Answer, DatasetFields.Image];
 
-    /// <summary>A record (one line) longer than this is refused; records are short JSON objects.</summary>
+    /// <summary>A record (one line) longer than this many bytes is refused; records are short JSON objects.</summary>
     public const int MaxLineLength = 1 << 20;
 
     /// <summary>A PNG file larger than this is refused unread.</summary>
@@ -83,11 +83,11 @@ public static class DatasetReader
         var lineOfId = new Dictionary<string, int>(StringComparer.Ordinal);
         int lineNumber = 0;
         using var reader = Open(jsonlPath, fullPath);
-        var line = new StringBuilder();
+        var line = new MemoryStream();
         while (ReadLine(reader, line, jsonlPath, lineNumber + 1))
         {
             lineNumber++;
-            string text = line.ToString();
+            string text = Decode(line, jsonlPath, lineNumber);
             if (string.IsNullOrWhiteSpace(text))
             {
                 continue;
@@ -105,12 +105,11 @@ public static class DatasetReader
         }
     }
 
-    private static StreamReader Open(string jsonlPath, string fullPath)
+    private static BufferedStream Open(string jsonlPath, string fullPath)
     {
         try
         {
-            return new StreamReader(new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read), s_strictUtf8,
-                detectEncodingFromByteOrderMarks: true);
+            return new BufferedStream(new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read), 1 << 16);
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {
@@ -118,45 +117,61 @@ public static class DatasetReader
         }
     }
 
-    /// <summary>The next line into <paramref name="line"/>; false at the end. Refuses overlong lines and invalid UTF-8.</summary>
-    private static bool ReadLine(StreamReader reader, StringBuilder line, string jsonlPath, int lineNumber)
+    /// <summary>The next line's bytes into <paramref name="line"/>; false at the end. Refuses overlong lines.</summary>
+    private static bool ReadLine(BufferedStream reader, MemoryStream line, string jsonlPath, int lineNumber)
     {
-        line.Clear();
+        line.SetLength(0);
         try
         {
-            int c = reader.Read();
-            if (c < 0)
+            int b = reader.ReadByte();
+            if (b < 0)
             {
                 return false;
             }
 
-            while (c >= 0 && c != '\n')
+            while (b >= 0 && b != '\n')
             {
-                if (c != '\r')
+                if (line.Length >= MaxLineLength)
                 {
-                    if (line.Length >= MaxLineLength)
-                    {
-                        throw new DatasetFormatException(jsonlPath, lineNumber,
-                            $"the line is longer than {MaxLineLength} characters. Each line must be one short JSON record, e.g. "
-                            + DatasetFields.ExampleRecord + " (is this a JSONL dataset file?)");
-                    }
-
-                    line.Append((char)c);
+                    throw new DatasetFormatException(jsonlPath, lineNumber,
+                        $"the line is longer than {MaxLineLength} bytes. Each line must be one short JSON record, e.g. "
+                        + DatasetFields.ExampleRecord + " (is this a JSONL dataset file?)");
                 }
 
-                c = reader.Read();
+                line.WriteByte((byte)b);
+                b = reader.ReadByte();
             }
 
             return true;
+        }
+        catch (IOException error)
+        {
+            throw new DatasetFormatException(jsonlPath, lineNumber, $"the file cannot be read ({error.Message}).", error);
+        }
+    }
+
+    /// <summary>The line as text: strict UTF-8 (a leading byte order mark and a trailing carriage return dropped).</summary>
+    private static string Decode(MemoryStream line, string jsonlPath, int lineNumber)
+    {
+        var bytes = line.GetBuffer().AsSpan(0, (int)line.Length);
+        if (lineNumber == 1 && bytes.StartsWith("\uFEFF"u8))
+        {
+            bytes = bytes[3..];
+        }
+
+        if (bytes.EndsWith("\r"u8))
+        {
+            bytes = bytes[..^1];
+        }
+
+        try
+        {
+            return s_strictUtf8.GetString(bytes);
         }
         catch (DecoderFallbackException error)
         {
             throw new DatasetFormatException(jsonlPath, lineNumber,
                 $"the line is not valid UTF-8 ({error.Message}). Save the file as UTF-8 text (is this a JSONL dataset file?)", error);
-        }
-        catch (IOException error)
-        {
-            throw new DatasetFormatException(jsonlPath, lineNumber, $"the file cannot be read ({error.Message}).", error);
         }
     }
 
