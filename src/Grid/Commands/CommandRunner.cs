@@ -18,7 +18,13 @@ internal static class CommandRunner
                 AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {error.Message}");
             }
 
-            string command = parse.CommandResult.Command == root ? "grid" : $"grid {parse.CommandResult.Command.Name}";
+            var names = new List<string>();
+            for (var result = parse.CommandResult; result.Command != root && result.Parent is System.CommandLine.Parsing.CommandResult parent; result = parent)
+            {
+                names.Insert(0, result.Command.Name);
+            }
+
+            string command = string.Join(' ', ["grid", .. names]);
             AnsiConsole.MarkupLineInterpolated($"Run '{command} --help' for the options and arguments it takes.");
             return 2;
         }

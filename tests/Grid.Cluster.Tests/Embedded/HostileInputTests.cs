@@ -59,6 +59,7 @@ public sealed partial class HostileInputTests : IAsyncDisposable
                         ? "printed a stack trace"
                     : exit == 2 && !output.Contains("error:", StringComparison.Ordinal) ? "refused without an error line"
                     : hostile.MustRefuse && exit != 2 ? "was accepted but must be refused"
+                    : MustAccept.Contains(hostile.Name) && exit != 0 ? "was refused but must be accepted"
                     : null;
                 lock (failures)
                 {
@@ -80,6 +81,44 @@ public sealed partial class HostileInputTests : IAsyncDisposable
         Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} cases broke the rule:\n{string.Join("\n", failures)}");
         Assert.True(outcomes[2] > cases.Count / 2, "most hostile cases must be refused");
     }
+
+    [Fact]
+    public async Task An_unwritable_eval_output_is_refused_before_the_evaluation_runs()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        string checkpoint = await MakeCheckpointAsync(cancellation);
+        var clock = Stopwatch.StartNew();
+
+        // 10,000 prompts per task would take minutes; the refusal must come first.
+        var eval = await RunToEndAsync("eval", cancellation, "eval", checkpoint, "--prompts", "10000", "-o", "/proc/grid-report.json");
+
+        Assert.True(eval.ExitCode == 2, eval.Output);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"took {clock.Elapsed.TotalSeconds:F0} s:\n{eval.Output}");
+        Assert.Contains("error: Invalid setting output = \"/proc/grid-report.json\"", eval.Output);
+        Assert.DoesNotContain("evaluation of", eval.Output);
+    }
+
+    [Fact]
+    public async Task Train_with_sft_steps_0_runs_grpo_on_the_embedded_grid_from_the_initial_policy()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+
+        var train = await RunToEndAsync("train", cancellation, "train", "--preset", "smoke", "--set", "sft.steps=0",
+            "--set", "eval_prompts=2", "--output", "runs", "--metrics-port", "0");
+
+        Assert.True(train.ExitCode == 0, train.Output);
+        string run = Assert.Single(Directory.GetDirectories(Path.Combine(Work, "runs")));
+        Assert.True(File.Exists(Path.Combine(run, "checkpoints", "sft", "checkpoint.json")));
+        Assert.Equal(3, File.ReadAllLines(Path.Combine(run, "metrics.jsonl")).Length);
+        Assert.False(File.Exists(Path.Combine(run, "sft.jsonl")), "no SFT step ran, so none is logged");
+    }
+
+    /// <summary>Cases that are fine as given: the generator's controls, so a rule that refuses everything fails.</summary>
+    private static readonly HashSet<string> MustAccept =
+    [
+        "output with spaces", "repeated --steps", "checkpoint unchanged", "dataset good copy", "dataset empty",
+        "set sft.task_weights.geometry=2",
+    ];
 
     /// <summary>One case: grid's arguments, made after <see cref="Prepare"/> wrote its files.</summary>
     private sealed record HostileCase(string Name, string[] Arguments, bool MustRefuse = false, Action? Prepare = null);
@@ -104,6 +143,7 @@ public sealed partial class HostileInputTests : IAsyncDisposable
         }
 
         // The known crash paths and bounds, always present.
+        yield return DryRun("set sft.task_weights.geometry=2", "--set", "sft.task_weights.geometry=2");
         yield return DryRun("kl=null", true, "--set", "kl=null");
         yield return DryRun("sft.tasks=null", true, "--set", "sft.tasks=null");
         yield return DryRun("rollouts=null", true, "--set", "rollouts=null");
@@ -428,7 +468,11 @@ public sealed partial class HostileInputTests : IAsyncDisposable
         yield return new HostileCase("experiment output unwritable", ["experiment", "--output", "/proc/experiments"], true);
         yield return new HostileCase("experiment base is a file", ["experiment", "--base", "/etc/hostname"], true);
         yield return new HostileCase("experiment base mutated", ["experiment", "--base", Path.Combine(Path.GetDirectoryName(checkpoint)!, "..", "..", "nope")], true);
-        yield return new HostileCase("status without a run", ["status", "--gateway", "x"], true);
+        yield return new HostileCase("status gateway junk", ["status", "x", "--gateway", "x"], true);
+        yield return new HostileCase("status empty run", ["status", ""], true);
+        yield return new HostileCase("status run with newline", ["status", "a\nb"], true);
+        yield return new HostileCase("resume blank run", ["resume", "   "], true);
+        yield return new HostileCase("submit empty run id", ["submit", "--preset", "smoke", "--output", "out", "--run-id", ""], true);
     }
 
     // ---------------------------------------------------------------- running
