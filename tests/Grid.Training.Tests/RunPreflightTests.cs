@@ -64,7 +64,7 @@ public sealed class RunPreflightTests : IDisposable
     {
         var settings = RunSettingsLoader.Load("smoke", overrides: [$"output_directory={System.Text.Json.JsonSerializer.Serialize(_dir)}"]);
         string run = new InProcessTrainer(settings with { Sft = settings.Sft with { Steps = 1 }, EvalPrompts = 1 },
-            new NullObserver()).Run(grpo: false).RunFolder;
+            new NullObserver()).Run(grpo: false, TestContext.Current.CancellationToken).RunFolder;
 
         var e = Assert.Throws<FileNotFoundException>(() => RunPreflight.Check(settings with { InitCheckpoint = run }));
 
@@ -78,7 +78,7 @@ public sealed class RunPreflightTests : IDisposable
         var settings = RunSettingsLoader.Load("smoke", overrides: ["sft.steps=0", "eval_prompts=1",
             $"output_directory={System.Text.Json.JsonSerializer.Serialize(_dir)}"]);
 
-        var result = new InProcessTrainer(settings, new NullObserver()).Run(grpo: false);
+        var result = new InProcessTrainer(settings, new NullObserver()).Run(grpo: false, TestContext.Current.CancellationToken);
 
         Assert.True(File.Exists(Path.Combine(result.FinalCheckpoint, "checkpoint.json")), result.FinalCheckpoint);
         RunPreflight.RequireCheckpoint(result.FinalCheckpoint, "init_checkpoint");
