@@ -60,6 +60,31 @@ public sealed class RunPreflightTests : IDisposable
     }
 
     [Fact]
+    public void A_step_estimated_past_the_memory_budget_is_refused_with_the_largest_that_fits()
+    {
+        var demo = RunSettingsLoader.Presets["demo"];
+
+        var e = Assert.Throws<InvalidSettingException>(() => RunPreflight.RequireStepMemory(demo with { PromptsPerStep = 1024 }));
+
+        Assert.Equal("prompts_per_step", e.Setting);
+        Assert.Contains("at most 103 with group_size 8", e.Message);
+        Assert.Contains($"{RunPreflight.StepMemoryBudgetBytes >> 20} MB", e.Message);
+        RunPreflight.RequireStepMemory(demo with { PromptsPerStep = 103 });
+        RunPreflight.RequireStepMemory(demo);
+    }
+
+    [Fact]
+    public void The_step_estimate_is_within_the_measured_peaks()
+    {
+        // Measured peaks of one in-process GRPO step (whole process): smoke 1,024 completions 1.6 GB, demo 4.3 GB.
+        var smoke = RunSettingsLoader.Presets["smoke"];
+        var demo = RunSettingsLoader.Presets["demo"];
+
+        Assert.InRange(RunPreflight.EstimatedStepBytes(smoke, 1024) / 1e9, 1.0, 1.6);
+        Assert.InRange(RunPreflight.EstimatedStepBytes(demo, 1024) / 1e9, 3.5, 4.3);
+    }
+
+    [Fact]
     public void A_run_folder_given_as_init_checkpoint_is_refused_pointing_at_its_checkpoints()
     {
         var settings = RunSettingsLoader.Load("smoke", overrides: [$"output_directory={System.Text.Json.JsonSerializer.Serialize(_dir)}"]);

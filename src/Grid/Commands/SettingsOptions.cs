@@ -70,10 +70,14 @@ internal sealed class SettingsOptions
         {
             Training.Runs.RunPreflight.Check(settings);
         }
-        else if (settings.InitCheckpoint is not null)
+        else
         {
             // A command without --output (grid experiment) writes elsewhere and checks its own folder.
-            Training.Runs.RunPreflight.RequireCheckpoint(settings.InitCheckpoint, "init_checkpoint");
+            Training.Runs.RunPreflight.RequireStepMemory(settings);
+            if (settings.InitCheckpoint is not null)
+            {
+                Training.Runs.RunPreflight.RequireCheckpoint(settings.InitCheckpoint, "init_checkpoint");
+            }
         }
 
         return settings;

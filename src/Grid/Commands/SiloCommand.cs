@@ -51,6 +51,12 @@ internal static class SiloCommand
                 [nameof(GridSiloOptions.AdvertisedAddress)] = parse.GetValue(address),
             });
             var options = ClusterConfiguration.Validated(ClusterConfiguration.BindSilo(configuration));
+            if (options.Storage == StorageMode.Memory)
+            {
+                // Learners publish weights there; an unwritable folder must stop the silo now, not its first run.
+                Training.Runs.RunPreflight.RequireWritableFolder(options.WeightFolder, "Grid:WeightFolder (--weight-folder)");
+            }
+
             using var host = GridSiloHost.Build(options, metrics.Load(parse, configuration));
             await host.StartAsync(cancellation);
             // Tests and scripts wait for this line: the silo has joined and its gateway accepts clients.

@@ -149,6 +149,8 @@ public sealed partial class HostileInputTests : IAsyncDisposable
         yield return DryRun("rollouts=null", true, "--set", "rollouts=null");
         yield return DryRun("huge prompts_per_step", true, "--set", "prompts_per_step=1000000");
         yield return DryRun("huge group", true, "--set", "group_size=100000");
+        yield return DryRun("step past the memory budget", true, "--set", "prompts_per_step=1024", "--set", "group_size=8");
+        yield return new HostileCase("sft batch past the memory budget", ["sft", "--dry-run", "--output", "out", "--set", "sft.batch_size=1024"], true);
         yield return DryRun("huge model", true, "--set", "model.d_model=4096", "--set", "model.layers=64");
         yield return DryRun("huge threads", true, "--set", "threads=100000");
         yield return DryRun("duplicate key in --set", true, "--set", "kl={\"kind\":\"fixed\",\"kind\":\"dynamic\"}");
