@@ -98,6 +98,21 @@ public sealed class RunPreflightTests : IDisposable
     }
 
     [Fact]
+    public void An_init_checkpoint_without_room_for_max_new_tokens_is_refused_before_training()
+    {
+        var settings = RunSettingsLoader.Load("smoke", overrides: ["sft.steps=0", "eval_prompts=1",
+            $"output_directory={System.Text.Json.JsonSerializer.Serialize(_dir)}"]);
+        string checkpoint = new InProcessTrainer(settings, new NullObserver()).Run(grpo: false, TestContext.Current.CancellationToken).FinalCheckpoint;
+
+        var e = Assert.Throws<InvalidSettingException>(() =>
+            RunPreflight.Check(settings with { InitCheckpoint = checkpoint, MaxNewTokens = settings.MaxNewTokens + 1 }));
+
+        Assert.Equal("max_new_tokens", e.Setting);
+        Assert.Contains($"at most {settings.MaxNewTokens} with the init_checkpoint", e.Message);
+        RunPreflight.Check(settings with { InitCheckpoint = checkpoint });
+    }
+
+    [Fact]
     public void Sft_steps_0_still_leaves_the_starting_checkpoint_the_grid_learner_loads()
     {
         var settings = RunSettingsLoader.Load("smoke", overrides: ["sft.steps=0", "eval_prompts=1",

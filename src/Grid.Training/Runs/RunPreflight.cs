@@ -1,5 +1,6 @@
 using Grid.Learning.Settings;
 using Grid.Policy.Checkpoints;
+using Grid.Policy.Model;
 using Grid.Training.Settings;
 
 namespace Grid.Training.Runs;
@@ -24,7 +25,7 @@ public static class RunPreflight
         RequireWritableFolder(settings.OutputDirectory, "output_directory");
         if (settings.InitCheckpoint is not null)
         {
-            RequireCheckpoint(settings.InitCheckpoint, "init_checkpoint");
+            RequireCheckpoint(settings.InitCheckpoint, "init_checkpoint", settings.MaxNewTokens, "max_new_tokens");
         }
     }
 
@@ -126,11 +127,24 @@ public static class RunPreflight
         }
     }
 
-    /// <summary>A complete checkpoint whose files are where its manifest says, with the recorded sizes (weights unread).</summary>
-    public static void RequireCheckpoint(string path, string setting)
+    /// <summary>
+    /// A complete checkpoint whose files are where its manifest says, with the recorded sizes (weights unread); with
+    /// <paramref name="maxNewTokens"/>, one whose sequence has room for the longest prompt and that many new tokens.
+    /// </summary>
+    public static PolicyConfig RequireCheckpoint(string path, string setting, int? maxNewTokens = null, string tokensSetting = "max_new_tokens")
     {
         FullPath(path, setting);
-        PolicyCheckpoint.Inspect(path);
+        var config = PolicyCheckpoint.Inspect(path).Config;
+        int room = config.MaxTextLength - PolicyRuntime.MaxPromptTokens;
+        if (maxNewTokens is int tokens && tokens > room)
+        {
+            throw new InvalidSettingException(tokensSetting, tokens,
+                $"at most {Math.Max(0, room)} with the {setting} {path}: its policy has room for {config.MaxTextLength} text tokens "
+                + $"after the {config.PatchCount} image patches, and prompts take up to {PolicyRuntime.MaxPromptTokens}; lower "
+                + $"{tokensSetting} or use a checkpoint trained with it");
+        }
+
+        return config;
     }
 
     private static string FullPath(string path, string setting)

@@ -17,7 +17,10 @@ internal static class EvalCommand
     {
         var checkpoint = new Argument<DirectoryInfo>("checkpoint") { Description = "Checkpoint folder (holds checkpoint.json)." };
         var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per task.", DefaultValueFactory = _ => 200 };
-        var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Longest completion.", DefaultValueFactory = _ => 40 };
+        var maxNewTokens = new Option<int?>("--max-new-tokens")
+        {
+            Description = "Longest completion (default: as long as the checkpoint's policy has room for, 40 for the demo model).",
+        };
         var output = new Option<FileInfo?>("--output", "-o") { Description = "Write the report as JSON here." };
         var command = new Command("eval", "Evaluate a checkpoint on held-out prompts of both tasks.")
         {
@@ -33,10 +36,10 @@ internal static class EvalCommand
                     $"an integer in [1, {RunSettingsValidator.MaxEvalPrompts}] (held-out prompts per task)");
             }
 
-            int tokens = parse.GetValue(maxNewTokens);
-            if (tokens is < 4 or > 256)
+            int? requested = parse.GetValue(maxNewTokens);
+            if (requested is < 4 or > 256)
             {
-                throw new Learning.Settings.InvalidSettingException("max-new-tokens", tokens, "an integer in [4, 256]");
+                throw new Learning.Settings.InvalidSettingException("max-new-tokens", requested, "an integer in [4, 256]");
             }
 
             // Everything that can be refused is refused before the evaluation runs.
@@ -46,7 +49,8 @@ internal static class EvalCommand
                 RunPreflight.RequireWritableFile(file.FullName, "output");
             }
 
-            RunPreflight.RequireCheckpoint(dir.FullName, "checkpoint");
+            var config = RunPreflight.RequireCheckpoint(dir.FullName, "checkpoint", requested, "max-new-tokens");
+            int tokens = requested ?? Math.Clamp(config.MaxTextLength - Training.PolicyRuntime.MaxPromptTokens, 1, 256);
 
             var report = TorchThread.Run(() =>
             {

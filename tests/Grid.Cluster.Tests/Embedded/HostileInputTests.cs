@@ -116,7 +116,7 @@ public sealed partial class HostileInputTests : IAsyncDisposable
     /// <summary>Cases that are fine as given: the generator's controls, so a rule that refuses everything fails.</summary>
     private static readonly HashSet<string> MustAccept =
     [
-        "output with spaces", "checkpoint unchanged", "dataset good copy", "dataset empty",
+        "output with spaces", "checkpoint unchanged", "eval with the checkpoint's own tokens", "dataset good copy", "dataset empty",
         "set sft.task_weights.geometry=2",
     ];
 
@@ -334,6 +334,10 @@ public sealed partial class HostileInputTests : IAsyncDisposable
         yield return new HostileCase("eval prompts huge", ["eval", good, "--prompts", "1000000000"], true);
         yield return new HostileCase("eval prompts overflow", ["eval", good, "--prompts", "99999999999"], true);
         yield return new HostileCase("eval tokens 0", ["eval", good, "--max-new-tokens", "0"], true);
+        yield return new HostileCase("eval tokens past the checkpoint's room", ["eval", good, "--prompts", "1", "--max-new-tokens", "200"], true);
+        yield return new HostileCase("eval with the checkpoint's own tokens", ["eval", good, "--prompts", "1"]);
+        yield return new HostileCase("init_checkpoint without room for max_new_tokens", ["train", "--dry-run", "--preset", "smoke",
+            "--output", "out", "--set", "max_new_tokens=200", "--set", $"init_checkpoint={JsonSerializer.Serialize(good)}"], true);
         string escaping = Path.Combine(Work, "checkpoints", "init-escaping");
         yield return new HostileCase("init_checkpoint escaping", ["train", "--dry-run", "--preset", "smoke", "--output", "out",
             "--set", $"init_checkpoint={JsonSerializer.Serialize(escaping)}"], true, () =>
