@@ -26,6 +26,9 @@ public static class DatasetReader
     /// </summary>
     public const long MaxTotalPixels = 256L << 20;
 
+    /// <summary>A field given twice in one record is refused: which one counts would be a guess.</summary>
+    private static readonly JsonDocumentOptions RecordOptions = new() { AllowDuplicateProperties = false };
+
     private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>Every record of the dataset, in memory (see <see cref="MaxTotalPixels"/>).</summary>
@@ -180,7 +183,7 @@ public static class DatasetReader
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(line);
+            document = JsonDocument.Parse(line, RecordOptions);
         }
         catch (JsonException error)
         {

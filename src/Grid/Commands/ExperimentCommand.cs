@@ -98,11 +98,11 @@ internal static class ExperimentCommand
 
             var studyBudget = ExperimentBudget.Parse(parse.GetValue(budget));
             string experimentName = parse.GetValue(name)!;
-            if (string.IsNullOrWhiteSpace(experimentName)
+            if (string.IsNullOrWhiteSpace(experimentName) || experimentName.Length > RunSettingsValidator.MaxNameLength
                 || !experimentName.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
             {
                 throw new InvalidSettingException("name", experimentName,
-                    "a non-empty name of letters, digits, '-' or '_' (it names the experiment folder)");
+                    $"a non-empty name of at most {RunSettingsValidator.MaxNameLength} letters, digits, '-' or '_' (it names the experiment folder)");
             }
 
             var given = settingsOptions.Load(parse);

@@ -423,6 +423,7 @@ public sealed partial class HostileInputTests : IAsyncDisposable
         yield return Dataset("invalid utf8", true, p => File.WriteAllBytes(p, [.. Encoding.UTF8.GetBytes(Record("a", image)[..20]), 0xFF, 0xFE, (byte)'\n']));
         yield return Dataset("three megabyte line", true, p => File.WriteAllText(p, "{\"id\": \"" + new string('a', 3 << 20) + "\"}\n"));
         yield return Dataset("deep nesting", true, p => File.WriteAllText(p, new string('[', 100_000) + "\n"));
+        yield return Dataset("field twice", true, p => File.WriteAllText(p, Record("a", image).Replace("\"answer\":\"3\"", "\"answer\":\"3\",\"answer\":\"4\"") + "\n"));
         yield return Dataset("fields wrong types", true, p => File.WriteAllText(p, "{\"id\": 1, \"task\": [], \"question\": {}, \"answer\": null, \"image\": true}\n"));
         yield return Dataset("line is a number", true, p => File.WriteAllText(p, "1e999\n"));
         for (int i = 0; i < 4; i++)
@@ -471,6 +472,7 @@ public sealed partial class HostileInputTests : IAsyncDisposable
         yield return new HostileCase("experiment seeds huge", ["experiment", "--seeds", "100000"], true);
         yield return new HostileCase("experiment arms junk", ["experiment", "--arms", "nope"], true);
         yield return new HostileCase("experiment name junk", ["experiment", "--name", "../x"], true);
+        yield return new HostileCase("experiment name overlong", ["experiment", "--name", new string('a', 300), "--output", "experiments"], true);
         yield return new HostileCase("experiment output unwritable", ["experiment", "--output", "/proc/experiments"], true);
         yield return new HostileCase("experiment base is a file", ["experiment", "--base", "/etc/hostname"], true);
         yield return new HostileCase("experiment base mutated", ["experiment", "--base", Path.Combine(Path.GetDirectoryName(checkpoint)!, "..", "..", "nope")], true);

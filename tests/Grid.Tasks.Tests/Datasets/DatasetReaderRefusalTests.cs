@@ -149,4 +149,8 @@ public sealed class DatasetReaderRefusalTests : IDisposable
     [Fact]
     public void Reading_streams_the_same_records_as_loading() =>
         Assert.Equal(DatasetReader.Load(_jsonl).Select(e => e.Id), DatasetReader.Read(_jsonl).Select(e => e.Id));
+
+    [Fact]
+    public void A_field_given_twice_is_refused() =>
+        Assert.Contains("Duplicate property 'answer'", RefuseOnLineThree(Record().Replace("\"answer\":\"3\"", "\"answer\":\"3\",\"answer\":\"4\"")).Message);
 }
