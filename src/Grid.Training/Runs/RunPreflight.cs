@@ -90,16 +90,19 @@ public static class RunPreflight
 
     /// <summary>
     /// Bytes one step holds for <paramref name="sequences"/> sequences trained at once, estimated per token of the
-    /// model's sequence: about 12.4 KB (image stem, logits) plus 43 bytes per d_model x layers. Fitted to measured
-    /// peaks of one in-process GRPO step: 1,024 completions took 1.6 GB with the smoke model (d 32, 1 layer) and 4.3 GB
-    /// with the demo model (d 128, 4 layers); 8,192 smoke completions took 9 GB.
+    /// model's sequence: about 12.4 KB (image stem, logits) plus 43 bytes per d_model x layers, plus 16 bytes per
+    /// transformer weight (weights, gradients, AdamW's two moments). Fitted to measured peaks of one in-process GRPO
+    /// step: 1,024 completions took 1.6 GB with the smoke model (d 32, 1 layer) and 4.3 GB with the demo model (d 128,
+    /// 4 layers); 8,192 smoke completions took 9 GB. A rough guide: 16 completions of the largest shape allowed
+    /// (d 1024, 3 layers, 4-pixel patches) took 2.2 GB, estimated 1.2 GB.
     /// </summary>
     public static long EstimatedStepBytes(RunSettings settings, long sequences)
     {
         ArgumentNullException.ThrowIfNull(settings);
         long tokens = PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens).MaxSequenceLength;
         double perToken = 12_400 + (43.0 * settings.Model.DModel * settings.Model.Layers);
-        return (long)(sequences * tokens * perToken);
+        long weights = 12L * settings.Model.DModel * settings.Model.DModel * settings.Model.Layers;
+        return (long)(sequences * tokens * perToken) + (16 * weights);
     }
 
     /// <summary>Refuses settings whose GRPO step (prompts_per_step x group_size completions) or SFT batch is estimated
@@ -108,8 +111,9 @@ public static class RunPreflight
     {
         ArgumentNullException.ThrowIfNull(settings);
         long completions = (long)settings.PromptsPerStep * settings.GroupSize;
-        long perSequence = Math.Max(1, EstimatedStepBytes(settings, 1));
-        long fits = StepMemoryBudgetBytes / perSequence;
+        long fixedBytes = EstimatedStepBytes(settings, 0);
+        long perSequence = Math.Max(1, EstimatedStepBytes(settings, 1) - fixedBytes);
+        long fits = Math.Max(0, StepMemoryBudgetBytes - fixedBytes) / perSequence;
         string model = $"model d_model {settings.Model.DModel} x {settings.Model.Layers} layers, max_new_tokens {settings.MaxNewTokens}";
         if (completions > fits)
         {
