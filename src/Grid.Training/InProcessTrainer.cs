@@ -51,12 +51,18 @@ public sealed class InProcessTrainer
             : PolicyCheckpoint.Load(s.InitCheckpoint);
 
         var sftClock = Stopwatch.StartNew();
-        if (s.InitCheckpoint is null && s.Sft.Steps > 0)
+        if (s.InitCheckpoint is null)
         {
-            var demos = s.Sft.Tasks.Select(TaskCatalog.Get)
-                .SelectMany(t => Enumerable.Range(0, s.Sft.Demonstrations).Select(i => source.Demonstration(t, i)))
-                .ToArray();
-            new SftTrainer(s.Sft).Train(policy, demos, s.Seed, folder, _observer, cancellation);
+            if (s.Sft.Steps > 0)
+            {
+                var demos = s.Sft.Tasks.Select(TaskCatalog.Get)
+                    .SelectMany(t => Enumerable.Range(0, s.Sft.Demonstrations).Select(i => source.Demonstration(t, i)))
+                    .ToArray();
+                new SftTrainer(s.Sft).Train(policy, demos, s.Seed, folder, _observer, cancellation);
+            }
+
+            // The policy GRPO starts from, warm-started or (sft.steps=0) as initialised: the grid's learner and
+            // `grid sft`'s printed path both load it from here.
             PolicyCheckpoint.Save(policy, config, Path.Combine(folder.CheckpointsPath, "sft"));
         }
 

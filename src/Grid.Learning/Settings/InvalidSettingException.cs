@@ -30,12 +30,24 @@ public sealed class InvalidSettingException : ArgumentException
     public static string OneOf(IEnumerable<string> names) =>
         "one of " + string.Join(", ", names.Select(name => $"\"{name}\""));
 
-    /// <summary>Formats a value the way config files spell it: invariant numbers, quoted strings.</summary>
+    /// <summary>Values longer than this are shown shortened, so a refusal stays one readable line.</summary>
+    public const int MaxShownLength = 120;
+
+    /// <summary>Formats a value the way config files spell it: invariant numbers, quoted strings (long ones shortened,
+    /// control characters escaped).</summary>
     public static string Format(object? value) => value switch
     {
         null => "null",
-        string text => $"\"{text}\"",
+        string text => $"\"{Shorten(text)}\"",
         IFormattable number => number.ToString(null, CultureInfo.InvariantCulture),
-        _ => value.ToString() ?? "null",
+        _ => Shorten(value.ToString() ?? "null"),
     };
+
+    private static string Shorten(string text)
+    {
+        string shown = text.Length <= MaxShownLength ? text : $"{text[..MaxShownLength]}... ({text.Length} characters)";
+        return shown.Any(char.IsControl)
+            ? string.Concat(shown.Select(c => char.IsControl(c) ? $"\\u{(int)c:x4}" : c.ToString()))
+            : shown;
+    }
 }

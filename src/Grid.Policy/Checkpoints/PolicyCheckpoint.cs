@@ -46,20 +46,24 @@ public static class PolicyCheckpoint
         return sha256;
     }
 
+    /// <summary>A weights file larger than this is refused unread (the largest policy the settings allow is a
+    /// few hundred megabytes).</summary>
+    public const long MaxWeightsBytes = 1L << 30;
+
+    /// <summary>checkpoint.json and config.json are small; larger ones are refused unread.</summary>
+    public const long MaxJsonBytes = 1 << 20;
+
+    private static readonly JsonDocumentOptions HeaderOptions = new() { AllowDuplicateProperties = false };
+
     /// <summary>
     /// Loads a checkpoint, refusing a weights file whose sha256 is not the recorded one and weights whose tensor names
-    /// or shapes disagree with the config.
+    /// or shapes disagree with the config. Every file must lie inside <paramref name="directory"/> (no "..", absolute
+    /// path or symbolic link leading out), and sizes are checked before anything large is read or allocated.
     /// </summary>
     public static (VisionLanguagePolicy Policy, PolicyConfig Config) Load(string directory)
     {
-        var manifest = ReadManifest(directory);
-        string weightsPath = Path.Combine(directory, manifest.WeightsFile);
-        if (!File.Exists(weightsPath))
-        {
-            throw new FileNotFoundException($"The checkpoint in '{directory}' has no weights file '{manifest.WeightsFile}'.", weightsPath);
-        }
-
-        byte[] weights = File.ReadAllBytes(weightsPath); // hash and load the same bytes
+        var (manifest, config, weightsPath) = Inspect(directory);
+        byte[] weights = ReadBounded(weightsPath, manifest.WeightsBytes); // hash and load the same bytes
         string actual = Sha256Hex(weights);
         if (!string.Equals(actual, manifest.WeightsSha256, StringComparison.OrdinalIgnoreCase))
         {
@@ -68,22 +72,13 @@ public static class PolicyCheckpoint
                 "The file is corrupted or has been tampered with; refusing to load it.");
         }
 
-        var config = manifest.Config.Validate();
-        string configPath = Path.Combine(directory, ConfigFileName);
-        if (File.Exists(configPath))
-        {
-            var standalone = JsonSerializer.Deserialize<PolicyConfig>(File.ReadAllBytes(configPath));
-            if (standalone != config)
-            {
-                throw new InvalidDataException(
-                    $"'{configPath}' ({standalone}) disagrees with the config in '{ManifestFileName}' ({config}).");
-            }
-        }
-
+        var stored = ReadSafetensorsShapes(weights, weightsPath);
         var policy = new VisionLanguagePolicy(config);
         try
         {
-            LoadWeights(policy, weights);
+            CheckShapes(policy, stored);
+            using var stream = new MemoryStream(weights, writable: false);
+            policy.load_safetensors(stream);
         }
         catch
         {
@@ -94,22 +89,97 @@ public static class PolicyCheckpoint
         return (policy, config);
     }
 
+    /// <summary>
+    /// Everything about a checkpoint that can be checked without reading the weights: the manifest, the config (and
+    /// config.json agreeing with it), the weights file inside the folder with the recorded size. Cheap: run it before
+    /// expensive work that will need the checkpoint.
+    /// </summary>
+    public static (CheckpointManifest Manifest, PolicyConfig Config, string WeightsPath) Inspect(string directory)
+    {
+        var manifest = ReadManifest(directory);
+        string folder = Path.GetFullPath(directory);
+        var config = CheckConfig(manifest.Config, Path.Combine(folder, ManifestFileName));
+        string weightsPath = Inside(folder, manifest.WeightsFile, "weights file");
+        if (!File.Exists(weightsPath))
+        {
+            throw new FileNotFoundException(
+                $"The checkpoint in '{folder}' has no weights file '{manifest.WeightsFile}'. Copy the whole checkpoint folder.",
+                weightsPath);
+        }
+
+        long length = new FileInfo(weightsPath).Length;
+        if (manifest.WeightsBytes is <= 0 or > MaxWeightsBytes || length != manifest.WeightsBytes)
+        {
+            throw new InvalidDataException(
+                $"Weights file '{weightsPath}' has {length} bytes; '{ManifestFileName}' records {manifest.WeightsBytes} "
+                + $"(at most {MaxWeightsBytes} are accepted). The file is truncated, replaced or not this checkpoint's; "
+                + "copy the whole checkpoint folder again.");
+        }
+
+        string configPath = Inside(folder, ConfigFileName, "config file");
+        if (File.Exists(configPath))
+        {
+            PolicyConfig? standalone;
+            try
+            {
+                standalone = JsonSerializer.Deserialize<PolicyConfig>(ReadBounded(configPath, maxBytes: MaxJsonBytes));
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"'{configPath}' is not a policy config ({e.Message}). Copy the whole checkpoint folder again.", e);
+            }
+
+            if (standalone != config)
+            {
+                throw new InvalidDataException(
+                    $"'{configPath}' ({standalone}) disagrees with the config in '{ManifestFileName}' ({config}).");
+            }
+        }
+
+        return (manifest, config, weightsPath);
+    }
+
     /// <summary>The manifest (config, sha256) of a saved checkpoint, without loading the weights.</summary>
     public static CheckpointManifest ReadManifest(string directory)
     {
-        string path = Path.Combine(directory, ManifestFileName);
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        string folder = Path.GetFullPath(directory);
+        if (File.Exists(folder))
+        {
+            throw new InvalidDataException(
+                $"'{folder}' is a file; a checkpoint is a folder holding {ManifestFileName}, {ConfigFileName} and "
+                + $"{WeightsFileName} (e.g. RUN/checkpoints/sft). Pass the folder.");
+        }
+
+        if (!Directory.Exists(folder))
+        {
+            throw new DirectoryNotFoundException(
+                $"There is no checkpoint folder '{folder}'. Pass a folder holding {ManifestFileName} (e.g. RUN/checkpoints/sft).");
+        }
+
+        string path = Inside(folder, ManifestFileName, "manifest");
         if (!File.Exists(path))
         {
             throw new FileNotFoundException(
-                $"'{directory}' holds no complete checkpoint: '{ManifestFileName}' is missing (it is written last).", path);
+                $"'{folder}' holds no complete checkpoint: '{ManifestFileName}' is missing (it is written last).{RunFolderHint(folder)}", path);
         }
 
-        var manifest = JsonSerializer.Deserialize<CheckpointManifest>(File.ReadAllBytes(path))
-            ?? throw new InvalidDataException($"'{path}' is empty.");
-        if (manifest.FormatVersion != FormatVersion || manifest.Config is null || string.IsNullOrEmpty(manifest.WeightsSha256))
+        CheckpointManifest? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<CheckpointManifest>(ReadBounded(path, maxBytes: MaxJsonBytes));
+        }
+        catch (JsonException e)
         {
             throw new InvalidDataException(
-                $"'{path}' is not a version {FormatVersion} checkpoint manifest with a config and a weights sha256.");
+                $"'{path}' is not a checkpoint manifest ({e.Message}). The checkpoint is damaged; copy it again or use another one.", e);
+        }
+
+        if (manifest is null || manifest.FormatVersion != FormatVersion || manifest.Config is null
+            || string.IsNullOrEmpty(manifest.WeightsSha256) || string.IsNullOrEmpty(manifest.WeightsFile))
+        {
+            throw new InvalidDataException(
+                $"'{path}' is not a version {FormatVersion} checkpoint manifest with a config, a weights file and a weights sha256.");
         }
 
         return manifest;
@@ -188,35 +258,238 @@ public static class PolicyCheckpoint
         }
     }
 
-    /// <summary>Name -> (dtype, shape) from a safetensors header: 8 bytes little-endian length, then JSON.</summary>
-    private static Dictionary<string, (string DType, long[] Shape)> ReadSafetensorsShapes(byte[] safetensors)
+    /// <summary>
+    /// Name -> (dtype, shape) from a safetensors header (8 bytes little-endian length, then JSON), after checking that
+    /// the header describes the file: every tensor F32 with a non-negative shape, and their data_offsets tiling the data
+    /// that follows the header exactly, in order, without gaps, overlaps or bytes past the end.
+    /// </summary>
+    private static Dictionary<string, (string DType, long[] Shape)> ReadSafetensorsShapes(byte[] safetensors, string origin = "The weights")
     {
         if (safetensors.Length < 8)
         {
-            throw new InvalidDataException($"{safetensors.Length} bytes are too few for a safetensors file.");
+            throw Damaged(origin, $"{safetensors.Length} bytes are too few for a safetensors file");
         }
 
         ulong headerLength = BitConverter.ToUInt64(safetensors, 0);
         if (headerLength > (ulong)(safetensors.Length - 8))
         {
-            throw new InvalidDataException($"The safetensors header claims {headerLength} bytes; the file has {safetensors.Length}.");
+            throw Damaged(origin, $"the safetensors header claims {headerLength} bytes; the file has {safetensors.Length}");
         }
 
-        using var header = JsonDocument.Parse(Encoding.UTF8.GetString(safetensors, 8, (int)headerLength));
-        var shapes = new Dictionary<string, (string, long[])>();
-        foreach (var property in header.RootElement.EnumerateObject())
+        long dataLength = safetensors.Length - 8 - (long)headerLength;
+        JsonDocument header;
+        try
         {
-            if (property.Name == "__metadata__")
+            header = JsonDocument.Parse(safetensors.AsMemory(8, (int)headerLength), HeaderOptions);
+        }
+        catch (JsonException e)
+        {
+            throw Damaged(origin, $"the safetensors header is not valid JSON ({e.Message})");
+        }
+
+        using (header)
+        {
+            if (header.RootElement.ValueKind != JsonValueKind.Object)
             {
-                continue;
+                throw Damaged(origin, "the safetensors header is not a JSON object");
             }
 
-            string dtype = property.Value.GetProperty("dtype").GetString() ?? "";
-            long[] shape = property.Value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray();
-            shapes[property.Name] = (dtype, shape);
+            var shapes = new Dictionary<string, (string, long[])>();
+            var spans = new List<(long Begin, long End, string Name)>();
+            foreach (var property in header.RootElement.EnumerateObject())
+            {
+                if (property.Name == "__metadata__")
+                {
+                    continue;
+                }
+
+                var (dtype, shape, begin, end) = ReadEntry(property, dataLength, origin);
+                shapes[property.Name] = (dtype, shape);
+                spans.Add((begin, end, property.Name));
+            }
+
+            long next = 0;
+            foreach (var (begin, end, name) in spans.OrderBy(span => span.Begin).ThenBy(span => span.End))
+            {
+                if (begin != next)
+                {
+                    throw Damaged(origin, begin < next
+                        ? $"tensor '{name}' at bytes [{begin}, {end}) overlaps the tensor before it, which ends at {next}"
+                        : $"the data has a gap at bytes [{next}, {begin}) before tensor '{name}'");
+                }
+
+                next = end;
+            }
+
+            if (next != dataLength)
+            {
+                throw Damaged(origin, $"the tensors cover {next} of the {dataLength} data bytes after the header");
+            }
+
+            return shapes;
+        }
+    }
+
+    private static (string DType, long[] Shape, long Begin, long End) ReadEntry(JsonProperty tensor, long dataLength, string origin)
+    {
+        var entry = tensor.Value;
+        if (entry.ValueKind != JsonValueKind.Object
+            || !entry.TryGetProperty("dtype", out var dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String
+            || !entry.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array
+            || !entry.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array
+            || offsets.GetArrayLength() != 2)
+        {
+            throw Damaged(origin, $"tensor '{tensor.Name}' has no dtype string, shape array and data_offsets pair in the header");
         }
 
-        return shapes;
+        string dtype = dtypeElement.GetString()!;
+        if (dtype != "F32")
+        {
+            throw new InvalidDataException($"{origin}: tensor '{tensor.Name}' is stored as {dtype}; the policy needs F32.");
+        }
+
+        long elements = 1;
+        var shape = new long[shapeElement.GetArrayLength()];
+        int i = 0;
+        foreach (var dimension in shapeElement.EnumerateArray())
+        {
+            if (dimension.ValueKind != JsonValueKind.Number || !dimension.TryGetInt64(out long size) || size < 0
+                || (size > 0 && elements > dataLength / 4 / size))
+            {
+                throw Damaged(origin, $"tensor '{tensor.Name}' has shape {shapeElement.GetRawText()}, which is not a list of "
+                    + $"sizes >= 0 that fits in the file's {dataLength} data bytes");
+            }
+
+            elements *= size;
+            shape[i++] = size;
+        }
+
+        long[] bounds = new long[2];
+        i = 0;
+        foreach (var offset in offsets.EnumerateArray())
+        {
+            if (offset.ValueKind != JsonValueKind.Number || !offset.TryGetInt64(out bounds[i++]))
+            {
+                throw Damaged(origin, $"tensor '{tensor.Name}' has data_offsets {offsets.GetRawText()}, not two whole numbers");
+            }
+        }
+
+        var (begin, end) = (bounds[0], bounds[1]);
+        if (begin < 0 || end < begin || end > dataLength || end - begin != elements * 4)
+        {
+            throw Damaged(origin, $"tensor '{tensor.Name}' has data_offsets [{begin}, {end}), but its shape "
+                + $"{Show(shape)} of F32 needs {elements * 4} bytes inside the {dataLength} data bytes after the header");
+        }
+
+        return (dtype, shape, begin, end);
+    }
+
+    private static InvalidDataException Damaged(string origin, string problem) =>
+        new($"{origin} is not a readable safetensors file: {problem}. The checkpoint is damaged; copy it again or use another one.");
+
+    /// <summary>
+    /// The full path of <paramref name="name"/> in <paramref name="folder"/>, refusing a name that is not a plain file
+    /// name (separators, "..", absolute) and a file that is a symbolic link leading outside the folder.
+    /// </summary>
+    private static string Inside(string folder, string name, string what)
+    {
+        if (name.Length == 0 || name is "." or ".." || name.Contains('/') || name.Contains('\\')
+            || Path.IsPathRooted(name) || name.Any(char.IsControl))
+        {
+            throw new InvalidDataException(
+                $"The checkpoint in '{folder}' names its {what} \"{name}\", which is not a plain file name inside the folder; "
+                + "a checkpoint only reads files in its own folder. The manifest is damaged or crafted; use another checkpoint.");
+        }
+
+        string path = Path.Combine(folder, name);
+        var info = new FileInfo(path);
+        if (info.LinkTarget is not null)
+        {
+            string root = Path.TrimEndingDirectorySeparator(ResolveFolder(folder)) + Path.DirectorySeparatorChar;
+            var target = info.ResolveLinkTarget(returnFinalTarget: true);
+            string targetPath = target is null ? "(unresolvable)" : Path.GetFullPath(target.FullName);
+            if (target is null || !targetPath.StartsWith(root, StringComparison.Ordinal))
+            {
+                throw new InvalidDataException(
+                    $"The checkpoint's {what} '{path}' is a symbolic link to {targetPath}, outside the checkpoint folder; "
+                    + "a checkpoint only reads files in its own folder. Copy the real file into the folder.");
+            }
+
+            return targetPath; // sizes and reads are of the file itself, not of the link
+        }
+
+        return path;
+    }
+
+    /// <summary>The folder with symbolic links in its own path resolved, so link targets compare against it.</summary>
+    private static string ResolveFolder(string folder)
+    {
+        var info = new DirectoryInfo(folder);
+        return info.LinkTarget is null ? folder : info.ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? folder;
+    }
+
+    /// <summary>Reads a file of <paramref name="expectedBytes"/> (or at most <paramref name="maxBytes"/>), never more.</summary>
+    private static byte[] ReadBounded(string path, long expectedBytes = -1, long maxBytes = MaxWeightsBytes)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        long limit = expectedBytes >= 0 ? expectedBytes : maxBytes;
+        if (stream.CanSeek && stream.Length > limit)
+        {
+            throw new InvalidDataException($"'{path}' has {stream.Length} bytes; at most {limit} are expected. "
+                + "The checkpoint is damaged or not a checkpoint; use another one.");
+        }
+
+        var buffer = new byte[stream.CanSeek ? stream.Length : limit];
+        int read = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+        return read == buffer.Length ? buffer : buffer[..read];
+    }
+
+    /// <summary>The config validated and bounded before a policy of that shape is allocated.</summary>
+    private static PolicyConfig CheckConfig(PolicyConfig config, string origin)
+    {
+        string? problem = null;
+        try
+        {
+            config.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            problem = e.Message;
+        }
+
+        long transformer = 12L * config.DModel * config.DModel * config.Layers;
+        problem ??= config switch
+        {
+            { ImageSize: > MaxImageSize } or { Channels: > 4 } => $"images of {config.ImageSize} pixels and {config.Channels} channels "
+                + $"(at most {MaxImageSize} and 4)",
+            { DModel: > 1024 } or { Layers: > 32 } or { StemChannels: > 256 } => "d_model, layers or stem channels beyond 1024, 32 and 256",
+            _ when transformer > 50_000_000 => $"{transformer} transformer weights (at most 50000000)",
+            { VocabSize: > 4096 } or { MaxSequenceLength: > 4096 } => "a vocabulary or sequence length beyond 4096",
+            _ => null,
+        };
+        return problem is null
+            ? config
+            : throw new InvalidDataException($"'{origin}' describes a policy this program does not load: {problem}. "
+                + "The checkpoint is damaged or from another program; use another one.");
+    }
+
+    private const int MaxImageSize = 512;
+
+    private static string RunFolderHint(string folder)
+    {
+        string checkpoints = Path.Combine(folder, "checkpoints");
+        if (!Directory.Exists(checkpoints))
+        {
+            return " Pass a checkpoint folder, e.g. RUN/checkpoints/sft.";
+        }
+
+        var found = Directory.EnumerateDirectories(checkpoints)
+            .Where(d => File.Exists(Path.Combine(d, ManifestFileName)))
+            .Select(Path.GetFileName).Order(StringComparer.Ordinal).Take(5).ToArray();
+        return found.Length == 0
+            ? " It looks like a run folder, but its checkpoints folder holds no complete checkpoint."
+            : $" It looks like a run folder: pass one of its checkpoints, e.g. {Path.Combine(checkpoints, found[^1]!)}"
+              + $" (there: {string.Join(", ", found)}).";
     }
 
     private static string Show(long[] shape) => $"[{string.Join(", ", shape)}]";

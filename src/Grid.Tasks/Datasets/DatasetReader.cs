@@ -14,32 +14,89 @@ public static class DatasetReader
     private static readonly string[] s_requiredFields =
         [DatasetFields.Id, DatasetFields.Task, DatasetFields.Question, DatasetFields.Answer, DatasetFields.Image];
 
+    /// <summary>A record (one line) longer than this many bytes is refused; records are short JSON objects.</summary>
+    public const int MaxLineLength = 1 << 20;
+
+    /// <summary>A PNG file larger than this is refused unread.</summary>
+    public const long MaxImageFileBytes = 64L << 20;
+
+    /// <summary>
+    /// All of a loaded dataset's images together may declare at most this many pixels (3 bytes each in memory,
+    /// 768 MB): about 110,000 task images of 48x48. <see cref="Read"/> streams and has no such total.
+    /// </summary>
+    public const long MaxTotalPixels = 256L << 20;
+
+    /// <summary>A field given twice in one record is refused: which one counts would be a guess.</summary>
+    private static readonly JsonDocumentOptions RecordOptions = new() { AllowDuplicateProperties = false };
+
+    private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>Every record of the dataset, in memory (see <see cref="MaxTotalPixels"/>).</summary>
     /// <exception cref="FileNotFoundException">There is no file at <paramref name="jsonlPath"/>.</exception>
     /// <exception cref="DatasetFormatException">A record is malformed or its image is missing, outside the
-    /// dataset's folder, or not a PNG.</exception>
+    /// dataset's folder, not a PNG, or too large.</exception>
     public static IReadOnlyList<TaskExample> Load(string jsonlPath)
+    {
+        var examples = new List<TaskExample>();
+        long pixels = 0;
+        foreach (var (example, lineNumber) in ReadWithLines(jsonlPath))
+        {
+            pixels += (long)example.Image.Width * example.Image.Height;
+            if (pixels > MaxTotalPixels)
+            {
+                throw new DatasetFormatException(jsonlPath, lineNumber,
+                    $"the images up to this record hold {pixels} pixels, more than the {MaxTotalPixels} one dataset may hold "
+                    + "in memory. Split the dataset or scale its images down (task images are 48x48).");
+            }
+
+            examples.Add(example);
+        }
+
+        return examples;
+    }
+
+    /// <summary>
+    /// The records one by one, each checked as <see cref="Load"/> checks it (duplicate ids included), holding only the
+    /// current image in memory: for checking a dataset of any size.
+    /// </summary>
+    public static IEnumerable<TaskExample> Read(string jsonlPath) => ReadWithLines(jsonlPath).Select(pair => pair.Example);
+
+    private static IEnumerable<(TaskExample Example, int Line)> ReadWithLines(string jsonlPath)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(jsonlPath);
         string fullPath = Path.GetFullPath(jsonlPath);
+        if (Directory.Exists(fullPath))
+        {
+            throw new FileNotFoundException($"{fullPath} is a folder, not a dataset file. Pass the JSONL file inside it, "
+                + "or create one with 'grid dataset export'.", fullPath);
+        }
+
         if (!File.Exists(fullPath))
         {
             throw new FileNotFoundException($"No dataset file at {fullPath}. Check the path, or create one with "
                 + "'grid dataset export'.", fullPath);
         }
 
+        return Records(jsonlPath, fullPath);
+    }
+
+    private static IEnumerable<(TaskExample, int)> Records(string jsonlPath, string fullPath)
+    {
         string folder = Path.GetDirectoryName(fullPath)!;
-        var examples = new List<TaskExample>();
         var lineOfId = new Dictionary<string, int>(StringComparer.Ordinal);
         int lineNumber = 0;
-        foreach (string line in File.ReadLines(fullPath, Encoding.UTF8))
+        using var reader = Open(jsonlPath, fullPath);
+        var line = new MemoryStream();
+        while (ReadLine(reader, line, jsonlPath, lineNumber + 1))
         {
             lineNumber++;
-            if (string.IsNullOrWhiteSpace(line))
+            string text = Decode(line, jsonlPath, lineNumber);
+            if (string.IsNullOrWhiteSpace(text))
             {
                 continue;
             }
 
-            var example = ReadRecord(line, folder, new LineContext(jsonlPath, lineNumber));
+            var example = ReadRecord(text, folder, new LineContext(jsonlPath, lineNumber));
             if (lineOfId.TryGetValue(example.Id, out int firstLine))
             {
                 throw new DatasetFormatException(jsonlPath, lineNumber,
@@ -47,10 +104,78 @@ public static class DatasetReader
             }
 
             lineOfId[example.Id] = lineNumber;
-            examples.Add(example);
+            yield return (example, lineNumber);
+        }
+    }
+
+    private static BufferedStream Open(string jsonlPath, string fullPath)
+    {
+        try
+        {
+            return new BufferedStream(new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read), 1 << 16);
+        }
+        catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+        {
+            throw new DatasetFormatException(jsonlPath, 0, $"the file is unreadable ({error.Message}). Check its permissions.", error);
+        }
+    }
+
+    /// <summary>The next line's bytes into <paramref name="line"/>; false at the end. Refuses overlong lines.</summary>
+    private static bool ReadLine(BufferedStream reader, MemoryStream line, string jsonlPath, int lineNumber)
+    {
+        line.SetLength(0);
+        try
+        {
+            int b = reader.ReadByte();
+            if (b < 0)
+            {
+                return false;
+            }
+
+            while (b >= 0 && b != '\n')
+            {
+                if (line.Length >= MaxLineLength)
+                {
+                    throw new DatasetFormatException(jsonlPath, lineNumber,
+                        $"the line is longer than {MaxLineLength} bytes. Each line must be one short JSON record, e.g. "
+                        + DatasetFields.ExampleRecord + " (is this a JSONL dataset file?)");
+                }
+
+                line.WriteByte((byte)b);
+                b = reader.ReadByte();
+            }
+
+            return true;
+        }
+        catch (IOException error)
+        {
+            throw new DatasetFormatException(jsonlPath, lineNumber, $"the file cannot be read ({error.Message}).", error);
+        }
+    }
+
+    /// <summary>The line as text: strict UTF-8 (a leading byte order mark and a trailing carriage return dropped).</summary>
+    private static string Decode(MemoryStream line, string jsonlPath, int lineNumber)
+    {
+        var bytes = line.GetBuffer().AsSpan(0, (int)line.Length);
+        if (lineNumber == 1 && bytes.StartsWith("\uFEFF"u8))
+        {
+            bytes = bytes[3..];
         }
 
-        return examples;
+        if (bytes.EndsWith("\r"u8))
+        {
+            bytes = bytes[..^1];
+        }
+
+        try
+        {
+            return s_strictUtf8.GetString(bytes);
+        }
+        catch (DecoderFallbackException error)
+        {
+            throw new DatasetFormatException(jsonlPath, lineNumber,
+                $"the line is not valid UTF-8 ({error.Message}). Save the file as UTF-8 text (is this a JSONL dataset file?)", error);
+        }
     }
 
     private static TaskExample ReadRecord(string line, string folder, LineContext at)
@@ -58,7 +183,7 @@ public static class DatasetReader
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(line);
+            document = JsonDocument.Parse(line, RecordOptions);
         }
         catch (JsonException error)
         {
@@ -145,7 +270,31 @@ public static class DatasetReader
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(fullPath);
+            using var file = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read);
+            if (file.Length > MaxImageFileBytes)
+            {
+                throw at.Refuse($"image \"{imagePath}\" ({fullPath}) has {file.Length} bytes, more than the limit of "
+                    + $"{MaxImageFileBytes}; it was not read. Scale the image down (task images are 48x48).");
+            }
+
+            var header = new byte[PngCodec.HeaderBytes];
+            int headerRead = file.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
+            try
+            {
+                var (width, height) = PngCodec.ReadDeclaredSize(header.AsSpan(0, headerRead));
+                if (PngCodec.TooLarge(width, height) is { } refusal)
+                {
+                    throw at.Refuse($"image \"{imagePath}\" ({fullPath}) is too large: {refusal}.");
+                }
+            }
+            catch (InvalidDataException error)
+            {
+                throw at.Refuse($"image \"{imagePath}\" is not a valid PNG: {error.Message}", error);
+            }
+
+            file.Position = 0;
+            bytes = new byte[file.Length];
+            file.ReadExactly(bytes);
         }
         catch (Exception error) when (error is IOException or UnauthorizedAccessException)
         {

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using SkiaSharp;
 
@@ -12,7 +13,48 @@ public static class PngCodec
 {
     private static readonly byte[] s_signature = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A];
 
+    /// <summary>
+    /// Images declaring more pixels than this are refused before decoding (a small file can declare a huge image:
+    /// 20000x20000 decodes to gigabytes). Task images are 48x48; 4096x4096 decodes to 64 MB.
+    /// </summary>
+    public const long MaxPixels = 4096L * 4096;
+
+    /// <summary>Signature, IHDR length and type, width and height: the bytes <see cref="ReadDeclaredSize"/> needs.</summary>
+    public const int HeaderBytes = 24;
+
     public static bool HasPngSignature(ReadOnlySpan<byte> data) => data.StartsWith(s_signature);
+
+    /// <summary>
+    /// The width and height a PNG declares in its IHDR chunk (which must come first), read without decoding anything.
+    /// </summary>
+    /// <exception cref="InvalidDataException">Not a PNG, or no valid IHDR chunk where the format puts it.</exception>
+    public static (int Width, int Height) ReadDeclaredSize(ReadOnlySpan<byte> png)
+    {
+        RequireSignature(png);
+        if (png.Length < HeaderBytes
+            || BinaryPrimitives.ReadUInt32BigEndian(png[8..]) != 13
+            || !png[12..16].SequenceEqual("IHDR"u8))
+        {
+            throw new InvalidDataException("Corrupt PNG: it has a PNG signature but no IHDR header chunk after it. Re-export the image.");
+        }
+
+        uint width = BinaryPrimitives.ReadUInt32BigEndian(png[16..]);
+        uint height = BinaryPrimitives.ReadUInt32BigEndian(png[20..]);
+        if (width is 0 or > int.MaxValue || height is 0 or > int.MaxValue)
+        {
+            throw new InvalidDataException(
+                $"Corrupt PNG: its header declares {width}x{height} pixels; each side must be from 1 to {int.MaxValue}. Re-export the image.");
+        }
+
+        return ((int)width, (int)height);
+    }
+
+    /// <summary>Null when the declared size is within <paramref name="maxPixels"/>, else why it is refused.</summary>
+    public static string? TooLarge(int width, int height, long maxPixels = MaxPixels) =>
+        (long)width * height <= maxPixels
+            ? null
+            : $"it declares {width}x{height} = {(long)width * height} pixels, more than the limit of {maxPixels} "
+              + $"({(long)Math.Sqrt(maxPixels)}x{(long)Math.Sqrt(maxPixels)}); it was not decoded. Scale the image down (task images are 48x48)";
 
     public static byte[] Encode(RgbImage image)
     {
@@ -41,15 +83,14 @@ public static class PngCodec
         }
     }
 
-    /// <exception cref="InvalidDataException">The bytes are not a PNG, or the PNG is truncated or corrupt.</exception>
-    public static RgbImage Decode(ReadOnlySpan<byte> png)
+    /// <exception cref="InvalidDataException">The bytes are not a PNG, the PNG is truncated or corrupt, or it declares
+    /// more than <paramref name="maxPixels"/> pixels (refused before anything is decoded).</exception>
+    public static RgbImage Decode(ReadOnlySpan<byte> png, long maxPixels = MaxPixels)
     {
-        if (!HasPngSignature(png))
+        var (declaredWidth, declaredHeight) = ReadDeclaredSize(png);
+        if (TooLarge(declaredWidth, declaredHeight, maxPixels) is { } refusal)
         {
-            string start = Convert.ToHexString(png[..Math.Min(8, png.Length)]);
-            throw new InvalidDataException(
-                $"Not a PNG: the data starts with bytes {(start.Length == 0 ? "(none, it is empty)" : start)}, a PNG starts "
-                + "with 89504E470D0A1A0A. Convert the image to PNG (8-bit RGB).");
+            throw new InvalidDataException($"Image too large: {refusal}.");
         }
 
         using var data = SKData.CreateCopy(png);
@@ -57,6 +98,11 @@ public static class PngCodec
             ?? throw new InvalidDataException("Corrupt PNG: it has a PNG signature but its header cannot be read. "
                 + "Re-export the image.");
         int width = codec.Info.Width, height = codec.Info.Height;
+        if (width != declaredWidth || height != declaredHeight)
+        {
+            throw new InvalidDataException(
+                $"Corrupt PNG: its IHDR declares {declaredWidth}x{declaredHeight} but the decoder reads {width}x{height}. Re-export the image.");
+        }
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var rgba = new byte[info.BytesSize];
         var handle = GCHandle.Alloc(rgba, GCHandleType.Pinned);
@@ -86,5 +132,16 @@ public static class PngCodec
         }
 
         return new RgbImage(width, height, rgb);
+    }
+
+    private static void RequireSignature(ReadOnlySpan<byte> png)
+    {
+        if (!HasPngSignature(png))
+        {
+            string start = Convert.ToHexString(png[..Math.Min(8, png.Length)]);
+            throw new InvalidDataException(
+                $"Not a PNG: the data starts with bytes {(start.Length == 0 ? "(none, it is empty)" : start)}, a PNG starts "
+                + "with 89504E470D0A1A0A. Convert the image to PNG (8-bit RGB).");
+        }
     }
 }

@@ -71,8 +71,8 @@ public static class RunSettingsLoader
         }
         catch (JsonException e)
         {
-            throw new InvalidSettingException(SettingName(e.Path), null,
-                $"a value of the right type ({e.Message.Split(". Path:")[0]})");
+            string name = SettingName(e.Path);
+            throw new InvalidSettingException(name, ValueAt(node, name), TypeWanted(e.Message));
         }
 
         RunSettingsValidator.Validate(settings);
@@ -81,46 +81,114 @@ public static class RunSettingsLoader
 
     public static string ToJson(RunSettings settings) => JsonSerializer.Serialize(settings, JsonOptions);
 
+    /// <summary>A settings file larger than this is refused unread; every setting fits in a few kilobytes.</summary>
+    public const long MaxFileBytes = 1 << 20;
+
+    /// <summary>A value given twice (a key repeated in one object) is refused rather than one of them silently winning.</summary>
+    private static readonly JsonDocumentOptions DocumentOptions = new()
+    {
+        CommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        AllowDuplicateProperties = false,
+    };
+
     private static JsonObject ReadFile(string path)
     {
-        if (!File.Exists(path))
+        string full = Path.GetFullPath(path);
+        if (Directory.Exists(full))
         {
             throw new FileNotFoundException(
-                $"Settings file '{Path.GetFullPath(path)}' does not exist. Pass an existing JSON file, or leave the option out to use the preset.",
+                $"Settings file '{full}' is a folder. Pass a JSON file with --config, or leave the option out to use the preset.",
                 path);
+        }
+
+        if (!File.Exists(full))
+        {
+            throw new FileNotFoundException(
+                $"Settings file '{full}' does not exist. Pass an existing JSON file, or leave the option out to use the preset.",
+                path);
+        }
+
+        string text;
+        try
+        {
+            using var stream = new FileStream(full, FileMode.Open, FileAccess.Read);
+            if (stream.CanSeek && stream.Length > MaxFileBytes)
+            {
+                throw new InvalidDataException(
+                    $"Settings file '{full}' is {stream.Length} bytes; a settings file holds at most {MaxFileBytes} bytes "
+                    + "(settings are a small JSON object). Pass the right file.");
+            }
+
+            var buffer = new byte[MaxFileBytes + 1];
+            int read = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
+            if (read > MaxFileBytes)
+            {
+                throw new InvalidDataException(
+                    $"Settings file '{full}' holds more than {MaxFileBytes} bytes; settings are a small JSON object. Pass the right file.");
+            }
+
+            text = System.Text.Encoding.UTF8.GetString(buffer, 0, read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not FileNotFoundException)
+        {
+            throw new InvalidDataException($"Settings file '{full}' cannot be read ({e.Message}). Check its permissions.", e);
         }
 
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path),
-                documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true })
-                as JsonObject ?? throw new InvalidDataException($"Settings file '{path}' must hold one JSON object {{...}}.");
+            return JsonNode.Parse(text, documentOptions: DocumentOptions) as JsonObject
+                ?? throw new InvalidDataException($"Settings file '{full}' must hold one JSON object {{...}}, e.g. {{\"steps\": 50}}.");
         }
         catch (JsonException e)
         {
+            string where = e.LineNumber is long line ? $" at line {line + 1}, byte {e.BytePositionInLine + 1}" : "";
             throw new InvalidDataException(
-                $"Settings file '{path}' is not valid JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}: {e.Message}", e);
+                $"Settings file '{full}' is not valid JSON{where}: {e.Message} Fix the file: one JSON object, each key once.", e);
         }
     }
 
-    private static void Merge(JsonObject target, JsonObject source, string origin)
+    /// <summary>Groups whose keys are names of the user's choosing (a map), not a fixed set of settings.</summary>
+    private static readonly HashSet<string> s_maps = ["task_weights"];
+
+    /// <param name="open">The target is a map: new keys are entries, not unknown settings.</param>
+    /// <param name="prefix">The dotted name of <paramref name="target"/> ("" at the top, "kl." inside kl).</param>
+    private static void Merge(JsonObject target, JsonObject source, string origin, bool open = false, string prefix = "")
     {
-        foreach (var (key, value) in source)
+        foreach (var (name, value) in source)
         {
-            if (!target.ContainsKey(key))
+            string key = name;
+            string setting = prefix + name;
+            if (!open && !target.ContainsKey(key))
             {
-                throw new InvalidSettingException(key, value?.ToJsonString(),
+                throw new InvalidSettingException(setting, value?.ToJsonString(),
                     $"a known setting (from {origin}); known here: {string.Join(", ", target.Select(p => p.Key))}");
             }
 
-            if (value is JsonObject child && target[key] is JsonObject existing)
+            var existing = target[key];
+            if (value is JsonObject child && existing is JsonObject group)
             {
-                Merge(existing, child, origin);
+                Merge(group, child, origin, s_maps.Contains(key), setting + ".");
+                continue;
             }
-            else
+
+            // A group of settings (kl, model, ...) or a list only takes its own kind; null is no value for a setting
+            // that has one by default (leaving the key out keeps the default).
+            string? wanted = existing switch
             {
-                target[key] = value?.DeepClone();
+                JsonObject settings when value is not JsonObject =>
+                    $"a JSON object of {key} settings, e.g. {{{string.Join(", ", settings.Take(1).Select(p => $"\"{p.Key}\": {p.Value?.ToJsonString()}"))}}}, or the key left out",
+                JsonArray list when value is not JsonArray => $"a JSON array, e.g. {list.ToJsonString()}",
+                not null when value is null => $"a value such as the default {existing.ToJsonString()} (null is not a value "
+                    + "here; leave the key out to keep the default)",
+                _ => null,
+            };
+            if (wanted is not null)
+            {
+                throw new InvalidSettingException(setting, value?.ToJsonString(), $"{wanted} (from {origin})");
             }
+
+            target[key] = value?.DeepClone();
         }
     }
 
@@ -144,16 +212,57 @@ public static class RunSettingsLoader
         JsonNode? value;
         try
         {
-            value = JsonNode.Parse(text);
+            value = JsonNode.Parse(text, documentOptions: DocumentOptions);
+        }
+        catch (JsonException e) when (text.StartsWith('{') || text.StartsWith('['))
+        {
+            throw new InvalidSettingException(string.Join('.', path), text,
+                $"valid JSON when it starts with {text[0]} ({e.Message}); give each key once");
         }
         catch (JsonException)
         {
             value = JsonValue.Create(text); // bare words are strings: task=geometry
         }
 
-        Merge(parent, new JsonObject { [path[^1]] = value }, "--set");
+        Merge(parent, new JsonObject { [path[^1]] = value }, "--set", path.Length > 1 && s_maps.Contains(path[^2]),
+            string.Concat(path[..^1].Select(part => part + ".")));
     }
 
     private static string SettingName(string? jsonPath) =>
         string.IsNullOrEmpty(jsonPath) ? "settings" : jsonPath.TrimStart('$', '.');
+
+    /// <summary>The merged value of a dotted setting name, as JSON text, for the refusal; null when not found.</summary>
+    private static string? ValueAt(JsonObject root, string name)
+    {
+        JsonNode? node = root;
+        foreach (string part in name.Split('.'))
+        {
+            int bracket = part.IndexOf('[');
+            node = (node as JsonObject)?[bracket < 0 ? part : part[..bracket]];
+            if (bracket >= 0 && node is JsonArray array
+                && int.TryParse(part[(bracket + 1)..].TrimEnd(']'), out int index) && index < array.Count)
+            {
+                node = array[index];
+            }
+        }
+
+        return node?.ToJsonString();
+    }
+
+    /// <summary>"a value of the right type" in the user's words: which kind of value the setting takes.</summary>
+    private static string TypeWanted(string message)
+    {
+        string detail = message.Split(". Path:")[0];
+        string kind = detail switch
+        {
+            _ when detail.Contains("System.Int32", StringComparison.Ordinal) =>
+                "a whole number (from -2147483648 to 2147483647; see the setting's own range)",
+            _ when detail.Contains("System.Int64", StringComparison.Ordinal) => "a whole number (64-bit)",
+            _ when detail.Contains("System.Double", StringComparison.Ordinal) =>
+                "a finite number, e.g. 0.5 (NaN and infinities are not numbers here)",
+            _ when detail.Contains("System.String", StringComparison.Ordinal) => "a string in double quotes",
+            _ => $"a value of the right type ({detail})",
+        };
+        return kind;
+    }
 }

@@ -8,43 +8,66 @@ namespace Grid.Training.Settings;
 /// <summary>Checks every setting once, at the edge, and names the first one that is wrong.</summary>
 public static class RunSettingsValidator
 {
+    // Upper bounds: far above any run this machine class trains, low enough that a typo cannot allocate gigabytes
+    // or run for years before anything is refused.
+    public const int MaxNameLength = 64;
+    public const int MaxSteps = 1_000_000;
+    public const int MaxPromptsPerStep = 2048;
+    public const int MaxGroupSize = 64;
+    public const int MaxCompletionsPerStep = 8192;
+    public const int MaxEvalPrompts = 10_000;
+    public const int MaxThreads = 256;
+    public const int MaxSftBatchSize = 1024;
+    public const int MaxDemonstrations = 20_000;
+    public const int MaxDModel = 1024;
+    public const int MaxLayers = 32;
+    public const long MaxTransformerWeights = 50_000_000;
+    public const int MaxPathLength = 1024;
+    public const double MaxSeconds = 7 * 24 * 3600;
+    public const double MaxBeta = 100;
+
     public static void Validate(RunSettings s)
     {
-        Require("name", s.Name, !string.IsNullOrWhiteSpace(s.Name) && s.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'),
-            "a non-empty name of letters, digits, '-' or '_' (it names the run folder)");
+        Require("name", s.Name, !string.IsNullOrWhiteSpace(s.Name) && s.Name.Length <= MaxNameLength
+            && s.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'),
+            $"a non-empty name of at most {MaxNameLength} letters, digits, '-' or '_' (it names the run folder)");
         OneOf("task", s.Task, TaskCatalog.Names);
-        AtLeast("steps", s.Steps, 1);
-        AtLeast("prompts_per_step", s.PromptsPerStep, 1);
-        AtLeast("group_size", s.GroupSize, 2);
+        Between("steps", s.Steps, 1, MaxSteps);
+        Between("prompts_per_step", s.PromptsPerStep, 1, MaxPromptsPerStep);
+        Between("group_size", s.GroupSize, 2, MaxGroupSize);
+        Require("prompts_per_step", s.PromptsPerStep, (long)s.PromptsPerStep * s.GroupSize <= MaxCompletionsPerStep,
+            $"at most {MaxCompletionsPerStep / s.GroupSize} with group_size {s.GroupSize}: a step generates prompts_per_step x "
+            + $"group_size completions, at most {MaxCompletionsPerStep}, all held in memory at once");
         Require("max_new_tokens", s.MaxNewTokens, s.MaxNewTokens is >= 4 and <= 256, "an integer in [4, 256]");
-        Require("temperature", s.Temperature, double.IsFinite(s.Temperature) && s.Temperature > 0, "a number > 0");
+        Require("temperature", s.Temperature, s.Temperature is > 0 and <= 100, "a number in (0, 100]");
         Require("top_p", s.TopP, s.TopP is > 0 and <= 1, "a number in (0, 1]");
-        Require("learning_rate", s.LearningRate, double.IsFinite(s.LearningRate) && s.LearningRate > 0, "a number > 0");
+        Require("learning_rate", s.LearningRate, s.LearningRate is > 0 and <= 1, "a number in (0, 1]");
         Require("weight_decay", s.WeightDecay, s.WeightDecay is >= 0 and < 1, "a number in [0, 1)");
-        Require("max_grad_norm", s.MaxGradNorm, double.IsFinite(s.MaxGradNorm) && s.MaxGradNorm >= 0, "a number >= 0 (0 turns clipping off)");
-        Require("format_weight", s.FormatWeight, double.IsFinite(s.FormatWeight) && s.FormatWeight >= 0, "a number >= 0 (the paper uses 1)");
+        Require("max_grad_norm", s.MaxGradNorm, s.MaxGradNorm is >= 0 and <= 1e6, "a number in [0, 1000000] (0 turns clipping off)");
+        Require("format_weight", s.FormatWeight, s.FormatWeight is >= 0 and <= 100, "a number in [0, 100] (the paper uses 1)");
         OneOf("advantage_scale", s.AdvantageScale, AdvantageSettings.ScaleNames);
         OneOf("loss_type", s.LossType, GrpoLossSettings.LossTypeNames);
         Require("eps_low", s.EpsLow, s.EpsLow is >= 0 and < 1, "a number in [0, 1)");
-        Require("eps_high", s.EpsHigh, double.IsFinite(s.EpsHigh) && s.EpsHigh >= 0, "a number >= 0");
-        AtLeast("eval_prompts", s.EvalPrompts, 1);
-        Require("eval_every", s.EvalEvery, s.EvalEvery >= 0,
-            "an integer >= 0 (GRPO steps between validation evaluations; 0 turns validation off)");
-        Require("validation_prompts", s.ValidationPrompts, s.ValidationPrompts >= 1,
-            "an integer >= 1 (validation prompts per task)");
-        AtLeast("checkpoint_every", s.CheckpointEvery, 1);
-        Require("threads", s.Threads, s.Threads is >= 0 and <= 1024, "0 (one per core) or a positive thread count");
-        Require("output_directory", s.OutputDirectory, !string.IsNullOrWhiteSpace(s.OutputDirectory), "a folder path");
+        Require("eps_high", s.EpsHigh, s.EpsHigh is >= 0 and <= 10, "a number in [0, 10]");
+        Between("eval_prompts", s.EvalPrompts, 1, MaxEvalPrompts);
+        Require("eval_every", s.EvalEvery, s.EvalEvery is >= 0 and <= MaxSteps,
+            $"an integer in [0, {MaxSteps}] (GRPO steps between validation evaluations; 0 turns validation off)");
+        Require("validation_prompts", s.ValidationPrompts, s.ValidationPrompts is >= 1 and <= MaxEvalPrompts,
+            $"an integer in [1, {MaxEvalPrompts}] (validation prompts per task)");
+        Between("checkpoint_every", s.CheckpointEvery, 1, MaxSteps);
+        Require("threads", s.Threads, s.Threads is >= 0 and <= MaxThreads, $"0 (one per core) or a thread count up to {MaxThreads}");
+        Require("output_directory", s.OutputDirectory, IsPath(s.OutputDirectory),
+            $"a folder path of at most {MaxPathLength} characters, without control characters");
         if (s.InitCheckpoint is not null)
         {
-            Require("init_checkpoint", s.InitCheckpoint, Directory.Exists(s.InitCheckpoint),
+            Require("init_checkpoint", s.InitCheckpoint, IsPath(s.InitCheckpoint) && Directory.Exists(s.InitCheckpoint),
                 "an existing checkpoint folder (with checkpoint.json), or leave it out to warm-start with SFT");
         }
 
-        AtLeast("sft.steps", s.Sft.Steps, 0);
-        AtLeast("sft.batch_size", s.Sft.BatchSize, 1);
-        Require("sft.learning_rate", s.Sft.LearningRate, double.IsFinite(s.Sft.LearningRate) && s.Sft.LearningRate > 0, "a number > 0");
-        AtLeast("sft.demonstrations", s.Sft.Demonstrations, 1);
+        Between("sft.steps", s.Sft.Steps, 0, MaxSteps);
+        Between("sft.batch_size", s.Sft.BatchSize, 1, MaxSftBatchSize);
+        Require("sft.learning_rate", s.Sft.LearningRate, s.Sft.LearningRate is > 0 and <= 1, "a number in (0, 1]");
+        Between("sft.demonstrations", s.Sft.Demonstrations, 1, MaxDemonstrations);
         Require("sft.tasks", string.Join(",", s.Sft.Tasks), s.Sft.Tasks.Count > 0, "at least one task");
         foreach (var task in s.Sft.Tasks)
         {
@@ -54,11 +77,16 @@ public static class RunSettingsValidator
         foreach (var (task, weight) in s.Sft.TaskWeights)
         {
             OneOf("sft.task_weights", task, TaskCatalog.Names);
-            Require($"sft.task_weights.{task}", weight, double.IsFinite(weight) && weight > 0, "a number > 0");
+            Require($"sft.task_weights.{task}", weight, weight is > 0 and <= 1000, "a number in (0, 1000]");
         }
 
-        Require("model.d_model", s.Model.DModel, s.Model.DModel is >= 8 and <= 4096, "an integer in [8, 4096]");
-        Require("model.layers", s.Model.Layers, s.Model.Layers is >= 1 and <= 64, "an integer in [1, 64]");
+        Require("model.d_model", s.Model.DModel, s.Model.DModel is >= 8 and <= MaxDModel, $"an integer in [8, {MaxDModel}]");
+        Require("model.layers", s.Model.Layers, s.Model.Layers is >= 1 and <= MaxLayers, $"an integer in [1, {MaxLayers}]");
+        long transformerWeights = 12L * s.Model.DModel * s.Model.DModel * s.Model.Layers;
+        Require("model.layers", s.Model.Layers, transformerWeights <= MaxTransformerWeights,
+            $"at most {MaxTransformerWeights / (12L * s.Model.DModel * s.Model.DModel)} with model.d_model {s.Model.DModel}: "
+            + $"12 x d_model^2 x layers weights (here {transformerWeights}) may be at most {MaxTransformerWeights} "
+            + "(about 200 MB of fp32 weights, 1 GB with gradients and AdamW state)");
         Require("model.heads", s.Model.Heads, s.Model.Heads >= 1 && s.Model.DModel % s.Model.Heads == 0,
             $"a positive divisor of model.d_model ({s.Model.DModel})");
         Require("model.patch_size", s.Model.PatchSize, s.Model.PatchSize is >= 1 and <= 48 && 48 % s.Model.PatchSize == 0
@@ -70,6 +98,13 @@ public static class RunSettingsValidator
         ValidateRollouts(s.Rollouts);
         ValidateFaults(s.Faults);
 
+        // Upper bounds here; the KL controller checks the rest (ranges and their order) itself.
+        Require("kl.beta", s.Kl.Beta, !(s.Kl.Beta > MaxBeta), $"a number <= {MaxBeta}");
+        Require("kl.beta_min", s.Kl.BetaMin, !(s.Kl.BetaMin > MaxBeta), $"a number <= {MaxBeta}");
+        Require("kl.beta_max", s.Kl.BetaMax, !(s.Kl.BetaMax > MaxBeta), $"a number <= {MaxBeta}");
+        Require("kl.target_kl", s.Kl.TargetKl, !(s.Kl.TargetKl > 1000), "a number <= 1000");
+        Require("kl.horizon", s.Kl.Horizon, !(s.Kl.Horizon > 1e9), "a number of samples <= 1000000000");
+
         // The KL controller validates its own settings (beta ranges, warmup fraction, horizon) against t = steps.
         KlControllerFactory.FromSettings(s.Kl, s.Steps);
     }
@@ -77,18 +112,18 @@ public static class RunSettingsValidator
     private static void ValidateRollouts(RolloutSettings r)
     {
         Require("rollouts.attempt_timeout_seconds", r.AttemptTimeoutSeconds,
-            double.IsFinite(r.AttemptTimeoutSeconds) && r.AttemptTimeoutSeconds > 0, "a number of seconds > 0");
+            r.AttemptTimeoutSeconds is > 0 and <= MaxSeconds, $"a number of seconds in (0, {MaxSeconds}] (a week)");
         Require("rollouts.max_attempts", r.MaxAttempts, r.MaxAttempts is >= 1 and <= 100,
             "an integer in [1, 100] (attempts per group, the first included; 1 means no retry)");
         Require("rollouts.backoff_initial_seconds", r.BackoffInitialSeconds,
-            double.IsFinite(r.BackoffInitialSeconds) && r.BackoffInitialSeconds >= 0, "a number of seconds >= 0");
+            r.BackoffInitialSeconds is >= 0 and <= MaxSeconds, $"a number of seconds in [0, {MaxSeconds}] (a week)");
         Require("rollouts.backoff_max_seconds", r.BackoffMaxSeconds,
-            double.IsFinite(r.BackoffMaxSeconds) && r.BackoffMaxSeconds >= r.BackoffInitialSeconds,
-            $"a number of seconds >= rollouts.backoff_initial_seconds ({r.BackoffInitialSeconds})");
+            r.BackoffMaxSeconds >= r.BackoffInitialSeconds && r.BackoffMaxSeconds <= MaxSeconds,
+            $"a number of seconds from rollouts.backoff_initial_seconds ({r.BackoffInitialSeconds}) to {MaxSeconds} (a week)");
         double quiet = r.AttemptTimeoutSeconds + r.BackoffMaxSeconds;
         Require("rollouts.group_deadline_seconds", r.GroupDeadlineSeconds,
-            double.IsFinite(r.GroupDeadlineSeconds) && r.GroupDeadlineSeconds > quiet,
-            $"a number of seconds > rollouts.attempt_timeout_seconds + rollouts.backoff_max_seconds ({quiet}): "
+            r.GroupDeadlineSeconds > quiet && r.GroupDeadlineSeconds <= 3 * MaxSeconds,
+            $"a number of seconds up to {3 * MaxSeconds} and > rollouts.attempt_timeout_seconds + rollouts.backoff_max_seconds ({quiet}): "
             + "a healthy group may show no progress for one attempt and one backoff");
         Require("rollouts.watchdog_interval_seconds", r.WatchdogIntervalSeconds,
             double.IsFinite(r.WatchdogIntervalSeconds) && r.WatchdogIntervalSeconds >= 0.1
@@ -111,8 +146,11 @@ public static class RunSettingsValidator
     private static void Share(string setting, double value) =>
         Require(setting, value, value is >= 0 and <= 1, "a share in [0, 1] (0 turns this fault off)");
 
-    private static void AtLeast(string setting, int value, int min) =>
-        Require(setting, value, value >= min, $"an integer >= {min}");
+    private static void Between(string setting, int value, int min, int max) =>
+        Require(setting, value, value >= min && value <= max, $"an integer in [{min}, {max}]");
+
+    private static bool IsPath(string? path) =>
+        !string.IsNullOrWhiteSpace(path) && path.Length <= MaxPathLength && !path.Any(char.IsControl);
 
     private static void OneOf(string setting, string value, IReadOnlyCollection<string> allowed) =>
         Require(setting, value, allowed.Contains(value), InvalidSettingException.OneOf(allowed));

@@ -16,7 +16,10 @@ internal static class ClusterClient
     public static async Task<IHost> ConnectAsync(GridClientOptions options, CancellationToken cancellation)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.AddSimpleConsole(console => console.SingleLine = true).SetMinimumLevel(LogLevel.Error);
+        builder.Logging.AddSimpleConsole(console => console.SingleLine = true).SetMinimumLevel(LogLevel.Error)
+            // A failed start is reported below as one line naming the cluster and the fix; the host's own log of it is a
+            // stack trace.
+            .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         var giveUp = DateTimeOffset.UtcNow + ConnectTimeout;
         builder.UseOrleansClient(client => client.AddGridClient(options).UseConnectionRetryFilter(async (_, token) =>
         {

@@ -40,7 +40,17 @@ internal static class ClusterConfiguration
         builder.AddEnvironmentVariables();
         builder.AddInMemoryCollection(flags.Where(f => f.Value is not null)
             .Select(f => new KeyValuePair<string, string?>($"{Section}:{f.Key}", f.Value)));
-        return builder.Build();
+        try
+        {
+            return builder.Build();
+        }
+        catch (InvalidDataException e)
+        {
+            // "Failed to load configuration from file" alone does not say what is wrong; the cause does (bad JSON, a
+            // key given twice).
+            throw new GridConfigurationException(
+                $"{e.Message} {e.InnerException?.Message} Fix the file: one JSON object with a \"Grid\" section, each key once.");
+        }
     }
 
     /// <summary>Binds the <c>Grid</c> section into silo options (not yet validated).</summary>

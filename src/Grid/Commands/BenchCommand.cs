@@ -46,11 +46,17 @@ internal static class BenchCommand
                 throw new InvalidSettingException("suite", which, InvalidSettingException.OneOf(Suites));
             }
 
-            int n = AtLeast1("repeats", parse.GetValue(repeats));
-            int r = AtLeast1("rounds", parse.GetValue(rounds));
-            int timed = AtLeast1("tax-steps", parse.GetValue(taxSteps));
-            int groups = AtLeast1("groups-per-step", parse.GetValue(groupsPerStep));
+            int n = Between("repeats", parse.GetValue(repeats), 100);
+            int r = Between("rounds", parse.GetValue(rounds), 100);
+            int timed = Between("tax-steps", parse.GetValue(taxSteps), 1000);
+            int groups = Between("groups-per-step", parse.GetValue(groupsPerStep),
+                RunSettingsValidator.MaxCompletionsPerStep / 8);
             int[] siloCounts = SiloCounts(parse.GetValue(silos)!);
+            if (parse.GetValue(json) is { } target)
+            {
+                Training.Runs.RunPreflight.RequireWritableFile(target.FullName, "json");
+            }
+
             var started = DateTimeOffset.UtcNow;
             PolicyBenchReport? policy = null;
             GridTaxBench? tax = null;
@@ -121,8 +127,8 @@ internal static class BenchCommand
             : throw new InvalidSettingException("silos", text, "silo counts from 1 to 8, comma-separated, e.g. 1,2,3");
     }
 
-    private static int AtLeast1(string name, int value) =>
-        value >= 1 ? value : throw new InvalidSettingException(name, value, "an integer >= 1");
+    private static int Between(string name, int value, int max) =>
+        value >= 1 && value <= max ? value : throw new InvalidSettingException(name, value, $"an integer in [1, {max}]");
 
     private static void WritePolicy(PolicyBenchReport report)
     {

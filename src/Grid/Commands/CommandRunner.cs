@@ -9,9 +9,29 @@ internal static class CommandRunner
 {
     public static async Task<int> InvokeAsync(RootCommand root, string[] args)
     {
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            // A command line that does not parse is refused like any other input: one red line each, exit 2.
+            foreach (var error in parse.Errors)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {error.Message}");
+            }
+
+            var names = new List<string>();
+            for (var result = parse.CommandResult; result.Command != root && result.Parent is System.CommandLine.Parsing.CommandResult parent; result = parent)
+            {
+                names.Insert(0, result.Command.Name);
+            }
+
+            string command = string.Join(' ', ["grid", .. names]);
+            AnsiConsole.MarkupLineInterpolated($"Run '{command} --help' for the options and arguments it takes.");
+            return 2;
+        }
+
         try
         {
-            return await root.Parse(args).InvokeAsync(new InvocationConfiguration
+            return await parse.InvokeAsync(new InvocationConfiguration
             {
                 EnableDefaultExceptionHandler = false,
                 // A stopping silo hands off its grains and leaves the cluster; give it time before the process exits.

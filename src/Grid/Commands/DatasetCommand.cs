@@ -8,6 +8,9 @@ namespace Grid.Cli.Commands;
 /// <summary><c>grid dataset export|check</c>: write a built-in task as JSONL + PNG, or validate a dataset.</summary>
 internal static class DatasetCommand
 {
+    /// <summary>Examples one export writes at most (each is a PNG file; 100,000 are a few hundred megabytes).</summary>
+    private const int MaxExport = 100_000;
+
     public static Command Create()
     {
         var command = new Command("dataset", "Export built-in tasks as JSONL + PNG datasets, or check a dataset.");
@@ -29,13 +32,28 @@ internal static class DatasetCommand
         command.SetAction(parse =>
         {
             int n = parse.GetValue(count);
-            if (n < 1)
+            if (n is < 1 or > MaxExport)
             {
-                throw new Learning.Settings.InvalidSettingException("count", n, "an integer >= 1");
+                throw new Learning.Settings.InvalidSettingException("count", n, $"an integer in [1, {MaxExport}]");
+            }
+
+            string name = parse.GetValue(task)!;
+            if (!TaskCatalog.TryGet(name, out var generator))
+            {
+                throw new Learning.Settings.InvalidSettingException("task", name, Learning.Settings.InvalidSettingException.OneOf(TaskCatalog.Names));
             }
 
             var path = parse.GetValue(output)!.FullName;
-            DatasetWriter.ExportGenerated(TaskCatalog.Get(parse.GetValue(task)!), parse.GetValue(seed), n, path);
+            // The export creates the file's folder and its images folder; both must take files before any is written.
+            if (Directory.Exists(path))
+            {
+                throw new Learning.Settings.InvalidSettingException("output", path, "a file path, not a folder; e.g. data/counting.jsonl");
+            }
+
+            Training.Runs.RunPreflight.RequireWritableFolder(
+                Path.Combine(Path.GetDirectoryName(path)!, DatasetWriter.ImageFolder), "output (its images folder)");
+            Training.Runs.RunPreflight.RequireWritableFile(path, "output");
+            DatasetWriter.ExportGenerated(generator, parse.GetValue(seed), n, path);
             AnsiConsole.MarkupLineInterpolated($"wrote {n} examples to {path}");
             return 0;
         });
@@ -48,15 +66,21 @@ internal static class DatasetCommand
         var command = new Command("check", "Load a dataset, verify every record and image, and summarise it.") { input };
         command.SetAction(parse =>
         {
-            var examples = DatasetReader.Load(parse.GetValue(input)!.FullName);
-            var table = new Table().AddColumns("task", "examples");
-            foreach (var group in examples.GroupBy(e => e.Task))
+            // Streamed: one image in memory at a time, whatever the dataset's size.
+            var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
+            foreach (var example in DatasetReader.Read(parse.GetValue(input)!.FullName))
             {
-                table.AddRow(group.Key, group.Count().ToString());
+                counts[example.Task] = counts.GetValueOrDefault(example.Task) + 1;
+            }
+
+            var table = new Table().AddColumns("task", "examples");
+            foreach (var (task, n) in counts)
+            {
+                table.AddRow(task, n.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
 
             AnsiConsole.Write(table);
-            AnsiConsole.MarkupLineInterpolated($"{examples.Count} examples, all valid.");
+            AnsiConsole.MarkupLineInterpolated($"{counts.Values.Sum()} examples, all valid.");
             return 0;
         });
         return command;

@@ -17,7 +17,10 @@ internal static class EvalCommand
     {
         var checkpoint = new Argument<DirectoryInfo>("checkpoint") { Description = "Checkpoint folder (holds checkpoint.json)." };
         var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per task.", DefaultValueFactory = _ => 200 };
-        var maxNewTokens = new Option<int>("--max-new-tokens") { Description = "Longest completion.", DefaultValueFactory = _ => 40 };
+        var maxNewTokens = new Option<int?>("--max-new-tokens")
+        {
+            Description = "Longest completion (default: as long as the checkpoint's policy has room for, 40 for the demo model).",
+        };
         var output = new Option<FileInfo?>("--output", "-o") { Description = "Write the report as JSON here." };
         var command = new Command("eval", "Evaluate a checkpoint on held-out prompts of both tasks.")
         {
@@ -27,17 +30,34 @@ internal static class EvalCommand
         {
             var dir = parse.GetValue(checkpoint)!;
             int count = parse.GetValue(prompts);
-            if (count < 1)
+            if (count is < 1 or > RunSettingsValidator.MaxEvalPrompts)
             {
-                throw new Learning.Settings.InvalidSettingException("prompts", count, "an integer >= 1");
+                throw new Learning.Settings.InvalidSettingException("prompts", count,
+                    $"an integer in [1, {RunSettingsValidator.MaxEvalPrompts}] (held-out prompts per task)");
             }
+
+            int? requested = parse.GetValue(maxNewTokens);
+            if (requested is < 4 or > 256)
+            {
+                throw new Learning.Settings.InvalidSettingException("max-new-tokens", requested, "an integer in [4, 256]");
+            }
+
+            // Everything that can be refused is refused before the evaluation runs.
+            var file = parse.GetValue(output);
+            if (file is not null)
+            {
+                RunPreflight.RequireWritableFile(file.FullName, "output");
+            }
+
+            var config = RunPreflight.RequireCheckpoint(dir.FullName, "checkpoint", requested, "max-new-tokens");
+            int tokens = requested ?? Math.Clamp(config.MaxTextLength - Training.PolicyRuntime.MaxPromptTokens, 1, 256);
 
             var report = TorchThread.Run(() =>
             {
                 var (policy, _) = PolicyCheckpoint.Load(dir.FullName);
                 using (policy)
                 {
-                    var evaluator = new Evaluator(new TaskVerifier(), parse.GetValue(maxNewTokens));
+                    var evaluator = new Evaluator(new TaskVerifier(), tokens);
                     return evaluator.Evaluate(policy, TaskCatalog.All, count, dir.Name, trainedTask: "");
                 }
             });
@@ -50,7 +70,7 @@ internal static class EvalCommand
             }
 
             AnsiConsole.Write(table);
-            if (parse.GetValue(output) is { } file)
+            if (file is not null)
             {
                 File.WriteAllText(file.FullName, JsonSerializer.Serialize(report, RunFolder.DocumentOptions));
                 AnsiConsole.MarkupLineInterpolated($"written: {file.FullName}");

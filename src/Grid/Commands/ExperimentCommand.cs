@@ -20,6 +20,9 @@ namespace Grid.Cli.Commands;
 /// </summary>
 internal static class ExperimentCommand
 {
+    /// <summary>Seeds per arm and task at most: each is a whole run per arm and task.</summary>
+    private const int MaxSeeds = 100;
+
     public static Command Create()
     {
         var settingsOptions = new SettingsOptions();
@@ -88,24 +91,25 @@ internal static class ExperimentCommand
             var armList = ExperimentArm.ParseList(parse.GetValue(arms)!);
             var taskList = ExperimentTasks.ParseList(parse.GetValue(tasks)!);
             int seedCount = parse.GetValue(seeds);
-            if (seedCount < 1)
+            if (seedCount is < 1 or > MaxSeeds)
             {
-                throw new InvalidSettingException("seeds", seedCount, "an integer >= 1, e.g. --seeds 3");
+                throw new InvalidSettingException("seeds", seedCount, $"an integer in [1, {MaxSeeds}], e.g. --seeds 3");
             }
 
             var studyBudget = ExperimentBudget.Parse(parse.GetValue(budget));
             string experimentName = parse.GetValue(name)!;
-            if (string.IsNullOrWhiteSpace(experimentName)
+            if (string.IsNullOrWhiteSpace(experimentName) || experimentName.Length > RunSettingsValidator.MaxNameLength
                 || !experimentName.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
             {
                 throw new InvalidSettingException("name", experimentName,
-                    "a non-empty name of letters, digits, '-' or '_' (it names the experiment folder)");
+                    $"a non-empty name of at most {RunSettingsValidator.MaxNameLength} letters, digits, '-' or '_' (it names the experiment folder)");
             }
 
             var given = settingsOptions.Load(parse);
             var settings = studyBudget.Apply(given);
             string? baseCheckpoint = parse.GetValue(baseOption) is { } path ? RequireCheckpoint(path, settings) : null;
             string parent = parse.GetValue(output)!;
+            Training.Runs.RunPreflight.RequireWritableFolder(parent, "output");
 
             // On a cluster, connect before anything is written: an unreachable cluster leaves no experiment folder.
             IHost? host = null;
@@ -173,9 +177,9 @@ internal static class ExperimentCommand
         PolicyConfig config;
         try
         {
-            config = PolicyCheckpoint.ReadManifest(full).Config;
+            config = PolicyCheckpoint.Inspect(full).Config;
         }
-        catch (Exception e) when (e is InvalidDataException or System.Text.Json.JsonException)
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
         {
             throw new InvalidSettingException("base", path, $"a readable checkpoint ({e.Message})");
         }

@@ -26,7 +26,7 @@ internal static class ResumeCommand
         command.SetAction(async (parse, cancellation) =>
         {
             var (configuration, clientOptions) = client.Load(parse);
-            string runId = parse.GetValue(run)!;
+            string runId = RunIds.Require(parse.GetValue(run));
             using var host = await ClusterClient.ConnectAsync(clientOptions, cancellation);
             var controller = host.Grains().GetGrain<IControllerGrain>(runId);
             var before = await controller.GetStatus();

@@ -31,6 +31,13 @@ internal sealed class SettingsOptions
 
     public Option<string?> Output { get; } = new("--output", "-o") { Description = "Folder for run folders (default runs)." };
 
+    /// <summary>Not added by <see cref="AddTo"/>: only commands that honour it add it.</summary>
+    public Option<bool> DryRun { get; } = new("--dry-run")
+    {
+        Description = "Check the settings, the output folder and init_checkpoint, print the resolved settings as JSON and "
+            + "exit without training.",
+    };
+
     private readonly List<Option> _added = [];
 
     public void AddTo(Command command) => Add(command, Preset, Config, Set, Steps, Task, Seed, Output);
@@ -39,7 +46,44 @@ internal sealed class SettingsOptions
     /// something else (grid experiment).</summary>
     public void AddSettingsTo(Command command) => Add(command, Preset, Config, Set, Steps);
 
+    /// <summary>Adds --dry-run; the command's action checks <see cref="IsDryRun"/> after <see cref="Load"/>.</summary>
+    public void AddDryRunTo(Command command) => Add(command, DryRun);
+
+    /// <summary>With --dry-run: prints the resolved settings and returns true (the command then exits 0).</summary>
+    public bool IsDryRun(ParseResult parse, RunSettings settings)
+    {
+        if (!_added.Contains(DryRun) || !parse.GetValue(DryRun))
+        {
+            return false;
+        }
+
+        Console.WriteLine(RunSettingsLoader.ToJson(settings));
+        Console.WriteLine("settings, output folder and checkpoint are valid (dry run: nothing was trained)");
+        return true;
+    }
+
+    /// <summary>The settings, validated, with the output folder and init_checkpoint checked on this machine.</summary>
     public RunSettings Load(ParseResult parse)
+    {
+        var settings = LoadSettings(parse);
+        if (_added.Contains(Output))
+        {
+            Training.Runs.RunPreflight.Check(settings);
+        }
+        else
+        {
+            // A command without --output (grid experiment) writes elsewhere and checks its own folder.
+            Training.Runs.RunPreflight.RequireStepMemory(settings);
+            if (settings.InitCheckpoint is not null)
+            {
+                Training.Runs.RunPreflight.RequireCheckpoint(settings.InitCheckpoint, "init_checkpoint");
+            }
+        }
+
+        return settings;
+    }
+
+    private RunSettings LoadSettings(ParseResult parse)
     {
         var overrides = new List<string>(parse.GetValue(Set) ?? []);
         if (_added.Contains(Steps) && parse.GetValue(Steps) is int steps)

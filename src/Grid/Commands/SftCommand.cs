@@ -12,9 +12,15 @@ internal static class SftCommand
         var options = new SettingsOptions();
         var command = new Command("sft", "Warm-start a policy on the tasks' reference traces and evaluate it.");
         options.AddTo(command);
+        options.AddDryRunTo(command);
         command.SetAction((parse, cancellation) =>
         {
             var settings = options.Load(parse);
+            if (options.IsDryRun(parse, settings))
+            {
+                return Task.FromResult(0);
+            }
+
             var result = TorchThread.Run(() =>
                 ConsoleProgress.Run(observer => new InProcessTrainer(settings, observer).Run(grpo: false, cancellation)));
             AnsiConsole.MarkupLineInterpolated($"checkpoint: [bold]{result.FinalCheckpoint}[/]");

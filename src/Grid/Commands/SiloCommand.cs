@@ -52,6 +52,12 @@ internal static class SiloCommand
             });
             var options = ClusterConfiguration.Validated(ClusterConfiguration.BindSilo(configuration));
             SiloPorts.EnsureFree(options);
+            if (options.Storage == StorageMode.Memory)
+            {
+                // Learners publish weights there; an unwritable folder must stop the silo now, not its first run.
+                Training.Runs.RunPreflight.RequireWritableFolder(options.WeightFolder, "Grid:WeightFolder (--weight-folder)");
+            }
+
             using var host = GridSiloHost.Build(options, metrics.Load(parse, configuration));
             await host.StartAsync(cancellation);
             // Tests and scripts wait for this line: the silo has joined and its gateway accepts clients.

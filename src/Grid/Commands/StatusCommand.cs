@@ -37,7 +37,7 @@ internal static class StatusCommand
         client.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
-            string runId = parse.GetValue(run)!;
+            string runId = RunIds.Require(parse.GetValue(run));
             if (RunFolderReport.IsRunFolder(runId))
             {
                 WidenWhenRedirected();

@@ -31,6 +31,11 @@ internal static class SubmitCommand
         command.SetAction(async (parse, cancellation) =>
         {
             var settings = settingsOptions.Load(parse);
+            if (parse.GetValue(runId) is { } requested)
+            {
+                RunIds.Require(requested, "run-id");
+            }
+
             var (configuration, clientOptions) = client.Load(parse);
             var storage = ClusterConfiguration.BindSilo(configuration);
             using var host = await ClusterClient.ConnectAsync(clientOptions, cancellation);

@@ -26,6 +26,7 @@ internal static class TrainCommand
         var command = new Command("train",
             "Warm-start with SFT, then train with GRPO-D on an embedded grid (one silo in this process).");
         options.AddTo(command);
+        options.AddDryRunTo(command);
         command.Options.Add(inProcess);
         metrics.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
@@ -33,6 +34,11 @@ internal static class TrainCommand
             var settings = options.Load(parse);
             bool baseline = parse.GetValue(inProcess);
             var metricsOptions = metrics.Load(parse, ClusterConfiguration.Build(null, new Dictionary<string, string?>()));
+            if (options.IsDryRun(parse, settings))
+            {
+                return 0;
+            }
+
             await using var server = baseline ? await StartMetricsAsync(metricsOptions, cancellation) : null;
             if (!baseline && metricsOptions is not null)
             {

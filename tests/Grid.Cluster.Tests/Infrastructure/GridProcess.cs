@@ -143,6 +143,30 @@ public sealed class GridProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
+    /// <summary>
+    /// The process's peak resident set so far (VmHWM in /proc; `dotnet grid.dll` runs in the host's own process), or 0
+    /// once it has exited. Poll it while the process runs: the high-water mark only grows.
+    /// </summary>
+    public long PeakRssBytes()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines($"/proc/{_id}/status"))
+            {
+                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                {
+                    return long.Parse(line.AsSpan(6).Trim().TrimEnd("kB").Trim(), System.Globalization.CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // exited between the check and the read
+        }
+
+        return 0;
+    }
+
     /// <summary>Asks the process to stop the way a service manager does (SIGTERM).</summary>
     public void Terminate()
     {

@@ -119,4 +119,38 @@ public sealed class DatasetReaderRefusalTests : IDisposable
     [Fact]
     public void Missing_dataset_file_is_a_file_not_found_error() =>
         Assert.Throws<FileNotFoundException>(() => DatasetReader.Load(_folder.File("absent.jsonl")));
+
+    [Fact]
+    public void An_overlong_line_is_refused_without_reading_it_whole()
+    {
+        File.WriteAllText(_jsonl, $"{_goodLine}\n\n{{\"id\": \"{new string('a', DatasetReader.MaxLineLength + 10)}\"}}\n");
+
+        var error = Assert.Throws<DatasetFormatException>(() => DatasetReader.Load(_jsonl));
+
+        Assert.Equal(3, error.LineNumber);
+        Assert.Contains($"longer than {DatasetReader.MaxLineLength} bytes", error.Message);
+    }
+
+    [Fact]
+    public void Invalid_utf8_is_refused_with_its_line()
+    {
+        File.WriteAllBytes(_jsonl, [.. System.Text.Encoding.UTF8.GetBytes(_goodLine + "\n\n{\"id\": \""), 0xC3, 0x28, (byte)'"', (byte)'}']);
+
+        var error = Assert.Throws<DatasetFormatException>(() => DatasetReader.Load(_jsonl));
+
+        Assert.Equal(3, error.LineNumber);
+        Assert.Contains("not valid UTF-8", error.Message);
+    }
+
+    [Fact]
+    public void A_folder_given_as_the_dataset_is_refused_as_a_folder() =>
+        Assert.Contains("is a folder", Assert.Throws<FileNotFoundException>(() => DatasetReader.Load(_folder.Path)).Message);
+
+    [Fact]
+    public void Reading_streams_the_same_records_as_loading() =>
+        Assert.Equal(DatasetReader.Load(_jsonl).Select(e => e.Id), DatasetReader.Read(_jsonl).Select(e => e.Id));
+
+    [Fact]
+    public void A_field_given_twice_is_refused() =>
+        Assert.Contains("Duplicate property 'answer'", RefuseOnLineThree(Record().Replace("\"answer\":\"3\"", "\"answer\":\"3\",\"answer\":\"4\"")).Message);
 }
