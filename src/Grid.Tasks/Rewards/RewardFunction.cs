@@ -1,4 +1,4 @@
-namespace Grid.Learning.Rewards;
+namespace Grid.Tasks.Rewards;
 
 /// <summary>The reward of one scored completion, by component (docs/algorithm.md Eq. 1).</summary>
 /// <param name="Accuracy">1 when the answer matches the ground truth, else 0.</param>

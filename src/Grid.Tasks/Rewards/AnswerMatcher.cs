@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Grid.Learning.Rewards;
+namespace Grid.Tasks.Rewards;
 
 /// <summary>
 /// Decides whether an extracted answer equals the ground truth (docs/algorithm.md section 1): both are trimmed; when

@@ -1,4 +1,4 @@
-namespace Grid.Learning.Rewards;
+namespace Grid.Tasks.Rewards;
 
 /// <summary>
 /// Parses completions of the form <c>&lt;think&gt;...&lt;/think&gt;\s*&lt;answer&gt;...&lt;/answer&gt;</c> (docs/algorithm.md

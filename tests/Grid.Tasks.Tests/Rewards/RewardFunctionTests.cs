@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using Grid.Learning.Rewards;
+using Grid.Tasks.Rewards;
 
-namespace Grid.Learning.Tests.Rewards;
+namespace Grid.Tasks.Tests.Rewards;
 
 public sealed class RewardFunctionTests
 {
