@@ -1,4 +1,4 @@
-namespace Grid.Training.Evaluation;
+namespace Grid.Core;
 
 /// <summary>Held-out evaluation on every task, so cross-task transfer is visible next to the trained task.</summary>
 public sealed record EvalReport(string Label, string TrainedTask, IReadOnlyList<TaskScore> Tasks, double Seconds)

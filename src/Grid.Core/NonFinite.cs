@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Grid.Training.Metrics;
+namespace Grid.Core;
 
 /// <summary>
 /// The one rule for a metric that is NaN or ±Infinity (the loss and gradient norm of a step whose groups all failed,

@@ -1,4 +1,4 @@
-namespace Grid.Training.Metrics;
+namespace Grid.Core;
 
 /// <summary>Everything one GRPO-D step reports (docs/algorithm.md section 8); one line of <c>metrics.jsonl</c>.</summary>
 public sealed record StepMetrics

@@ -1,6 +1,5 @@
-using Grid.Training.Evaluation;
 
-namespace Grid.Training.Metrics;
+namespace Grid.Core;
 
 /// <summary>
 /// One greedy evaluation of a policy version on the validation prompts of every task (<c>validation</c> and

@@ -1,13 +1,8 @@
-namespace Grid.Hosting.Weights;
+namespace Grid.Core;
 
 /// <summary>
 /// Where one published blob of weights (or a checkpoint) lives, which policy version it holds, and the sha256 of
-/// its bytes (lowercase hex). Grain calls carry this, never the tensors themselves.
+/// its bytes (lowercase hex). Grain calls carry this, never the tensors themselves (Grid.Contracts serializes it
+/// through a surrogate, so this project stays free of Orleans).
 /// </summary>
-[GenerateSerializer]
-[Alias("grid.WeightReference")]
-[Immutable]
-public sealed record WeightReference(
-    [property: Id(0)] Uri Uri,
-    [property: Id(1)] long Version,
-    [property: Id(2)] string Sha256);
+public sealed record WeightReference(Uri Uri, long Version, string Sha256);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Grid.Core;
 using Grid.Learning.KlControl;
 using Grid.Policy.Checkpoints;
 using Grid.Policy.Generation;

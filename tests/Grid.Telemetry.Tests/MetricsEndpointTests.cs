@@ -1,3 +1,4 @@
+using Grid.Core;
 using Grid.Telemetry.Tests.Support;
 using Grid.Training;
 using Grid.Training.Evaluation;

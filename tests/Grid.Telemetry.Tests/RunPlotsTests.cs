@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Grid.Core;
 using Grid.Telemetry.Reports;
 using Grid.Telemetry.Tests.Support;
 using Grid.Training.Metrics;

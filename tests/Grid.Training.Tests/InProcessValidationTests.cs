@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Grid.Core;
 using Grid.Policy.Checkpoints;
 using Grid.Tasks;
 using Grid.Tasks.Verification;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Grid.Core;
 using Grid.Training.Evaluation;
 using Grid.Training.Metrics;
 using Grid.Training.Runs;

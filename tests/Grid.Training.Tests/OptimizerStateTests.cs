@@ -1,12 +1,12 @@
 using Grid.Learning.Advantages;
 using Grid.Learning.Objective;
-using Grid.Learning.Rewards;
 using Grid.Policy.Checkpoints;
 using Grid.Policy.Generation;
 using Grid.Policy.Model;
 using Grid.Policy.Prompting;
 using Grid.Policy.Tokenization;
 using Grid.Tasks;
+using Grid.Tasks.Rewards;
 using Grid.Training.Learner;
 using Grid.Training.Rollouts;
 using static TorchSharp.torch;

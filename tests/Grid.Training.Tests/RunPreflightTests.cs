@@ -1,3 +1,4 @@
+using Grid.Core;
 using Grid.Learning.Settings;
 using Grid.Training.Runs;
 using Grid.Training.Settings;
@@ -134,11 +135,11 @@ public sealed class RunPreflightTests : IDisposable
         {
         }
 
-        public void OnEvaluation(Evaluation.EvalReport report)
+        public void OnEvaluation(EvalReport report)
         {
         }
 
-        public void OnStep(Metrics.StepMetrics metrics)
+        public void OnStep(StepMetrics metrics)
         {
         }
     }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Grid.Core;
 using Grid.Training.Settings;
 
 namespace Grid.Training.Tests;
@@ -42,11 +43,11 @@ public sealed class VisionLearningTests : IDisposable
         {
         }
 
-        public void OnEvaluation(Evaluation.EvalReport report)
+        public void OnEvaluation(EvalReport report)
         {
         }
 
-        public void OnStep(Metrics.StepMetrics metrics)
+        public void OnStep(StepMetrics metrics)
         {
         }
     }

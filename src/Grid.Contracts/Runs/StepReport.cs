@@ -1,4 +1,4 @@
-using Grid.Hosting.Weights;
+using Grid.Core;
 
 namespace Grid.Contracts.Runs;
 

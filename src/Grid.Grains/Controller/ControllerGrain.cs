@@ -1,6 +1,7 @@
 using Grid.Contracts.Learning;
 using Grid.Contracts.Rollouts;
 using Grid.Contracts.Runs;
+using Grid.Core;
 using Grid.Grains.Mapping;
 using Grid.Hosting.Placement;
 using Grid.Hosting.Storage;

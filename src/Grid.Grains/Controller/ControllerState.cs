@@ -1,4 +1,5 @@
 using Grid.Contracts.Runs;
+using Grid.Core;
 using Grid.Hosting.Weights;
 
 namespace Grid.Grains.Controller;

@@ -40,7 +40,7 @@ public sealed record StepRecord(
 /// <summary>Which page holds a step, and its grain key.</summary>
 public static class RunHistoryPage
 {
-    /// <summary>Steps per page: a page of full reports stays near 40 KB, far below any storage limit.</summary>
+    /// <summary>Steps per page: a page of full reports stays far below any storage limit (an Azure Table entity's 1 MB).</summary>
     public const int Size = 64;
 
     public static long Of(long step) => step / Size;

@@ -1,4 +1,5 @@
 using Grid.Contracts.Rollouts;
+using Grid.Core;
 using Grid.Grains.Mapping;
 using Grid.Policy.Checkpoints;
 using Grid.Policy.Model;
@@ -10,7 +11,6 @@ using Grid.Training.Learner;
 using Grid.Training.Metrics;
 using Grid.Training.Rollouts;
 using Grid.Training.Settings;
-
 using TorchSharp;
 using static TorchSharp.torch;
 

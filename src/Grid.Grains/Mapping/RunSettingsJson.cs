@@ -8,7 +8,7 @@ namespace Grid.Grains.Mapping;
 /// <summary>
 /// Run settings and policy shapes travel between grains as JSON; this reads and validates them. Every prompt group of
 /// a run carries the same JSON, so each distinct text is parsed and validated once per process and the (immutable)
-/// result shared: parsing it per group was ~2% of the control plane's CPU.
+/// result shared: parsing it per group showed up on the control-plane benchmark.
 /// </summary>
 public static class RunSettingsJson
 {

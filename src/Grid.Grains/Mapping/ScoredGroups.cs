@@ -1,7 +1,7 @@
 using Grid.Contracts.Rollouts;
-using Grid.Learning.Rewards;
 using Grid.Policy.Prompting;
 using Grid.Tasks;
+using Grid.Tasks.Rewards;
 using Grid.Training.Rollouts;
 
 namespace Grid.Grains.Mapping;

@@ -1,4 +1,5 @@
 using Grid.Contracts.Runs;
+using Grid.Core;
 using Grid.Hosting.Weights;
 using Grid.Training.Metrics;
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Grid.Core;
 using Grid.Grains.Torch;
 using Grid.Hosting.Weights;
 using Grid.Policy.Checkpoints;
@@ -23,9 +24,7 @@ namespace Grid.Grains.Rollouts;
 /// The same thread runs the silo's other CPU torch work (<see cref="RunAsync{T}"/>: a CPU learner's updates), between
 /// decode steps, in arrival order. Two threads doing torch work in one process each get their own OpenMP team, and
 /// libgomp, once it manages more threads than there are cores, stops spinning between parallel regions: every torch
-/// op then pays a futex wake-up. Measured in the grid-tax benchmark on 2 cores: 2,000 adds of a 256 x 256 tensor took
-/// 20 ms on the in-process loop's thread and 50 ms on a separate learner thread; with a second team started next to
-/// the in-process loop, it slowed to the same 50 ms.
+/// op then pays a futex wake-up (measured with the grid-tax benchmark; figures in docs/design.md, "Measured").
 /// </para>
 /// </summary>
 public sealed class RolloutEngine : ITorchThread, IDisposable

@@ -1,3 +1,4 @@
+using Grid.Core;
 using Grid.Hosting.Weights;
 using Grid.Policy.Generation;
 using Grid.Policy.Model;

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Azure;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
+using Grid.Core;
 
 namespace Grid.Hosting.Weights;
 

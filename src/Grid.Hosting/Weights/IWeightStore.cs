@@ -1,3 +1,5 @@
+using Grid.Core;
+
 namespace Grid.Hosting.Weights;
 
 /// <summary>

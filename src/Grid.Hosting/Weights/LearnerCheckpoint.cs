@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Grid.Core;
 
 namespace Grid.Hosting.Weights;
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Security.Cryptography;
+using Grid.Core;
 
 namespace Grid.Hosting.Weights;
 

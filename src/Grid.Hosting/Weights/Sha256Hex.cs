@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Grid.Core;
 
 namespace Grid.Hosting.Weights;
 

@@ -1,3 +1,5 @@
+using Grid.Core;
+
 namespace Grid.Hosting.Weights;
 
 /// <summary>Stored bytes do not hash to the sha256 their reference promises: the object was changed or damaged.</summary>

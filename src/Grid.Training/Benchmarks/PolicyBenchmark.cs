@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using Grid.Learning.Objective;
-using Grid.Learning.Rewards;
 using Grid.Policy.Generation;
 using Grid.Policy.Model;
 using Grid.Policy.Prompting;
 using Grid.Tasks;
+using Grid.Tasks.Rewards;
 using Grid.Training.Learner;
 using Grid.Training.Rollouts;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Grid.Core;
 using Grid.Policy.Generation;
 using Grid.Policy.Model;
 using Grid.Policy.Prompting;

@@ -6,12 +6,8 @@ namespace Grid.Training.Experiments;
 /// <summary>
 /// How much compute a study gets. <c>full</c> uses the settings as given. <c>small</c> caps the GRPO steps (and so the
 /// SFT arm's steps) at <see cref="SmallSteps"/> and the held-out prompts per task at <see cref="SmallEvalPrompts"/>,
-/// so that 2 tasks x (sft, grpo, grpo-d) x 3 seeds and the default warm start finish within an hour on 2 cores.
-/// Measured on 2 cores shared with other builds (load average 9-12, 2026-12-04): a GRPO step of the demo model on the
-/// embedded grid took 2.66 s on average, a 60-step grpo-d run 169 s with its evaluations, a 60-step sft arm 15 s, the
-/// default warm start 225 s; 12 RL runs, 6 sft runs and the warm start come to about 39 minutes. On idle cores a step
-/// takes about 1.5 s (the in-process loop's 1.39 s times the grid tax of about 1.05, README performance knobs), and the
-/// study about 25 minutes.
+/// so that 2 tasks x (sft, grpo, grpo-d) x 3 seeds and the default warm start finish within an hour on 2 cores (the
+/// measured times are in docs/operations.md, "Measured").
 /// </summary>
 public sealed record ExperimentBudget
 {

@@ -2,9 +2,8 @@ namespace Grid.Training.Experiments;
 
 /// <summary>
 /// The time a study still needs: each remaining run is expected to take as long as the finished runs of its kind (base,
-/// sft, rl) took on average per step; before one has finished, a prior per step (a GRPO step of the demo model on the
-/// embedded grid takes about 1.5 s on 2 idle cores and took 2.7 s on busy ones, an SFT step of the warm start 0.35 s) plus
-/// a fixed overhead for starting up and evaluating.
+/// sft, rl) took on average per step; before one has finished, a prior per step (the constants below, from measured
+/// demo-model steps on 2 cores) plus a fixed overhead for starting up and evaluating.
 /// </summary>
 public sealed class ExperimentEta
 {

@@ -1,3 +1,4 @@
+using Grid.Core;
 using Grid.Training.Learner;
 using Grid.Training.Rollouts;
 

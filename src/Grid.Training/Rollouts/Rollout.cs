@@ -1,4 +1,4 @@
-using Grid.Learning.Rewards;
+using Grid.Tasks.Rewards;
 
 namespace Grid.Training.Rollouts;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Grid.Core;
 using Grid.Training.Evaluation;
 using Grid.Training.Metrics;
 using Grid.Training.Settings;

@@ -92,9 +92,7 @@ public static class RunPreflight
     /// Bytes one step holds for <paramref name="sequences"/> sequences trained at once, estimated per token of the
     /// model's sequence: about 12.4 KB (image stem, logits) plus 43 bytes per d_model x layers, plus 16 bytes per
     /// transformer weight (weights, gradients, AdamW's two moments). Fitted to measured peaks of one in-process GRPO
-    /// step: 1,024 completions took 1.6 GB with the smoke model (d 32, 1 layer) and 4.3 GB with the demo model (d 128,
-    /// 4 layers); 8,192 smoke completions took 9 GB. A rough guide: 16 completions of the largest shape allowed
-    /// (d 1024, 3 layers, 4-pixel patches) took 2.2 GB, estimated 1.2 GB.
+    /// step (docs/operations.md, "Measured"); a rough guide that underestimates the largest shapes allowed.
     /// </summary>
     public static long EstimatedStepBytes(RunSettings settings, long sequences)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Grid.Core;
 using Grid.Policy.Checkpoints;
 using Grid.Tasks;
 using Grid.Tasks.Verification;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Grid.Cli.Commands;
 using Grid.Cli.Embedded;
 using Grid.Contracts.Runs;
+using Grid.Core;
 using Grid.Training;
 using Grid.Training.Benchmarks;
 using Grid.Training.Evaluation;

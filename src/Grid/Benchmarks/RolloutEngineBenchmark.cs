@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Grid.Core;
 using Grid.Grains.Rollouts;
 using Grid.Hosting.Weights;
 using Grid.Policy.Checkpoints;

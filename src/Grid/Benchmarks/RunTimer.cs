@@ -7,8 +7,7 @@ namespace Grid.Cli.Benchmarks;
 /// Drives one run on a grid and times its steps: wall time from the learner's completion stamps (step 0 from the start
 /// call), as the in-process loop's are from its step callbacks; this process's CPU time per step from polling the
 /// controller every <c>poll</c>. The polling awaits: a blocking wait on each poll spun a core in
-/// <c>Task.SpinThenBlockingWait</c> (12% of the control-plane bench's CPU), work the grid was charged for and the
-/// in-process loop was not.
+/// <c>Task.SpinThenBlockingWait</c>, CPU the grid was charged for and the in-process loop was not.
 /// </summary>
 internal static class RunTimer
 {

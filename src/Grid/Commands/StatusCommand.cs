@@ -3,6 +3,7 @@ using System.Globalization;
 using Grid.Cli.Cluster;
 using Grid.Contracts.Learning;
 using Grid.Contracts.Runs;
+using Grid.Core;
 using Grid.Hosting.Placement;
 using Grid.Training.Metrics;
 using Grid.Training.Runs;
@@ -139,7 +140,7 @@ internal static class StatusCommand
         }
 
         var evaluations = new Table().AddColumns("evaluation", "task", "prompts", "accuracy", "format rate");
-        foreach (var eval in new[] { report.Start, report.Final }.OfType<Training.Evaluation.EvalReport>())
+        foreach (var eval in new[] { report.Start, report.Final }.OfType<EvalReport>())
         {
             foreach (var t in eval.Tasks)
             {

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using Grid.Cli.Commands;
+using Grid.Core;
 using Grid.Policy.Checkpoints;
 using Grid.Tasks;
 using Grid.Telemetry.Reports;

@@ -1,3 +1,4 @@
+using Grid.Core;
 using Grid.Hosting.Weights;
 
 namespace Grid.Grains.Tests.Infrastructure;

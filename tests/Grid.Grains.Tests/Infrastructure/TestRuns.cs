@@ -1,4 +1,5 @@
 using System.Runtime.ExceptionServices;
+using Grid.Core;
 using Grid.Training;
 using Grid.Training.Evaluation;
 using Grid.Training.Metrics;

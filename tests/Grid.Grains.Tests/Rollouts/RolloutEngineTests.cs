@@ -1,3 +1,4 @@
+using Grid.Core;
 using Grid.Grains.Rollouts;
 using Grid.Hosting.Weights;
 using Grid.Policy.Checkpoints;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Grid.Core;
 using Grid.Grains.Tests.Infrastructure;
 using Grid.Hosting.Tests.Infrastructure;
 using Grid.Hosting.Weights;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Grid.Contracts.Runs;
+using Grid.Core;
 using Grid.Grains.Mapping;
 using Grid.Grains.Tests.Infrastructure;
 using Grid.Hosting.Tests.Infrastructure;

@@ -1,4 +1,5 @@
 using Azure.Storage.Blobs;
+using Grid.Core;
 using Grid.Hosting.Tests.Infrastructure;
 using Grid.Hosting.Weights;
 

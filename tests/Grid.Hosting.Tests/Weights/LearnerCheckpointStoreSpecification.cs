@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Grid.Core;
 using Grid.Hosting.Weights;
 
 namespace Grid.Hosting.Tests.Weights;
