@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Grid.Core;
-using Grid.Training.Metrics;
 
 namespace Grid.Telemetry;
 

@@ -1,7 +1,4 @@
 using Grid.Core;
-using Grid.Training;
-using Grid.Training.Evaluation;
-using Grid.Training.Metrics;
 
 namespace Grid.Telemetry;
 

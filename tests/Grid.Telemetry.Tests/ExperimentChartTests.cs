@@ -1,5 +1,4 @@
 using Grid.Telemetry.Reports;
-using Grid.Training.Experiments;
 using SkiaSharp;
 
 namespace Grid.Telemetry.Tests;
@@ -16,23 +15,20 @@ public sealed class ExperimentChartTests : IDisposable
     {
         string[] arms = ["base", "sft", "grpo", "grpo-d"];
         string[] tasks = ["counting", "geometry"];
-        var runs = new List<ArmResult> { Run("base", null, null, 0.12, 0.41) };
-        foreach (string task in tasks)
+        var bars = new List<AccuracyBar>();
+        foreach (string trained in tasks)
         {
-            for (int seed = 1; seed <= 2; seed++)
+            foreach (string eval in tasks)
             {
-                runs.Add(Run("sft", task, seed, 0.15 + (0.01 * seed), 0.40));
-                runs.Add(Run("grpo", task, seed, 0.20, 0.45 + (0.02 * seed)));
-                runs.Add(Run("grpo-d", task, seed, 0.25 + (0.03 * seed), 0.50));
+                for (int a = 0; a < arms.Length; a++)
+                {
+                    bars.Add(new AccuracyBar(arms[a], trained, eval, 0.12 + (0.1 * a), 0.02 + (0.005 * a)));
+                }
             }
         }
 
-        var cells = ExperimentAggregation.Cells(runs, arms, tasks, tasks, evalPrompts: 200);
-        var results = new ExperimentResults("chart", DateTimeOffset.UtcNow, 1, "grid experiment", 2, "Linux", "embedded", "small", [], [],
-            new BasePolicy("/base", "abc", true, "runs/base"), arms, tasks, tasks, [1, 2], 200, ExperimentResults.HeldOutTestPrompts, [],
-            runs, cells, ExperimentAggregation.Comparisons(cells));
-
-        string path = ExperimentChart.Write(results, Path.Combine(_folder, ExperimentChart.FileName));
+        var chart = new AccuracyChart(arms, tasks, tasks, bars, Seeds: 2, EvalPrompts: 200);
+        string path = ExperimentChart.Write(chart, Path.Combine(_folder, ExperimentChart.FileName));
 
         using var codec = SKCodec.Create(path);
         Assert.True(codec is not null, $"{path} is not an image SkiaSharp can decode");
@@ -47,8 +43,4 @@ public sealed class ExperimentChartTests : IDisposable
             Assert.Contains(new SKColor(palette.R, palette.G, palette.B), colours);
         }
     }
-
-    private static ArmResult Run(string arm, string? task, long? seed, double counting, double geometry) => new(arm, task, seed,
-        $"runs/{arm}", new Dictionary<string, double> { ["counting"] = counting, ["geometry"] = geometry },
-        new Dictionary<string, double> { ["counting"] = 1, ["geometry"] = 1 }, 60, 0, 0, 1);
 }

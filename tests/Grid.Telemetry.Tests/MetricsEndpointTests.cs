@@ -1,8 +1,5 @@
 using Grid.Core;
 using Grid.Telemetry.Tests.Support;
-using Grid.Training;
-using Grid.Training.Evaluation;
-using Grid.Training.Metrics;
 
 namespace Grid.Telemetry.Tests;
 

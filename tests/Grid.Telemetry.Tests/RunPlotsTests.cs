@@ -2,7 +2,6 @@ using System.Text.Json;
 using Grid.Core;
 using Grid.Telemetry.Reports;
 using Grid.Telemetry.Tests.Support;
-using Grid.Training.Metrics;
 using Grid.Training.Runs;
 
 namespace Grid.Telemetry.Tests;

@@ -1,6 +1,18 @@
-using Grid.Training.Experiments;
-
 namespace Grid.Telemetry.Reports;
+
+/// <summary>One bar of <see cref="ExperimentChart"/>: an arm's mean held-out accuracy on one (trained, evaluated) task pair.</summary>
+public sealed record AccuracyBar(string Arm, string TrainedTask, string EvalTask, double Mean, double StandardError);
+
+/// <summary>
+/// What <see cref="ExperimentChart"/> draws: the arms in legend order, the trained and the evaluated tasks, the bars,
+/// and the title's seed and prompt counts.
+/// </summary>
+public sealed record AccuracyChart(IReadOnlyList<string> Arms, IReadOnlyList<string> Tasks, IReadOnlyList<string> EvalTasks,
+    IReadOnlyList<AccuracyBar> Bars, int Seeds, int EvalPrompts)
+{
+    public AccuracyBar? Bar(string arm, string trainedTask, string evalTask) =>
+        Bars.FirstOrDefault(b => b.Arm == arm && b.TrainedTask == trainedTask && b.EvalTask == evalTask);
+}
 
 /// <summary>
 /// A study's results as a PNG bar chart: one group of bars per (trained task, evaluated task), one bar per arm with
@@ -14,8 +26,8 @@ public static class ExperimentChart
 
     public const int Height = 550;
 
-    /// <summary>Draws the chart of <paramref name="results"/> into <paramref name="path"/>; returns the path.</summary>
-    public static string Write(ExperimentResults results, string path)
+    /// <summary>Draws <paramref name="results"/> into <paramref name="path"/>; returns the path.</summary>
+    public static string Write(AccuracyChart results, string path)
     {
         ArgumentNullException.ThrowIfNull(results);
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -31,7 +43,7 @@ public static class ExperimentChart
         {
             for (int a = 0; a < arms; a++)
             {
-                if (results.Cell(results.Arms[a], columns[c].Trained, columns[c].Eval) is { } cell)
+                if (results.Bar(results.Arms[a], columns[c].Trained, columns[c].Eval) is { } cell)
                 {
                     bars.Add(new ScottPlot.Bar
                     {
@@ -58,7 +70,7 @@ public static class ExperimentChart
         // Accuracy is a share: the axis starts at 0 and leaves room above the highest error bar, up to 100%.
         double top = bars.Count == 0 ? 0 : bars.Max(b => b.Value + b.Error);
         plot.Axes.SetLimitsY(0, Math.Clamp(Math.Ceiling(top * 1.15 / 10) * 10, 10, 100));
-        plot.Title($"Held-out accuracy, {results.Seeds.Count} seed(s), {results.EvalPrompts} prompts per task");
+        plot.Title($"Held-out accuracy, {results.Seeds} seed(s), {results.EvalPrompts} prompts per task");
         plot.YLabel("accuracy (%), error bar: 1 standard error");
         plot.ShowLegend(ScottPlot.Alignment.UpperRight);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);

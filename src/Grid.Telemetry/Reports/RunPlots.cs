@@ -1,7 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Grid.Core;
-using Grid.Training.Metrics;
 
 namespace Grid.Telemetry.Reports;
 

@@ -1,3 +1,4 @@
+using Grid.Core;
 using Grid.Policy.Model;
 using Grid.Policy.Prompting;
 using Grid.Policy.Scoring;

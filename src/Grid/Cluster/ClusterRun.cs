@@ -1,5 +1,6 @@
 using Grid.Cli.Runs;
 using Grid.Contracts.Runs;
+using Grid.Core;
 using Grid.Hosting.Configuration;
 using Grid.Hosting.Weights;
 using Grid.Policy.Checkpoints;

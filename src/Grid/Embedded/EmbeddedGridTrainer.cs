@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Grid.Cli.Commands;
 using Grid.Cli.Runs;
 using Grid.Contracts.Runs;
+using Grid.Core;
 using Grid.Hosting.Weights;
 using Grid.Telemetry;
 using Grid.Training;

@@ -116,11 +116,16 @@ internal sealed class ExperimentRunner(ExperimentPlan plan, ExperimentBudget bud
             Comparisons: ExperimentAggregation.Comparisons(cells));
     }
 
+    /// <summary>The bars of the study's chart: each cell's mean and standard error.</summary>
+    internal static AccuracyChart Chart(ExperimentResults results) => new(results.Arms, results.Tasks, results.EvalTasks,
+        results.Cells.Select(c => new AccuracyBar(c.Arm, c.TrainedTask, c.EvalTask, c.Mean, c.StandardError)).ToArray(),
+        results.Seeds.Count, results.EvalPrompts);
+
     private void Write(ExperimentResults results)
     {
         File.WriteAllText(Path.Combine(folder.Path, ExperimentFolder.ResultsJson),
             JsonSerializer.Serialize(results, s_json));
-        ExperimentChart.Write(results, Path.Combine(folder.Path, ChartFile));
+        ExperimentChart.Write(Chart(results), Path.Combine(folder.Path, ChartFile));
         File.WriteAllText(Path.Combine(folder.Path, ResultsMarkdown.FileName), ResultsMarkdown.Render(results, ChartFile));
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Grid.Contracts.Runs;
+using Grid.Core;
 using Grid.Grains.Mapping;
 using Grid.Hosting.Weights;
 using Grid.Policy.Checkpoints;

@@ -18,7 +18,7 @@ public sealed class ProjectGraphTests
         ["Grid.Training"] = ["Grid.Core", "Grid.Policy"],
         ["Grid.Hosting"] = ["Grid.Core"],
         ["Grid.Contracts"] = ["Grid.Core"],
-        ["Grid.Telemetry"] = ["Grid.Training"],
+        ["Grid.Telemetry"] = ["Grid.Core"],
         ["Grid.Grains"] = ["Grid.Contracts", "Grid.Hosting", "Grid.Telemetry", "Grid.Training"],
         ["Grid"] = ["Grid.Grains", "Grid.Telemetry", "Grid.Training"],
     };
@@ -29,6 +29,8 @@ public sealed class ProjectGraphTests
         ["Grid.Core"] = [],
         ["Grid.Contracts"] = ["Microsoft.Orleans.Sdk"],
         ["Grid.Tasks"] = ["SkiaSharp", "SkiaSharp.NativeAssets.Linux.NoDependencies"],
+        ["Grid.Telemetry"] = ["OpenTelemetry.Extensions.Hosting", "OpenTelemetry.Exporter.Prometheus.AspNetCore", "ScottPlot",
+            "SkiaSharp", "SkiaSharp.NativeAssets.Linux.NoDependencies"],
     };
 
     [Fact]
@@ -42,7 +44,7 @@ public sealed class ProjectGraphTests
     }
 
     [Fact]
-    public void The_shared_records_the_contracts_and_the_tasks_pull_in_neither_torch_nor_orleans_runtime_nor_azure()
+    public void The_shared_records_the_contracts_the_tasks_and_the_telemetry_pull_in_neither_torch_nor_orleans_runtime_nor_azure()
     {
         var projects = Projects();
         Assert.All(AllowedPackages, p => Assert.Empty(References(projects[p.Key], "PackageReference").Except(p.Value)));

@@ -1,5 +1,4 @@
 using Grid.Core;
-using Grid.Training.Metrics;
 
 namespace Grid.Telemetry.Tests.Support;
 
