@@ -128,7 +128,7 @@ public sealed class ControllerGrain(
         Save(kl.State);
         // The history first: if the controller's write below fails, the learner reports again and the page replaces it.
         await History(RunHistoryPage.Of(report.Step)).Append(
-            new StepRecord(report, kl.State.Kind, kl.State.CurrentBeta, kl.State.LastObservedStep));
+            StepRecord.Of(report, kl.State));
         state.State.StepsCompleted = report.Step + 1;
         state.State.PolicyVersion = report.Weights?.Version ?? state.State.PolicyVersion;
         state.State.Weights = report.Weights ?? state.State.Weights;
@@ -206,7 +206,7 @@ public sealed class ControllerGrain(
         foreach (var report in state.State.LegacySteps ?? [])
         {
             await History(RunHistoryPage.Of(report.Step)).Append(
-                new StepRecord(report, kl.Kind, kl.CurrentBeta, kl.LastObservedStep));
+                StepRecord.Of(report, kl));
         }
 
         if (state.State.LegacyBetas is { Count: > 0 } betas && betas.Count > state.State.StepsCompleted)
@@ -408,13 +408,14 @@ public sealed class ControllerGrain(
             state.State.StepBeta = first.Report.Beta;
         }
 
-        state.State.KlKind = null;
         _kl = null;
-        if (kept is not null)
+        if (kept is null)
         {
-            state.State.KlKind = kept.KlKind;
-            state.State.KlBeta = kept.KlBeta;
-            state.State.KlLastObservedStep = kept.KlLastObservedStep;
+            state.State.KlKind = null; // back before step 0: Kl() starts a fresh controller
+        }
+        else
+        {
+            Save(kept.Kl);
         }
 
         Save(Kl().State);

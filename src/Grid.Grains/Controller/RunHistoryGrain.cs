@@ -1,6 +1,7 @@
 using System.Globalization;
 using Grid.Contracts.Runs;
 using Grid.Hosting.Storage;
+using Grid.Learning.KlControl;
 using Orleans.Placement;
 using Orleans.Runtime;
 
@@ -35,7 +36,14 @@ public sealed record StepRecord(
     [property: Id(0)] StepReport Report,
     [property: Id(1)] string KlKind,
     [property: Id(2)] double KlBeta,
-    [property: Id(3)] long KlLastObservedStep);
+    [property: Id(3)] long KlLastObservedStep)
+{
+    public static StepRecord Of(StepReport report, KlControllerState kl) =>
+        new(report, kl.Kind, kl.CurrentBeta, kl.LastObservedStep);
+
+    /// <summary>The KL controller's state after this step.</summary>
+    public KlControllerState Kl => new(KlKind, KlBeta, KlLastObservedStep);
+}
 
 /// <summary>Which page holds a step, and its grain key.</summary>
 public static class RunHistoryPage
