@@ -127,15 +127,7 @@ public sealed class ControllerKillTests(AzuriteFixture azurite, ITestOutputHelpe
     /// <summary>Asks the cluster, once the run is over: completed, every step recorded once, versions without a gap.</summary>
     private async Task AssertCompletedOnceAsync(Cluster cluster, string runId, CancellationToken cancellation)
     {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.UseOrleansClient(client => client.AddGridClient(new GridClientOptions
-        {
-            Cluster = ClusterMode.Azure,
-            AzureStorageConnectionString = cluster.Storage,
-            ClusterId = cluster.Id,
-        }));
-        using var host = builder.Build();
-        await host.StartAsync(cancellation);
+        using var host = await TestClients.ConnectAzureAsync(cluster.Storage, cluster.Id, cancellation);
         var controller = host.Services.GetRequiredService<IClusterClient>().GetGrain<IControllerGrain>(runId);
         var status = await controller.GetStatus();
         var clock = Stopwatch.StartNew();

@@ -55,7 +55,7 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
             .. common, "--run-id", RunId, "--output", Path.Combine(_processes.WorkFolder, "runs")]);
         Assert.True(await submit.WaitForExitAsync(Timeout, cancellation) == 0, submit.Output);
 
-        using var client = await ConnectAsync(clusterId, cancellation);
+        using var client = await TestClients.ConnectAzureAsync(azurite.ConnectionString, clusterId, cancellation);
         var grains = client.Services.GetRequiredService<IClusterClient>();
         var run = RunTracker.Attach(grains, RunId, Prompts);
         await run.WaitForStepsAsync(2, Timeout); // engines loaded, learner warm
@@ -94,20 +94,6 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
     }
 
     public ValueTask DisposeAsync() => _processes.DisposeAsync();
-
-    private async Task<IHost> ConnectAsync(string clusterId, CancellationToken cancellation)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.UseOrleansClient(client => client.AddGridClient(new GridClientOptions
-        {
-            Cluster = ClusterMode.Azure,
-            AzureStorageConnectionString = azurite.ConnectionString,
-            ClusterId = clusterId,
-        }));
-        var host = builder.Build();
-        await host.StartAsync(cancellation);
-        return host;
-    }
 
     private static async Task<string> SiloOfAsync(IClusterClient grains, IAddressable grain) =>
         (await grains.GetGrain<IManagementGrain>(0).GetActivationAddress(grain))?.ToString() ?? "none";

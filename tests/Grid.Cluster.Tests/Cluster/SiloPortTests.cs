@@ -40,10 +40,8 @@ public sealed class SiloPortTests(ITestOutputHelper output) : IAsyncDisposable
         }
 
         // The running silo still serves, alone in its cluster, and said nothing of another silo.
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.UseOrleansClient(client => client.AddGridClient(new GridClientOptions { GatewayPorts = [gatewayPort], ClusterId = clusterId }));
-        using var host = builder.Build();
-        await host.StartAsync(cancellation);
+        using var host = await TestClients.ConnectAsync(new GridClientOptions { GatewayPorts = [gatewayPort], ClusterId = clusterId },
+            cancellation);
         var hosts = await host.Services.GetRequiredService<IClusterClient>().GetGrain<IManagementGrain>(0)
             .GetHosts(onlyActive: true, cancellationToken: cancellation);
         await host.StopAsync(cancellation);
