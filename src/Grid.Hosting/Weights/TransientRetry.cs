@@ -21,6 +21,12 @@ internal static class TransientRetry
     {
         var clock = Stopwatch.StartNew();
         int number = 0;
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // Polly would refuse to start; the operation itself decides what a cancelled call does, and nothing retries.
+            return await attempt(++number, cancellationToken).ConfigureAwait(false);
+        }
+
         var pipeline = Pipeline(retry, isTransient, cancellationToken);
         try
         {
