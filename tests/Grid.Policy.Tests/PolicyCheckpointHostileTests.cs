@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
-using System.Text;
 using System.Text.Json.Nodes;
 using Grid.Policy.Checkpoints;
+using Grid.TestSupport;
 
 namespace Grid.Policy.Tests;
 
@@ -184,28 +184,8 @@ public sealed class PolicyCheckpointHostileTests : IDisposable
     }
 
     /// <summary>Rewrites the header with <paramref name="edit"/> applied to the first two tensors, then rehashes.</summary>
-    private void EditHeader(Action<int, JsonObject> edit)
-    {
-        string path = Path.Combine(_directory, PolicyCheckpoint.WeightsFileName);
-        byte[] weights = File.ReadAllBytes(path);
-        int length = (int)BinaryPrimitives.ReadUInt64LittleEndian(weights);
-        var header = JsonNode.Parse(weights.AsSpan(8, length))!.AsObject();
-        int index = 0;
-        foreach (var (name, entry) in header.ToArray())
-        {
-            if (name != "__metadata__" && index < 2)
-            {
-                edit(index++, entry!.AsObject());
-            }
-        }
-
-        byte[] json = Encoding.UTF8.GetBytes(header.ToJsonString());
-        var rewritten = new byte[8 + json.Length + weights.Length - 8 - length];
-        BinaryPrimitives.WriteUInt64LittleEndian(rewritten, (ulong)json.Length);
-        json.CopyTo(rewritten, 8);
-        weights.AsSpan(8 + length).CopyTo(rewritten.AsSpan(8 + json.Length));
-        WriteWeights(rewritten);
-    }
+    private void EditHeader(Action<int, JsonObject> edit) => WriteWeights(HostileFiles.EditSafetensorsHeader(
+        File.ReadAllBytes(Path.Combine(_directory, PolicyCheckpoint.WeightsFileName)), edit));
 
     /// <summary>Writes the weights and records their size and sha256, so only the mutation itself is wrong.</summary>
     private void WriteWeights(byte[] weights)

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using Grid.Cluster.Tests.Infrastructure;
 using Grid.Telemetry.Reports;
 using Grid.Telemetry.Tests.Support;
 

@@ -21,6 +21,8 @@ using Grid.Training.Settings;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using Polly;
+using Polly.Retry;
 
 namespace Grid.Grains.Learner;
 
@@ -460,18 +462,27 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     /// </summary>
     private async Task<T> UntilStoredAsync<T>(string what, Func<Task<T>> write)
     {
-        for (int attempt = 1; ; attempt++)
+        var rounds = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
         {
-            try
+            ShouldHandle = new PredicateBuilder().Handle<WeightStoreUnavailableException>(),
+            MaxRetryAttempts = StoreAttempts - 1,
+            BackoffType = DelayBackoffType.Constant,
+            Delay = StoreRetryDelay,
+            OnRetry = args =>
             {
-                return await write();
-            }
-            catch (WeightStoreUnavailableException error) when (attempt < StoreAttempts)
-            {
-                logger.LogWarning(error, "Learner of run {RunId} could not store {What} (round {Attempt}); waiting for storage",
-                    RunId, what, attempt);
-                await Task.Delay(StoreRetryDelay);
-            }
+                logger.LogWarning(args.Outcome.Exception, "Learner of run {RunId} could not store {What} (round {Attempt}); waiting for storage",
+                    RunId, what, args.AttemptNumber + 1);
+                return ValueTask.CompletedTask;
+            },
+        }).Build();
+        var context = ResilienceContextPool.Shared.Get(continueOnCapturedContext: true); // stay on the grain's scheduler
+        try
+        {
+            return await rounds.ExecuteAsync(async _ => await write(), context);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
         }
     }
 
@@ -492,18 +503,27 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     private async Task ReportAsync(StepReport report)
     {
         var controller = GrainFactory.GetGrain<IControllerGrain>(RunId);
-        for (int attempt = 1; ; attempt++)
+        var attempts = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
         {
-            try
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(),
+            MaxRetryAttempts = 4, // 5 attempts, waiting 1, 2, 3 and 4 s between them
+            BackoffType = DelayBackoffType.Linear,
+            Delay = TimeSpan.FromSeconds(1),
+            OnRetry = args =>
             {
-                await controller.ReportStep(report);
-                return;
-            }
-            catch (Exception error) when (attempt < 5)
-            {
-                logger.LogWarning(error, "Reporting step {Step} of run {RunId} failed (attempt {Attempt})", report.Step, RunId, attempt);
-                await Task.Delay(TimeSpan.FromSeconds(attempt));
-            }
+                logger.LogWarning(args.Outcome.Exception, "Reporting step {Step} of run {RunId} failed (attempt {Attempt})", report.Step,
+                    RunId, args.AttemptNumber + 1);
+                return ValueTask.CompletedTask;
+            },
+        }).Build();
+        var context = ResilienceContextPool.Shared.Get(continueOnCapturedContext: true); // stay on the grain's scheduler
+        try
+        {
+            await attempts.ExecuteAsync(async _ => await controller.ReportStep(report), context);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
         }
     }
 }

@@ -28,7 +28,8 @@ namespace Grid.Grains.PromptGroups;
 /// on another silo carries on from its state and counts each of them once. A group that goes as planned writes its
 /// state twice: the assignment with its first attempt begun, and the delivered outcome. The scored group is written
 /// on its own only when the learner cannot take it at once. Randomly placed, so groups spread over the silos and
-/// their rollout engines.
+/// their rollout engines. Which step comes next is decided by <see cref="PromptGroupMachine"/>; this grain runs what it
+/// asks for (writes, attempts, calls to the learner, the work timer, metrics).
 /// </summary>
 [RandomPlacement]
 public sealed class PromptGroupGrain(
@@ -39,28 +40,23 @@ public sealed class PromptGroupGrain(
     ILogger<PromptGroupGrain> logger) : Grain, IPromptGroupGrain
 {
     private readonly GridMetrics? _metrics = services.GetService<GridMetrics>();
+
+    /// <summary>Where the group is (<see cref="PromptGroupMachine"/>); <c>state.State</c> is its stored form.</summary>
+    private GroupMachineState _group = GroupMachineState.Unassigned;
+
+    // What runs the machine's effects in this activation: the work timer, whether its callback is running, whether
+    // the group counts as in flight in the metrics, a write that was refused and is owed, and how often storage or
+    // the learner was out of reach in a row.
     private IGrainTimer? _work;
     private bool _busy;
     private bool _inFlight;
-    private int _unreachable;
-
-    /// <summary>This activation began the attempt in <see cref="GroupPhase.Generating"/>; otherwise it was lost.</summary>
-    private bool _attemptStarted;
-
-    /// <summary>The state changed and the write failed: it must be written before the group counts as finished.</summary>
     private bool _unsaved;
-
-    /// <summary>The state was deleted (<see cref="Forget"/>): nothing more runs or writes in this activation.</summary>
-    private bool _forgotten;
+    private int _unreachable;
 
     private string Key => this.GetPrimaryKeyString();
 
-    /// <summary>The learner has this group's outcome; nothing is left to do but answer re-drives.</summary>
-    private bool Finished => state.State.Phase == GroupPhase.Delivered
-        || (state.State.Phase == GroupPhase.Failed && state.State.Reported);
-
     public Task<PromptGroupStatus> GetStatus() => Task.FromResult(new PromptGroupStatus(
-        Key, state.State.Phase, state.State.Attempts, silo.SiloAddress.ToString(), state.State.LastError));
+        Key, _group.Phase, _group.Attempts, silo.SiloAddress.ToString(), _group.LastError));
 
     /// <summary>
     /// Starts the group; idempotent, so the controller re-drives with it: a finished group hands its outcome to the
@@ -76,47 +72,23 @@ public sealed class PromptGroupGrain(
             throw new ArgumentException($"Prompt group {Key} was given the assignment of {expected}.", nameof(assignment));
         }
 
-        if (state.State.Assignment is null)
-        {
-            // One write records the assignment and counts the first attempt, which the work timer then runs.
-            state.State.Assignment = assignment;
-            await BeginAttemptAsync(unassignedIfRefused: true);
-        }
-        else if (state.State.Phase == GroupPhase.Delivered)
-        {
-            await Learner.SubmitGroup(state.State.Scored!);
-        }
-        else if (Finished)
-        {
-            await ReportFailureAsync(); // failed, and the learner had the failure: tell it again
-        }
-
+        await FireAsync(new GroupEvent.Assign(assignment));
         ScheduleWork(TimeSpan.Zero);
     }
 
-    public async Task Forget()
-    {
-        _forgotten = true;
-        _work?.Dispose();
-        _work = null;
-        LeaveInFlight();
-        if (state.RecordExists)
-        {
-            await state.ClearStateAsync();
-        }
-
-        DeactivateOnIdle();
-    }
+    public Task Forget() => FireAsync(new GroupEvent.Forget());
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _group = GroupMachineState.Load(state.State);
+
         // Reactivated (say, after a silo died or left) with unfinished work: pick it up again.
-        if (state.State.Assignment is not null && !Finished)
+        if (_group.Assignment is not null && !_group.Finished)
         {
-            if (state.State.Attempts > 0)
+            if (_group.Attempts > 0)
             {
                 logger.LogInformation("Prompt group {Key} resumes on {Silo} after {Attempts} attempt(s) (phase {Phase})",
-                    Key, silo.SiloAddress, state.State.Attempts, state.State.Phase);
+                    Key, silo.SiloAddress, _group.Attempts, _group.Phase);
             }
 
             ScheduleWork(TimeSpan.Zero);
@@ -137,7 +109,7 @@ public sealed class PromptGroupGrain(
 
     private void ScheduleWork(TimeSpan due)
     {
-        if (_work is not null || _busy || _forgotten || (Finished && !_unsaved))
+        if (_work is not null || _busy || _group.Stage == GroupStage.Forgotten || (_group.Finished && !_unsaved))
         {
             return;
         }
@@ -160,7 +132,7 @@ public sealed class PromptGroupGrain(
         if (_inFlight)
         {
             _inFlight = false;
-            _metrics?.GroupFinished(state.State.Assignment!.RunId);
+            _metrics?.GroupFinished(_group.Assignment!.RunId);
         }
     }
 
@@ -203,170 +175,178 @@ public sealed class PromptGroupGrain(
     {
         if (_unsaved)
         {
-            await SaveAsync();
+            await WriteAsync(WriteMode.OweIfRefused, _group);
         }
 
         var assignment = state.State.Assignment!;
         var settings = RunSettingsJson.Read(assignment.SettingsJson);
-        if (state.State.Phase == GroupPhase.Generating && !_attemptStarted)
-        {
-            // Only a previous activation leaves an attempt running: it was lost with its silo. It counts as failed; the
-            // next attempt starts at once, on this silo, which is not the one that failed, with the lost one's seeds.
-            state.State.LostAttempts++;
-            if (await FailAttemptAsync(settings, $"attempt {state.State.Attempts} was lost with its silo") is not null)
-            {
-                return TimeSpan.Zero;
-            }
-        }
-
-        if (state.State.Phase == GroupPhase.Pending)
-        {
-            await BeginAttemptAsync(unassignedIfRefused: false);
-        }
-
-        if (state.State.Phase == GroupPhase.Generating)
-        {
-            ScoredGroupRecord scored;
-            try
-            {
-                scored = await AttemptAsync(assignment, settings, state.State.Attempts);
-            }
-            catch (Exception error)
-            {
-                logger.LogWarning("Prompt group {Key} attempt {Attempt} failed: {Error}", Key, state.State.Attempts, error.Message);
-                return await FailAttemptAsync(settings, error.Message) ?? await DeliverAsync();
-            }
-
-            _attemptStarted = false;
-            state.State.Scored = scored;
-            state.State.Phase = GroupPhase.Scored; // written with the delivery, or on its own if that fails
-            state.State.LastError = null;
-            var outcome = state.State.Attempts == 1 ? RolloutOutcome.Ok : RolloutOutcome.Retried;
-            foreach (var rollout in scored.Rollouts)
-            {
-                _metrics?.RolloutFinished(assignment.RunId, outcome, rollout.CompletionTokens.Length);
-            }
-        }
-
-        return await DeliverAsync();
-    }
-
-    /// <summary>Hands the learner the group's outcome, the scored group or its failure, and records that it has it.</summary>
-    private async Task<TimeSpan?> DeliverAsync()
-    {
-        if (state.State.Phase == GroupPhase.Scored)
-        {
-            try
-            {
-                await Learner.SubmitGroup(state.State.Scored!);
-            }
-            catch
-            {
-                await SaveAsync(); // keep the scored work while the learner is out of reach
-                throw;
-            }
-
-            state.State.Phase = GroupPhase.Delivered;
-            state.State.Reported = true;
-            await SaveAsync();
-        }
-        else if (state.State.Phase == GroupPhase.Failed && !state.State.Reported)
-        {
-            await ReportFailureAsync();
-            state.State.Reported = true;
-            await SaveAsync();
-        }
-
-        return null;
+        return await FireAsync(new GroupEvent.Advance(settings.Rollouts, settings.GroupSize), settings);
     }
 
     /// <summary>
-    /// Writes the state; if storage refuses, the group remembers that it owes the write, and tries it again before
-    /// anything else.
+    /// Moves the machine on by one event and runs the effects, following the events they give back (an attempt's
+    /// outcome, the learner's answer); returns the wait before the work should go on (null: none asked for).
     /// </summary>
-    private async Task SaveAsync()
+    private async Task<TimeSpan?> FireAsync(GroupEvent happened, RunSettings? settings = null)
     {
-        if (_forgotten)
+        var previous = _group;
+        var transition = PromptGroupMachine.Apply(previous, happened);
+        if (!transition.Accepted)
         {
-            return; // a late write of a forgotten group would bring its state back
-        }
-
-        _unsaved = true;
-        await state.WriteStateAsync();
-        _unsaved = false;
-    }
-
-    /// <summary>
-    /// Counts the next attempt before it runs; the count stays as it was if storage refuses it, and so does the
-    /// assignment of a group's first write (<paramref name="unassignedIfRefused"/>), so the controller's next start
-    /// tries it again.
-    /// </summary>
-    private async Task BeginAttemptAsync(bool unassignedIfRefused)
-    {
-        state.State.Attempts++;
-        state.State.Phase = GroupPhase.Generating;
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch
-        {
-            state.State.Attempts--;
-            state.State.Phase = GroupPhase.Pending;
-            if (unassignedIfRefused)
-            {
-                state.State.Assignment = null;
-            }
-
-            throw;
-        }
-
-        _attemptStarted = true;
-    }
-
-    /// <summary>
-    /// Records the failure of the running attempt: with budget left, the group waits for its retry (returned); with the
-    /// budget spent, the whole group is failed (null) and must still tell the learner.
-    /// </summary>
-    private async Task<TimeSpan?> FailAttemptAsync(RunSettings settings, string error)
-    {
-        string runId = state.State.Assignment!.RunId;
-        _attemptStarted = false;
-        state.State.LastError = error;
-        if (state.State.Attempts >= settings.Rollouts.MaxAttempts)
-        {
-            state.State.Phase = GroupPhase.Failed;
-            state.State.Reported = false;
-            await state.WriteStateAsync();
-            logger.LogWarning("Prompt group {Key} failed after {Attempts} attempt(s); it is left out of its step. Last error: {Error}",
-                Key, state.State.Attempts, error);
-            for (int i = 0; i < settings.GroupSize; i++)
-            {
-                _metrics?.RolloutFinished(runId, RolloutOutcome.Failed);
-            }
-
+            logger.LogDebug("Prompt group {Key} ignores {Event}: {Reason}", Key, happened.GetType().Name, transition.Ignored);
             return null;
         }
 
-        state.State.Phase = GroupPhase.Pending;
-        state.State.Retries++;
-        await state.WriteStateAsync();
-        _metrics?.RolloutRetried(runId);
-        return settings.Rollouts.BackoffAfter(state.State.Attempts);
+        _group = transition.Next;
+        if (_group.Stage != GroupStage.Forgotten)
+        {
+            _group.Store(state.State);
+        }
+
+        TimeSpan? wait = null;
+        foreach (var effect in transition.Effects)
+        {
+            switch (effect)
+            {
+                case GroupEffect.Write write:
+                    await WriteAsync(write.Mode, previous);
+                    break;
+                case GroupEffect.RunAttempt run:
+                    return await RunAttemptAsync(run.Attempt, settings!);
+                case GroupEffect.SubmitGroup submit:
+                    try
+                    {
+                        await Learner.SubmitGroup(submit.Scored);
+                    }
+                    catch
+                    {
+                        await FireAsync(new GroupEvent.GroupRefused());
+                        throw;
+                    }
+
+                    return await FireAsync(new GroupEvent.GroupSubmitted(), settings);
+                case GroupEffect.SubmitFailure failure:
+                    await Learner.SubmitFailure(failure.Step, failure.PromptIndex, failure.Attempts, failure.Reason);
+                    return await FireAsync(new GroupEvent.FailureSubmitted(), settings);
+                case GroupEffect.WaitThenAdvance next:
+                    wait = next.Delay;
+                    break;
+                case GroupEffect.CountRollouts count:
+                    CountRollouts(count);
+                    break;
+                case GroupEffect.CountRetry:
+                    _metrics?.RolloutRetried(_group.Assignment!.RunId);
+                    break;
+                case GroupEffect.LogGroupFailed failed:
+                    logger.LogWarning("Prompt group {Key} failed after {Attempts} attempt(s); it is left out of its step. Last error: {Error}",
+                        Key, failed.Attempts, failed.Error);
+                    break;
+                case GroupEffect.Clear:
+                    await ClearAsync();
+                    break;
+                default:
+                    throw new InvalidOperationException($"Prompt group {Key} has no way to run {effect}.");
+            }
+        }
+
+        return wait;
     }
 
-    private Task ReportFailureAsync()
+    /// <summary>Runs one attempt and gives its outcome to the machine.</summary>
+    private async Task<TimeSpan?> RunAttemptAsync(int attempt, RunSettings settings)
     {
-        var assignment = state.State.Assignment!;
-        return Learner.SubmitFailure(assignment.Step, assignment.PromptIndex, state.State.Attempts,
-            $"{state.State.Attempts} attempt(s) failed; last: {state.State.LastError ?? "unknown"}");
+        var assignment = _group.Assignment!;
+        ScoredGroupRecord scored;
+        try
+        {
+            scored = await AttemptAsync(assignment, settings, attempt);
+        }
+        catch (Exception error)
+        {
+            logger.LogWarning("Prompt group {Key} attempt {Attempt} failed: {Error}", Key, attempt, error.Message);
+            return await FireAsync(new GroupEvent.AttemptFailed(attempt, error.Message, settings.Rollouts, settings.GroupSize), settings);
+        }
+
+        return await FireAsync(new GroupEvent.AttemptSucceeded(attempt, scored), settings);
+    }
+
+    /// <summary>
+    /// Writes the state. A refused write propagates; as <paramref name="mode"/> says, it also puts
+    /// <paramref name="previous"/> back (the change did not happen: an attempt is counted only once stored, and a
+    /// group's first assignment is tried again by the controller's next start), or is owed and made again before
+    /// anything else.
+    /// </summary>
+    private async Task WriteAsync(WriteMode mode, GroupMachineState previous)
+    {
+        switch (mode)
+        {
+            case WriteMode.RollBackIfRefused:
+                try
+                {
+                    await state.WriteStateAsync();
+                }
+                catch
+                {
+                    _group = previous;
+                    _group.Store(state.State);
+                    throw;
+                }
+
+                break;
+            case WriteMode.OweIfRefused:
+                if (_group.Stage == GroupStage.Forgotten)
+                {
+                    return; // a late write of a forgotten group would bring its state back
+                }
+
+                _unsaved = true;
+                await state.WriteStateAsync();
+                _unsaved = false;
+                break;
+            default:
+                await state.WriteStateAsync();
+                break;
+        }
+    }
+
+    private void CountRollouts(GroupEffect.CountRollouts count)
+    {
+        string runId = _group.Assignment!.RunId;
+        if (count.Scored is { } scored)
+        {
+            foreach (var rollout in scored.Rollouts)
+            {
+                _metrics?.RolloutFinished(runId, count.Outcome, rollout.CompletionTokens.Length);
+            }
+
+            return;
+        }
+
+        for (int i = 0; i < count.Count; i++)
+        {
+            _metrics?.RolloutFinished(runId, count.Outcome);
+        }
+    }
+
+    /// <summary>Deletes the state: nothing more runs or writes in this activation.</summary>
+    private async Task ClearAsync()
+    {
+        _work?.Dispose();
+        _work = null;
+        LeaveInFlight();
+        if (state.RecordExists)
+        {
+            await state.ClearStateAsync();
+        }
+
+        DeactivateOnIdle();
     }
 
     /// <summary>One attempt within the attempt timeout; a stalled one is abandoned (and its wait cancelled).</summary>
     private async Task<ScoredGroupRecord> AttemptAsync(PromptGroupAssignment assignment, RunSettings settings, int attempt)
     {
         var timeout = TimeSpan.FromSeconds(settings.Rollouts.AttemptTimeoutSeconds);
-        var fault = new FaultInjector(settings.Faults, settings.Seed).Decide(Key, state.State.Draw);
+        var fault = new FaultInjector(settings.Faults, settings.Seed).Decide(Key, _group.Draw);
         using var abandon = new CancellationTokenSource();
         var work = ScoreAsync(assignment, settings, attempt, fault, abandon.Token);
         try
@@ -393,7 +373,7 @@ public sealed class PromptGroupGrain(
             assignment.PromptIndex, settings.PromptsPerStep);
         var requests = Enumerable.Range(0, settings.GroupSize)
             .Select(g => new GenerationRequest(prompt.Image, promptTokens,
-                SamplingSeed.For(settings.Seed, assignment.Step, assignment.PromptIndex, g, state.State.Draw - 1)))
+                SamplingSeed.For(settings.Seed, assignment.Step, assignment.PromptIndex, g, _group.Draw - 1)))
             .ToArray();
 
         var clock = Stopwatch.StartNew();

@@ -4,7 +4,9 @@ namespace Grid.Grains.PromptGroups;
 
 /// <summary>
 /// A prompt group's persisted state: its assignment, phase, attempts and retries, and the scored group once it has
-/// one. A group reactivated on another silo carries on from here, so every attempt and retry is counted once.
+/// one. A group reactivated on another silo carries on from here, so every attempt and retry is counted once. The
+/// activation works on <see cref="GroupMachineState"/> (<see cref="GroupMachineState.Load"/>,
+/// <see cref="GroupMachineState.Store"/>); this stored shape is unchanged, so records written by earlier versions load.
 /// </summary>
 [GenerateSerializer]
 [Alias("grid.PromptGroupState")]

@@ -1,8 +1,15 @@
 using System.Diagnostics;
+using Polly;
+using Polly.Retry;
 
 namespace Grid.Hosting.Weights;
 
-/// <summary>Runs a storage operation, retrying transient failures with bounded exponential backoff.</summary>
+/// <summary>
+/// Runs a storage operation, retrying transient failures with bounded exponential backoff: a Polly retry pipeline of
+/// <see cref="WeightStoreRetryOptions"/> (no jitter: the first retry waits <see cref="WeightStoreRetryOptions.InitialDelay"/>,
+/// each next one twice as long, up to <see cref="WeightStoreRetryOptions.MaxDelay"/>). A transient error on the last
+/// attempt becomes a <see cref="WeightStoreUnavailableException"/>; other errors and cancellation pass through.
+/// </summary>
 internal static class TransientRetry
 {
     public static async Task<T> RunAsync<T>(
@@ -13,29 +20,49 @@ internal static class TransientRetry
         CancellationToken cancellationToken)
     {
         var clock = Stopwatch.StartNew();
-        var delay = retry.InitialDelay;
-        for (int number = 1; ; number++)
+        int number = 0;
+        if (cancellationToken.IsCancellationRequested)
         {
-            try
-            {
-                return await attempt(number, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception error) when (!cancellationToken.IsCancellationRequested && isTransient(error))
-            {
-                if (number >= retry.MaxAttempts)
-                {
-                    throw new WeightStoreUnavailableException(
-                        $"{operation} failed {number} times over {clock.Elapsed.TotalSeconds:F1} s with transient "
-                        + $"errors; last: {error.GetType().Name}: {error.Message} Check that the storage is running "
-                        + "and reachable (for Azurite: is the process up on the ports in the connection string?), "
-                        + "then retry.",
-                        error);
-                }
-
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, retry.MaxDelay.Ticks));
-            }
+            // Polly would refuse to start; the operation itself decides what a cancelled call does, and nothing retries.
+            return await attempt(++number, cancellationToken).ConfigureAwait(false);
         }
+
+        var pipeline = Pipeline(retry, isTransient, cancellationToken);
+        try
+        {
+            return await pipeline.ExecuteAsync(
+                async ct => await attempt(++number, ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception error) when (!cancellationToken.IsCancellationRequested && isTransient(error))
+        {
+            // The pipeline gives a transient error back only when the attempts are spent.
+            throw new WeightStoreUnavailableException(
+                $"{operation} failed {number} times over {clock.Elapsed.TotalSeconds:F1} s with transient "
+                + $"errors; last: {error.GetType().Name}: {error.Message} Check that the storage is running "
+                + "and reachable (for Azurite: is the process up on the ports in the connection string?), "
+                + "then retry.",
+                error);
+        }
+    }
+
+    /// <summary>Retries a transient error while attempts are left and the caller has not cancelled.</summary>
+    private static ResiliencePipeline Pipeline(WeightStoreRetryOptions retry, Func<Exception, bool> isTransient,
+        CancellationToken cancellationToken)
+    {
+        int attempts = retry.MaxAttempts;
+        return new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+        {
+            // Polly counts retries and needs at least one; the predicate below keeps to the attempt budget.
+            MaxRetryAttempts = Math.Max(1, attempts - 1),
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } error
+                && args.AttemptNumber + 1 < attempts
+                && !cancellationToken.IsCancellationRequested
+                && isTransient(error)),
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = false,
+            Delay = retry.InitialDelay,
+            MaxDelay = retry.MaxDelay,
+        }).Build();
     }
 
     /// <summary>

@@ -4,7 +4,6 @@ using Grid.Cluster.Tests.Infrastructure;
 using Grid.Contracts.Runs;
 using Grid.Hosting;
 using Grid.Hosting.Configuration;
-using Grid.Hosting.Tests.Infrastructure;
 using Grid.Hosting.Weights;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -3,7 +3,6 @@ using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 using Grid.Cluster.Tests.Infrastructure;
-using Grid.Hosting.Tests.Infrastructure;
 
 namespace Grid.Cluster.Tests.Cluster;
 

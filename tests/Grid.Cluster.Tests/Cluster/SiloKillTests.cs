@@ -2,11 +2,9 @@ using Grid.Cluster.Tests.Infrastructure;
 using Grid.Contracts.Learning;
 using Grid.Contracts.Rollouts;
 using Grid.Contracts.Runs;
-using Grid.Grains.Tests.Infrastructure;
 using Grid.Hosting;
 using Grid.Hosting.Configuration;
 using Grid.Hosting.Placement;
-using Grid.Hosting.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 

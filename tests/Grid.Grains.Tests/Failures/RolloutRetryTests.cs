@@ -3,7 +3,6 @@ using Grid.Contracts.Rollouts;
 using Grid.Contracts.Runs;
 using Grid.Grains.Tests.Infrastructure;
 using Grid.Hosting.Placement;
-using Grid.Hosting.Tests.Infrastructure;
 using Grid.Training.Faults;
 using Grid.Training.Settings;
 

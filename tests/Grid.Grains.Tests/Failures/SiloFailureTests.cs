@@ -4,7 +4,6 @@ using Grid.Contracts.Runs;
 using Grid.Grains.Rollouts;
 using Grid.Grains.Tests.Infrastructure;
 using Grid.Hosting.Placement;
-using Grid.Hosting.Tests.Infrastructure;
 using Grid.Training.Settings;
 using Orleans.TestingHost;
 

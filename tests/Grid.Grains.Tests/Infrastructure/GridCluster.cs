@@ -4,7 +4,6 @@ using Grid.Grains;
 using Grid.Grains.Mapping;
 using Grid.Grains.Rollouts;
 using Grid.Hosting.Configuration;
-using Grid.Hosting.Tests.Infrastructure;
 using Grid.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 

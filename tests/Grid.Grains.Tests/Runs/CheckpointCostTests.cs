@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Grid.Core;
 using Grid.Grains.Tests.Infrastructure;
-using Grid.Hosting.Tests.Infrastructure;
 using Grid.Hosting.Weights;
 using Grid.Learning.Objective;
 using Grid.Policy.Checkpoints;

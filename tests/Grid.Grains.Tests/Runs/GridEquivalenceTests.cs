@@ -3,7 +3,6 @@ using Grid.Contracts.Runs;
 using Grid.Core;
 using Grid.Grains.Mapping;
 using Grid.Grains.Tests.Infrastructure;
-using Grid.Hosting.Tests.Infrastructure;
 using Grid.Training.Metrics;
 using Grid.Training.Settings;
 

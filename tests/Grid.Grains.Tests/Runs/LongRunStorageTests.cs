@@ -3,7 +3,6 @@ using Grid.Contracts.Runs;
 using Grid.Grains.Controller;
 using Grid.Grains.Rollouts;
 using Grid.Grains.Tests.Infrastructure;
-using Grid.Hosting.Tests.Infrastructure;
 using Grid.Training.Settings;
 
 namespace Grid.Grains.Tests.Runs;

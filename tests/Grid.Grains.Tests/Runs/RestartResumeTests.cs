@@ -3,7 +3,6 @@ using Azure.Storage.Blobs;
 using Grid.Contracts.Runs;
 using Grid.Grains.Tests.Infrastructure;
 using Grid.Hosting.Configuration;
-using Grid.Hosting.Tests.Infrastructure;
 using Grid.Hosting.Weights;
 using Grid.Training.Settings;
 using Microsoft.Extensions.DependencyInjection;

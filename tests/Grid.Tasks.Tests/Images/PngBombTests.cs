@@ -1,9 +1,7 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
-using System.Text;
 using Grid.Tasks.Datasets;
 using Grid.Tasks.Images;
 using Grid.Tasks.Tests.Datasets;
+using static Grid.TestSupport.HostileFiles;
 
 namespace Grid.Tasks.Tests.Images;
 
@@ -69,52 +67,4 @@ public sealed class PngBombTests : IDisposable
     [Fact]
     public void An_image_within_the_limit_still_decodes() =>
         Assert.Equal(3000, PngCodec.Decode(Bomb(3000, 2))!.Width);
-
-    /// <summary>An RGB PNG declaring width x height with <paramref name="rows"/> (default all) rows of zero pixels.</summary>
-    internal static byte[] Bomb(int width, int height, int? rows = null)
-    {
-        using var idat = new MemoryStream();
-        using (var z = new ZLibStream(idat, CompressionLevel.SmallestSize, leaveOpen: true))
-        {
-            var row = new byte[1 + (3L * width)];
-            for (int i = 0; i < (rows ?? height); i++)
-            {
-                z.Write(row);
-            }
-        }
-
-        var ihdr = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
-        BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
-        ihdr[8] = 8;
-        ihdr[9] = 2;
-        using var png = new MemoryStream();
-        png.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
-        Chunk(png, "IHDR", ihdr);
-        Chunk(png, "IDAT", idat.ToArray());
-        Chunk(png, "IEND", []);
-        return png.ToArray();
-    }
-
-    private static void Chunk(Stream png, string type, byte[] data)
-    {
-        var header = new byte[8];
-        BinaryPrimitives.WriteInt32BigEndian(header, data.Length);
-        Encoding.ASCII.GetBytes(type, header.AsSpan(4));
-        png.Write(header);
-        png.Write(data);
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in header.AsSpan(4).ToArray().Concat(data))
-        {
-            crc ^= b;
-            for (int bit = 0; bit < 8; bit++)
-            {
-                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320 : crc >> 1;
-            }
-        }
-
-        var trailer = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(trailer, ~crc);
-        png.Write(trailer);
-    }
 }

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Grid.Cluster.Tests.Infrastructure;
 using Grid.Contracts.Runs;
 using Grid.Hosting;
 using Grid.Hosting.Configuration;

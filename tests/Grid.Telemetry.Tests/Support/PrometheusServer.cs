@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using Grid.Cluster.Tests.Infrastructure;
 
 namespace Grid.Telemetry.Tests.Support;
 

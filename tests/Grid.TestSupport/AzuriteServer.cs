@@ -3,15 +3,14 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Grid.Hosting.Tests.Infrastructure;
+namespace Grid.TestSupport;
 
 /// <summary>
 /// One Azurite process for tests: installs the pinned Azurite from infra/azurite (npm ci, once per checkout, under a
 /// file lock so parallel test projects do not collide), starts it on free loopback ports, waits until it accepts
 /// connections and kills it on dispose. <see cref="StopAsync"/> / <see cref="StartAsync"/> take it down and bring it
 /// back on the same ports and data folder, for "storage unreachable for 10 s" scenarios.
-/// This file depends on nothing but the BCL: other test projects link it
-/// (<c>&lt;Compile Include="../Grid.Hosting.Tests/Infrastructure/AzuriteServer.cs" Link="Infrastructure/AzuriteServer.cs" /&gt;</c>).
+/// It depends on nothing but the BCL.
 /// </summary>
 public sealed class AzuriteServer : IAsyncDisposable
 {

@@ -1,4 +1,4 @@
-namespace Grid.Hosting.Tests.Infrastructure;
+namespace Grid.TestSupport;
 
 /// <summary>What a test silo declares about learner capacity.</summary>
 public sealed record SiloRole(int GpuDevices, bool AllowCpuLearner)

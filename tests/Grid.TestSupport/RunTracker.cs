@@ -2,12 +2,12 @@ using System.Diagnostics;
 using Grid.Contracts.Rollouts;
 using Grid.Contracts.Runs;
 
-namespace Grid.Grains.Tests.Infrastructure;
+namespace Grid.TestSupport;
 
 /// <summary>
 /// A run on a test grid, watched from the client the way <c>grid submit --wait</c> does: polls the controller (which
 /// also brings it back if its silo died) and the groups of a step, on one clock started with the run. Depends on
-/// nothing but the grain contracts (and xunit's asserts), so the process-cluster tests link it too.
+/// nothing but the grain contracts (and xunit's asserts), so the process-cluster tests use it too.
 /// </summary>
 public sealed class RunTracker
 {

@@ -6,7 +6,7 @@ using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Grid.Cluster.Tests.Infrastructure;
+namespace Grid.TestSupport;
 
 /// <summary>
 /// One `dotnet grid.dll ...` child process with its output captured. Disposing kills it and its children; every
@@ -209,7 +209,7 @@ public sealed class GridProcess : IAsyncDisposable
     }
 
     /// <summary>Kills the process and its children if they still run, waiting up to 5 s; one already gone is fine.</summary>
-    internal static void TryKill(Process process)
+    public static void TryKill(Process process)
     {
         try
         {

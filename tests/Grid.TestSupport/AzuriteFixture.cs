@@ -1,8 +1,8 @@
-namespace Grid.Hosting.Tests.Infrastructure;
+namespace Grid.TestSupport;
 
 /// <summary>
 /// xunit class/collection fixture owning one <see cref="AzuriteServer"/> (own ports, own temp data folder).
-/// Use it as <c>IClassFixture&lt;AzuriteFixture&gt;</c>; other test projects link this file and AzuriteServer.cs.
+/// Use it as <c>IClassFixture&lt;AzuriteFixture&gt;</c> in any test project that references Grid.TestSupport.
 /// </summary>
 public sealed class AzuriteFixture : IAsyncLifetime
 {

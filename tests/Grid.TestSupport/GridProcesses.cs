@@ -1,4 +1,4 @@
-namespace Grid.Cluster.Tests.Infrastructure;
+namespace Grid.TestSupport;
 
 /// <summary>
 /// The `grid` processes one test starts, all in one temporary work folder. Disposing stops every process and deletes

@@ -1,3 +1,4 @@
+using Grid.Hosting;
 using Grid.Hosting.Configuration;
 using Grid.Hosting.Placement;
 using Grid.Hosting.Storage;
@@ -6,12 +7,12 @@ using Orleans.Configuration;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.TestingHost;
 
-namespace Grid.Hosting.Tests.Infrastructure;
+namespace Grid.TestSupport;
 
 /// <summary>
 /// An in-process Orleans test cluster whose silo i declares <c>roles[i]</c>, with Grid placement, memory storage and
 /// fast failure detection, exactly as <c>AddGridSilo</c> wires them (clustering stays the test cluster's own).
-/// Other test projects link this file (with <c>SiloRole.cs</c>) and add their own silo wiring, e.g. the grains.
+/// Test projects add their own silo wiring, e.g. the grains.
 /// </summary>
 public sealed class PlacementCluster : IAsyncDisposable
 {
