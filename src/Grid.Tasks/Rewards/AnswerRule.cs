@@ -141,15 +141,20 @@ public sealed record AnswerRule(AnswerKind Kind, decimal Tolerance = 0)
             return null;
         }
 
-        string nfc;
-        try
+        for (int i = 0; i < text.Length; i++)
         {
-            nfc = text.Normalize(NormalizationForm.FormC);
+            if (char.IsSurrogate(text[i]))
+            {
+                if (!char.IsHighSurrogate(text[i]) || i + 1 >= text.Length || !char.IsLowSurrogate(text[i + 1]))
+                {
+                    return null; // a lone surrogate: not text
+                }
+
+                i++;
+            }
         }
-        catch (ArgumentException)
-        {
-            return null; // a lone surrogate: not text
-        }
+
+        string nfc = UnicodeNfc.Normalize(text);
 
         var result = new StringBuilder(nfc.Length);
         bool space = false;
