@@ -71,7 +71,7 @@ public sealed class OwnDataRefusalTests : IDisposable
     }
 
     [Fact]
-    public void An_empty_image_file_is_refused() 
+    public void An_empty_image_file_is_refused()
     {
         File.WriteAllBytes(_data.PathOf("img/empty.png"), []);
         Refuse(Record("img/empty.png"), "the file is empty");

@@ -23,7 +23,7 @@ public sealed class SplitAndImportTests
         Assert.Empty(ids.Where(id => !DatasetSplit.IsEval(id, 5, 0.1)).Intersect(eval));
         // Order and membership of other ids do not matter: the same id lands on the same side.
         Assert.Equal(DatasetSplit.IsEval("q42", 5, 0.1), eval.Contains("q42"));
-        Assert.Empty(ids.Where(id => DatasetSplit.IsEval(id, 5, 0)));
+        Assert.DoesNotContain(ids, id => DatasetSplit.IsEval(id, 5, 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => DatasetSplit.IsEval("a", 5, 1.5));
     }
 
