@@ -41,10 +41,11 @@ public static class PolicyImage
             throw new ArgumentOutOfRangeException(nameof(size), size, "The target image size must be at least 1.");
         }
 
+        (int Width, int Height)? declared = null;
         if (PngCodec.HasPngSignature(file))
         {
-            var (w, h) = PngCodec.ReadDeclaredSize(file);
-            if (PngCodec.TooLarge(w, h, maxPixels) is { } refusal)
+            declared = PngCodec.ReadDeclaredSize(file);
+            if (PngCodec.TooLarge(declared.Value.Width, declared.Value.Height, maxPixels) is { } refusal)
             {
                 throw new InvalidDataException($"Image too large: {refusal}.");
             }
@@ -58,6 +59,12 @@ public static class PolicyImage
         if (width < 1 || height < 1)
         {
             throw new InvalidDataException($"Corrupt image: its header declares {width}x{height} pixels. Re-export the image.");
+        }
+
+        if (declared is { } size0 && (size0.Width, size0.Height) != (width, height))
+        {
+            throw new InvalidDataException($"Corrupt PNG: its IHDR declares {size0.Width}x{size0.Height} but the decoder reads "
+                + $"{width}x{height}. Re-export the image.");
         }
 
         if (PngCodec.TooLarge(width, height, maxPixels) is { } tooLarge)
