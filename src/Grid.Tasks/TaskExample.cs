@@ -1,4 +1,5 @@
 using Grid.Tasks.Images;
+using Grid.Tasks.Rewards;
 
 namespace Grid.Tasks;
 
@@ -14,6 +15,10 @@ namespace Grid.Tasks;
 /// <param name="Reasoning">Reference reasoning for SFT; empty when a dataset does not provide one.</param>
 public sealed record TaskExample(string Id, string Task, string Question, string Answer, RgbImage Image, string Reasoning)
 {
+    /// <summary>How the verifier compares answers with <see cref="Answer"/>; the built-in tasks use
+    /// <see cref="AnswerRule.Auto"/>, a dataset may state another per dataset or per record.</summary>
+    public AnswerRule AnswerRule { get; init; } = AnswerRule.Auto;
+
     /// <summary>The completion SFT teaches: &lt;think&gt;reasoning&lt;/think&gt;&lt;answer&gt;answer&lt;/answer&gt;.</summary>
     public string ReferenceCompletion => $"<think>{Reasoning}</think><answer>{Answer}</answer>";
 }

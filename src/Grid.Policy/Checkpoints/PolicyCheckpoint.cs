@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Grid.Policy.Model;
+using Grid.Policy.Tokenization;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
@@ -23,12 +24,24 @@ public static class PolicyCheckpoint
 
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
-    /// <summary>Writes the checkpoint into <paramref name="directory"/> (created if needed) and returns the weights' sha256.</summary>
-    public static string Save(VisionLanguagePolicy policy, PolicyConfig config, string directory)
+    /// <summary>
+    /// Writes the checkpoint into <paramref name="directory"/> (created if needed) and returns the weights' sha256.
+    /// The manifest records <paramref name="tokenizer"/> (default: <see cref="Tokenizer.Default"/>), whose vocabulary
+    /// must fit the config's embedding.
+    /// </summary>
+    public static string Save(VisionLanguagePolicy policy, PolicyConfig config, string directory, Tokenizer? tokenizer = null)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(config);
         ArgumentException.ThrowIfNullOrEmpty(directory);
+        tokenizer ??= Tokenizer.Default;
+        if (tokenizer.VocabSize > config.VocabSize)
+        {
+            throw new ArgumentException(
+                $"The tokenizer {tokenizer} has more ids than the policy's embedding ({config.VocabSize} rows); "
+                + $"build the policy with VocabSize {tokenizer.VocabSize} or more.", nameof(tokenizer));
+        }
+
         if (policy.Config != config)
         {
             throw new ArgumentException(
@@ -41,7 +54,8 @@ public static class PolicyCheckpoint
         string sha256 = Sha256Hex(weights);
         WriteAtomically(Path.Combine(directory, WeightsFileName), weights);
         WriteAtomically(Path.Combine(directory, ConfigFileName), JsonSerializer.SerializeToUtf8Bytes(config, Json));
-        var manifest = new CheckpointManifest(FormatVersion, WeightsFileName, sha256, weights.LongLength, policy.ParameterCount, config);
+        var manifest = new CheckpointManifest(FormatVersion, WeightsFileName, sha256, weights.LongLength, policy.ParameterCount, config,
+            TokenizerRecord.Of(tokenizer));
         WriteAtomically(Path.Combine(directory, ManifestFileName), JsonSerializer.SerializeToUtf8Bytes(manifest, Json));
         return sha256;
     }
@@ -58,11 +72,13 @@ public static class PolicyCheckpoint
     /// <summary>
     /// Loads a checkpoint, refusing a weights file whose sha256 is not the recorded one and weights whose tensor names
     /// or shapes disagree with the config. Every file must lie inside <paramref name="directory"/> (no "..", absolute
-    /// path or symbolic link leading out), and sizes are checked before anything large is read or allocated.
+    /// path or symbolic link leading out), and sizes are checked before anything large is read or allocated. A checkpoint
+    /// trained with another tokenizer than <paramref name="tokenizer"/> (default: <see cref="Tokenizer.Default"/>) is
+    /// refused (see <see cref="RequireTokenizer"/>).
     /// </summary>
-    public static (VisionLanguagePolicy Policy, PolicyConfig Config) Load(string directory)
+    public static (VisionLanguagePolicy Policy, PolicyConfig Config) Load(string directory, Tokenizer? tokenizer = null)
     {
-        var (manifest, config, weightsPath) = Inspect(directory);
+        var (manifest, config, weightsPath) = Inspect(directory, tokenizer);
         byte[] weights = ReadBounded(weightsPath, manifest.WeightsBytes); // hash and load the same bytes
         string actual = Sha256Hex(weights);
         if (!string.Equals(actual, manifest.WeightsSha256, StringComparison.OrdinalIgnoreCase))
@@ -94,10 +110,12 @@ public static class PolicyCheckpoint
     /// config.json agreeing with it), the weights file inside the folder with the recorded size. Cheap: run it before
     /// expensive work that will need the checkpoint.
     /// </summary>
-    public static (CheckpointManifest Manifest, PolicyConfig Config, string WeightsPath) Inspect(string directory)
+    public static (CheckpointManifest Manifest, PolicyConfig Config, string WeightsPath) Inspect(string directory,
+        Tokenizer? tokenizer = null)
     {
         var manifest = ReadManifest(directory);
         string folder = Path.GetFullPath(directory);
+        RequireTokenizer(manifest, tokenizer ?? Tokenizer.Default, Path.Combine(folder, ManifestFileName));
         var config = CheckConfig(manifest.Config, Path.Combine(folder, ManifestFileName));
         string weightsPath = Inside(folder, manifest.WeightsFile, "weights file");
         if (!File.Exists(weightsPath))
@@ -183,6 +201,28 @@ public static class PolicyCheckpoint
         }
 
         return manifest;
+    }
+
+    /// <summary>
+    /// Throws when the checkpoint was trained with another tokenizer than <paramref name="tokenizer"/>: the same ids would
+    /// mean other text. A manifest without a tokenizer record (written before they were recorded) means
+    /// <see cref="Tokenizer.Default"/>.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The tokenizers differ; the message names both.</exception>
+    public static void RequireTokenizer(CheckpointManifest manifest, Tokenizer tokenizer, string manifestPath)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        var recorded = manifest.TokenizerOrDefault;
+        if (!recorded.Matches(tokenizer))
+        {
+            string known = Tokenizer.Find(recorded.Name) is { } match && recorded.Matches(match)
+                ? $"Run with the {recorded.Name} tokenizer to use this checkpoint"
+                : "No tokenizer this build knows has that vocabulary; use the build that wrote the checkpoint";
+            throw new InvalidDataException(
+                $"'{manifestPath}' was trained with the tokenizer {recorded}{(manifest.Tokenizer is null ? " (no record: an older checkpoint)" : "")}, "
+                + $"not {tokenizer}. Token ids would mean other text. {known}, or start from a checkpoint trained with {tokenizer.Name}.");
+        }
     }
 
     /// <summary>The recorded sha256 (lower-case hex) of a saved checkpoint's weights file.</summary>

@@ -1,13 +1,17 @@
 using System.Text;
 using System.Text.Json;
 using Grid.Tasks.Images;
+using Grid.Tasks.Rewards;
 
 namespace Grid.Tasks.Datasets;
 
 /// <summary>
-/// Loads a JSONL dataset written by <see cref="DatasetWriter"/> or by hand. Users bring their own data, so every
-/// record is checked and the first bad one is refused with a <see cref="DatasetFormatException"/> naming the file,
-/// the line, what is wrong and what to do. Blank lines are skipped; "reasoning" is optional.
+/// Loads a JSONL dataset written by <see cref="DatasetWriter"/> or by hand, in Grid's layout or the R1-V /
+/// open-r1-multimodal layout (docs/datasets.md; each record's layout is recognised by its fields: one with
+/// "problem" is R1-V). Users bring their own data, so every record is checked and the first bad one is refused with a
+/// <see cref="DatasetFormatException"/> naming the file, the line, what is wrong and what to do. Blank lines are
+/// skipped, a UTF-8 byte order mark at the start is skipped, CRLF line ends are accepted, a file without records is
+/// refused; "reasoning" is optional.
 /// </summary>
 public static class DatasetReader
 {
@@ -17,8 +21,8 @@ public static class DatasetReader
     /// <summary>A record (one line) longer than this many bytes is refused; records are short JSON objects.</summary>
     public const int MaxLineLength = 1 << 20;
 
-    /// <summary>A PNG file larger than this is refused unread.</summary>
-    public const long MaxImageFileBytes = 64L << 20;
+    /// <summary>An image file larger than this is refused unread.</summary>
+    public const long MaxImageFileBytes = PolicyImage.MaxFileBytes;
 
     /// <summary>
     /// All of a loaded dataset's images together may declare at most this many pixels (3 bytes each in memory,
@@ -35,11 +39,11 @@ public static class DatasetReader
     /// <exception cref="FileNotFoundException">There is no file at <paramref name="jsonlPath"/>.</exception>
     /// <exception cref="DatasetFormatException">A record is malformed or its image is missing, outside the
     /// dataset's folder, not a PNG, or too large.</exception>
-    public static IReadOnlyList<TaskExample> Load(string jsonlPath)
+    public static IReadOnlyList<TaskExample> Load(string jsonlPath, DatasetReadOptions? options = null)
     {
         var examples = new List<TaskExample>();
         long pixels = 0;
-        foreach (var (example, lineNumber) in ReadWithLines(jsonlPath))
+        foreach (var (example, lineNumber, _) in ReadEntries(jsonlPath, options))
         {
             pixels += (long)example.Image.Width * example.Image.Height;
             if (pixels > MaxTotalPixels)
@@ -59,9 +63,12 @@ public static class DatasetReader
     /// The records one by one, each checked as <see cref="Load"/> checks it (duplicate ids included), holding only the
     /// current image in memory: for checking a dataset of any size.
     /// </summary>
-    public static IEnumerable<TaskExample> Read(string jsonlPath) => ReadWithLines(jsonlPath).Select(pair => pair.Example);
+    public static IEnumerable<TaskExample> Read(string jsonlPath, DatasetReadOptions? options = null) =>
+        ReadEntries(jsonlPath, options).Select(entry => entry.Example);
 
-    private static IEnumerable<(TaskExample Example, int Line)> ReadWithLines(string jsonlPath)
+    /// <summary>As <see cref="Read"/>, with each record's 1-based line number.</summary>
+    /// <exception cref="FileNotFoundException">There is no file at <paramref name="jsonlPath"/> (thrown at once).</exception>
+    public static IEnumerable<DatasetEntry> ReadEntries(string jsonlPath, DatasetReadOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(jsonlPath);
         string fullPath = Path.GetFullPath(jsonlPath);
@@ -77,12 +84,13 @@ public static class DatasetReader
                 + "'grid dataset export'.", fullPath);
         }
 
-        return Records(jsonlPath, fullPath);
+        return Records(jsonlPath, fullPath, options ?? DatasetReadOptions.Default);
     }
 
-    private static IEnumerable<(TaskExample, int)> Records(string jsonlPath, string fullPath)
+    private static IEnumerable<DatasetEntry> Records(string jsonlPath, string fullPath, DatasetReadOptions options)
     {
         string folder = Path.GetDirectoryName(fullPath)!;
+        string stem = Path.GetFileNameWithoutExtension(fullPath);
         var lineOfId = new Dictionary<string, int>(StringComparer.Ordinal);
         int lineNumber = 0;
         using var reader = Open(jsonlPath, fullPath);
@@ -96,7 +104,7 @@ public static class DatasetReader
                 continue;
             }
 
-            var example = ReadRecord(text, folder, new LineContext(jsonlPath, lineNumber));
+            var (example, imageFile) = ReadRecord(text, folder, stem, options, new LineContext(jsonlPath, lineNumber));
             if (lineOfId.TryGetValue(example.Id, out int firstLine))
             {
                 throw new DatasetFormatException(jsonlPath, lineNumber,
@@ -104,7 +112,14 @@ public static class DatasetReader
             }
 
             lineOfId[example.Id] = lineNumber;
-            yield return (example, lineNumber);
+            yield return new DatasetEntry(example, lineNumber, imageFile);
+        }
+
+        if (lineOfId.Count == 0)
+        {
+            throw new DatasetFormatException(jsonlPath, Math.Max(lineNumber, 1),
+                $"the file holds no records ({(lineNumber == 0 ? "it is empty" : $"{lineNumber} blank lines")}). Put one JSON "
+                + "record per line, e.g. " + DatasetFields.ExampleRecord + ", or check that this is the right file.");
         }
     }
 
@@ -178,7 +193,7 @@ public static class DatasetReader
         }
     }
 
-    private static TaskExample ReadRecord(string line, string folder, LineContext at)
+    private static (TaskExample, string) ReadRecord(string line, string folder, string stem, DatasetReadOptions options, LineContext at)
     {
         JsonDocument document;
         try
@@ -200,6 +215,11 @@ public static class DatasetReader
                     + "e.g. " + DatasetFields.ExampleRecord);
             }
 
+            if (root.TryGetProperty(R1VFields.Problem, out _))
+            {
+                return ReadR1VRecord(root, folder, stem, options, at);
+            }
+
             var missing = s_requiredFields.Where(name => !root.TryGetProperty(name, out _)).ToList();
             if (missing.Count > 0)
             {
@@ -211,17 +231,109 @@ public static class DatasetReader
 
             string id = RequireText(root, DatasetFields.Id, at);
             string task = RequireText(root, DatasetFields.Task, at);
-            if (!TaskCatalog.TryGet(task, out _))
+            var rule = ReadAnswerRule(root, options, at);
+            if (!TaskCatalog.TryGet(task, out _) && !(root.TryGetProperty(DatasetFields.AnswerKind, out _) || options.AnswerRule is not null))
             {
-                throw at.Refuse($"unknown task \"{task}\". Known tasks: {string.Join(", ", TaskCatalog.Names)}.");
+                throw at.Refuse($"unknown task \"{task}\". Known tasks: {string.Join(", ", TaskCatalog.Names)}. For your "
+                    + $"own data, name the task freely and state how answers are checked: \"{DatasetFields.AnswerKind}\": one of "
+                    + $"{string.Join(", ", AnswerRule.KindNames)}.");
             }
 
+            RequireTaskName(task, at);
             string question = RequireText(root, DatasetFields.Question, at);
             string answer = RequireText(root, DatasetFields.Answer, at);
+            RequireAnswer(rule, answer, at);
             string imagePath = RequireText(root, DatasetFields.Image, at);
             string reasoning = OptionalText(root, DatasetFields.Reasoning, at);
-            var image = LoadImage(imagePath, folder, at);
-            return new TaskExample(id, task, question, answer, image, reasoning);
+            var (image, imageFile) = LoadImage(imagePath, folder, options, at);
+            return (new TaskExample(id, task, question, answer, image, reasoning) { AnswerRule = rule }, imageFile);
+        }
+    }
+
+    /// <summary>An R1-V / open-r1-multimodal record: "image", "problem", "solution" with the answer in
+    /// &lt;answer&gt;...&lt;/answer&gt; (and optionally the reasoning in &lt;think&gt;...&lt;/think&gt;).</summary>
+    private static (TaskExample, string) ReadR1VRecord(JsonElement root, string folder, string stem, DatasetReadOptions options, LineContext at)
+    {
+        string imageField = root.TryGetProperty(R1VFields.Image, out _) ? R1VFields.Image
+            : root.TryGetProperty(R1VFields.ImagePath, out _) ? R1VFields.ImagePath : "";
+        if (imageField.Length == 0 || !root.TryGetProperty(R1VFields.Solution, out _))
+        {
+            throw at.Refuse("an R1-V record (it has \"problem\") needs \"image\" (or \"image_path\"), \"problem\" and "
+                + "\"solution\", e.g. " + R1VFields.ExampleRecord);
+        }
+
+        string id = root.TryGetProperty(DatasetFields.Id, out var idValue) && idValue.ValueKind == JsonValueKind.Number
+            ? idValue.GetRawText()
+            : root.TryGetProperty(DatasetFields.Id, out _) ? RequireText(root, DatasetFields.Id, at) : $"{stem}-{at.LineNumber:D7}";
+        string task = root.TryGetProperty(DatasetFields.Task, out _) ? RequireText(root, DatasetFields.Task, at) : options.DefaultTask;
+        RequireTaskName(task, at);
+        var rule = ReadAnswerRule(root, options, at);
+        string question = RequireText(root, R1VFields.Problem, at);
+        string solution = RequireText(root, R1VFields.Solution, at);
+        string answer = (CompletionFormat.ExtractAnswer(solution) ?? "").Trim();
+        if (answer.Length == 0)
+        {
+            throw at.Refuse($"\"solution\" ({Shorten(solution)}) has no single non-empty <answer>...</answer>. Put the "
+                + "ground truth inside one answer tag, e.g. \"solution\": \"<answer>3</answer>\".");
+        }
+
+        RequireAnswer(rule, answer, at);
+        string reasoning = OptionalText(root, DatasetFields.Reasoning, at);
+        if (reasoning.Length == 0)
+        {
+            int open = solution.IndexOf(CompletionFormat.ThinkOpen, StringComparison.Ordinal);
+            int close = solution.IndexOf(CompletionFormat.ThinkClose, StringComparison.Ordinal);
+            reasoning = open >= 0 && close > open ? solution[(open + CompletionFormat.ThinkOpen.Length)..close].Trim() : "";
+        }
+
+        string imagePath = RequireText(root, imageField, at);
+        var (image, imageFile) = LoadImage(imagePath, folder, options, at);
+        return (new TaskExample(id, task, question, answer, image, reasoning) { AnswerRule = rule }, imageFile);
+    }
+
+    /// <summary>The record's "answer_kind" and "tolerance", else the dataset's rule, else <see cref="AnswerRule.Auto"/>.</summary>
+    private static AnswerRule ReadAnswerRule(JsonElement root, DatasetReadOptions options, LineContext at)
+    {
+        bool hasKind = root.TryGetProperty(DatasetFields.AnswerKind, out var kindValue) && kindValue.ValueKind != JsonValueKind.Null;
+        bool hasTolerance = root.TryGetProperty(DatasetFields.Tolerance, out var toleranceValue)
+            && toleranceValue.ValueKind != JsonValueKind.Null;
+        if (!hasKind && !hasTolerance)
+        {
+            return options.AnswerRule ?? AnswerRule.Auto;
+        }
+
+        var kind = (options.AnswerRule ?? AnswerRule.Auto).Kind;
+        if (hasKind && (kindValue.ValueKind != JsonValueKind.String || !AnswerRule.TryParseKind(kindValue.GetString()!, out kind)))
+        {
+            throw at.Refuse($"\"{DatasetFields.AnswerKind}\" is {Shorten(kindValue.GetRawText())}; it must be one of "
+                + $"{string.Join(", ", AnswerRule.KindNames.Select(n => $"\"{n}\""))}.");
+        }
+
+        decimal tolerance = 0;
+        if (hasTolerance && (toleranceValue.ValueKind != JsonValueKind.Number || !toleranceValue.TryGetDecimal(out tolerance)
+            || tolerance < 0))
+        {
+            throw at.Refuse($"\"{DatasetFields.Tolerance}\" is {Shorten(toleranceValue.GetRawText())}; it must be a number "
+                + "0 or more (the largest accepted absolute difference), e.g. \"tolerance\": 0.01.");
+        }
+
+        return new AnswerRule(kind, tolerance);
+    }
+
+    private static void RequireAnswer(AnswerRule rule, string answer, LineContext at)
+    {
+        if (rule.Refusal(answer) is { } refusal)
+        {
+            throw at.Refuse($"{refusal} (answer kind {rule}).");
+        }
+    }
+
+    private static void RequireTaskName(string task, LineContext at)
+    {
+        if (task.Length > 64 || !task.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+        {
+            throw at.Refuse($"task name \"{Shorten(task)}\" must be 1-64 ASCII letters, digits, '-', '_' or '.', e.g. "
+                + "\"clevr-counting\".");
         }
     }
 
@@ -258,12 +370,17 @@ public static class DatasetReader
             : throw at.Refuse($"field \"{field}\" is a JSON {value.ValueKind}; it must be a string or left out.");
     }
 
-    private static RgbImage LoadImage(string imagePath, string folder, LineContext at)
+    private static (RgbImage, string) LoadImage(string imagePath, string folder, DatasetReadOptions options, LineContext at)
     {
         string fullPath = ResolveInside(imagePath, folder, at);
+        if (Directory.Exists(fullPath))
+        {
+            throw at.Refuse($"image \"{imagePath}\" is a folder ({fullPath}), not an image file. Point \"image\" at a PNG or JPEG file.");
+        }
+
         if (!File.Exists(fullPath))
         {
-            throw at.Refuse($"image \"{imagePath}\" is missing (looked for {fullPath}). Put the PNG there or fix the "
+            throw at.Refuse($"image \"{imagePath}\" is missing (looked for {fullPath}). Put the image there or fix the "
                 + "path; it is relative to the dataset file's folder.");
         }
 
@@ -279,17 +396,21 @@ public static class DatasetReader
 
             var header = new byte[PngCodec.HeaderBytes];
             int headerRead = file.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
-            try
+            if (PngCodec.HasPngSignature(header.AsSpan(0, headerRead)))
             {
-                var (width, height) = PngCodec.ReadDeclaredSize(header.AsSpan(0, headerRead));
-                if (PngCodec.TooLarge(width, height) is { } refusal)
+                try
                 {
-                    throw at.Refuse($"image \"{imagePath}\" ({fullPath}) is too large: {refusal}.");
+                    // A PNG's size is in its first bytes: refuse a bomb before reading the rest of the file.
+                    var (width, height) = PngCodec.ReadDeclaredSize(header.AsSpan(0, headerRead));
+                    if (PngCodec.TooLarge(width, height, options.MaxPixels) is { } refusal)
+                    {
+                        throw at.Refuse($"image \"{imagePath}\" ({fullPath}) is too large: {refusal}.");
+                    }
                 }
-            }
-            catch (InvalidDataException error)
-            {
-                throw at.Refuse($"image \"{imagePath}\" is not a valid PNG: {error.Message}", error);
+                catch (InvalidDataException error)
+                {
+                    throw at.Refuse($"image \"{imagePath}\" is not a valid PNG: {error.Message}", error);
+                }
             }
 
             file.Position = 0;
@@ -303,11 +424,11 @@ public static class DatasetReader
 
         try
         {
-            return PngCodec.Decode(bytes);
+            return (PolicyImage.Decode(bytes, options.ImageSize, options.MaxPixels), fullPath);
         }
         catch (InvalidDataException error)
         {
-            throw at.Refuse($"image \"{imagePath}\" is not a valid PNG: {error.Message}", error);
+            throw at.Refuse($"image \"{imagePath}\" ({fullPath}) is not a valid PNG or JPEG image: {error.Message}", error);
         }
     }
 
@@ -362,4 +483,20 @@ public static class DatasetReader
         public DatasetFormatException Refuse(string reason, Exception? inner = null) =>
             new(FilePath, LineNumber, reason, inner);
     }
+}
+
+/// <summary>One record of a dataset file, the line it is on and the full path of its image file.</summary>
+public readonly record struct DatasetEntry(TaskExample Example, int Line, string ImageFile);
+
+/// <summary>How a dataset is read.</summary>
+/// <param name="AnswerRule">The dataset's answer kind for records that state none; null: <see cref="AnswerRule.Auto"/>
+/// (and Grid records must then name a built-in task or state their own kind).</param>
+/// <param name="ImageSize">The policy's image side: images are converted by <see cref="PolicyImage"/>'s rule to this
+/// size. Null keeps each image's decoded size (alpha still composited on white).</param>
+/// <param name="DefaultTask">The task name of R1-V records that have no "task" field.</param>
+/// <param name="MaxPixels">Images declaring more pixels are refused before decoding.</param>
+public sealed record DatasetReadOptions(
+    AnswerRule? AnswerRule = null, int? ImageSize = null, string DefaultTask = "custom", long MaxPixels = PngCodec.MaxPixels)
+{
+    public static DatasetReadOptions Default { get; } = new();
 }

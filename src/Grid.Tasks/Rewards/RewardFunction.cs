@@ -23,9 +23,13 @@ public sealed class RewardFunction
     /// <summary>alpha in Eq. 1.</summary>
     public double FormatWeight { get; }
 
-    public Reward Score(string completion, string groundTruth)
+    public Reward Score(string completion, string groundTruth) => Score(completion, groundTruth, AnswerRule.Auto);
+
+    /// <summary>As <see cref="Score(string, string)"/>, with the accuracy decided by <paramref name="rule"/>.</summary>
+    public Reward Score(string completion, string groundTruth, AnswerRule rule)
     {
-        double accuracy = AnswerMatcher.Matches(CompletionFormat.ExtractAnswer(completion), groundTruth) ? 1 : 0;
+        ArgumentNullException.ThrowIfNull(rule);
+        double accuracy = rule.Matches(CompletionFormat.ExtractAnswer(completion), groundTruth) ? 1 : 0;
         double format = CompletionFormat.IsWellFormed(completion) ? 1 : 0;
         return new Reward(accuracy, format, accuracy + (FormatWeight * format));
     }

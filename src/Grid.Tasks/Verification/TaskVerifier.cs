@@ -2,7 +2,7 @@ using Grid.Tasks.Rewards;
 
 namespace Grid.Tasks.Verification;
 
-/// <summary>Scores a completion against an example's answer: R = R_acc + alpha * R_format (docs/algorithm.md Eq. 1).</summary>
+/// <summary>Scores a completion against an example's answer under the example's <see cref="TaskExample.AnswerRule"/>: R = R_acc + alpha * R_format (docs/algorithm.md Eq. 1).</summary>
 public sealed class TaskVerifier
 {
     private readonly RewardFunction _rewardFunction;
@@ -19,6 +19,6 @@ public sealed class TaskVerifier
     {
         ArgumentNullException.ThrowIfNull(example);
         ArgumentNullException.ThrowIfNull(completion);
-        return _rewardFunction.Score(completion, example.Answer);
+        return _rewardFunction.Score(completion, example.Answer, example.AnswerRule);
     }
 }

@@ -1,11 +1,13 @@
 using System.CommandLine;
 using Grid.Tasks;
 using Grid.Tasks.Datasets;
+using Grid.Tasks.Rewards;
 using Spectre.Console;
 
 namespace Grid.Cli.Commands;
 
-/// <summary><c>grid dataset export|check</c>: write a built-in task as JSONL + PNG, or validate a dataset.</summary>
+/// <summary><c>grid dataset export|import|check</c>: write a built-in task as JSONL + PNG, convert an R1-V dataset
+/// into Grid's JSONL, or validate a dataset (either layout). Formats: docs/datasets.md.</summary>
 internal static class DatasetCommand
 {
     /// <summary>Examples one export writes at most (each is a PNG file; 100,000 are a few hundred megabytes).</summary>
@@ -13,8 +15,9 @@ internal static class DatasetCommand
 
     public static Command Create()
     {
-        var command = new Command("dataset", "Export built-in tasks as JSONL + PNG datasets, or check a dataset.");
+        var command = new Command("dataset", "Export built-in tasks as JSONL + PNG datasets, import R1-V datasets, or check a dataset.");
         command.Subcommands.Add(Export());
+        command.Subcommands.Add(Import());
         command.Subcommands.Add(Check());
         return command;
     }
@@ -60,15 +63,91 @@ internal static class DatasetCommand
         return command;
     }
 
+    private static Option<string?> AnswerKindOption() => new("--answer-kind")
+    {
+        Description = "The dataset's answer kind for records that state none: auto, numeric, choice or text.",
+    };
+
+    private static Option<decimal> ToleranceOption() => new("--tolerance")
+    {
+        Description = "Absolute tolerance of numeric answers (with --answer-kind numeric).",
+    };
+
+    /// <summary>The read options the --answer-kind and --tolerance options ask for.</summary>
+    private static DatasetReadOptions ReadOptions(string? kindName, decimal tolerance, string? task = null)
+    {
+        AnswerRule? rule = null;
+        if (kindName is not null)
+        {
+            if (!AnswerRule.TryParseKind(kindName, out var kind))
+            {
+                throw new Learning.Settings.InvalidSettingException("answer-kind", kindName, Learning.Settings.InvalidSettingException.OneOf(AnswerRule.KindNames));
+            }
+
+            rule = new AnswerRule(kind, tolerance);
+            if (rule.Refusal("0") is { } refusal && kind == AnswerKind.Numeric)
+            {
+                throw new Learning.Settings.InvalidSettingException("tolerance", tolerance, refusal);
+            }
+        }
+
+        if (tolerance != 0 && rule?.Kind != AnswerKind.Numeric)
+        {
+            throw new Learning.Settings.InvalidSettingException("tolerance", tolerance, "0 unless --answer-kind numeric is given");
+        }
+
+        return new DatasetReadOptions(rule, DefaultTask: task ?? DatasetReadOptions.Default.DefaultTask);
+    }
+
+    private static Command Import()
+    {
+        var format = new Option<string>("--format") { Description = "The input's layout: r1v (image, problem, solution with <answer>).", Required = true };
+        var input = new Argument<FileInfo>("input") { Description = "The JSONL file to convert." };
+        var output = new Option<FileInfo>("--output", "-o") { Description = "The Grid JSONL file to write (must not exist).", Required = true };
+        var task = new Option<string?>("--task") { Description = "Task name for records without one (default: custom)." };
+        var kind = AnswerKindOption();
+        var tolerance = ToleranceOption();
+        var command = new Command("import",
+            "Convert an R1-V / open-r1-multimodal JSONL dataset into Grid's JSONL, images re-encoded as PNG beside it.")
+        {
+            input, format, output, task, kind, tolerance,
+        };
+        command.SetAction(parse =>
+        {
+            if (parse.GetValue(format) != "r1v")
+            {
+                throw new Learning.Settings.InvalidSettingException("format", parse.GetValue(format)!, Learning.Settings.InvalidSettingException.OneOf(["r1v"]));
+            }
+
+            var options = ReadOptions(parse.GetValue(kind), parse.GetValue(tolerance), parse.GetValue(task));
+            string path = parse.GetValue(output)!.FullName;
+            string images = DatasetImporter.ImageFolderOf(path);
+            if (File.Exists(path) || Directory.Exists(path) || Directory.Exists(images) || File.Exists(images))
+            {
+                throw new Learning.Settings.InvalidSettingException("output", path,
+                    $"a new file whose image folder {images} does not exist either (import never overwrites)");
+            }
+
+            Training.Runs.RunPreflight.RequireWritableFile(path, "output");
+            int n = DatasetImporter.Import(parse.GetValue(input)!.FullName, path, options);
+            AnsiConsole.MarkupLineInterpolated($"imported {n} records to {path} (images in {images})");
+            return 0;
+        });
+        return command;
+    }
+
     private static Command Check()
     {
-        var input = new Argument<FileInfo>("dataset") { Description = "The JSONL file to check." };
-        var command = new Command("check", "Load a dataset, verify every record and image, and summarise it.") { input };
+        var input = new Argument<FileInfo>("dataset") { Description = "The JSONL file to check (Grid or R1-V layout)." };
+        var kind = AnswerKindOption();
+        var tolerance = ToleranceOption();
+        var command = new Command("check", "Load a dataset, verify every record and image, and summarise it.") { input, kind, tolerance };
         command.SetAction(parse =>
         {
             // Streamed: one image in memory at a time, whatever the dataset's size.
             var counts = new SortedDictionary<string, int>(StringComparer.Ordinal);
-            foreach (var example in DatasetReader.Read(parse.GetValue(input)!.FullName))
+            var options = ReadOptions(parse.GetValue(kind), parse.GetValue(tolerance));
+            foreach (var example in DatasetReader.Read(parse.GetValue(input)!.FullName, options))
             {
                 counts[example.Task] = counts.GetValueOrDefault(example.Task) + 1;
             }
