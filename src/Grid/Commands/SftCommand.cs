@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Grid.Training;
-using Spectre.Console;
 
 namespace Grid.Cli.Commands;
 
@@ -23,8 +22,8 @@ internal static class SftCommand
 
             var result = TorchThread.Run(() =>
                 ConsoleProgress.Run(observer => new InProcessTrainer(settings, observer).Run(grpo: false, cancellation)));
-            AnsiConsole.MarkupLineInterpolated($"checkpoint: [bold]{result.FinalCheckpoint}[/]");
-            AnsiConsole.MarkupLineInterpolated($"use it with: grid train --set init_checkpoint={result.FinalCheckpoint}");
+            ConsoleWidth.Copyable($"checkpoint: {result.FinalCheckpoint}");
+            ConsoleWidth.Copyable($"use it with: grid train --set init_checkpoint={result.FinalCheckpoint}");
             return Task.FromResult(0);
         });
         return command;
