@@ -36,4 +36,14 @@ internal static class ConsoleWidth
     /// for commands and paths to paste.
     /// </summary>
     public static void Copyable(string line) => Console.Out.WriteLine(line);
+
+    /// <summary>
+    /// A table under a title written as a line of its own: Spectre wraps a table's title to the table's width, which
+    /// breaks long titles (and cuts names in them) over several lines.
+    /// </summary>
+    public static void Titled(string title, Table table)
+    {
+        AnsiConsole.WriteLine(title);
+        AnsiConsole.Write(table);
+    }
 }

@@ -10,7 +10,10 @@ internal static class SftCommand
     {
         var options = new SettingsOptions();
         var command = new Command("sft", "Warm-start a policy on the tasks' reference traces and evaluate it.");
-        options.AddTo(command);
+        options.Set.Description = "Override one setting, e.g. --set sft.steps=200 --set sft.batch_size=32 (applied last).";
+        options.Seed.Description = "Run seed: initial weights, demonstrations and batch order.";
+        options.Output.Description = "Folder for the run folder (default runs); the checkpoint is its checkpoints/sft.";
+        options.AddWarmStartTo(command);
         options.AddDryRunTo(command);
         command.SetAction((parse, cancellation) =>
         {
