@@ -50,7 +50,7 @@ internal static class StatusCommand
                 return 0;
             }
 
-            if (Directory.Exists(runId))
+            if (runId.IndexOfAny(['/', Path.DirectorySeparatorChar]) >= 0 && Directory.Exists(runId))
             {
                 throw new DirectoryNotFoundException(
                     $"'{runId}' is a folder but not a run folder: it has no {RunFolderReport.SettingsFile} (grid train, grid sft "
