@@ -28,7 +28,7 @@ public sealed class Evaluator
 
     /// <summary>The first <paramref name="promptsPerTask"/> held-out test prompts (<see cref="PromptSource.HeldOut"/>) of each task.</summary>
     public EvalReport Evaluate(VisionLanguagePolicy policy, IEnumerable<IVisualTask> tasks, int promptsPerTask,
-        string label, string trainedTask) =>
+        string label, string? trainedTask) =>
         Evaluate(policy, tasks, promptsPerTask, label, trainedTask, PromptSource.HeldOut);
 
     /// <summary>
@@ -36,7 +36,7 @@ public sealed class Evaluator
     /// e.g. <see cref="PromptSource.Validation"/> for the validation curve during training.
     /// </summary>
     public EvalReport Evaluate(VisionLanguagePolicy policy, IEnumerable<IVisualTask> tasks, int promptsPerTask,
-        string label, string trainedTask, Func<IVisualTask, int, TaskExample> promptAt)
+        string label, string? trainedTask, Func<IVisualTask, int, TaskExample> promptAt)
     {
         ArgumentNullException.ThrowIfNull(promptAt);
         var clock = Stopwatch.StartNew();

@@ -34,9 +34,64 @@ public sealed record RunFolderReport(
     /// <summary>Completion tokens sampled over the run's GRPO steps (the sum of metrics.jsonl's tokens_generated).</summary>
     public long TokensGenerated => Steps.Sum(s => s.TokensGenerated);
 
+    /// <summary>When the run last wrote a file in its folder (a step, an SFT loss, an evaluation, the summary).</summary>
+    public DateTimeOffset LastWrite =>
+        new[] { SettingsFile, "metrics.jsonl", "sft.jsonl", "eval-start.json", "eval-final.json", "summary.json" }
+            .Select(file => System.IO.Path.Combine(Path, file)).Where(File.Exists)
+            .Select(file => new DateTimeOffset(File.GetLastWriteTimeUtc(file), TimeSpan.Zero)).DefaultIfEmpty(DateTimeOffset.MinValue).Max();
+
     /// <summary>True for an existing folder holding settings.json, which every run folder is created with.</summary>
     public static bool IsRunFolder(string path) =>
         Directory.Exists(path) && File.Exists(System.IO.Path.Combine(path, SettingsFile));
+
+    /// <summary>
+    /// The checkpoint a run folder ends with: summary.json's final checkpoint once the run finished, else its newest
+    /// complete one (<c>checkpoints/step-NNNNNN</c>, then <c>checkpoints/sft</c>); null when it has no complete checkpoint.
+    /// A checkpoint is complete when its checkpoint.json, written last, exists.
+    /// </summary>
+    public static string? FinalCheckpoint(string runFolder)
+    {
+        static bool Complete(string folder) => File.Exists(System.IO.Path.Combine(folder, "checkpoint.json"));
+        string full = System.IO.Path.GetFullPath(runFolder);
+        var summary = ReadJson<TrainingResult>(full, "summary.json");
+        if (summary?.FinalCheckpoint is { } final && Complete(System.IO.Path.Combine(full, final)))
+        {
+            return System.IO.Path.GetFullPath(System.IO.Path.Combine(full, final));
+        }
+
+        string checkpoints = System.IO.Path.Combine(full, "checkpoints");
+        if (!Directory.Exists(checkpoints))
+        {
+            return null;
+        }
+
+        var steps = Directory.GetDirectories(checkpoints, "step-*").Where(Complete).Order(StringComparer.Ordinal);
+        string sft = System.IO.Path.Combine(checkpoints, "sft");
+        return steps.LastOrDefault() ?? (Complete(sft) ? sft : null);
+    }
+
+    /// <summary>
+    /// The task a checkpoint was trained on with GRPO: its run's task for a <c>checkpoints/step-NNNNNN</c> folder of a run
+    /// folder; null for a warm start (<c>checkpoints/sft</c>, trained on every task) and for a checkpoint outside a run.
+    /// </summary>
+    public static string? TrainedTaskOf(string checkpoint)
+    {
+        var folder = new DirectoryInfo(System.IO.Path.GetFullPath(checkpoint));
+        if (folder.Parent is not { Name: "checkpoints", Parent: { } run } || !folder.Name.StartsWith("step-", StringComparison.Ordinal)
+            || !IsRunFolder(run.FullName))
+        {
+            return null;
+        }
+
+        try
+        {
+            return ReadJson<RunSettings>(run.FullName, SettingsFile)?.Task;
+        }
+        catch (InvalidDataException)
+        {
+            return null;
+        }
+    }
 
     public static RunFolderReport Read(string path)
     {

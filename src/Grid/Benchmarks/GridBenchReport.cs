@@ -10,4 +10,8 @@ public sealed record GridBenchReport(
     GridTaxBench? GridTax,
     IReadOnlyList<RolloutEngineBench>? RolloutEngine,
     IReadOnlyList<ControlPlaneBench>? ControlPlane,
-    LearningBench? Learning = null);
+    LearningBench? Learning = null,
+    LoadAverages? PolicyLoadAverage = null);
+
+/// <summary>The machine's 1-minute load average before and after a suite: how busy its cores were besides it.</summary>
+public sealed record LoadAverages(double Before, double After);

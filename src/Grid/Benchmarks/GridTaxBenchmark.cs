@@ -35,6 +35,21 @@ internal static class GridTaxBenchmark
 {
     public static GridTaxBench Run(RunSettings settings, int warmupSteps, int timedSteps, int rounds)
     {
+        // The warm start and the in-process runs write run folders nobody asked for: into a temporary folder, deleted at
+        // the end, not into the output directory.
+        string runs = Directory.CreateTempSubdirectory("grid-bench-runs-").FullName;
+        try
+        {
+            return Measure(settings with { OutputDirectory = runs }, warmupSteps, timedSteps, rounds);
+        }
+        finally
+        {
+            Directory.Delete(runs, recursive: true);
+        }
+    }
+
+    private static GridTaxBench Measure(RunSettings settings, int warmupSteps, int timedSteps, int rounds)
+    {
         int steps = warmupSteps + timedSteps;
         // The warm start only has to be shared by both sides, not good: a short SFT keeps the benchmark short.
         settings = settings with

@@ -10,17 +10,19 @@ namespace Grid.Cli.Cluster;
 /// <summary>A client process's connection to a Grid cluster, and the cluster's weight store seen from outside.</summary>
 internal static class ClusterClient
 {
-    /// <summary>How long a client keeps trying to reach a gateway before it gives up.</summary>
+    /// <summary>How long a client keeps trying to reach a gateway before it gives up (silos may still be starting).</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(60);
 
-    public static async Task<IHost> ConnectAsync(GridClientOptions options, CancellationToken cancellation)
+    /// <param name="timeout">How long to keep trying; <see cref="ConnectTimeout"/> when null.</param>
+    public static async Task<IHost> ConnectAsync(GridClientOptions options, CancellationToken cancellation, TimeSpan? timeout = null)
     {
+        var limit = timeout ?? ConnectTimeout;
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Logging.AddSimpleConsole(console => console.SingleLine = true).SetMinimumLevel(LogLevel.Error)
             // A failed start is reported below as one line naming the cluster and the fix; the host's own log of it is a
             // stack trace.
             .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
-        var giveUp = DateTimeOffset.UtcNow + ConnectTimeout;
+        var giveUp = DateTimeOffset.UtcNow + limit;
         builder.UseOrleansClient(client => client.AddGridClient(options).UseConnectionRetryFilter(async (_, token) =>
         {
             if (DateTimeOffset.UtcNow > giveUp)
@@ -41,7 +43,7 @@ internal static class ClusterClient
             host.Dispose();
             throw new GridConfigurationException(
                 $"Cannot reach cluster '{options.ClusterId}' ({options.Cluster.ToString().ToLowerInvariant()} clustering) "
-                + $"within {ConnectTimeout.TotalSeconds:F0} s: {e.Message} Is a `grid silo` with the same cluster id running?");
+                + $"within {limit.TotalSeconds:F0} s: {e.Message} Is a `grid silo` with the same cluster id running?");
         }
 
         return host;

@@ -42,6 +42,11 @@ internal static class GridSiloHost
         // It warns at every start that reminders may tick more often than once a minute: Grid's one reminder per running
         // run (the controller's keep-alive) does so on purpose.
         logging.AddFilter("Orleans.Hosting.ReminderOptionsValidator", LogLevel.Error);
+        // As on the embedded grid: the notes that server GC is off (workstation GC is chosen on purpose, README
+        // "Performance knobs"), and the watchdog's first warning that its participant check "has not completed for"
+        // exactly the machine's uptime (a timestamp still at zero), a silo's first line, which reads like a deadlock.
+        logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
+        logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
         return logging;
     }
 }

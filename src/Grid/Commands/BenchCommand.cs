@@ -36,6 +36,13 @@ internal static class BenchCommand
         {
             suite, repeats, rounds, taxSteps, groupsPerStep, silos, json,
         };
+        // The shared settings options, described for what they change here.
+        options.Set.Description = "Override one setting of the benchmarked runs and model, e.g. --set prompts_per_step=8 (applied last).";
+        options.Steps.Description = "Learning suite: GRPO-D steps of its run (the grid tax times --tax-steps instead).";
+        options.Task.Description = "Learning and grid-tax suites: the task trained, counting or geometry.";
+        options.Seed.Description = "Seed of the benchmarks' weights, prompts and sampling.";
+        options.Output.Description = "Learning suite: folder for its run folder, which it keeps (default runs). The other suites "
+            + "write their runs to a temporary folder and delete it.";
         options.AddTo(command);
         command.SetAction((parse, cancellation) =>
         {
@@ -63,15 +70,18 @@ internal static class BenchCommand
             RolloutEngineBench[]? engine = null;
             ControlPlaneBench[]? control = null;
             LearningBench? learning = null;
+            LoadAverages? policyLoad = null;
             if (which is "all" or "policy")
             {
+                double loadBefore = BenchStatistics.LoadAverage();
                 policy = TorchThread.Run(() =>
                 {
                     PolicyRuntime.Configure(settings.Threads, settings.Seed);
                     var config = PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens);
                     return PolicyBenchmark.Run(config, [1, 16, 64], learnerBatch: 64, completionTokens: settings.MaxNewTokens, repeats: n);
                 });
-                WritePolicy(policy);
+                policyLoad = new LoadAverages(loadBefore, BenchStatistics.LoadAverage());
+                WritePolicy(policy, policyLoad);
             }
 
             if (which is "all" or "grid" or "control-plane")
@@ -110,7 +120,7 @@ internal static class BenchCommand
             if (parse.GetValue(json) is { } file)
             {
                 File.WriteAllText(file.FullName, JsonSerializer.Serialize(
-                    new GridBenchReport(started, which, policy, tax, engine, control, learning), RunFolder.DocumentOptions));
+                    new GridBenchReport(started, which, policy, tax, engine, control, learning, policyLoad), RunFolder.DocumentOptions));
             }
 
             return Task.FromResult(0);
@@ -130,7 +140,7 @@ internal static class BenchCommand
     private static int Between(string name, int value, int max) =>
         value >= 1 && value <= max ? value : throw new InvalidSettingException(name, value, $"an integer in [1, {max}]");
 
-    private static void WritePolicy(PolicyBenchReport report)
+    private static void WritePolicy(PolicyBenchReport report, LoadAverages load)
     {
         AnsiConsole.MarkupLineInterpolated($"model {report.Model}, {report.Parameters:N0} parameters; fp32 GEMM peak {report.GemmGflops:F1} GFLOP/s (median)");
         var table = new Table().AddColumns("benchmark", "throughput", "GFLOP/s", "of GEMM peak");
@@ -142,12 +152,13 @@ internal static class BenchCommand
         var l = report.Learner;
         table.AddRow($"learner step, {l.Completions} x {l.CompletionTokens} tokens", $"{l.SecondsPerStep:F3} s/step", $"{l.Gflops:F1}", $"{l.FractionOfGemmPeak:P0}");
         AnsiConsole.Write(table);
+        // Other work on the cores lowers every figure above, the GEMM peak included.
+        AnsiConsole.MarkupLineInterpolated($"load avg {load.Before:F2} -> {load.After:F2}");
     }
 
     private static void WriteControlPlane(IReadOnlyList<ControlPlaneBench> results)
     {
-        var table = new Table().Title("control plane: fixed-answer policy (target >= 2,000 groups/s on one silo)")
-            .AddColumns("silos", "groups/step", "median step", "groups/s", $"vs {results[0].Silos} silo{(results[0].Silos == 1 ? "" : "s")}", "CPU us/group", "groups/s on idle cores", "load avg before/after");
+        var table = new Table().AddColumns("silos", "groups/step", "median step", "groups/s", $"vs {results[0].Silos} silo{(results[0].Silos == 1 ? "" : "s")}", "CPU us/group", "groups/s on idle cores", "load avg before/after");
         foreach (var c in results)
         {
             table.AddRow($"{c.Silos}", $"{c.GroupsPerStep}", $"{c.MedianStepSeconds:F3} s", $"{c.GroupsPerSecond:N0}",
@@ -155,22 +166,20 @@ internal static class BenchCommand
                 $"{c.GroupsPerSecondOnIdleCores:N0}", $"{c.LoadAverageBefore:F2} / {c.LoadAverageAfter:F2}");
         }
 
-        AnsiConsole.Write(table);
+        ConsoleWidth.Titled("control plane: fixed-answer policy (target >= 2,000 groups/s on one silo)", table);
     }
 
     private static void WriteRolloutEngine(IReadOnlyList<RolloutEngineBench> results)
     {
-        var table = new Table().Title("rollout engine: G groups sharing a silo's engine vs one raw batched call (target >= 0.9)")
-            .AddColumns("groups x G", "raw tok/s", "engine tok/s", "ratio of medians", "median paired ratio", "load avg before/after");
+        var table = new Table().AddColumns("groups x G", "raw tok/s", "engine tok/s", "ratio of medians", "median paired ratio", "load avg before/after");
         foreach (var e in results)
         {
             table.AddRow($"{e.Groups} x {e.GroupSize} ({e.MaxNewTokens} new tokens)", $"{e.RawTokensPerSecond:N0}",
                 $"{e.EngineTokensPerSecond:N0}", $"{e.Ratio:F3}", $"{e.MedianPairedRatio:F3}", $"{e.LoadAverageBefore:F2} / {e.LoadAverageAfter:F2}");
         }
 
-        AnsiConsole.Write(table);
-        var staggered = new Table().Title("continuous batching: the same groups arriving one by one over about one batch's time")
-            .AddColumns("groups x G", "one group every", "continuous tok/s", "drain-first tok/s", "speedup", "mean latency continuous / drain-first");
+        ConsoleWidth.Titled("rollout engine: G groups sharing a silo's engine vs one raw batched call (target >= 0.9)", table);
+        var staggered = new Table().AddColumns("groups x G", "one group every", "continuous tok/s", "drain-first tok/s", "speedup", "mean latency continuous / drain-first");
         foreach (var e in results)
         {
             staggered.AddRow($"{e.Groups} x {e.GroupSize}", $"{e.StaggerMilliseconds:F0} ms", $"{e.ContinuousTokensPerSecond:N0}",
@@ -178,39 +187,37 @@ internal static class BenchCommand
                 $"{e.ContinuousMeanLatencySeconds:F3} s / {e.DrainMeanLatencySeconds:F3} s");
         }
 
-        AnsiConsole.Write(staggered);
+        ConsoleWidth.Titled("continuous batching: the same groups arriving one by one over about one batch's time", staggered);
     }
 
     private static void WriteLearning(LearningBench l)
     {
-        var table = new Table()
-            .Title($"learning: grid train's run, GRPO-D on {l.TrainedTask} for {l.Steps} steps of {l.PromptsPerStep} prompts x {l.GroupSize}; "
-                + $"greedy held-out accuracy (target: +{l.TargetGainPoints:F0} points on the trained task)")
-            .AddColumns("task", "prompts", "before", "after", "change", "1 standard error");
+        var table = new Table().AddColumns("task", "prompts", "before", "after", "change", "1 standard error");
         foreach (var t in l.Tasks)
         {
             table.AddRow(t.Trained ? $"{t.Task} (trained)" : t.Task, $"{t.Prompts}", $"{t.AccuracyBefore:P1}", $"{t.AccuracyAfter:P1}",
                 $"{t.GainPoints:+0.0;-0.0} points", $"{t.StandardErrorPoints:F1} points");
         }
 
-        AnsiConsole.Write(table);
+        ConsoleWidth.Titled(
+            $"learning: grid train's run, GRPO-D on {l.TrainedTask} for {l.Steps} steps of {l.PromptsPerStep} prompts x {l.GroupSize}; "
+                + $"greedy held-out accuracy (target: +{l.TargetGainPoints:F0} points on the trained task)", table);
         string verdict = l.GainPoints >= l.TargetGainPoints ? "meets" : "misses";
         AnsiConsole.MarkupLineInterpolated(
-            $"gain {l.GainPoints:+0.0;-0.0} points ({verdict} the +{l.TargetGainPoints:F0} target); wall time {l.SecondsTotal:F0} s (warm start {l.SecondsSft:F0} s, GRPO-D {l.SecondsGrpo:F0} s); peak RSS {l.PeakRssBytes / 1e6:F0} MB; run folder {l.RunFolder}");
+            $"gain {l.GainPoints:+0.0;-0.0} points ({verdict} the +{l.TargetGainPoints:F0} target); wall time {l.SecondsTotal:F0} s (warm start {l.SecondsSft:F0} s, GRPO-D {l.SecondsGrpo:F0} s); peak RSS {l.PeakRssBytes / 1e6:F0} MB");
+        ConsoleWidth.Copyable($"run folder: {l.RunFolder}");
     }
 
     private static void WriteGridTax(GridTaxBench t)
     {
-        var table = new Table()
-            .Title($"grid tax: {t.Model}, {t.PromptsPerStep} prompts x {t.GroupSize}, {t.MaxNewTokens} new tokens; median of "
-                + $"{t.TimedSteps} x {t.Rounds} steps after {t.WarmupSteps} warm-up, after an untimed run of each (target <= 1.10)")
-            .AddColumns("median seconds", "step (wall)", "rollout", "reward", "reference", "update", "publish");
+        var table = new Table().AddColumns("median seconds", "step (wall)", "rollout", "reward", "reference", "update", "publish");
         foreach (var (name, s) in new[] { ("in-process", t.InProcess), ("embedded grid", t.Grid) })
         {
             table.AddRow(name, $"{s.Total:F3}", $"{s.Rollout:F3}", $"{s.Reward:F4}", $"{s.Reference:F3}", $"{s.Update:F3}", $"{s.Publish:F4}");
         }
 
-        AnsiConsole.Write(table);
+        ConsoleWidth.Titled($"grid tax: {t.Model}, {t.PromptsPerStep} prompts x {t.GroupSize}, {t.MaxNewTokens} new tokens; median of "
+                + $"{t.TimedSteps} x {t.Rounds} steps after {t.WarmupSteps} warm-up, after an untimed run of each (target <= 1.10)", table);
         AnsiConsole.MarkupLineInterpolated(
             $"grid tax {t.Ratio:F3} (per round: {string.Join(", ", t.RatioPerRound.Select(x => x.ToString("F3", System.Globalization.CultureInfo.InvariantCulture)))}); load avg {t.LoadAverageBefore:F2} -> {t.LoadAverageAfter:F2}");
     }

@@ -9,6 +9,7 @@ internal static class CommandRunner
 {
     public static async Task<int> InvokeAsync(RootCommand root, string[] args)
     {
+        ConsoleWidth.Configure();
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {

@@ -15,7 +15,10 @@ internal static class EvalCommand
 {
     public static Command Create()
     {
-        var checkpoint = new Argument<DirectoryInfo>("checkpoint") { Description = "Checkpoint folder (holds checkpoint.json)." };
+        var checkpoint = new Argument<DirectoryInfo>("checkpoint")
+        {
+            Description = "Checkpoint folder (holds checkpoint.json), or a run folder to evaluate the run's final checkpoint.",
+        };
         var prompts = new Option<int>("--prompts") { Description = "Held-out prompts per task.", DefaultValueFactory = _ => 200 };
         var maxNewTokens = new Option<int?>("--max-new-tokens")
         {
@@ -29,6 +32,15 @@ internal static class EvalCommand
         command.SetAction(parse =>
         {
             var dir = parse.GetValue(checkpoint)!;
+            if (RunFolderReport.IsRunFolder(dir.FullName))
+            {
+                // A run folder: its final checkpoint (or, for a run that did not finish, its newest complete one).
+                string final = RunFolderReport.FinalCheckpoint(dir.FullName) ?? throw new DirectoryNotFoundException(
+                    $"Run folder '{dir.FullName}' has no complete checkpoint yet (none of its checkpoints/ holds a checkpoint.json).");
+                ConsoleWidth.Copyable($"run folder {dir.FullName}: evaluating its final checkpoint {final}");
+                dir = new DirectoryInfo(final);
+            }
+
             int count = parse.GetValue(prompts);
             if (count is < 1 or > RunSettingsValidator.MaxEvalPrompts)
             {
@@ -58,22 +70,24 @@ internal static class EvalCommand
                 using (policy)
                 {
                     var evaluator = new Evaluator(new TaskVerifier(), tokens);
-                    return evaluator.Evaluate(policy, TaskCatalog.All, count, dir.Name, trainedTask: "");
+                    return evaluator.Evaluate(policy, TaskCatalog.All, count, dir.Name, RunFolderReport.TrainedTaskOf(dir.FullName));
                 }
             });
 
-            var table = new Table().Title($"evaluation of {Markup.Escape(dir.FullName)} (greedy, held-out)")
-                .AddColumns("task", "prompts", "accuracy", "format rate");
+            // The checkpoint's path on a line of its own: a table's title is cut to the table's width.
+            ConsoleWidth.Copyable($"evaluation of {dir.FullName} (greedy, held-out, {tokens} new tokens at most)");
+            var table = new Table().AddColumns("task", "prompts", "accuracy", "format rate");
             foreach (var t in report.Tasks)
             {
-                table.AddRow(t.Task, t.Prompts.ToString(), $"{t.Accuracy:P1}", $"{t.FormatRate:P1}");
+                table.AddRow(t.Task == report.TrainedTask ? $"{t.Task} (trained)" : t.Task, t.Prompts.ToString(),
+                    $"{t.Accuracy:P1}", $"{t.FormatRate:P1}");
             }
 
             AnsiConsole.Write(table);
             if (file is not null)
             {
                 File.WriteAllText(file.FullName, JsonSerializer.Serialize(report, RunFolder.DocumentOptions));
-                AnsiConsole.MarkupLineInterpolated($"written: {file.FullName}");
+                ConsoleWidth.Copyable($"written: {file.FullName}");
             }
 
             return 0;

@@ -167,6 +167,13 @@ internal static class ExperimentCommand
     /// <summary>The --base folder as a full path, refused unless it is a complete checkpoint of the settings' model.</summary>
     private static string RequireCheckpoint(string path, RunSettings settings)
     {
+        if (string.IsNullOrWhiteSpace(path) || path.Length > RunSettingsValidator.MaxPathLength || path.Any(char.IsControl))
+        {
+            throw new InvalidSettingException("base", path,
+                $"a checkpoint folder's path (non-empty, at most {RunSettingsValidator.MaxPathLength} characters, no control "
+                + "characters), or leave --base out to run the default warm start");
+        }
+
         string full = Path.GetFullPath(path);
         if (!File.Exists(Path.Combine(full, PolicyCheckpoint.ManifestFileName)))
         {

@@ -27,6 +27,7 @@ internal static class ResumeCommand
         {
             var (configuration, clientOptions) = client.Load(parse);
             string runId = RunIds.Require(parse.GetValue(run));
+            RunIds.RefuseFolder(runId, "resume", " (resume continues a run on a cluster)");
             using var host = await ClusterClient.ConnectAsync(clientOptions, cancellation);
             var controller = host.Grains().GetGrain<IControllerGrain>(runId);
             var before = await controller.GetStatus();

@@ -13,4 +13,20 @@ internal static class RunIds
             ? run
             : throw new InvalidSettingException(argument, run,
                 $"a run id as grid submit printed it, or a run folder (non-empty, at most {MaxLength} characters, no control characters)");
+
+    /// <summary>
+    /// Refuses a path (it names a folder: it has a '/' and exists) where a cluster run id is meant, before a cluster is
+    /// contacted: the cluster would only say, after its connect timeout, that it knows no such run. A bare name is left
+    /// alone: run ids are often run folder names.
+    /// </summary>
+    public static void RefuseFolder(string run, string command, string? why = null)
+    {
+        if (run.IndexOfAny(['/', Path.DirectorySeparatorChar]) >= 0 && Directory.Exists(run))
+        {
+            string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(run)));
+            throw new InvalidSettingException("run", run,
+                $"a run id, not a folder{why}: grid {command} takes the id grid submit printed (by default the run folder's "
+                + $"name, here {name})");
+        }
+    }
 }

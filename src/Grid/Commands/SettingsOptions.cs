@@ -46,6 +46,10 @@ internal sealed class SettingsOptions
     /// something else (grid experiment).</summary>
     public void AddSettingsTo(Command command) => Add(command, Preset, Config, Set, Steps);
 
+    /// <summary>Without --steps and --task: for the warm start alone (grid sft), which trains no GRPO step and draws
+    /// demonstrations of every task (sft.task_weights).</summary>
+    public void AddWarmStartTo(Command command) => Add(command, Preset, Config, Set, Seed, Output);
+
     /// <summary>Adds --dry-run; the command's action checks <see cref="IsDryRun"/> after <see cref="Load"/>.</summary>
     public void AddDryRunTo(Command command) => Add(command, DryRun);
 

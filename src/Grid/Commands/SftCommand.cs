@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Grid.Training;
-using Spectre.Console;
 
 namespace Grid.Cli.Commands;
 
@@ -11,7 +10,10 @@ internal static class SftCommand
     {
         var options = new SettingsOptions();
         var command = new Command("sft", "Warm-start a policy on the tasks' reference traces and evaluate it.");
-        options.AddTo(command);
+        options.Set.Description = "Override one setting, e.g. --set sft.steps=200 --set sft.batch_size=32 (applied last).";
+        options.Seed.Description = "Run seed: initial weights, demonstrations and batch order.";
+        options.Output.Description = "Folder for the run folder (default runs); the checkpoint is its checkpoints/sft.";
+        options.AddWarmStartTo(command);
         options.AddDryRunTo(command);
         command.SetAction((parse, cancellation) =>
         {
@@ -23,8 +25,8 @@ internal static class SftCommand
 
             var result = TorchThread.Run(() =>
                 ConsoleProgress.Run(observer => new InProcessTrainer(settings, observer).Run(grpo: false, cancellation)));
-            AnsiConsole.MarkupLineInterpolated($"checkpoint: [bold]{result.FinalCheckpoint}[/]");
-            AnsiConsole.MarkupLineInterpolated($"use it with: grid train --set init_checkpoint={result.FinalCheckpoint}");
+            ConsoleWidth.Copyable($"checkpoint: {result.FinalCheckpoint}");
+            ConsoleWidth.Copyable($"use it with: grid train --set init_checkpoint={result.FinalCheckpoint}");
             return Task.FromResult(0);
         });
         return command;

@@ -4,9 +4,11 @@ using Grid.Cli.Cluster;
 using Grid.Contracts.Learning;
 using Grid.Contracts.Runs;
 using Grid.Core;
+using Grid.Hosting.Configuration;
 using Grid.Hosting.Placement;
 using Grid.Training.Metrics;
 using Grid.Training.Runs;
+using Microsoft.Extensions.Hosting;
 using Spectre.Console;
 
 namespace Grid.Cli.Commands;
@@ -19,8 +21,11 @@ namespace Grid.Cli.Commands;
 /// </summary>
 internal static class StatusCommand
 {
-    /// <summary>Columns of the tables when the output is not a terminal: every cell of a row on one line.</summary>
-    private const int RedirectedWidth = 180;
+    /// <summary>
+    /// How long status tries to reach the cluster: a question about a running cluster needs no patience for silos that
+    /// are still starting (submit and resume wait <see cref="ClusterClient.ConnectTimeout"/>).
+    /// </summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(10);
 
     public static Command Create()
     {
@@ -41,13 +46,30 @@ internal static class StatusCommand
             string runId = RunIds.Require(parse.GetValue(run));
             if (RunFolderReport.IsRunFolder(runId))
             {
-                WidenWhenRedirected();
                 PrintFolder(RunFolderReport.Read(runId), Math.Max(1, parse.GetValue(last)));
                 return 0;
             }
 
+            if (runId.IndexOfAny(['/', Path.DirectorySeparatorChar]) >= 0 && Directory.Exists(runId))
+            {
+                throw new DirectoryNotFoundException(
+                    $"'{runId}' is a folder but not a run folder: it has no {RunFolderReport.SettingsFile} (grid train, grid sft "
+                    + "and grid experiment write one in each run folder, e.g. runs/<name>-<utc time>).");
+            }
+
             var (_, clientOptions) = client.Load(parse);
-            using var host = await ClusterClient.ConnectAsync(clientOptions, cancellation);
+            IHost host;
+            try
+            {
+                host = await ClusterClient.ConnectAsync(clientOptions, cancellation, ConnectTimeout);
+            }
+            catch (GridConfigurationException e)
+            {
+                throw new GridConfigurationException(
+                    $"'{runId}' is not a run folder on this machine, and as a run id: {e.Message}");
+            }
+
+            using var connection = host;
             var grains = host.Grains();
             var controller = grains.GetGrain<IControllerGrain>(runId);
             var status = await controller.GetStatus();
@@ -58,7 +80,6 @@ internal static class StatusCommand
                 return 1;
             }
 
-            WidenWhenRedirected();
             int shown = Math.Clamp(parse.GetValue(last), 1, 1000);
             var reports = await controller.GetStepReports(Math.Max(0, status.StepsCompleted - shown));
             string learner = await LearnerPlacementAsync(grains, runId);
@@ -69,15 +90,6 @@ internal static class StatusCommand
             return 0;
         });
         return command;
-    }
-
-    private static void WidenWhenRedirected()
-    {
-        if (Console.IsOutputRedirected)
-        {
-            // A log or a pipe has no window width: Spectre assumes 80 columns and wraps or cuts the tables' cells.
-            AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, RedirectedWidth);
-        }
     }
 
     /// <summary>
@@ -106,10 +118,12 @@ internal static class StatusCommand
         string checkpoint = report.Summary?.FinalCheckpoint is { } final
             ? Path.GetRelativePath(report.Path, final)
             : "-";
-        var summary = new Table().AddColumns("run", "task", "training", "steps", "tokens generated", "wall time", "final checkpoint");
-        summary.AddRow(Markup.Escape(Path.GetFileName(report.Path)), Markup.Escape(s.Task), Markup.Escape(training), progress,
+        var summary = new Table().AddColumns("run", "state", "task", "training", "steps", "tokens generated", "wall time",
+            "final checkpoint");
+        summary.AddRow(Markup.Escape(Path.GetFileName(report.Path)), Markup.Escape(State(report, DateTimeOffset.UtcNow)),
+            Markup.Escape(s.Task), Markup.Escape(training), progress,
             report.TokensGenerated.ToString(CultureInfo.InvariantCulture),
-            report.Summary is { } done ? $"{done.SecondsTotal.ToString("F0", CultureInfo.InvariantCulture)} s" : "(running or stopped)",
+            report.Summary is { } done ? $"{done.SecondsTotal.ToString("F0", CultureInfo.InvariantCulture)} s" : "-",
             Markup.Escape(checkpoint));
         AnsiConsole.Write(summary);
 
@@ -154,6 +168,23 @@ internal static class StatusCommand
         {
             AnsiConsole.Write(evaluations);
         }
+    }
+
+    /// <summary>
+    /// "finished" once summary.json is written (the run's last act); otherwise how long ago the run last wrote a line,
+    /// since a folder cannot tell a running process from a stopped one.
+    /// </summary>
+    internal static string State(RunFolderReport report, DateTimeOffset now)
+    {
+        if (report.Summary is not null)
+        {
+            return "finished";
+        }
+
+        var written = report.LastWrite;
+        double minutes = Math.Max(0, (now - written).TotalMinutes);
+        string ago = minutes < 1 ? "under a minute" : minutes < 120 ? $"{minutes:F0} min" : $"{minutes / 60:F0} h";
+        return $"not finished (running or stopped; last written {ago} ago)";
     }
 
     /// <summary>

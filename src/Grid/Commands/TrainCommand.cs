@@ -103,12 +103,12 @@ internal static class TrainCommand
 
     private static void Report(TrainingResult r)
     {
-        AnsiConsole.MarkupLineInterpolated($"run folder: [bold]{r.RunFolder}[/]");
+        ConsoleWidth.Copyable($"run folder: {r.RunFolder}");
         if (File.Exists(Path.Combine(r.RunFolder, "metrics.jsonl")))
         {
             var plots = RunPlots.Write(r.RunFolder);
-            AnsiConsole.MarkupLineInterpolated(
-                $"plots: [bold]{Path.Combine(r.RunFolder, RunPlots.Folder)}[/] ({string.Join(", ", plots.Select(Path.GetFileName))})");
+            ConsoleWidth.Copyable(
+                $"plots: {Path.Combine(r.RunFolder, RunPlots.Folder)} ({string.Join(", ", plots.Select(Path.GetFileName))})");
         }
 
         foreach (var task in r.Final.Tasks)

@@ -37,6 +37,8 @@ internal static class EmbeddedGrid
         // still at zero, seen in runs that went on normally), which reads like a deadlock.
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
         builder.Logging.AddFilter("Orleans.Runtime.Watchdog", LogLevel.Error);
+        // And that reminders may tick more often than once a minute: the controller's keep-alive does so on purpose.
+        builder.Logging.AddFilter("Orleans.Hosting.ReminderOptionsValidator", LogLevel.Error);
         if (metrics is not null)
         {
             builder.Services.AddGridTelemetry(metrics);

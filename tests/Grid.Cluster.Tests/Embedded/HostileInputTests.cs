@@ -480,6 +480,12 @@ public sealed partial class HostileInputTests : IAsyncDisposable
         yield return new HostileCase("status empty run", ["status", ""], true);
         yield return new HostileCase("status run with newline", ["status", "a\nb"], true);
         yield return new HostileCase("resume blank run", ["resume", "   "], true);
+        yield return new HostileCase("resume a folder path", ["resume", "./"], true);
+        yield return new HostileCase("status a folder that is not a run folder", ["status", "./"], true);
+        yield return new HostileCase("dataset export unknown task", ["dataset", "export", "--task", "colors", "-o", "data/colors.jsonl"], true);
+        yield return new HostileCase("experiment base empty", ["experiment", "--base", ""], true);
+        yield return new HostileCase("experiment base with a newline", ["experiment", "--base", "a\nb"], true);
+        yield return new HostileCase("eval a missing path", ["eval", "no-such-checkpoint"], true);
         yield return new HostileCase("submit empty run id", ["submit", "--preset", "smoke", "--output", "out", "--run-id", ""], true);
     }
 
