@@ -1,4 +1,4 @@
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 using Grid.Training.Settings;
 
 namespace Grid.Training.Tests;
@@ -16,7 +16,7 @@ public sealed class RunSettingsLoaderTests : IDisposable
 
         Assert.Equal(RunSettingsLoader.ToJson(RunSettingsLoader.Presets["demo"]), RunSettingsLoader.ToJson(settings));
         Assert.Equal("geometry", settings.Task);
-        Assert.Equal("dynamic", settings.Kl.Kind);
+        Assert.Equal(KlKind.Dynamic, settings.Kl.Kind);
     }
 
     [Fact]
@@ -31,6 +31,21 @@ public sealed class RunSettingsLoaderTests : IDisposable
         Assert.Equal(0.0, settings.Kl.BetaMin);
         Assert.Equal(11, settings.Sft.Steps);
         Assert.Equal("geometry", settings.Task);
+    }
+
+    [Fact]
+    public void Command_line_flags_override_the_file_and_set_overrides_win_over_the_flags()
+    {
+        string path = Write("""{ "steps": 7, "seed": 3, "task": "counting" }""");
+        var flags = new RunSettingFlags(Steps: 10, Task: "geometry", Seed: 5, OutputDirectory: "flag-runs");
+
+        var flagged = RunSettingsLoader.Load("demo", path, flags: flags);
+        var overridden = RunSettingsLoader.Load("demo", path,
+            ["steps=20", "task=counting", "seed=9", "output_directory=set-runs"], flags);
+
+        Assert.Equal((10, "geometry", 5L, "flag-runs"), (flagged.Steps, flagged.Task, flagged.Seed, flagged.OutputDirectory));
+        Assert.Equal((20, "counting", 9L, "set-runs"),
+            (overridden.Steps, overridden.Task, overridden.Seed, overridden.OutputDirectory));
     }
 
     [Fact]
@@ -100,6 +115,33 @@ public sealed class RunSettingsLoaderTests : IDisposable
 
         Assert.Equal(setting, e.Setting);
         Assert.StartsWith($"Invalid setting {setting} = {value}: must be {allowed}", e.Message);
+    }
+
+    [Theory]
+    [InlineData("loss_type=ppo", "loss_type", "\"ppo\"", "one of \"grpo\", \"bnpo\", \"dr_grpo\"")]
+    [InlineData("loss_type=GRPO", "loss_type", "\"GRPO\"", "one of \"grpo\", \"bnpo\", \"dr_grpo\"")]
+    [InlineData("loss_type=1", "loss_type", "\"1\"", "one of \"grpo\", \"bnpo\", \"dr_grpo\"")]
+    [InlineData("advantage_scale=\"group, batch\"", "advantage_scale", "\"group, batch\"", "one of \"group\", \"batch\", \"none\"")]
+    [InlineData("kl.kind=linear", "kl.kind", "\"linear\"", "one of \"fixed\", \"dynamic\", \"adaptive\"")]
+    [InlineData("kl.kind=null", "kl.kind", "null", "a value such as the default \"dynamic\"")]
+    public void Named_choices_take_exactly_their_snake_case_names(string assignment, string setting, string value, string allowed)
+    {
+        var e = Assert.Throws<InvalidSettingException>(() => RunSettingsLoader.Load(overrides: [assignment]));
+
+        Assert.Equal(setting, e.Setting);
+        Assert.StartsWith($"Invalid setting {setting} = {value}: must be {allowed}", e.Message);
+    }
+
+    [Fact]
+    public void Named_choices_are_read_and_written_as_their_snake_case_names()
+    {
+        var settings = RunSettingsLoader.Load(overrides: ["loss_type=dr_grpo", "advantage_scale=none", "kl.kind=adaptive"]);
+        string json = RunSettingsLoader.ToJson(settings);
+
+        Assert.Equal((LossType.DrGrpo, AdvantageScale.None, KlKind.Adaptive), (settings.LossType, settings.AdvantageScale, settings.Kl.Kind));
+        Assert.Contains("\"loss_type\": \"dr_grpo\"", json);
+        Assert.Contains("\"advantage_scale\": \"none\"", json);
+        Assert.Contains("\"kind\": \"adaptive\"", json);
     }
 
     [Fact]

@@ -461,10 +461,9 @@ public sealed class ControllerGrain(
     {
         if (_kl is null)
         {
-            var settings = KlControllerFactory.ToControllerSettings(Settings.Kl, Settings.Steps);
             _kl = state.State.KlKind is null
-                ? KlControllerFactory.FromSettings(Settings.Kl, Settings.Steps)
-                : settings.Restore(new KlControllerState(state.State.KlKind, state.State.KlBeta, state.State.KlLastObservedStep));
+                ? KlControllers.Create(Settings.Kl, Settings.Steps)
+                : KlControllers.Restore(Settings.Kl, Settings.Steps, new KlControllerState(state.State.KlKind, state.State.KlBeta, state.State.KlLastObservedStep));
             Save(_kl.State);
         }
 

@@ -411,7 +411,7 @@ public sealed class PromptGroupGrain(
 
         // Group-scaled advantages here; with advantage_scale=batch the learner recomputes them across the step.
         FaultInjector.ThrowIfVerifierThrows(fault, Key, attempt);
-        var scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), LossSettings.AdvantageScaleOf(settings));
+        var scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), settings.AdvantageScale);
         var sampled = new SampledGroup(assignment.PromptIndex, prompt, promptTokens, scorer.ScoreRollouts(prompt, completions));
         var scored = scorer.Group(assignment.Step, [sampled])[0];
         return ScoredGroups.ToRecord(scored, assignment.Weights.Version, secondsRollout, clock.Elapsed.TotalSeconds)

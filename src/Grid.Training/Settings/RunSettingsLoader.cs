@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 
 namespace Grid.Training.Settings;
 
@@ -43,8 +43,11 @@ public static class RunSettingsLoader
 
     /// <param name="preset">Preset name, default "demo".</param>
     /// <param name="settingsPath">Optional JSON file with any subset of the settings.</param>
-    /// <param name="overrides">"key=value" pairs, nested keys with dots: "kl.beta_max=0.2".</param>
-    public static RunSettings Load(string? preset = null, string? settingsPath = null, IEnumerable<string>? overrides = null)
+    /// <param name="overrides">"key=value" pairs, nested keys with dots: "kl.beta_max=0.2"; applied last.</param>
+    /// <param name="flags">The command line's own flags (--steps, --task, ...): a layer under the overrides, so
+    /// <c>--set</c> wins over them as the help text says.</param>
+    public static RunSettings Load(string? preset = null, string? settingsPath = null, IEnumerable<string>? overrides = null,
+        RunSettingFlags? flags = null)
     {
         preset ??= "demo";
         if (!Presets.TryGetValue(preset, out var start))
@@ -58,7 +61,7 @@ public static class RunSettingsLoader
             Merge(node, ReadFile(settingsPath), settingsPath);
         }
 
-        foreach (var assignment in overrides ?? [])
+        foreach (var assignment in (flags?.AsOverrides() ?? []).Concat(overrides ?? []))
         {
             ApplyOverride(node, assignment);
         }
@@ -72,6 +75,13 @@ public static class RunSettingsLoader
         catch (JsonException e)
         {
             string name = SettingName(e.Path);
+            if (EnumNames(e.Message) is { } names)
+            {
+                // A named choice (kl.kind, loss_type, advantage_scale): the value as given and the names it may take.
+                object? given = NodeAt(node, name) is JsonValue v && v.TryGetValue(out string? text) ? text : ValueAt(node, name);
+                throw new InvalidSettingException(name, given, InvalidSettingException.OneOf(names));
+            }
+
             throw new InvalidSettingException(name, ValueAt(node, name), TypeWanted(e.Message));
         }
 
@@ -231,8 +241,20 @@ public static class RunSettingsLoader
     private static string SettingName(string? jsonPath) =>
         string.IsNullOrEmpty(jsonPath) ? "settings" : jsonPath.TrimStart('$', '.');
 
+    /// <summary>The allowed names when the refused value was meant for a settings enum, else null.</summary>
+    private static IReadOnlyList<string>? EnumNames(string message)
+    {
+        string detail = message.Split(". Path:")[0];
+        return detail.EndsWith(typeof(KlKind).FullName!, StringComparison.Ordinal) ? SettingNames<KlKind>.All
+            : detail.EndsWith(typeof(LossType).FullName!, StringComparison.Ordinal) ? SettingNames<LossType>.All
+            : detail.EndsWith(typeof(AdvantageScale).FullName!, StringComparison.Ordinal) ? SettingNames<AdvantageScale>.All
+            : null;
+    }
+
     /// <summary>The merged value of a dotted setting name, as JSON text, for the refusal; null when not found.</summary>
-    private static string? ValueAt(JsonObject root, string name)
+    private static string? ValueAt(JsonObject root, string name) => NodeAt(root, name)?.ToJsonString();
+
+    private static JsonNode? NodeAt(JsonObject root, string name)
     {
         JsonNode? node = root;
         foreach (string part in name.Split('.'))
@@ -246,7 +268,7 @@ public static class RunSettingsLoader
             }
         }
 
-        return node?.ToJsonString();
+        return node;
     }
 
     /// <summary>"a value of the right type" in the user's words: which kind of value the setting takes.</summary>

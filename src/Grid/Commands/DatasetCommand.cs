@@ -34,20 +34,20 @@ internal static class DatasetCommand
             int n = parse.GetValue(count);
             if (n is < 1 or > MaxExport)
             {
-                throw new Learning.Settings.InvalidSettingException("count", n, $"an integer in [1, {MaxExport}]");
+                throw new InvalidSettingException("count", n, $"an integer in [1, {MaxExport}]");
             }
 
             string name = parse.GetValue(task)!;
             if (!TaskCatalog.TryGet(name, out var generator))
             {
-                throw new Learning.Settings.InvalidSettingException("task", name, Learning.Settings.InvalidSettingException.OneOf(TaskCatalog.Names));
+                throw new InvalidSettingException("task", name, InvalidSettingException.OneOf(TaskCatalog.Names));
             }
 
             var path = parse.GetValue(output)!.FullName;
             // The export creates the file's folder and its images folder; both must take files before any is written.
             if (Directory.Exists(path))
             {
-                throw new Learning.Settings.InvalidSettingException("output", path, "a file path, not a folder; e.g. data/counting.jsonl");
+                throw new InvalidSettingException("output", path, "a file path, not a folder; e.g. data/counting.jsonl");
             }
 
             Training.Runs.RunPreflight.RequireWritableFolder(

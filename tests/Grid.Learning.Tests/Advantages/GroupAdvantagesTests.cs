@@ -1,5 +1,5 @@
 using Grid.Learning.Advantages;
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 
 namespace Grid.Learning.Tests.Advantages;
 

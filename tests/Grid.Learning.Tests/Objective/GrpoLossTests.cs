@@ -1,5 +1,5 @@
 using Grid.Learning.Objective;
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 using Grid.Learning.Tests.Reference;
 using TorchSharp;
 using static TorchSharp.torch;
