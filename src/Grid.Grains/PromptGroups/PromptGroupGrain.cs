@@ -180,7 +180,7 @@ public sealed class PromptGroupGrain(
         {
             // Storage or the learner unreachable: no attempt failed, so none is counted; try again after a backoff.
             _unreachable++;
-            again = RunSettingsJson.Read(state.State.Assignment!.SettingsJson).Rollouts.BackoffAfter(_unreachable);
+            again = state.State.Assignment!.Settings.Rollouts.BackoffAfter(_unreachable);
             logger.LogWarning(error, "Prompt group {Key} could not save or deliver its work; trying again in {Delay}", Key, again);
         }
         finally
@@ -207,7 +207,7 @@ public sealed class PromptGroupGrain(
         }
 
         var assignment = state.State.Assignment!;
-        var settings = RunSettingsJson.Read(assignment.SettingsJson);
+        var settings = assignment.Settings;
         if (state.State.Phase == GroupPhase.Generating && !_attemptStarted)
         {
             // Only a previous activation leaves an attempt running: it was lost with its silo. It counts as failed; the

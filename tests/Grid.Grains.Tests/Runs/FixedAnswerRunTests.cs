@@ -37,7 +37,7 @@ public sealed class FixedAnswerRunTests
         await cluster.DeployAsync(TestContext.Current.CancellationToken);
 
         var controller = cluster.Client.GetGrain<IControllerGrain>("fixed-answer");
-        await controller.Start(new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: true))
+        await controller.Start(new RunSpec(settings, AllowCpuLearner: true))
             .WaitAsync(TestContext.Current.CancellationToken);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         var status = await controller.GetStatus();
