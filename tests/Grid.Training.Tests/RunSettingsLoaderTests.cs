@@ -49,6 +49,41 @@ public sealed class RunSettingsLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Environment_variables_are_a_layer_between_the_file_and_the_flags()
+    {
+        string path = Write("""{ "steps": 7, "kl": { "beta_max": 0.2 }, "sft": { "tasks": ["counting"] } }""");
+        var environment = new Dictionary<string, string?>
+        {
+            ["GRID_RUN__KL__BETA_MAX"] = "0.05",
+            ["grid_run__steps"] = "9",
+            ["GRID_RUN__SFT__TASKS"] = "[\"geometry\", \"counting\"]",
+            ["GRID_RUN__SFT__TASK_WEIGHTS__GEOMETRY"] = "3",
+            ["GRID_RUN__KL__KIND"] = "fixed",
+            ["GRID__CLUSTER"] = "Azure", // the silo's own settings, not a run setting
+            ["PATH"] = "/usr/bin",
+        };
+
+        var fromEnvironment = RunSettingsLoader.Load("demo", path, environment: environment);
+        var flagged = RunSettingsLoader.Load("demo", path, ["kl.beta_max=0.07"], new RunSettingFlags(Steps: 11), environment);
+
+        Assert.Equal((9, 0.05, KlKind.Fixed), (fromEnvironment.Steps, fromEnvironment.Kl.BetaMax, fromEnvironment.Kl.Kind));
+        Assert.Equal(["geometry", "counting"], fromEnvironment.Sft.Tasks);
+        Assert.Equal(3, fromEnvironment.Sft.TaskWeights["geometry"]);
+        Assert.Equal((11, 0.07), (flagged.Steps, flagged.Kl.BetaMax));
+    }
+
+    [Fact]
+    public void An_unknown_environment_variable_setting_is_refused_naming_the_variable()
+    {
+        var e = Assert.Throws<InvalidSettingException>(() => RunSettingsLoader.Load(
+            environment: [new("GRID_RUN__KL__BETA_MAXX", "0.1")]));
+
+        Assert.Equal("kl.beta_maxx", e.Setting);
+        Assert.Contains("environment variable GRID_RUN__KL__BETA_MAXX", e.Message);
+        Assert.Contains("beta_max", e.Message);
+    }
+
+    [Fact]
     public void An_unknown_key_is_refused_with_its_name_and_the_known_keys()
     {
         string path = Write("""{ "stesp": 7 }""");

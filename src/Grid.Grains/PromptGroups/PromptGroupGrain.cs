@@ -76,6 +76,12 @@ public sealed class PromptGroupGrain(
             throw new ArgumentException($"Prompt group {Key} was given the assignment of {expected}.", nameof(assignment));
         }
 
+        if (state.State.Assignment is { Settings: null } stored)
+        {
+            // Stored by an older version, whose assignments held the settings as JSON: take them from the re-drive.
+            state.State.Assignment = stored with { Settings = assignment.Settings };
+        }
+
         if (state.State.Assignment is null)
         {
             // One write records the assignment and counts the first attempt, which the work timer then runs.
@@ -111,8 +117,9 @@ public sealed class PromptGroupGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         // Reactivated (say, after a silo died or left) with unfinished work: pick it up again.
-        if (state.State.Assignment is not null && !Finished)
+        if (state.State.Assignment is { Settings: not null } && !Finished)
         {
+            // (An assignment stored without its settings, by an older version, waits for the controller's re-drive.)
             if (state.State.Attempts > 0)
             {
                 logger.LogInformation("Prompt group {Key} resumes on {Silo} after {Attempts} attempt(s) (phase {Phase})",

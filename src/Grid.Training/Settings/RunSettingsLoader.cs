@@ -6,8 +6,9 @@ using Grid.Core.Settings;
 namespace Grid.Training.Settings;
 
 /// <summary>
-/// Builds a <see cref="RunSettings"/> from a preset, then a JSON file, then <c>key=value</c> overrides (later wins),
-/// and validates it once. Unknown keys, wrong types and out-of-range values are refused with the key, the
+/// Builds a <see cref="RunSettings"/> from layers, later wins: a preset, a JSON file, environment variables
+/// (<c>GRID_RUN__KL__BETA_MAX=0.05</c>), the command line's own flags (<c>--steps</c>, ...), then <c>key=value</c>
+/// overrides (<c>--set</c>), and validates it once. Unknown keys, wrong types and out-of-range values are refused with the key, the
 /// offending value and what would be right.
 /// </summary>
 public static class RunSettingsLoader
@@ -46,8 +47,10 @@ public static class RunSettingsLoader
     /// <param name="overrides">"key=value" pairs, nested keys with dots: "kl.beta_max=0.2"; applied last.</param>
     /// <param name="flags">The command line's own flags (--steps, --task, ...): a layer under the overrides, so
     /// <c>--set</c> wins over them as the help text says.</param>
+    /// <param name="environment">Environment variables (name to value), of which those named
+    /// <see cref="EnvironmentPrefix"/>* are a layer between the file and the flags; null reads this process's.</param>
     public static RunSettings Load(string? preset = null, string? settingsPath = null, IEnumerable<string>? overrides = null,
-        RunSettingFlags? flags = null)
+        RunSettingFlags? flags = null, IEnumerable<KeyValuePair<string, string?>>? environment = null)
     {
         preset ??= "demo";
         if (!Presets.TryGetValue(preset, out var start))
@@ -61,9 +64,14 @@ public static class RunSettingsLoader
             Merge(node, ReadFile(settingsPath), settingsPath);
         }
 
+        foreach (var (variable, assignment) in EnvironmentOverrides(environment ?? ProcessEnvironment()))
+        {
+            ApplyOverride(node, assignment, $"environment variable {variable}");
+        }
+
         foreach (var assignment in (flags?.AsOverrides() ?? []).Concat(overrides ?? []))
         {
-            ApplyOverride(node, assignment);
+            ApplyOverride(node, assignment, "--set");
         }
 
         RunSettings settings;
@@ -202,7 +210,24 @@ public static class RunSettingsLoader
         }
     }
 
-    private static void ApplyOverride(JsonObject root, string assignment)
+    /// <summary>Environment variables with this prefix set run settings: <c>__</c> separates the levels of a nested
+    /// key (<c>GRID_RUN__KL__BETA_MAX</c> is <c>kl.beta_max</c>); names are case-insensitive, values read as <c>--set</c>'s.</summary>
+    public const string EnvironmentPrefix = "GRID_RUN__";
+
+    /// <summary>The <see cref="EnvironmentPrefix"/> variables as <c>key=value</c> assignments, in name order (so a
+    /// run does not depend on the order the platform lists them in).</summary>
+    public static IReadOnlyList<(string Variable, string Assignment)> EnvironmentOverrides(
+        IEnumerable<KeyValuePair<string, string?>> environment) =>
+        [.. environment
+            .Where(v => v.Key.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase) && v.Value is not null)
+            .OrderBy(v => v.Key, StringComparer.OrdinalIgnoreCase)
+            .Select(v => (v.Key, $"{v.Key[EnvironmentPrefix.Length..].Replace("__", ".", StringComparison.Ordinal).ToLowerInvariant()}={v.Value}"))];
+
+    private static IEnumerable<KeyValuePair<string, string?>> ProcessEnvironment() =>
+        Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .Select(e => new KeyValuePair<string, string?>((string)e.Key, e.Value as string));
+
+    private static void ApplyOverride(JsonObject root, string assignment, string origin)
     {
         int eq = assignment.IndexOf('=');
         if (eq <= 0)
@@ -234,7 +259,7 @@ public static class RunSettingsLoader
             value = JsonValue.Create(text); // bare words are strings: task=geometry
         }
 
-        Merge(parent, new JsonObject { [path[^1]] = value }, "--set", path.Length > 1 && s_maps.Contains(path[^2]),
+        Merge(parent, new JsonObject { [path[^1]] = value }, origin, path.Length > 1 && s_maps.Contains(path[^2]),
             string.Concat(path[..^1].Select(part => part + ".")));
     }
 
