@@ -1,4 +1,3 @@
-using Grid.Core.Settings;
 using System.Text.Json;
 
 namespace Grid.Training.Settings;

@@ -1,4 +1,3 @@
-using Grid.Core.Settings;
 using System.CommandLine;
 using Grid.Training.Settings;
 

@@ -1,7 +1,6 @@
 using Grid.Learning.Advantages;
 using Grid.Learning.KlControl;
 using Grid.Learning.Objective;
-using Grid.Core.Settings;
 using Refusal = (System.Action Act, string Setting, string Value, string Allowed);
 
 namespace Grid.Learning.Tests.Settings;
