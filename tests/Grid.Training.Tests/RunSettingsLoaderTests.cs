@@ -168,6 +168,14 @@ public sealed class RunSettingsLoaderTests : IDisposable
     }
 
     [Fact]
+    public void The_kl_section_is_written_with_exactly_its_settings()
+    {
+        var kl = System.Text.Json.Nodes.JsonNode.Parse(RunSettingsLoader.ToJson(RunSettingsLoader.Load()))!["kl"]!.AsObject();
+
+        Assert.Equal(["kind", "beta", "beta_min", "beta_max", "warmup_fraction", "target_kl", "horizon"], kl.Select(p => p.Key));
+    }
+
+    [Fact]
     public void Named_choices_are_read_and_written_as_their_snake_case_names()
     {
         var settings = RunSettingsLoader.Load(overrides: ["loss_type=dr_grpo", "advantage_scale=none", "kl.kind=adaptive"]);

@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace Grid.Core.Settings;
 
 /// <summary>
@@ -29,7 +31,8 @@ public sealed record KlSettings
     /// <summary>The adaptive controller's horizon, in samples.</summary>
     public double Horizon { get; init; } = 10000;
 
-    /// <summary>The horizon as the adaptive controller takes it: a whole number of samples.</summary>
+    /// <summary>The horizon as the adaptive controller takes it: a whole number of samples; not a setting of its own.</summary>
+    [JsonIgnore]
     public int HorizonSamples => (int)Math.Clamp(Horizon, int.MinValue, int.MaxValue);
 
     /// <summary>
