@@ -1,5 +1,6 @@
 using Grid.Grains.Rollouts;
 using Grid.Grains.Telemetry;
+using Grid.Hosting.Serialization;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Grid.Grains;
@@ -14,6 +15,7 @@ public static class GridGrainsSiloBuilderExtensions
     public static ISiloBuilder AddGridGrains(this ISiloBuilder silo, RolloutEngineOptions? rollouts = null)
     {
         ArgumentNullException.ThrowIfNull(silo);
+        silo.Services.AddGridSettingsCodec(); // the grains' calls carry RunSettings
         silo.Services.AddSingleton((rollouts ?? new RolloutEngineOptions()).Validate());
         silo.Services.AddSingleton<RolloutEngine>();
         silo.Services.AddHostedService<SiloCapacityReporter>();

@@ -84,9 +84,9 @@ public sealed class InProcessTrainer
 
         var grpoClock = Stopwatch.StartNew();
         using var reference = PolicyRuntime.FrozenCopy(policy, config);
-        var kl = KlControllerFactory.FromSettings(s.Kl, s.Steps);
+        var kl = KlControllers.Create(s.Kl, s.Steps);
         using var learner = new GrpoLearner(policy, reference, LossSettings.From(s), s.LearningRate, s.WeightDecay, s.MaxGradNorm);
-        var scorer = new GroupScorer(verifier, LossSettings.AdvantageScaleOf(s));
+        var scorer = new GroupScorer(verifier, s.AdvantageScale);
         var generation = new GenerationSettings(s.MaxNewTokens, s.Temperature, s.TopP);
         var validator = new Validator(s);
 

@@ -1,6 +1,7 @@
 using Grid.Hosting;
 using Grid.Hosting.Configuration;
 using Grid.Hosting.Placement;
+using Grid.Hosting.Serialization;
 using Grid.Hosting.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
@@ -75,7 +76,10 @@ public sealed class PlacementCluster : IAsyncDisposable
             configureSilo?.Invoke(siloBuilder);
         });
         builder.ConfigureClient(client =>
-            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = responseTimeout));
+        {
+            client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = responseTimeout);
+            client.Services.AddGridSettingsCodec(); // run specs carry RunSettings
+        });
         var cluster = builder.Build();
         await cluster.DeployAsync();
         var placementCluster = new PlacementCluster(cluster, roles, weights);

@@ -1,5 +1,5 @@
 using Grid.Core;
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 using Grid.Training.Runs;
 using Grid.Training.Settings;
 

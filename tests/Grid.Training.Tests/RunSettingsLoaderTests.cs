@@ -1,4 +1,4 @@
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 using Grid.Training.Settings;
 
 namespace Grid.Training.Tests;
@@ -16,7 +16,7 @@ public sealed class RunSettingsLoaderTests : IDisposable
 
         Assert.Equal(RunSettingsLoader.ToJson(RunSettingsLoader.Presets["demo"]), RunSettingsLoader.ToJson(settings));
         Assert.Equal("geometry", settings.Task);
-        Assert.Equal("dynamic", settings.Kl.Kind);
+        Assert.Equal(KlKind.Dynamic, settings.Kl.Kind);
     }
 
     [Fact]
@@ -31,6 +31,56 @@ public sealed class RunSettingsLoaderTests : IDisposable
         Assert.Equal(0.0, settings.Kl.BetaMin);
         Assert.Equal(11, settings.Sft.Steps);
         Assert.Equal("geometry", settings.Task);
+    }
+
+    [Fact]
+    public void Command_line_flags_override_the_file_and_set_overrides_win_over_the_flags()
+    {
+        string path = Write("""{ "steps": 7, "seed": 3, "task": "counting" }""");
+        var flags = new RunSettingFlags(Steps: 10, Task: "geometry", Seed: 5, OutputDirectory: "flag-runs");
+
+        var flagged = RunSettingsLoader.Load("demo", path, flags: flags);
+        var overridden = RunSettingsLoader.Load("demo", path,
+            ["steps=20", "task=counting", "seed=9", "output_directory=set-runs"], flags);
+
+        Assert.Equal((10, "geometry", 5L, "flag-runs"), (flagged.Steps, flagged.Task, flagged.Seed, flagged.OutputDirectory));
+        Assert.Equal((20, "counting", 9L, "set-runs"),
+            (overridden.Steps, overridden.Task, overridden.Seed, overridden.OutputDirectory));
+    }
+
+    [Fact]
+    public void Environment_variables_are_a_layer_between_the_file_and_the_flags()
+    {
+        string path = Write("""{ "steps": 7, "kl": { "beta_max": 0.2 }, "sft": { "tasks": ["counting"] } }""");
+        var environment = new Dictionary<string, string?>
+        {
+            ["GRID_RUN__KL__BETA_MAX"] = "0.05",
+            ["grid_run__steps"] = "9",
+            ["GRID_RUN__SFT__TASKS"] = "[\"geometry\", \"counting\"]",
+            ["GRID_RUN__SFT__TASK_WEIGHTS__GEOMETRY"] = "3",
+            ["GRID_RUN__KL__KIND"] = "fixed",
+            ["GRID__CLUSTER"] = "Azure", // the silo's own settings, not a run setting
+            ["PATH"] = "/usr/bin",
+        };
+
+        var fromEnvironment = RunSettingsLoader.Load("demo", path, environment: environment);
+        var flagged = RunSettingsLoader.Load("demo", path, ["kl.beta_max=0.07"], new RunSettingFlags(Steps: 11), environment);
+
+        Assert.Equal((9, 0.05, KlKind.Fixed), (fromEnvironment.Steps, fromEnvironment.Kl.BetaMax, fromEnvironment.Kl.Kind));
+        Assert.Equal(["geometry", "counting"], fromEnvironment.Sft.Tasks);
+        Assert.Equal(3, fromEnvironment.Sft.TaskWeights["geometry"]);
+        Assert.Equal((11, 0.07), (flagged.Steps, flagged.Kl.BetaMax));
+    }
+
+    [Fact]
+    public void An_unknown_environment_variable_setting_is_refused_naming_the_variable()
+    {
+        var e = Assert.Throws<InvalidSettingException>(() => RunSettingsLoader.Load(
+            environment: [new("GRID_RUN__KL__BETA_MAXX", "0.1")]));
+
+        Assert.Equal("kl.beta_maxx", e.Setting);
+        Assert.Contains("environment variable GRID_RUN__KL__BETA_MAXX", e.Message);
+        Assert.Contains("beta_max", e.Message);
     }
 
     [Fact]
@@ -100,6 +150,41 @@ public sealed class RunSettingsLoaderTests : IDisposable
 
         Assert.Equal(setting, e.Setting);
         Assert.StartsWith($"Invalid setting {setting} = {value}: must be {allowed}", e.Message);
+    }
+
+    [Theory]
+    [InlineData("loss_type=ppo", "loss_type", "\"ppo\"", "one of \"grpo\", \"bnpo\", \"dr_grpo\"")]
+    [InlineData("loss_type=GRPO", "loss_type", "\"GRPO\"", "one of \"grpo\", \"bnpo\", \"dr_grpo\"")]
+    [InlineData("loss_type=1", "loss_type", "\"1\"", "one of \"grpo\", \"bnpo\", \"dr_grpo\"")]
+    [InlineData("advantage_scale=\"group, batch\"", "advantage_scale", "\"group, batch\"", "one of \"group\", \"batch\", \"none\"")]
+    [InlineData("kl.kind=linear", "kl.kind", "\"linear\"", "one of \"fixed\", \"dynamic\", \"adaptive\"")]
+    [InlineData("kl.kind=null", "kl.kind", "null", "a value such as the default \"dynamic\"")]
+    public void Named_choices_take_exactly_their_snake_case_names(string assignment, string setting, string value, string allowed)
+    {
+        var e = Assert.Throws<InvalidSettingException>(() => RunSettingsLoader.Load(overrides: [assignment]));
+
+        Assert.Equal(setting, e.Setting);
+        Assert.StartsWith($"Invalid setting {setting} = {value}: must be {allowed}", e.Message);
+    }
+
+    [Fact]
+    public void The_kl_section_is_written_with_exactly_its_settings()
+    {
+        var kl = System.Text.Json.Nodes.JsonNode.Parse(RunSettingsLoader.ToJson(RunSettingsLoader.Load()))!["kl"]!.AsObject();
+
+        Assert.Equal(["kind", "beta", "beta_min", "beta_max", "warmup_fraction", "target_kl", "horizon"], kl.Select(p => p.Key));
+    }
+
+    [Fact]
+    public void Named_choices_are_read_and_written_as_their_snake_case_names()
+    {
+        var settings = RunSettingsLoader.Load(overrides: ["loss_type=dr_grpo", "advantage_scale=none", "kl.kind=adaptive"]);
+        string json = RunSettingsLoader.ToJson(settings);
+
+        Assert.Equal((LossType.DrGrpo, AdvantageScale.None, KlKind.Adaptive), (settings.LossType, settings.AdvantageScale, settings.Kl.Kind));
+        Assert.Contains("\"loss_type\": \"dr_grpo\"", json);
+        Assert.Contains("\"advantage_scale\": \"none\"", json);
+        Assert.Contains("\"kind\": \"adaptive\"", json);
     }
 
     [Fact]

@@ -1,9 +1,10 @@
 using Grid.Core;
+using Grid.Core.Settings;
 
 namespace Grid.Contracts.Learning;
 
 /// <summary>
-/// The run's settings JSON; its <c>init_checkpoint</c> (if any) holds the initial weights. A resumed run (its learner
+/// The run's settings; their <c>init_checkpoint</c> (if any) holds the initial weights. A resumed run (its learner
 /// lost, say in a full cluster restart) also gives <paramref name="InitialWeights"/> (version 0, the reference policy)
 /// and <paramref name="CurrentWeights"/> (the newest version the controller recorded; the next step is its version): the
 /// learner restores that version's checkpoint (weights and optimizer state) from the weight store.
@@ -13,6 +14,6 @@ namespace Grid.Contracts.Learning;
 [Immutable]
 public sealed record LearnerSetup(
     [property: Id(0)] string RunId,
-    [property: Id(1)] string SettingsJson,
+    [property: Id(4)] RunSettings Settings,
     [property: Id(2)] WeightReference? InitialWeights = null,
     [property: Id(3)] WeightReference? CurrentWeights = null);

@@ -1,12 +1,24 @@
+using Grid.Core.Settings;
+
 namespace Grid.Contracts.Runs;
 
 /// <summary>
-/// What a run is: the run settings as their JSON (RunSettingsLoader.ToJson; the grains validate it once) and
-/// whether its learner may train on a CPU silo.
+/// What a run is: its validated settings (the grains check them once, at the controller) and whether its learner may
+/// train on a CPU silo. The settings cross grain calls as the record itself, through the JSON codec that
+/// Grid.Hosting registers for the Grid.Core settings types (AddGridSettingsCodec), and are never copied in a silo.
 /// </summary>
 [GenerateSerializer]
 [Alias("grid.RunSpec")]
 [Immutable]
 public sealed record RunSpec(
-    [property: Id(0)] string SettingsJson,
-    [property: Id(1)] bool AllowCpuLearner);
+    [property: Id(2)] RunSettings Settings,
+    [property: Id(1)] bool AllowCpuLearner)
+{
+    /// <summary>
+    /// Only in a spec stored before the settings travelled as a record (a controller's state written by an older
+    /// version): the settings as their JSON, with <see cref="Settings"/> missing. The controller upgrades such a spec
+    /// when it loads it; nothing writes this any more.
+    /// </summary>
+    [Id(0)]
+    public string? SettingsJson { get; init; }
+}

@@ -47,7 +47,7 @@ public sealed class ControllerGrain(
 
     private string RunId => this.GetPrimaryKeyString();
 
-    private RunSettings Settings => _settings ??= RunSettingsJson.Read(state.State.Spec!.SettingsJson);
+    private RunSettings Settings => _settings ??= state.State.Spec!.Settings;
 
     private string LearnerGrainKey => LearnerKey.Create(RunId, state.State.Spec!.AllowCpuLearner);
 
@@ -56,7 +56,9 @@ public sealed class ControllerGrain(
         ArgumentNullException.ThrowIfNull(spec);
         if (state.State.Spec is null)
         {
-            _settings = RunSettingsJson.Read(spec.SettingsJson); // refuse bad settings here, at the edge
+            spec = RunSettingsJson.Upgrade(spec);
+            RunSettingsValidator.Validate(spec.Settings); // refuse bad settings here, at the edge
+            _settings = spec.Settings;
             LearnerKey.Create(RunId, spec.AllowCpuLearner); // and a run id that cannot key a learner
             state.State.Spec = spec;
             state.State.State = RunState.Running;
@@ -159,6 +161,14 @@ public sealed class ControllerGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        if (state.State.Spec is { } stored && RunSettingsJson.Upgrade(stored) is var spec && !ReferenceEquals(spec, stored))
+        {
+            // A run started by an older version stored its settings as JSON; it goes on with them as the record (the
+            // next write stores the new shape).
+            RunSettingsValidator.Validate(spec.Settings);
+            state.State.Spec = spec;
+        }
+
         if (state.State.LegacySteps is { Count: > 0 } || state.State.LegacyBetas is { Count: > 0 })
         {
             await MoveLegacyHistoryAsync();
@@ -243,7 +253,7 @@ public sealed class ControllerGrain(
             if (state.State.Weights is null)
             {
                 var learner = GrainFactory.GetGrain<ILearnerGrain>(LearnerGrainKey);
-                var ready = await learner.Initialize(new LearnerSetup(RunId, state.State.Spec!.SettingsJson));
+                var ready = await learner.Initialize(new LearnerSetup(RunId, Settings));
                 state.State.Weights = ready.Weights;
                 state.State.InitialWeights = ready.Weights;
                 state.State.PolicyConfigJson = ready.PolicyConfigJson;
@@ -295,7 +305,7 @@ public sealed class ControllerGrain(
 
     /// <summary>What group <paramref name="promptIndex"/> of the current step <paramref name="step"/> is asked to do.</summary>
     private PromptGroupAssignment Assignment(long step, int promptIndex) => new(RunId, step, promptIndex,
-        state.State.Spec!.SettingsJson, state.State.PolicyConfigJson!, state.State.Weights!, LearnerGrainKey);
+        Settings, state.State.PolicyConfigJson!, state.State.Weights!, LearnerGrainKey);
 
     /// <summary>
     /// Sets up a learner that lost its state (a full cluster restart, or its silo died) from the recorded weights, the
@@ -307,7 +317,7 @@ public sealed class ControllerGrain(
     {
         var initial = state.State.InitialWeights ?? throw new InvalidOperationException(
             $"Run {RunId} has no recorded initial weights (it started before resume existed); it cannot be resumed.");
-        var ready = await Learner.Initialize(new LearnerSetup(RunId, state.State.Spec!.SettingsJson, initial, state.State.Weights));
+        var ready = await Learner.Initialize(new LearnerSetup(RunId, Settings, initial, state.State.Weights));
         state.State.LastError = null;
         if (ready.Weights.Version < state.State.PolicyVersion)
         {
@@ -461,10 +471,9 @@ public sealed class ControllerGrain(
     {
         if (_kl is null)
         {
-            var settings = KlControllerFactory.ToControllerSettings(Settings.Kl, Settings.Steps);
             _kl = state.State.KlKind is null
-                ? KlControllerFactory.FromSettings(Settings.Kl, Settings.Steps)
-                : settings.Restore(new KlControllerState(state.State.KlKind, state.State.KlBeta, state.State.KlLastObservedStep));
+                ? KlControllers.Create(Settings.Kl, Settings.Steps)
+                : KlControllers.Restore(Settings.Kl, Settings.Steps, new KlControllerState(state.State.KlKind, state.State.KlBeta, state.State.KlLastObservedStep));
             Save(_kl.State);
         }
 

@@ -99,7 +99,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
             throw new ArgumentException($"Learner {this.GetPrimaryKeyString()} was set up for run '{setup.RunId}'.", nameof(setup));
         }
 
-        var settings = RunSettingsJson.Read(setup.SettingsJson);
+        var settings = setup.Settings;
         if (FixedAnswer)
         {
             _settings = settings;

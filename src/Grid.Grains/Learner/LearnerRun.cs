@@ -78,7 +78,7 @@ internal sealed class LearnerRun : IDisposable
                 throw;
             }
         }
-        _scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), LossSettings.AdvantageScaleOf(settings));
+        _scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), settings.AdvantageScale);
         _source = new PromptSource(settings.Seed);
         _task = TaskCatalog.Get(settings.Task);
         _validator = new Validator(settings);
@@ -96,7 +96,7 @@ internal sealed class LearnerRun : IDisposable
     /// <summary>The step's groups (in prompt order) as the learner consumes them.</summary>
     public IReadOnlyList<ScoredGroup> Groups(long step, IReadOnlyList<ScoredGroupRecord> records)
     {
-        if (LossSettings.AdvantageScaleOf(_settings) == Learning.Advantages.AdvantageScale.Batch)
+        if (_settings.AdvantageScale == AdvantageScale.Batch)
         {
             // Batch scaling needs every group's rewards, which only the learner sees together.
             var sampled = records.Select(r => ScoredGroups.ToSampled(r, _source, _task, _settings.PromptsPerStep)).ToArray();

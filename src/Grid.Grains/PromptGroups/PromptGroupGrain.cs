@@ -72,6 +72,13 @@ public sealed class PromptGroupGrain(
             throw new ArgumentException($"Prompt group {Key} was given the assignment of {expected}.", nameof(assignment));
         }
 
+        if (_group.Assignment is { Settings: null } stored)
+        {
+            // Stored by an older version, whose assignments held the settings as JSON: take them from the re-drive.
+            _group = _group with { Assignment = stored with { Settings = assignment.Settings } };
+            _group.Store(state.State);
+        }
+
         await FireAsync(new GroupEvent.Assign(assignment));
         ScheduleWork(TimeSpan.Zero);
     }
@@ -83,7 +90,8 @@ public sealed class PromptGroupGrain(
         _group = GroupMachineState.Load(state.State);
 
         // Reactivated (say, after a silo died or left) with unfinished work: pick it up again.
-        if (_group.Assignment is not null && !_group.Finished)
+        // (An assignment stored without its settings, by an older version, waits for the controller's re-drive.)
+        if (_group.Assignment is { Settings: not null } && !_group.Finished)
         {
             if (_group.Attempts > 0)
             {
@@ -152,7 +160,7 @@ public sealed class PromptGroupGrain(
         {
             // Storage or the learner unreachable: no attempt failed, so none is counted; try again after a backoff.
             _unreachable++;
-            again = RunSettingsJson.Read(state.State.Assignment!.SettingsJson).Rollouts.BackoffAfter(_unreachable);
+            again = state.State.Assignment!.Settings.Rollouts.BackoffAfter(_unreachable);
             logger.LogWarning(error, "Prompt group {Key} could not save or deliver its work; trying again in {Delay}", Key, again);
         }
         finally
@@ -179,7 +187,7 @@ public sealed class PromptGroupGrain(
         }
 
         var assignment = state.State.Assignment!;
-        var settings = RunSettingsJson.Read(assignment.SettingsJson);
+        var settings = assignment.Settings;
         return await FireAsync(new GroupEvent.Advance(settings.Rollouts, settings.GroupSize), settings);
     }
 
@@ -391,7 +399,7 @@ public sealed class PromptGroupGrain(
 
         // Group-scaled advantages here; with advantage_scale=batch the learner recomputes them across the step.
         FaultInjector.ThrowIfVerifierThrows(fault, Key, attempt);
-        var scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), LossSettings.AdvantageScaleOf(settings));
+        var scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), settings.AdvantageScale);
         var sampled = new SampledGroup(assignment.PromptIndex, prompt, promptTokens, scorer.ScoreRollouts(prompt, completions));
         var scored = scorer.Group(assignment.Step, [sampled])[0];
         return ScoredGroups.ToRecord(scored, assignment.Weights.Version, secondsRollout, clock.Elapsed.TotalSeconds)

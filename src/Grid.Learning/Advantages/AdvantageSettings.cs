@@ -1,4 +1,4 @@
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 
 namespace Grid.Learning.Advantages;
 
@@ -11,15 +11,13 @@ public sealed record AdvantageSettings
     /// <summary>Config <c>advantage_scale</c>: group, batch or none.</summary>
     public AdvantageScale Scale { get; init; } = AdvantageScale.Group;
 
-    public static readonly IReadOnlyList<string> ScaleNames = ["group", "batch", "none"];
-
     /// <summary>Returns this, or throws <see cref="InvalidSettingException"/> naming the first bad setting.</summary>
     public AdvantageSettings Validate()
     {
         ValidateGroupSize(GroupSize);
         if (!Enum.IsDefined(Scale))
         {
-            throw new InvalidSettingException("advantage_scale", (int)Scale, InvalidSettingException.OneOf(ScaleNames));
+            throw new InvalidSettingException("advantage_scale", (int)Scale, InvalidSettingException.OneOf(SettingNames<AdvantageScale>.All));
         }
 
         return this;
@@ -34,16 +32,4 @@ public sealed record AdvantageSettings
                 ">= 2 (a group of one completion has no baseline to compare against)");
         }
     }
-
-    /// <summary>Parses the config spelling of <see cref="AdvantageScale"/>: "group", "batch" or "none".</summary>
-    public static AdvantageScale ParseScale(string? text) => text switch
-    {
-        "group" => AdvantageScale.Group,
-        "batch" => AdvantageScale.Batch,
-        "none" => AdvantageScale.None,
-        _ => throw new InvalidSettingException("advantage_scale", text, InvalidSettingException.OneOf(ScaleNames)),
-    };
-
-    /// <summary>The config spelling of a scale.</summary>
-    public static string ScaleName(AdvantageScale scale) => ScaleNames[(int)scale];
 }

@@ -20,14 +20,14 @@ public sealed class AdaptiveKlController : IKlController
 
     public AdaptiveKlController(double beta, double targetKl, int horizon, long lastObservedStep = -1)
     {
-        KlControllerSettings.ValidateAdaptive(beta, targetKl, horizon);
+        KlControllers.ValidateAdaptive(beta, targetKl, horizon);
         _beta = beta;
         _targetKl = targetKl;
         _horizon = horizon;
         _lastObservedStep = lastObservedStep;
     }
 
-    public string Kind => KlControllerSettings.Adaptive;
+    public string Kind => KlControllers.KindName(Grid.Core.Settings.KlKind.Adaptive);
 
     public KlControllerState State => new(Kind, _beta, _lastObservedStep);
 
@@ -39,7 +39,7 @@ public sealed class AdaptiveKlController : IKlController
 
     public void Observe(long step, double observedKl, int samples)
     {
-        KlControllerSettings.CheckObservation(step, observedKl, samples);
+        KlControllers.CheckObservation(step, observedKl, samples);
         if (step <= _lastObservedStep)
         {
             return;

@@ -20,7 +20,7 @@ public sealed class DynamicKlController : IKlController
         _lastObservedStep = lastObservedStep;
     }
 
-    public string Kind => KlControllerSettings.Dynamic;
+    public string Kind => KlControllers.KindName(Grid.Core.Settings.KlKind.Dynamic);
 
     public KlControllerState State => new(Kind, BetaAt(Math.Max(_lastObservedStep + 1, 0)), _lastObservedStep);
 
@@ -28,7 +28,7 @@ public sealed class DynamicKlController : IKlController
 
     public void Observe(long step, double observedKl, int samples)
     {
-        KlControllerSettings.CheckObservation(step, observedKl, samples);
+        KlControllers.CheckObservation(step, observedKl, samples);
         _lastObservedStep = Math.Max(_lastObservedStep, step);
     }
 }

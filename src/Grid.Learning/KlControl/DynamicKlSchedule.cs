@@ -1,4 +1,4 @@
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 
 namespace Grid.Learning.KlControl;
 
@@ -48,8 +48,8 @@ public static class DynamicKlSchedule
                 "in the open interval (0, 1) (the paper uses 0.3)");
         }
 
-        KlControllerSettings.ValidateBeta("beta_min", betaMin);
-        KlControllerSettings.ValidateBeta("beta_max", betaMax);
+        KlControllers.ValidateBeta("beta_min", betaMin);
+        KlControllers.ValidateBeta("beta_max", betaMax);
         if (betaMin > betaMax)
         {
             throw new InvalidSettingException("beta_min", betaMin,

@@ -8,12 +8,12 @@ public sealed class FixedKlController : IKlController
 
     public FixedKlController(double beta, long lastObservedStep = -1)
     {
-        KlControllerSettings.ValidateBeta("beta", beta);
+        KlControllers.ValidateBeta("beta", beta);
         _beta = beta;
         _lastObservedStep = lastObservedStep;
     }
 
-    public string Kind => KlControllerSettings.Fixed;
+    public string Kind => KlControllers.KindName(Grid.Core.Settings.KlKind.Fixed);
 
     public KlControllerState State => new(Kind, _beta, _lastObservedStep);
 
@@ -25,7 +25,7 @@ public sealed class FixedKlController : IKlController
 
     public void Observe(long step, double observedKl, int samples)
     {
-        KlControllerSettings.CheckObservation(step, observedKl, samples);
+        KlControllers.CheckObservation(step, observedKl, samples);
         _lastObservedStep = Math.Max(_lastObservedStep, step);
     }
 }

@@ -1,4 +1,4 @@
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -50,7 +50,7 @@ public static class GrpoLoss
             LossType.Bnpo => (perTokenLoss * m).sum() / tokens,
             LossType.DrGrpo => (perTokenLoss * m).sum() / ((double)logp.shape[0] * settings.MaxCompletionLength),
             _ => throw new InvalidSettingException("loss_type", settings.LossType,
-                InvalidSettingException.OneOf(GrpoLossSettings.LossTypeNames)),
+                InvalidSettingException.OneOf(SettingNames<LossType>.All)),
         };
 
         double clipFraction, clipFractionLow, clipFractionHigh, meanKl;

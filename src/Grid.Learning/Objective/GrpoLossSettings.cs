@@ -1,12 +1,10 @@
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 
 namespace Grid.Learning.Objective;
 
 /// <summary>The settings of the clipped GRPO objective (docs/algorithm.md section 3). Validate once, at the edge.</summary>
 public sealed record GrpoLossSettings
 {
-    public static readonly IReadOnlyList<string> LossTypeNames = ["grpo", "bnpo", "dr_grpo"];
-
     /// <summary>Config <c>eps_low</c>: the ratio is clipped below at 1 - eps_low.</summary>
     public double EpsLow { get; init; } = 0.2;
 
@@ -36,7 +34,7 @@ public sealed record GrpoLossSettings
 
         if (!Enum.IsDefined(LossType))
         {
-            throw new InvalidSettingException("loss_type", (int)LossType, InvalidSettingException.OneOf(LossTypeNames));
+            throw new InvalidSettingException("loss_type", (int)LossType, InvalidSettingException.OneOf(SettingNames<LossType>.All));
         }
 
         if (MaxCompletionLength < 1 && LossType == LossType.DrGrpo)
@@ -52,16 +50,4 @@ public sealed record GrpoLossSettings
 
         return this;
     }
-
-    /// <summary>Parses the config spelling of a loss type: "grpo", "bnpo" or "dr_grpo".</summary>
-    public static LossType ParseLossType(string? text) => text switch
-    {
-        "grpo" => LossType.Grpo,
-        "bnpo" => LossType.Bnpo,
-        "dr_grpo" => LossType.DrGrpo,
-        _ => throw new InvalidSettingException("loss_type", text, InvalidSettingException.OneOf(LossTypeNames)),
-    };
-
-    /// <summary>The config spelling of a loss type.</summary>
-    public static string LossTypeName(LossType lossType) => LossTypeNames[(int)lossType];
 }

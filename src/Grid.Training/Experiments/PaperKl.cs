@@ -35,18 +35,18 @@ public static class PaperKl
         ArgumentNullException.ThrowIfNull(current);
         if (arm == ExperimentArm.Grpo)
         {
-            return current with { Kind = "fixed", Beta = FixedBeta(task) };
+            return current with { Kind = KlKind.Fixed, Beta = FixedBeta(task) };
         }
 
         if (arm == ExperimentArm.GrpoD)
         {
             var (min, max) = DynamicRange(task);
-            return current with { Kind = "dynamic", BetaMin = min, BetaMax = max, WarmupFraction = WarmupFraction };
+            return current with { Kind = KlKind.Dynamic, BetaMin = min, BetaMax = max, WarmupFraction = WarmupFraction };
         }
 
         if (arm == ExperimentArm.Adaptive)
         {
-            return current with { Kind = "adaptive", Beta = FixedBeta(task) };
+            return current with { Kind = KlKind.Adaptive, Beta = FixedBeta(task) };
         }
 
         return current;

@@ -1,4 +1,4 @@
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 using Grid.Policy.Checkpoints;
 using Grid.Policy.Model;
 using Grid.Training.Settings;

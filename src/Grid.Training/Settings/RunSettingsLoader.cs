@@ -1,13 +1,14 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 
 namespace Grid.Training.Settings;
 
 /// <summary>
-/// Builds a <see cref="RunSettings"/> from a preset, then a JSON file, then <c>key=value</c> overrides (later wins),
-/// and validates it once. Unknown keys, wrong types and out-of-range values are refused with the key, the
+/// Builds a <see cref="RunSettings"/> from layers, later wins: a preset, a JSON file, environment variables
+/// (<c>GRID_RUN__KL__BETA_MAX=0.05</c>), the command line's own flags (<c>--steps</c>, ...), then <c>key=value</c>
+/// overrides (<c>--set</c>), and validates it once. Unknown keys, wrong types and out-of-range values are refused with the key, the
 /// offending value and what would be right.
 /// </summary>
 public static class RunSettingsLoader
@@ -43,8 +44,13 @@ public static class RunSettingsLoader
 
     /// <param name="preset">Preset name, default "demo".</param>
     /// <param name="settingsPath">Optional JSON file with any subset of the settings.</param>
-    /// <param name="overrides">"key=value" pairs, nested keys with dots: "kl.beta_max=0.2".</param>
-    public static RunSettings Load(string? preset = null, string? settingsPath = null, IEnumerable<string>? overrides = null)
+    /// <param name="overrides">"key=value" pairs, nested keys with dots: "kl.beta_max=0.2"; applied last.</param>
+    /// <param name="flags">The command line's own flags (--steps, --task, ...): a layer under the overrides, so
+    /// <c>--set</c> wins over them as the help text says.</param>
+    /// <param name="environment">Environment variables (name to value), of which those named
+    /// <see cref="EnvironmentPrefix"/>* are a layer between the file and the flags; null reads this process's.</param>
+    public static RunSettings Load(string? preset = null, string? settingsPath = null, IEnumerable<string>? overrides = null,
+        RunSettingFlags? flags = null, IEnumerable<KeyValuePair<string, string?>>? environment = null)
     {
         preset ??= "demo";
         if (!Presets.TryGetValue(preset, out var start))
@@ -58,9 +64,14 @@ public static class RunSettingsLoader
             Merge(node, ReadFile(settingsPath), settingsPath);
         }
 
-        foreach (var assignment in overrides ?? [])
+        foreach (var (variable, assignment) in EnvironmentOverrides(environment ?? ProcessEnvironment()))
         {
-            ApplyOverride(node, assignment);
+            ApplyOverride(node, assignment, $"environment variable {variable}");
+        }
+
+        foreach (var assignment in (flags?.AsOverrides() ?? []).Concat(overrides ?? []))
+        {
+            ApplyOverride(node, assignment, "--set");
         }
 
         RunSettings settings;
@@ -72,6 +83,13 @@ public static class RunSettingsLoader
         catch (JsonException e)
         {
             string name = SettingName(e.Path);
+            if (EnumNames(e.Message) is { } names)
+            {
+                // A named choice (kl.kind, loss_type, advantage_scale): the value as given and the names it may take.
+                object? given = NodeAt(node, name) is JsonValue v && v.TryGetValue(out string? text) ? text : ValueAt(node, name);
+                throw new InvalidSettingException(name, given, InvalidSettingException.OneOf(names));
+            }
+
             throw new InvalidSettingException(name, ValueAt(node, name), TypeWanted(e.Message));
         }
 
@@ -192,7 +210,24 @@ public static class RunSettingsLoader
         }
     }
 
-    private static void ApplyOverride(JsonObject root, string assignment)
+    /// <summary>Environment variables with this prefix set run settings: <c>__</c> separates the levels of a nested
+    /// key (<c>GRID_RUN__KL__BETA_MAX</c> is <c>kl.beta_max</c>); names are case-insensitive, values read as <c>--set</c>'s.</summary>
+    public const string EnvironmentPrefix = "GRID_RUN__";
+
+    /// <summary>The <see cref="EnvironmentPrefix"/> variables as <c>key=value</c> assignments, in name order (so a
+    /// run does not depend on the order the platform lists them in).</summary>
+    public static IReadOnlyList<(string Variable, string Assignment)> EnvironmentOverrides(
+        IEnumerable<KeyValuePair<string, string?>> environment) =>
+        [.. environment
+            .Where(v => v.Key.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase) && v.Value is not null)
+            .OrderBy(v => v.Key, StringComparer.OrdinalIgnoreCase)
+            .Select(v => (v.Key, $"{v.Key[EnvironmentPrefix.Length..].Replace("__", ".", StringComparison.Ordinal).ToLowerInvariant()}={v.Value}"))];
+
+    private static IEnumerable<KeyValuePair<string, string?>> ProcessEnvironment() =>
+        Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .Select(e => new KeyValuePair<string, string?>((string)e.Key, e.Value as string));
+
+    private static void ApplyOverride(JsonObject root, string assignment, string origin)
     {
         int eq = assignment.IndexOf('=');
         if (eq <= 0)
@@ -224,15 +259,27 @@ public static class RunSettingsLoader
             value = JsonValue.Create(text); // bare words are strings: task=geometry
         }
 
-        Merge(parent, new JsonObject { [path[^1]] = value }, "--set", path.Length > 1 && s_maps.Contains(path[^2]),
+        Merge(parent, new JsonObject { [path[^1]] = value }, origin, path.Length > 1 && s_maps.Contains(path[^2]),
             string.Concat(path[..^1].Select(part => part + ".")));
     }
 
     private static string SettingName(string? jsonPath) =>
         string.IsNullOrEmpty(jsonPath) ? "settings" : jsonPath.TrimStart('$', '.');
 
+    /// <summary>The allowed names when the refused value was meant for a settings enum, else null.</summary>
+    private static IReadOnlyList<string>? EnumNames(string message)
+    {
+        string detail = message.Split(". Path:")[0];
+        return detail.EndsWith(typeof(KlKind).FullName!, StringComparison.Ordinal) ? SettingNames<KlKind>.All
+            : detail.EndsWith(typeof(LossType).FullName!, StringComparison.Ordinal) ? SettingNames<LossType>.All
+            : detail.EndsWith(typeof(AdvantageScale).FullName!, StringComparison.Ordinal) ? SettingNames<AdvantageScale>.All
+            : null;
+    }
+
     /// <summary>The merged value of a dotted setting name, as JSON text, for the refusal; null when not found.</summary>
-    private static string? ValueAt(JsonObject root, string name)
+    private static string? ValueAt(JsonObject root, string name) => NodeAt(root, name)?.ToJsonString();
+
+    private static JsonNode? NodeAt(JsonObject root, string name)
     {
         JsonNode? node = root;
         foreach (string part in name.Split('.'))
@@ -246,7 +293,7 @@ public static class RunSettingsLoader
             }
         }
 
-        return node?.ToJsonString();
+        return node;
     }
 
     /// <summary>"a value of the right type" in the user's words: which kind of value the setting takes.</summary>

@@ -1,6 +1,4 @@
-using Grid.Learning.Advantages;
-using Grid.Learning.Objective;
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 using Grid.Tasks;
 
 namespace Grid.Training.Settings;
@@ -24,7 +22,7 @@ public static class RunSettingsValidator
     public const long MaxTransformerWeights = 50_000_000;
     public const int MaxPathLength = 1024;
     public const double MaxSeconds = 7 * 24 * 3600;
-    public const double MaxBeta = 100;
+    public const double MaxBeta = KlSettings.MaxBeta;
 
     public static void Validate(RunSettings s)
     {
@@ -45,8 +43,8 @@ public static class RunSettingsValidator
         Require("weight_decay", s.WeightDecay, s.WeightDecay is >= 0 and < 1, "a number in [0, 1)");
         Require("max_grad_norm", s.MaxGradNorm, s.MaxGradNorm is >= 0 and <= 1e6, "a number in [0, 1000000] (0 turns clipping off)");
         Require("format_weight", s.FormatWeight, s.FormatWeight is >= 0 and <= 100, "a number in [0, 100] (the paper uses 1)");
-        OneOf("advantage_scale", s.AdvantageScale, AdvantageSettings.ScaleNames);
-        OneOf("loss_type", s.LossType, GrpoLossSettings.LossTypeNames);
+        Defined("advantage_scale", s.AdvantageScale);
+        Defined("loss_type", s.LossType);
         Require("eps_low", s.EpsLow, s.EpsLow is >= 0 and < 1, "a number in [0, 1)");
         Require("eps_high", s.EpsHigh, s.EpsHigh is >= 0 and <= 10, "a number in [0, 10]");
         Between("eval_prompts", s.EvalPrompts, 1, MaxEvalPrompts);
@@ -98,15 +96,8 @@ public static class RunSettingsValidator
         ValidateRollouts(s.Rollouts);
         ValidateFaults(s.Faults);
 
-        // Upper bounds here; the KL controller checks the rest (ranges and their order) itself.
-        Require("kl.beta", s.Kl.Beta, !(s.Kl.Beta > MaxBeta), $"a number <= {MaxBeta}");
-        Require("kl.beta_min", s.Kl.BetaMin, !(s.Kl.BetaMin > MaxBeta), $"a number <= {MaxBeta}");
-        Require("kl.beta_max", s.Kl.BetaMax, !(s.Kl.BetaMax > MaxBeta), $"a number <= {MaxBeta}");
-        Require("kl.target_kl", s.Kl.TargetKl, !(s.Kl.TargetKl > 1000), "a number <= 1000");
-        Require("kl.horizon", s.Kl.Horizon, !(s.Kl.Horizon > 1e9), "a number of samples <= 1000000000");
-
-        // The KL controller validates its own settings (beta ranges, warmup fraction, horizon) against t = steps.
-        KlControllerFactory.FromSettings(s.Kl, s.Steps);
+        // The KL settings check themselves (bounds, ranges and their order) against t = steps, under the run's names.
+        s.Kl.Validate(s.Steps);
     }
 
     private static void ValidateRollouts(RolloutSettings r)
@@ -151,6 +142,10 @@ public static class RunSettingsValidator
 
     private static bool IsPath(string? path) =>
         !string.IsNullOrWhiteSpace(path) && path.Length <= MaxPathLength && !path.Any(char.IsControl);
+
+    private static void Defined<T>(string setting, T value)
+        where T : struct, Enum =>
+        Require(setting, value, Enum.IsDefined(value), InvalidSettingException.OneOf(SettingNames<T>.All));
 
     private static void OneOf(string setting, string value, IReadOnlyCollection<string> allowed) =>
         Require(setting, value, allowed.Contains(value), InvalidSettingException.OneOf(allowed));

@@ -36,7 +36,7 @@ internal static class ControlPlaneBenchmark
         double loadBefore = BenchStatistics.LoadAverage();
         using var cluster = BenchCluster.Start(silos, new RolloutEngineOptions { Policy = RolloutPolicy.FixedAnswer });
         var (seconds, cpuSeconds, reports) = RunTimer.Run(cluster.Grains, $"bench-control-plane-{silos}-{Guid.NewGuid():N}",
-            new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: true), steps, TimeSpan.FromMinutes(5),
+            new RunSpec(settings, AllowCpuLearner: true), steps, TimeSpan.FromMinutes(5),
             poll: TimeSpan.FromMilliseconds(5)); // steps of ~0.5 s: CPU per step needs a fine poll
         if (reports.Any(r => r.Groups != groupsPerStep))
         {

@@ -123,7 +123,7 @@ internal static class GridTaxBenchmark
             using var host = EmbeddedGrid.Start(folder);
             var grains = host.Services.GetRequiredService<IGrainFactory>();
             var result = RunTimer.Run(grains, $"{settings.Name}-{Guid.NewGuid():N}",
-                new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: true), steps, TimeSpan.FromMinutes(30),
+                new RunSpec(settings, AllowCpuLearner: true), steps, TimeSpan.FromMinutes(30),
                 poll: TimeSpan.FromMilliseconds(100)); // step times come from the learner's stamps; polling only competes
             host.StopAsync(CancellationToken.None).GetAwaiter().GetResult();
             return result;

@@ -49,7 +49,7 @@ internal sealed class ClusterRun(IClusterClient grains, IWeightStore weights)
             Wait(weights.PublishAsync(runId, 0, initial));
         }
 
-        var spec = new RunSpec(RunSettingsLoader.ToJson(settings with { InitCheckpoint = null }), allowCpuLearner);
+        var spec = new RunSpec(settings with { InitCheckpoint = null }, allowCpuLearner);
         Wait(Controller(runId).Start(spec));
         File.WriteAllText(Path.Combine(warm.RunFolder, "cluster-run-id.txt"), runId + Environment.NewLine);
         return (runId, warm);

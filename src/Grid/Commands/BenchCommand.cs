@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Grid.Cli.Benchmarks;
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 using Grid.Training;
 using Grid.Training.Benchmarks;
 using Grid.Training.Runs;

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 using Spectre.Console;
 
 namespace Grid.Cli.Commands;

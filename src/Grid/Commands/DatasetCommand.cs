@@ -37,20 +37,20 @@ internal static class DatasetCommand
             int n = parse.GetValue(count);
             if (n is < 1 or > MaxExport)
             {
-                throw new Learning.Settings.InvalidSettingException("count", n, $"an integer in [1, {MaxExport}]");
+                throw new InvalidSettingException("count", n, $"an integer in [1, {MaxExport}]");
             }
 
             string name = parse.GetValue(task)!;
             if (!TaskCatalog.TryGet(name, out var generator))
             {
-                throw new Learning.Settings.InvalidSettingException("task", name, Learning.Settings.InvalidSettingException.OneOf(TaskCatalog.Names));
+                throw new InvalidSettingException("task", name, InvalidSettingException.OneOf(TaskCatalog.Names));
             }
 
             var path = parse.GetValue(output)!.FullName;
             // The export creates the file's folder and its images folder; both must take files before any is written.
             if (Directory.Exists(path))
             {
-                throw new Learning.Settings.InvalidSettingException("output", path, "a file path, not a folder; e.g. data/counting.jsonl");
+                throw new InvalidSettingException("output", path, "a file path, not a folder; e.g. data/counting.jsonl");
             }
 
             Training.Runs.RunPreflight.RequireWritableFolder(
@@ -81,19 +81,19 @@ internal static class DatasetCommand
         {
             if (!AnswerRule.TryParseKind(kindName, out var kind))
             {
-                throw new Learning.Settings.InvalidSettingException("answer-kind", kindName, Learning.Settings.InvalidSettingException.OneOf(AnswerRule.KindNames));
+                throw new InvalidSettingException("answer-kind", kindName, InvalidSettingException.OneOf(AnswerRule.KindNames));
             }
 
             rule = new AnswerRule(kind, tolerance);
             if (rule.Refusal("0") is { } refusal && kind == AnswerKind.Numeric)
             {
-                throw new Learning.Settings.InvalidSettingException("tolerance", tolerance, refusal);
+                throw new InvalidSettingException("tolerance", tolerance, refusal);
             }
         }
 
         if (tolerance != 0 && rule?.Kind != AnswerKind.Numeric)
         {
-            throw new Learning.Settings.InvalidSettingException("tolerance", tolerance, "0 unless --answer-kind numeric is given");
+            throw new InvalidSettingException("tolerance", tolerance, "0 unless --answer-kind numeric is given");
         }
 
         return new DatasetReadOptions(rule, DefaultTask: task ?? DatasetReadOptions.Default.DefaultTask);
@@ -116,7 +116,7 @@ internal static class DatasetCommand
         {
             if (parse.GetValue(format) != "r1v")
             {
-                throw new Learning.Settings.InvalidSettingException("format", parse.GetValue(format)!, Learning.Settings.InvalidSettingException.OneOf(["r1v"]));
+                throw new InvalidSettingException("format", parse.GetValue(format)!, InvalidSettingException.OneOf(["r1v"]));
             }
 
             var options = ReadOptions(parse.GetValue(kind), parse.GetValue(tolerance), parse.GetValue(task));
@@ -124,7 +124,7 @@ internal static class DatasetCommand
             string images = DatasetImporter.ImageFolderOf(path);
             if (File.Exists(path) || Directory.Exists(path) || Directory.Exists(images) || File.Exists(images))
             {
-                throw new Learning.Settings.InvalidSettingException("output", path,
+                throw new InvalidSettingException("output", path,
                     $"a new file whose image folder {images} does not exist either (import never overwrites)");
             }
 

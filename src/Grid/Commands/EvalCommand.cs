@@ -44,14 +44,14 @@ internal static class EvalCommand
             int count = parse.GetValue(prompts);
             if (count is < 1 or > RunSettingsValidator.MaxEvalPrompts)
             {
-                throw new Learning.Settings.InvalidSettingException("prompts", count,
+                throw new InvalidSettingException("prompts", count,
                     $"an integer in [1, {RunSettingsValidator.MaxEvalPrompts}] (held-out prompts per task)");
             }
 
             int? requested = parse.GetValue(maxNewTokens);
             if (requested is < 4 or > 256)
             {
-                throw new Learning.Settings.InvalidSettingException("max-new-tokens", requested, "an integer in [4, 256]");
+                throw new InvalidSettingException("max-new-tokens", requested, "an integer in [4, 256]");
             }
 
             // Everything that can be refused is refused before the evaluation runs.

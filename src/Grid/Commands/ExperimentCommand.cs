@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Grid.Cli.Cluster;
 using Grid.Cli.Experiments;
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 using Grid.Policy.Checkpoints;
 using Grid.Policy.Model;
 using Grid.Training;

@@ -89,28 +89,12 @@ internal sealed class SettingsOptions
 
     private RunSettings LoadSettings(ParseResult parse)
     {
-        var overrides = new List<string>(parse.GetValue(Set) ?? []);
-        if (_added.Contains(Steps) && parse.GetValue(Steps) is int steps)
-        {
-            overrides.Add($"steps={steps}");
-        }
-
-        if (_added.Contains(Task) && parse.GetValue(Task) is string task)
-        {
-            overrides.Add($"task=\"{task}\"");
-        }
-
-        if (_added.Contains(Seed) && parse.GetValue(Seed) is long seed)
-        {
-            overrides.Add($"seed={seed}");
-        }
-
-        if (_added.Contains(Output) && parse.GetValue(Output) is string output)
-        {
-            overrides.Add($"output_directory={System.Text.Json.JsonSerializer.Serialize(output)}");
-        }
-
-        return RunSettingsLoader.Load(parse.GetValue(Preset), parse.GetValue(Config)?.FullName, overrides);
+        var flags = new RunSettingFlags(
+            Steps: _added.Contains(Steps) ? parse.GetValue(Steps) : null,
+            Task: _added.Contains(Task) ? parse.GetValue(Task) : null,
+            Seed: _added.Contains(Seed) ? parse.GetValue(Seed) : null,
+            OutputDirectory: _added.Contains(Output) ? parse.GetValue(Output) : null);
+        return RunSettingsLoader.Load(parse.GetValue(Preset), parse.GetValue(Config)?.FullName, parse.GetValue(Set), flags);
     }
 
     private void Add(Command command, params Option[] options)

@@ -107,9 +107,9 @@ internal static class StatusCommand
         {
             { Steps.Count: > 0 } or { SftSteps.Count: 0, Summary: null } => ("GRPO, kl " + s.Kl.Kind switch
             {
-                "fixed" => $"fixed beta {G(s.Kl.Beta)}",
-                "dynamic" => $"dynamic {G(s.Kl.BetaMin)} to {G(s.Kl.BetaMax)}",
-                _ => $"{s.Kl.Kind} from {G(s.Kl.Beta)}",
+                KlKind.Fixed => $"fixed beta {G(s.Kl.Beta)}",
+                KlKind.Dynamic => $"dynamic {G(s.Kl.BetaMin)} to {G(s.Kl.BetaMax)}",
+                _ => $"{SettingNames<KlKind>.Name(s.Kl.Kind)} from {G(s.Kl.Beta)}",
             }, $"{report.Steps.Count}/{s.Steps}"),
             { SftSteps.Count: > 0 } => ($"SFT, batch {s.Sft.BatchSize}, lr {G(s.Sft.LearningRate)}",
                 $"{report.SftSteps.Count}/{s.Sft.Steps}"),

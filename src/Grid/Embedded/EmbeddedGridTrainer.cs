@@ -41,7 +41,7 @@ internal static class EmbeddedGridTrainer
         using var host = EmbeddedGrid.Start(Path.Combine(folder.Path, "weights"), metrics);
         var weights = host.Services.GetRequiredService<IWeightStore>();
         var controller = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IControllerGrain>(runId);
-        Wait(controller.Start(new RunSpec(RunSettingsLoader.ToJson(gridSettings), AllowCpuLearner: true)));
+        Wait(controller.Start(new RunSpec(gridSettings, AllowCpuLearner: true)));
         // The host's console lifetime takes SIGTERM/SIGINT for itself and stops the application; treat that like the
         // command's own cancellation so `kill` and Ctrl+C end the run.
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellation,

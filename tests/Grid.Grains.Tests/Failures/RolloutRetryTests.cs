@@ -83,7 +83,7 @@ public sealed class RolloutRetryTests(ITestOutputHelper output)
         await using var cluster = await GridCluster.StartAsync(SiloRole.CpuLearner);
         using var metrics = new GridMetricsRecorder(plan.RunId);
         var (status, reports) = await cluster.RunAsync(plan.RunId,
-            new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: true), TimeSpan.FromSeconds(120));
+            new RunSpec(settings, AllowCpuLearner: true), TimeSpan.FromSeconds(120));
 
         var groups = new Dictionary<(long, int), PromptGroupStatus>();
         foreach (var g in plan.Groups)

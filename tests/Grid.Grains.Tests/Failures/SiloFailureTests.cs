@@ -185,7 +185,7 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
     private static async Task<RunTracker> StartRunAsync(GridCluster cluster, string runId, RunSettings settings)
     {
         return await RunTracker.StartAsync(cluster.Client, runId,
-            new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: false), Prompts);
+            new RunSpec(settings, AllowCpuLearner: false), Prompts);
     }
 
     private static ILearnerGrain Learner(GridCluster cluster, string runId) =>

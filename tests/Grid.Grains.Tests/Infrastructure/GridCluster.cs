@@ -98,7 +98,7 @@ public sealed class GridCluster : IAsyncDisposable
     /// <summary>Starts a run and waits until it completes (or fails the test after <paramref name="timeout"/>).</summary>
     public async Task<(RunStatus Status, StepReport[] Reports)> RunAsync(string runId, RunSpec spec, TimeSpan timeout)
     {
-        var run = await RunTracker.StartAsync(Client, runId, spec, RunSettingsJson.Read(spec.SettingsJson).PromptsPerStep);
+        var run = await RunTracker.StartAsync(Client, runId, spec, spec.Settings.PromptsPerStep);
         var status = await run.WaitForEndAsync(timeout);
         return (status, await run.Controller.GetStepReports(0));
     }

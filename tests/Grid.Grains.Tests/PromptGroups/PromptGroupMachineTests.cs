@@ -14,7 +14,7 @@ public sealed class PromptGroupMachineTests
     private static readonly RolloutSettings Rules = new() { MaxAttempts = 3, BackoffInitialSeconds = 0.5, BackoffMaxSeconds = 10 };
     private const int GroupSize = 4;
 
-    internal static readonly PromptGroupAssignment Assignment = new("run", 2, 5, "{}", "{}",
+    internal static readonly PromptGroupAssignment Assignment = new("run", 2, 5, new RunSettings(), "{}",
         new WeightReference(new Uri("file:///w/1"), 1, "abc"), "learner");
 
     internal static readonly ScoredGroupRecord Scored = new(2, 5, 1,

@@ -19,7 +19,7 @@ public sealed class ClusterPlacementTests(ITestOutputHelper output)
 
         const string RunId = "three-silos";
         var (status, reports) = await cluster.RunAsync(RunId,
-            new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: false), TimeSpan.FromSeconds(90));
+            new RunSpec(settings, AllowCpuLearner: false), TimeSpan.FromSeconds(90));
 
         Assert.Equal(RunState.Completed, status.State);
         Assert.Equal(Enumerable.Range(0, Steps).Select(s => (long)s), reports.Select(r => r.Step));

@@ -37,7 +37,7 @@ public sealed class ControllerSiloDeathTests(ITestOutputHelper output)
             new RolloutEngineOptions { Policy = RolloutPolicy.FixedAnswer });
         var settings = TestRuns.Smoke($"steps={Steps}", "prompts_per_step=2", "group_size=2");
         var controller = cluster.Client.GetGrain<IControllerGrain>(RunId);
-        await controller.Start(new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: true)).WaitAsync(cancellation);
+        await controller.Start(new RunSpec(settings, AllowCpuLearner: true)).WaitAsync(cancellation);
         await cluster.Placement.StartSiloAsync();
         await cluster.Placement.StartSiloAsync();
         await WaitForStepsAsync(cluster, 20, cancellation);

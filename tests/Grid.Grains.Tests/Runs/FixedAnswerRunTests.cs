@@ -3,6 +3,7 @@ using Grid.Grains.Rollouts;
 using Grid.Grains.Tests.Infrastructure;
 using Grid.Hosting;
 using Grid.Hosting.Configuration;
+using Grid.Hosting.Serialization;
 using Grid.Hosting.Storage;
 using Grid.Hosting.Weights;
 using Grid.Policy.Prompting;
@@ -33,11 +34,12 @@ public sealed class FixedAnswerRunTests
                 .AddGridStorage(options)
                 .AddGridGrains(new RolloutEngineOptions { Policy = RolloutPolicy.FixedAnswer });
         });
+        builder.ConfigureClient(client => client.Services.AddGridSettingsCodec()); // the run spec carries RunSettings
         await using var cluster = builder.Build();
         await cluster.DeployAsync(TestContext.Current.CancellationToken);
 
         var controller = cluster.Client.GetGrain<IControllerGrain>("fixed-answer");
-        await controller.Start(new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: true))
+        await controller.Start(new RunSpec(settings, AllowCpuLearner: true))
             .WaitAsync(TestContext.Current.CancellationToken);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         var status = await controller.GetStatus();

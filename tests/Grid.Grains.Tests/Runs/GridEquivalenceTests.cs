@@ -25,7 +25,7 @@ public sealed class GridEquivalenceTests(ITestOutputHelper output)
 
         await using var cluster = await GridCluster.StartAsync(SiloRole.CpuLearner);
         var (status, reports) = await cluster.RunAsync($"equivalence-{kl}",
-            new RunSpec(RunSettingsLoader.ToJson(gridSettings), AllowCpuLearner: true), TimeSpan.FromSeconds(90));
+            new RunSpec(gridSettings, AllowCpuLearner: true), TimeSpan.FromSeconds(90));
 
         Assert.Equal(RunState.Completed, status.State);
         Assert.Equal(3, reports.Length);
@@ -60,7 +60,7 @@ public sealed class GridEquivalenceTests(ITestOutputHelper output)
 
         await using var cluster = await GridCluster.StartAsync(SiloRole.CpuLearner);
         var (status, reports) = await cluster.RunAsync("equivalence-validation",
-            new RunSpec(RunSettingsLoader.ToJson(gridSettings), AllowCpuLearner: true), TimeSpan.FromSeconds(90));
+            new RunSpec(gridSettings, AllowCpuLearner: true), TimeSpan.FromSeconds(90));
 
         Assert.Equal(RunState.Completed, status.State);
         var grid = reports.Select(StepReports.ToMetrics).ToArray();

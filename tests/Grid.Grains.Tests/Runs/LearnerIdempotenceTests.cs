@@ -17,7 +17,7 @@ public sealed class LearnerIdempotenceTests
         await using var cluster = await GridCluster.StartAsync(SiloRole.CpuLearner);
         const string RunId = "idempotence";
         var (_, reports) = await cluster.RunAsync(RunId,
-            new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: true), TimeSpan.FromSeconds(40));
+            new RunSpec(settings, AllowCpuLearner: true), TimeSpan.FromSeconds(40));
         var learner = cluster.Client.GetGrain<ILearnerGrain>(LearnerKey.Create(RunId, allowCpu: true));
         var controller = cluster.Client.GetGrain<IControllerGrain>(RunId);
 

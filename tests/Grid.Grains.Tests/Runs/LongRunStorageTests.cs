@@ -30,7 +30,7 @@ public sealed class LongRunStorageTests(AzuriteFixture azurite, ITestOutputHelpe
         var settings = TestRuns.Smoke($"steps={Steps}", $"prompts_per_step={Prompts}", "group_size=2",
             $"rollouts.kept_group_steps={KeptSteps}", $"checkpoint_every={Steps}");
         await cluster.Client.GetGrain<IControllerGrain>(runId)
-            .Start(new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: true)).WaitAsync(cancellation);
+            .Start(new RunSpec(settings, AllowCpuLearner: true)).WaitAsync(cancellation);
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var reached = await cluster.WaitForAsync(runId, s => s.StepsCompleted >= Early, TimeSpan.FromMinutes(5));

@@ -35,7 +35,7 @@ public sealed class RestartResumeTests(AzuriteFixture azurite, ITestOutputHelper
         var settings = TestRuns.Smoke($"steps={Steps}", "sft.steps=40", "sft.learning_rate=0.01", "learning_rate=0.003",
             "kl.kind=adaptive", "kl.horizon=20", "kl.target_kl=0.001");
         settings = settings with { InitCheckpoint = TestRuns.WarmStart(settings) };
-        var spec = new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: true);
+        var spec = new RunSpec(settings, AllowCpuLearner: true);
         string suffix = Guid.NewGuid().ToString("N")[..8];
         string container = $"resume-{suffix}";
         var storage = ($"resume-{suffix}", (Func<GridSiloOptions, GridSiloOptions>)(o => o with
@@ -134,7 +134,7 @@ public sealed class RestartResumeTests(AzuriteFixture azurite, ITestOutputHelper
         // already published). The survivor sets a learner up from the controller's version exactly as resume does.
         var settings = TestRuns.Smoke($"steps={Steps}", "sft.steps=40", "sft.learning_rate=0.01", "learning_rate=0.003");
         settings = settings with { InitCheckpoint = TestRuns.WarmStart(settings) };
-        var spec = new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: true);
+        var spec = new RunSpec(settings, AllowCpuLearner: true);
         string suffix = Guid.NewGuid().ToString("N")[..8];
         var storage = ($"silo-death-{suffix}", (Func<GridSiloOptions, GridSiloOptions>)(o => o with
         {

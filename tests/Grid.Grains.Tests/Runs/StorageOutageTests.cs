@@ -34,7 +34,7 @@ public sealed class StorageOutageTests(AzuriteFixture azurite, ITestOutputHelper
         }));
         await using var cluster = await GridCluster.StartAsync([SiloRole.CpuLearner, SiloRole.Plain], storage);
         var controller = cluster.Client.GetGrain<IControllerGrain>(RunId);
-        await controller.Start(new RunSpec(RunSettingsLoader.ToJson(settings), AllowCpuLearner: true));
+        await controller.Start(new RunSpec(settings, AllowCpuLearner: true));
 
         // Mid-run: two steps done, the third under way.
         var before = await cluster.WaitForAsync(RunId, s => s.StepsCompleted >= 2, TimeSpan.FromSeconds(90));

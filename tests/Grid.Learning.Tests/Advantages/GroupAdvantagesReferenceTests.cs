@@ -12,7 +12,7 @@ public sealed class GroupAdvantagesReferenceTests
     public void Advantages_match_the_pytorch_reference(int caseIndex)
     {
         var c = ReferenceVectors.Instance.LossCases[caseIndex];
-        var scale = AdvantageSettings.ParseScale(c.AdvantageScale);
+        var scale = SettingNames<AdvantageScale>.Parse("advantage_scale", c.AdvantageScale);
 
         var advantages = GroupAdvantages.Compute(c.Rewards, c.GroupSize, scale);
 

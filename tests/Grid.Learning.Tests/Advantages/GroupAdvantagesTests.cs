@@ -1,5 +1,4 @@
 using Grid.Learning.Advantages;
-using Grid.Learning.Settings;
 
 namespace Grid.Learning.Tests.Advantages;
 

@@ -5,11 +5,13 @@ namespace Grid.Learning.Tests.KlControl;
 
 public sealed class KlControllerTests
 {
-    private static readonly KlControllerSettings s_dynamic =
-        new() { Kind = "dynamic", TotalSteps = 100, WarmupFraction = 0.3, BetaMin = 0.04, BetaMax = 0.1 };
+    private const long Steps = 100;
 
-    private static readonly KlControllerSettings s_adaptive =
-        new() { Kind = "adaptive", Beta = 0.1, TargetKl = 1, Horizon = 100 };
+    private static readonly KlSettings s_dynamic =
+        new() { Kind = KlKind.Dynamic, WarmupFraction = 0.3, BetaMin = 0.04, BetaMax = 0.1 };
+
+    private static readonly KlSettings s_adaptive =
+        new() { Kind = KlKind.Adaptive, Beta = 0.1, TargetKl = 1, Horizon = 100 };
 
     [Fact]
     public void Dynamic_beta_starts_at_the_midpoint_bottoms_at_w_and_ends_at_beta_max()
@@ -45,7 +47,7 @@ public sealed class KlControllerTests
     [Fact]
     public void Fixed_beta_ignores_observations()
     {
-        var controller = new KlControllerSettings { Kind = "fixed", Beta = 0.04 }.Create();
+        var controller = KlControllers.Create(new KlSettings { Kind = KlKind.Fixed, Beta = 0.04 }, Steps);
 
         controller.Observe(0, observedKl: 100, samples: 512);
 
@@ -57,7 +59,7 @@ public sealed class KlControllerTests
     [Fact]
     public void Dynamic_beta_ignores_observations()
     {
-        var controller = s_dynamic.Create();
+        var controller = KlControllers.Create(s_dynamic, Steps);
 
         controller.Observe(0, observedKl: 100, samples: 512);
 
@@ -67,7 +69,7 @@ public sealed class KlControllerTests
     [Fact]
     public void Adaptive_beta_rises_when_kl_is_above_target_and_falls_when_below()
     {
-        var controller = s_adaptive.Create();
+        var controller = KlControllers.Create(s_adaptive, Steps);
 
         controller.Observe(0, observedKl: 5, samples: 10);   // e clipped to 0.2: beta * 1.02
         double raised = controller.BetaAt(1);
@@ -81,7 +83,7 @@ public sealed class KlControllerTests
     [Fact]
     public void Adaptive_controller_ignores_a_replayed_observation()
     {
-        var controller = s_adaptive.Create();
+        var controller = KlControllers.Create(s_adaptive, Steps);
 
         controller.Observe(3, observedKl: 5, samples: 10);
         controller.Observe(3, observedKl: 5, samples: 10);
@@ -91,22 +93,22 @@ public sealed class KlControllerTests
     }
 
     [Theory]
-    [InlineData("fixed")]
-    [InlineData("dynamic")]
-    [InlineData("adaptive")]
-    public void A_controller_restored_from_its_json_state_continues_where_it_stopped(string kind)
+    [InlineData(KlKind.Fixed, "fixed")]
+    [InlineData(KlKind.Dynamic, "dynamic")]
+    [InlineData(KlKind.Adaptive, "adaptive")]
+    public void A_controller_restored_from_its_json_state_continues_where_it_stopped(KlKind kind, string kindName)
     {
         var settings = s_dynamic with { Kind = kind, Beta = 0.05 };
-        var original = settings.Create();
+        var original = KlControllers.Create(settings, Steps);
         for (int step = 0; step < 40; step++)
         {
             original.Observe(step, observedKl: step % 3 * 4.0, samples: 256);
         }
 
         string json = JsonSerializer.Serialize(original.State);
-        var restored = settings.Restore(JsonSerializer.Deserialize<KlControllerState>(json)!);
+        var restored = KlControllers.Restore(settings, Steps, JsonSerializer.Deserialize<KlControllerState>(json)!);
 
-        Assert.Equal(kind, restored.Kind);
+        Assert.Equal(kindName, restored.Kind);
         Assert.Equal(original.State, restored.State);
         Assert.Equal(original.BetaAt(40), restored.BetaAt(40));
         original.Observe(40, 9.0, 256);
@@ -117,7 +119,7 @@ public sealed class KlControllerTests
     [Fact]
     public void State_reports_the_beta_the_next_step_uses()
     {
-        var controller = s_dynamic.Create();
+        var controller = KlControllers.Create(s_dynamic, Steps);
 
         controller.Observe(29, 0.1, 8);
 
@@ -129,16 +131,16 @@ public sealed class KlControllerTests
     public void Restoring_a_state_of_another_kind_is_refused()
     {
         var error = Assert.Throws<ArgumentException>(
-            () => s_dynamic.Restore(new KlControllerState("adaptive", 0.1, 5)));
+            () => KlControllers.Restore(s_dynamic, Steps, new KlControllerState("adaptive", 0.1, 5)));
 
         Assert.Contains("\"adaptive\"", error.Message);
-        Assert.Contains("kl_controller = \"dynamic\"", error.Message);
+        Assert.Contains("kl.kind = \"dynamic\"", error.Message);
     }
 
     [Fact]
     public void A_non_finite_observed_kl_is_refused()
     {
-        var controller = new KlControllerSettings { Kind = "adaptive", Beta = 0.1 }.Create();
+        var controller = KlControllers.Create(new KlSettings { Kind = KlKind.Adaptive, Beta = 0.1 }, Steps);
 
         Assert.Throws<ArgumentOutOfRangeException>(() => controller.Observe(0, double.NaN, 8));
         Assert.Equal(0.1, controller.BetaAt(0));

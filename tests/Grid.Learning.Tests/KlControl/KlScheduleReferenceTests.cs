@@ -28,14 +28,13 @@ public sealed class KlScheduleReferenceTests
     public void Dynamic_controller_reads_the_reference_schedule(int caseIndex)
     {
         var c = ReferenceVectors.Instance.BetaSchedule[caseIndex];
-        var controller = new KlControllerSettings
+        var controller = KlControllers.Create(new KlSettings
         {
-            Kind = "dynamic",
-            TotalSteps = c.TotalSteps,
+            Kind = KlKind.Dynamic,
             WarmupFraction = c.WarmupFraction,
             BetaMin = c.BetaMin,
             BetaMax = c.BetaMax,
-        }.Create();
+        }, c.TotalSteps);
 
         Close.Equal(c.ExpectedBeta, controller.BetaAt(c.Step), $"case {caseIndex}: controller beta({c.Step})");
     }
@@ -56,13 +55,13 @@ public sealed class KlScheduleReferenceTests
     public void Adaptive_controller_chained_through_every_case_follows_the_reference()
     {
         var cases = ReferenceVectors.Instance.AdaptiveKl;
-        var controller = new KlControllerSettings
+        var controller = KlControllers.Create(new KlSettings
         {
-            Kind = "adaptive",
+            Kind = KlKind.Adaptive,
             Beta = cases[0].Beta,
             TargetKl = cases[0].TargetKl,
             Horizon = cases[0].Horizon,
-        }.Create();
+        }, totalSteps: cases.Length);
 
         for (int step = 0; step < cases.Length; step++)
         {

@@ -101,7 +101,7 @@ public sealed class GrpoLossReferenceTests
         {
             EpsLow = c.EpsLow,
             EpsHigh = c.EpsHigh,
-            LossType = GrpoLossSettings.ParseLossType(c.LossType),
+            LossType = SettingNames<LossType>.Parse("loss_type", c.LossType),
             MaxCompletionLength = c.MaxCompletionLength,
         };
         var logp = Matrix(c.Logp, dtype).requires_grad_(true);

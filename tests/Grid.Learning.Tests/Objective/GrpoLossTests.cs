@@ -1,5 +1,4 @@
 using Grid.Learning.Objective;
-using Grid.Learning.Settings;
 using Grid.Learning.Tests.Reference;
 using TorchSharp;
 using static TorchSharp.torch;

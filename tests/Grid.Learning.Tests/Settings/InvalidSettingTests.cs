@@ -1,7 +1,6 @@
 using Grid.Learning.Advantages;
 using Grid.Learning.KlControl;
 using Grid.Learning.Objective;
-using Grid.Learning.Settings;
 using Refusal = (System.Action Act, string Setting, string Value, string Allowed);
 
 namespace Grid.Learning.Tests.Settings;
@@ -9,39 +8,40 @@ namespace Grid.Learning.Tests.Settings;
 /// <summary>Every invalid setting is refused naming the setting, the value and the allowed range.</summary>
 public sealed class InvalidSettingTests
 {
-    private static readonly KlControllerSettings s_dynamic = new() { Kind = "dynamic", TotalSteps = 1000 };
-    private static readonly KlControllerSettings s_adaptive = new() { Kind = "adaptive" };
+    private const long Steps = 1000;
+    private static readonly KlSettings s_dynamic = new() { Kind = KlKind.Dynamic };
+    private static readonly KlSettings s_adaptive = new() { Kind = KlKind.Adaptive };
 
     private static readonly Dictionary<string, Refusal> s_cases = new()
     {
-        ["beta_min above beta_max"] = (() => (s_dynamic with { BetaMin = 0.2, BetaMax = 0.1 }).Validate(),
-            "beta_min", "0.2", "<= beta_max (0.1)"),
-        ["warmup_fraction of 0"] = (() => (s_dynamic with { WarmupFraction = 0 }).Validate(),
-            "warmup_fraction", "0", "in the open interval (0, 1)"),
-        ["warmup_fraction of 1"] = (() => (s_dynamic with { WarmupFraction = 1 }).Validate(),
-            "warmup_fraction", "1", "in the open interval (0, 1)"),
-        ["warmup_fraction NaN"] = (() => (s_dynamic with { WarmupFraction = double.NaN }).Validate(),
-            "warmup_fraction", "NaN", "in the open interval (0, 1)"),
-        ["total_steps of 0"] = (() => (s_dynamic with { TotalSteps = 0 }).Validate(),
-            "total_steps", "0", ">= 1"),
-        ["total_steps unset for dynamic"] = (() => new KlControllerSettings { Kind = "dynamic" }.Create(),
-            "total_steps", "0", ">= 1"),
-        ["negative beta"] = (() => new KlControllerSettings { Kind = "fixed", Beta = -0.01 }.Validate(),
-            "beta", "-0.01", "a finite number >= 0"),
-        ["negative beta_min"] = (() => (s_dynamic with { BetaMin = -0.04 }).Validate(),
-            "beta_min", "-0.04", "a finite number >= 0"),
-        ["infinite beta_max"] = (() => (s_dynamic with { BetaMax = double.PositiveInfinity }).Validate(),
-            "beta_max", "Infinity", "a finite number >= 0"),
-        ["zero adaptive beta"] = (() => (s_adaptive with { Beta = 0 }).Create(),
-            "beta", "0", "a finite number > 0 for the adaptive controller"),
-        ["target_kl of 0"] = (() => (s_adaptive with { TargetKl = 0 }).Validate(),
-            "target_kl", "0", "a finite number > 0"),
-        ["negative target_kl"] = (() => (s_adaptive with { TargetKl = -6 }).Validate(),
-            "target_kl", "-6", "a finite number > 0"),
-        ["horizon of 0"] = (() => (s_adaptive with { Horizon = 0 }).Validate(),
-            "horizon", "0", ">= 1"),
-        ["unknown kl_controller"] = (() => new KlControllerSettings { Kind = "linear" }.Create(),
-            "kl_controller", "\"linear\"", "one of \"fixed\", \"dynamic\", \"adaptive\""),
+        ["beta_min above beta_max"] = (() => (s_dynamic with { BetaMin = 0.2, BetaMax = 0.1 }).Validate(Steps),
+            "kl.beta_min", "0.2", "<= beta_max (0.1)"),
+        ["warmup_fraction of 0"] = (() => (s_dynamic with { WarmupFraction = 0 }).Validate(Steps),
+            "kl.warmup_fraction", "0", "in the open interval (0, 1)"),
+        ["warmup_fraction of 1"] = (() => (s_dynamic with { WarmupFraction = 1 }).Validate(Steps),
+            "kl.warmup_fraction", "1", "in the open interval (0, 1)"),
+        ["warmup_fraction NaN"] = (() => (s_dynamic with { WarmupFraction = double.NaN }).Validate(Steps),
+            "kl.warmup_fraction", "NaN", "in the open interval (0, 1)"),
+        ["total_steps of 0"] = (() => s_dynamic.Validate(totalSteps: 0),
+            "steps", "0", ">= 1"),
+        ["dynamic controller for a run of 0 steps"] = (() => KlControllers.Create(s_dynamic, totalSteps: 0),
+            "steps", "0", ">= 1"),
+        ["negative beta"] = (() => new KlSettings { Kind = KlKind.Fixed, Beta = -0.01 }.Validate(Steps),
+            "kl.beta", "-0.01", "a finite number >= 0"),
+        ["negative beta_min"] = (() => (s_dynamic with { BetaMin = -0.04 }).Validate(Steps),
+            "kl.beta_min", "-0.04", "a finite number >= 0"),
+        ["infinite beta_max"] = (() => (s_dynamic with { BetaMax = double.PositiveInfinity }).Validate(Steps),
+            "kl.beta_max", "Infinity", "a finite number >= 0"),
+        ["zero adaptive beta"] = (() => KlControllers.Create(s_adaptive with { Beta = 0 }, Steps),
+            "kl.beta", "0", "a finite number > 0 for the adaptive controller"),
+        ["target_kl of 0"] = (() => (s_adaptive with { TargetKl = 0 }).Validate(Steps),
+            "kl.target_kl", "0", "a finite number > 0"),
+        ["negative target_kl"] = (() => (s_adaptive with { TargetKl = -6 }).Validate(Steps),
+            "kl.target_kl", "-6", "a finite number > 0"),
+        ["horizon of 0"] = (() => (s_adaptive with { Horizon = 0 }).Validate(Steps),
+            "kl.horizon", "0", ">= 1"),
+        ["unknown kl.kind"] = (() => SettingNames<KlKind>.Parse("kl.kind", "linear"),
+            "kl.kind", "\"linear\"", "one of \"fixed\", \"dynamic\", \"adaptive\""),
         ["schedule with beta_min above beta_max"] = (() => DynamicKlSchedule.Beta(0, 100, 0.3, 0.2, 0.1),
             "beta_min", "0.2", "<= beta_max (0.1)"),
         ["schedule with total_steps 0"] = (() => DynamicKlSchedule.Beta(0, 0, 0.3, 0.04, 0.1),
@@ -52,14 +52,14 @@ public sealed class InvalidSettingTests
             "eps_low", "1", "in [0, 1)"),
         ["negative eps_high"] = (() => new GrpoLossSettings { EpsHigh = -0.28 }.Validate(),
             "eps_high", "-0.28", "a finite number >= 0"),
-        ["unknown loss_type"] = (() => GrpoLossSettings.ParseLossType("ppo"),
+        ["unknown loss_type"] = (() => SettingNames<LossType>.Parse("loss_type", "ppo"),
             "loss_type", "\"ppo\"", "one of \"grpo\", \"bnpo\", \"dr_grpo\""),
         ["dr_grpo without max_completion_length"] =
             (() => new GrpoLossSettings { LossType = LossType.DrGrpo }.Validate(),
             "max_completion_length", "0", ">= 1 when loss_type = \"dr_grpo\""),
         ["group_size of 1"] = (() => new AdvantageSettings { GroupSize = 1 }.Validate(),
             "group_size", "1", ">= 2"),
-        ["unknown advantage_scale"] = (() => AdvantageSettings.ParseScale("std"),
+        ["unknown advantage_scale"] = (() => SettingNames<AdvantageScale>.Parse("advantage_scale", "std"),
             "advantage_scale", "\"std\"", "one of \"group\", \"batch\", \"none\""),
     };
 
@@ -83,9 +83,9 @@ public sealed class InvalidSettingTests
     public void The_message_reads_as_documented()
     {
         var error = Assert.Throws<InvalidSettingException>(
-            () => (s_dynamic with { BetaMin = 0.2, BetaMax = 0.1 }).Validate());
+            () => (s_dynamic with { BetaMin = 0.2, BetaMax = 0.1 }).Validate(Steps));
 
-        Assert.Equal("Invalid setting beta_min = 0.2: must be <= beta_max (0.1).", error.Message);
+        Assert.Equal("Invalid setting kl.beta_min = 0.2: must be <= beta_max (0.1).", error.Message);
         Assert.Equal(0.2, error.Value);
         Assert.IsAssignableFrom<ArgumentException>(error);
     }
@@ -96,8 +96,10 @@ public sealed class InvalidSettingTests
     [InlineData("dr_grpo", LossType.DrGrpo)]
     public void Loss_types_parse_from_their_config_spelling_and_back(string text, LossType lossType)
     {
-        Assert.Equal(lossType, GrpoLossSettings.ParseLossType(text));
-        Assert.Equal(text, GrpoLossSettings.LossTypeName(lossType));
+        Assert.Equal(lossType, SettingNames<LossType>.Parse("loss_type", text));
+        Assert.Equal(text, SettingNames<LossType>.Name(lossType));
+        Assert.Equal($"\"{text}\"", System.Text.Json.JsonSerializer.Serialize(lossType));
+        Assert.Equal(lossType, System.Text.Json.JsonSerializer.Deserialize<LossType>($"\"{text}\""));
     }
 
     [Fact]
@@ -105,13 +107,13 @@ public sealed class InvalidSettingTests
     {
         new GrpoLossSettings().Validate();
         new AdvantageSettings().Validate();
-        (s_dynamic with { }).Validate();
-        new KlControllerSettings { Kind = "fixed" }.Validate();
-        s_adaptive.Validate();
+        (s_dynamic with { }).Validate(Steps);
+        new KlSettings { Kind = KlKind.Fixed }.Validate(Steps);
+        s_adaptive.Validate(Steps);
 
         Assert.Equal(0.2, new GrpoLossSettings().EpsLow);
         Assert.Equal(0.2, new GrpoLossSettings().EpsHigh);
-        Assert.Equal(0.3, new KlControllerSettings().WarmupFraction);
-        Assert.Equal(10000, new KlControllerSettings().Horizon);
+        Assert.Equal(0.3, new KlSettings().WarmupFraction);
+        Assert.Equal(10000, new KlSettings().Horizon);
     }
 }

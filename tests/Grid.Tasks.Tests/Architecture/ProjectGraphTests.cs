@@ -12,7 +12,7 @@ public sealed class ProjectGraphTests
     private static readonly Dictionary<string, string[]> Allowed = new()
     {
         ["Grid.Core"] = [],
-        ["Grid.Learning"] = [],
+        ["Grid.Learning"] = ["Grid.Core"],
         ["Grid.Tasks"] = [],
         ["Grid.Policy"] = ["Grid.Learning", "Grid.Tasks"],
         ["Grid.Training"] = ["Grid.Core", "Grid.Policy"],

@@ -1,4 +1,4 @@
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 using Grid.Training.Experiments;
 
 namespace Grid.Training.Tests.Experiments;

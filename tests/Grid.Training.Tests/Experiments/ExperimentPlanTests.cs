@@ -1,4 +1,4 @@
-using Grid.Learning.Settings;
+using Grid.Core.Settings;
 using Grid.Training.Experiments;
 using Grid.Training.Settings;
 
@@ -56,7 +56,7 @@ public sealed class ExperimentPlanTests
     {
         var grpo = Plan().Runs.Where(r => r.Arm == ExperimentArm.Grpo).ToArray();
 
-        Assert.All(grpo, r => Assert.Equal("fixed", r.Settings.Kl.Kind));
+        Assert.All(grpo, r => Assert.Equal(KlKind.Fixed, r.Settings.Kl.Kind));
         Assert.All(grpo.Where(r => r.TrainedTask == "counting"), r => Assert.Equal(0.04, r.Settings.Kl.Beta));
         Assert.All(grpo.Where(r => r.TrainedTask == "geometry"), r => Assert.Equal(0.01, r.Settings.Kl.Beta));
     }
@@ -66,7 +66,7 @@ public sealed class ExperimentPlanTests
     {
         var grpoD = Plan().Runs.Where(r => r.Arm == ExperimentArm.GrpoD).ToArray();
 
-        Assert.All(grpoD, r => Assert.Equal(("dynamic", 0.3), (r.Settings.Kl.Kind, r.Settings.Kl.WarmupFraction)));
+        Assert.All(grpoD, r => Assert.Equal((KlKind.Dynamic, 0.3), (r.Settings.Kl.Kind, r.Settings.Kl.WarmupFraction)));
         Assert.All(grpoD.Where(r => r.TrainedTask == "counting"),
             r => Assert.Equal((0.04, 0.1), (r.Settings.Kl.BetaMin, r.Settings.Kl.BetaMax)));
         Assert.All(grpoD.Where(r => r.TrainedTask == "geometry"),
@@ -78,7 +78,7 @@ public sealed class ExperimentPlanTests
     {
         var adaptive = Plan(arms: ExperimentArm.ParseList("adaptive")).Runs.Where(r => r.Arm == ExperimentArm.Adaptive).ToArray();
 
-        Assert.All(adaptive, r => Assert.Equal("adaptive", r.Settings.Kl.Kind));
+        Assert.All(adaptive, r => Assert.Equal(KlKind.Adaptive, r.Settings.Kl.Kind));
         Assert.All(adaptive, r => Assert.Equal(PaperKl.FixedBeta(r.TrainedTask!), r.Settings.Kl.Beta));
     }
 

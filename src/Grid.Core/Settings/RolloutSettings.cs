@@ -1,4 +1,4 @@
-namespace Grid.Training.Settings;
+namespace Grid.Core.Settings;
 
 /// <summary>
 /// How prompt groups survive failures (the run spec's <c>rollouts</c> section): every attempt at a group's G

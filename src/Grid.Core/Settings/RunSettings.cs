@@ -1,8 +1,8 @@
-namespace Grid.Training.Settings;
+namespace Grid.Core.Settings;
 
 /// <summary>
-/// Everything that decides a training run, as read from JSON (snake_case keys) and flags. Validated once by
-/// <see cref="RunSettingsLoader"/>; immutable afterwards. Defaults are the README's demo run.
+/// Everything that decides a training run, as read from JSON (snake_case keys) and flags. Validated once where
+/// it is loaded (Grid.Training's RunSettingsValidator); immutable afterwards, so every holder shares one instance. Defaults are the README's demo run.
 /// </summary>
 public sealed record RunSettings
 {
@@ -42,10 +42,10 @@ public sealed record RunSettings
     public double FormatWeight { get; init; } = 1.0;
 
     /// <summary>"group", "batch" or "none" (Eq. 2).</summary>
-    public string AdvantageScale { get; init; } = "group";
+    public AdvantageScale AdvantageScale { get; init; } = AdvantageScale.Group;
 
     /// <summary>"grpo", "bnpo" or "dr_grpo" (docs/algorithm.md section 3).</summary>
-    public string LossType { get; init; } = "grpo";
+    public LossType LossType { get; init; } = LossType.Grpo;
 
     public double EpsLow { get; init; } = 0.2;
 
@@ -84,28 +84,6 @@ public sealed record RunSettings
 
     /// <summary>Torch intra-op threads; 0 means one per core.</summary>
     public int Threads { get; init; }
-}
-
-/// <summary>The KL controller (docs/algorithm.md sections 4-5).</summary>
-public sealed record KlSettings
-{
-    /// <summary>"dynamic" (GRPO-D, Eq. 3), "fixed" or "adaptive".</summary>
-    public string Kind { get; init; } = "dynamic";
-
-    /// <summary>The fixed beta, or the adaptive controller's initial beta (the paper's best fixed beta for geometry).</summary>
-    public double Beta { get; init; } = 0.01;
-
-    /// <summary>The paper's geometry setting; its counting setting is 0.04 to 0.1.</summary>
-    public double BetaMin { get; init; } = 0.0;
-
-    public double BetaMax { get; init; } = 0.02;
-
-    /// <summary>w / t in Eq. 3 (the paper uses 0.3).</summary>
-    public double WarmupFraction { get; init; } = 0.3;
-
-    public double TargetKl { get; init; } = 0.05;
-
-    public double Horizon { get; init; } = 10000;
 }
 
 /// <summary>The supervised warm start on the tasks' reference traces.</summary>

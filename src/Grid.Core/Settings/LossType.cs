@@ -1,6 +1,9 @@
-namespace Grid.Learning.Objective;
+using System.Text.Json.Serialization;
+
+namespace Grid.Core.Settings;
 
 /// <summary>How per-token losses are averaged (docs/algorithm.md section 3; config key <c>loss_type</c>).</summary>
+[JsonConverter(typeof(SettingEnumConverter<LossType>))]
 public enum LossType
 {
     /// <summary><c>grpo</c>: mean over completions of their token means (the paper's 1/G sum 1/|o_i|).</summary>

@@ -1,12 +1,12 @@
 using System.Text.Json.Serialization;
 
-namespace Grid.Training.Settings;
+namespace Grid.Core.Settings;
 
 /// <summary>
 /// Fault injection (the run spec's <c>faults</c> section), a product feature for testing and failure drills; all
 /// shares are 0, off, by default. Shares are of group attempts: each attempt's generation throws, or stalls past
 /// the attempt timeout, or (when it generated) its verifier call throws. Which attempts fail is decided from the run
-/// seed, the group's key and the attempt number (<see cref="Grid.Training.Faults.FaultInjector"/>), so a run's
+/// seed, the group's key and the attempt number (Grid.Training's FaultInjector), so a run's
 /// retry and failure counts can be computed in advance.
 /// </summary>
 public sealed record FaultSettings

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Grid.Learning.Settings;
+namespace Grid.Core.Settings;
 
 /// <summary>
 /// A configuration value outside its allowed range. The message names the setting as it is spelled in config files,
