@@ -12,8 +12,9 @@ using Microsoft.Extensions.Logging;
 namespace Grid.Grains.Rollouts;
 
 /// <summary>
-/// The silo's rollout engine: ONE dedicated thread owns the silo's copy of each run's policy and serves the
-/// generation requests of every prompt group on the silo with continuous batching: a batch opens with the requests
+/// The silo's rollout engine: on ONE thread (the silo's <see cref="TorchWorker"/>) it owns the silo's copy of each
+/// run's policy and serves the generation requests of every prompt group on the silo with continuous batching: a
+/// batch opens with the requests
 /// that arrive together (within a quiet period), and before every decode step the requests that arrived meanwhile
 /// for the same run, policy version and settings join it (up to a maximum number of rows) while the others decode
 /// on; each request completes as soon as its own rows finish. Before opening a batch it loads the requested policy
