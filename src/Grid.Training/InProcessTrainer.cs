@@ -9,7 +9,6 @@ using Grid.Tasks;
 using Grid.Tasks.Verification;
 using Grid.Training.Evaluation;
 using Grid.Training.Learner;
-using Grid.Training.Metrics;
 using Grid.Training.Rollouts;
 using Grid.Training.Runs;
 using Grid.Training.Settings;
