@@ -88,7 +88,10 @@ public sealed class GrpoStepServiceTests
     /// <summary>The metrics without what differs between two runs of the same step: times and the process's memory.</summary>
     private static StepMetrics Timeless(StepMetrics metrics) => metrics with
     {
-        SecondsReference = 0, SecondsUpdate = 0, SecondsTotal = 0, ProcessRssBytes = 0,
+        SecondsReference = 0,
+        SecondsUpdate = 0,
+        SecondsTotal = 0,
+        ProcessRssBytes = 0,
     };
 
     private static GrpoLearner NewLearner(VisionLanguagePolicy policy, VisionLanguagePolicy reference) =>
