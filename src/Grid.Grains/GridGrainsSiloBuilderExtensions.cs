@@ -1,7 +1,7 @@
 using Grid.Grains.Rollouts;
 using Grid.Grains.Telemetry;
-using Grid.Hosting.Serialization;
 using Grid.Grains.Torch;
+using Grid.Hosting.Serialization;
 using Grid.Hosting.Weights;
 using Grid.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
