@@ -76,6 +76,13 @@ public sealed record RunSettings
     /// <summary>Save a checkpoint every this many GRPO steps (and always at the end).</summary>
     public int CheckpointEvery { get; init; } = 50;
 
+    /// <summary>
+    /// Keep every published weight version in the weight store (3.5 MB each for the demo policy). Off by default: a
+    /// version's weights go with its learner checkpoint once it is neither one of the newest two nor a
+    /// <see cref="CheckpointEvery"/>-th, so a run's store stays bounded.
+    /// </summary>
+    public bool KeepAllWeights { get; init; }
+
     /// <summary>Folder under which run folders are created.</summary>
     public string OutputDirectory { get; init; } = "runs";
 

@@ -306,7 +306,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
     {
         try
         {
-            await _checkpoints.PruneAsync(RunId, saved, _settings!.CheckpointEvery);
+            await _checkpoints.PruneAsync(RunId, saved, _settings!.CheckpointEvery, _settings.KeepAllWeights);
         }
         catch (Exception error) when (error is WeightStoreUnavailableException or IOException or InvalidOperationException)
         {

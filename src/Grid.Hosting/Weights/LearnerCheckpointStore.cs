@@ -78,11 +78,14 @@ public sealed class LearnerCheckpointStore(IWeightStore store)
 
     /// <summary>
     /// After version <paramref name="saved"/> was checkpointed: deletes the checkpoint (record first, then its optimizer
-    /// state, so no record names a missing object) of the version that just left the <see cref="KeepRecent"/> window,
-    /// unless it is a multiple of <paramref name="keepEvery"/> (the run's checkpoint_every). Weights stay. Returns the
-    /// version pruned, if any.
+    /// state and, unless <paramref name="keepWeights"/>, its weights, so no record names a missing object) of the version
+    /// that just left the <see cref="KeepRecent"/> window, unless it is a multiple of <paramref name="keepEvery"/> (the
+    /// run's checkpoint_every). Nothing reads such weights again: rollouts sample the newest version, the learner's
+    /// reference is version 0 (never pruned), and a resume starts from a kept checkpoint. Returns the version pruned,
+    /// if any.
     /// </summary>
-    public async Task<long?> PruneAsync(string runId, long saved, int keepEvery, CancellationToken cancellationToken = default)
+    public async Task<long?> PruneAsync(string runId, long saved, int keepEvery, bool keepWeights = false,
+        CancellationToken cancellationToken = default)
     {
         long version = saved - KeepRecent;
         if (version <= 0 || (keepEvery > 0 && version % keepEvery == 0))
@@ -104,6 +107,11 @@ public sealed class LearnerCheckpointStore(IWeightStore store)
         if (checkpoint?.Optimizer is { } optimizer)
         {
             await store.DeleteObjectAsync(optimizer, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!keepWeights && checkpoint is not null)
+        {
+            await store.DeleteObjectAsync(checkpoint.Weights, cancellationToken).ConfigureAwait(false);
         }
 
         return version;

@@ -145,7 +145,7 @@ public abstract class LearnerCheckpointStoreSpecification
         {
             var weights = await Store.PublishAsync("ckpt-prune", version, Bytes(100, version), Ct);
             saved.Add(await checkpoints.SaveAsync("ckpt-prune", weights, Bytes(300, 100 + version), Ct));
-            pruned.Add(await checkpoints.PruneAsync("ckpt-prune", version, keepEvery: 3, Ct));
+            pruned.Add(await checkpoints.PruneAsync("ckpt-prune", version, keepEvery: 3, cancellationToken: Ct));
         }
 
         Assert.Equal([null, null, 1L, 2L, null, 4L], pruned); // 3 is a multiple of 3; 5 and 6 are the newest two
@@ -153,6 +153,14 @@ public abstract class LearnerCheckpointStoreSpecification
         {
             Assert.Null(await checkpoints.ReadAsync("ckpt-prune", version, Ct));
             await Assert.ThrowsAsync<FileNotFoundException>(() => Store.ReadAsync(saved[(int)version - 1].Optimizer!, Ct));
+            await Assert.ThrowsAsync<FileNotFoundException>(() => Store.ReadAsync(saved[(int)version - 1].Weights, Ct));
+        }
+
+        // What a resume, the engine and the reference policy read stays: version 0, every 3rd, the newest two.
+        Assert.Equal(Bytes(100, 0), await Store.ReadAsync(initial, Ct));
+        foreach (long version in new long[] { 3, 5, 6 })
+        {
+            Assert.Equal(Bytes(100, (int)version), await Store.ReadAsync(saved[(int)version - 1].Weights, Ct));
         }
 
         // Both recent checkpoints damaged: the resume skips the pruned 4 and lands on 3, naming only real refusals.
@@ -162,6 +170,27 @@ public abstract class LearnerCheckpointStoreSpecification
         Assert.Equal(3, restored.Weights.Version);
         Assert.Equal(Bytes(300, 103), restored.OptimizerState);
         Assert.Equal(2, restored.Refused.Count);
+    }
+
+    [Fact]
+    public async Task Pruning_with_keep_all_weights_drops_the_checkpoint_but_keeps_every_version_of_the_weights()
+    {
+        var checkpoints = new LearnerCheckpointStore(Store);
+        var saved = new List<LearnerCheckpoint>();
+        await Store.PublishAsync("ckpt-keep", 0, Bytes(100, 0), Ct);
+        for (int version = 1; version <= 4; version++)
+        {
+            var weights = await Store.PublishAsync("ckpt-keep", version, Bytes(100, version), Ct);
+            saved.Add(await checkpoints.SaveAsync("ckpt-keep", weights, Bytes(300, 100 + version), Ct));
+            await checkpoints.PruneAsync("ckpt-keep", version, keepEvery: 50, keepWeights: true, cancellationToken: Ct);
+        }
+
+        Assert.Null(await checkpoints.ReadAsync("ckpt-keep", 1, Ct));
+        await Assert.ThrowsAsync<FileNotFoundException>(() => Store.ReadAsync(saved[0].Optimizer!, Ct));
+        for (int version = 1; version <= 4; version++)
+        {
+            Assert.Equal(Bytes(100, version), await Store.ReadAsync(saved[version - 1].Weights, Ct));
+        }
     }
 
     [Fact]
