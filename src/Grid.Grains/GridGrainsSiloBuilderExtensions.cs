@@ -1,7 +1,6 @@
 using Grid.Grains.Rollouts;
 using Grid.Grains.Telemetry;
 using Grid.Grains.Torch;
-using Grid.Hosting.Serialization;
 using Grid.Hosting.Weights;
 using Grid.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
@@ -21,7 +20,6 @@ public static class GridGrainsSiloBuilderExtensions
     public static ISiloBuilder AddGridGrains(this ISiloBuilder silo, RolloutEngineOptions? rollouts = null)
     {
         ArgumentNullException.ThrowIfNull(silo);
-        silo.Services.AddGridSettingsCodec(); // the grains' calls carry RunSettings
         var options = (rollouts ?? new RolloutEngineOptions()).Validate();
         silo.Services.AddSingleton(options);
         silo.Services.AddSingleton(SiloPolicies.For(options.Policy));

@@ -1,7 +1,6 @@
 using System.Net;
 using Azure.Data.Tables;
 using Grid.Hosting.Configuration;
-using Grid.Hosting.Serialization;
 using Orleans.Configuration;
 
 namespace Grid.Hosting;
@@ -14,7 +13,6 @@ public static class GridClientBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        client.Services.AddGridSettingsCodec();
         if (options.Cluster == ClusterMode.Localhost)
         {
             var gateways = options.GatewayPorts.Select(port => new IPEndPoint(IPAddress.Loopback, port)).ToArray();

@@ -3,7 +3,6 @@ using Azure.Data.Tables;
 using Azure.Storage.Blobs;
 using Grid.Hosting.Configuration;
 using Grid.Hosting.Placement;
-using Grid.Hosting.Serialization;
 using Grid.Hosting.Storage;
 using Grid.Hosting.Weights;
 using Microsoft.Extensions.DependencyInjection;
@@ -26,7 +25,6 @@ public static class GridSiloBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        silo.Services.AddGridSettingsCodec();
         return silo
             .AddGridClustering(options)
             .AddGridMembership(options)

@@ -1,7 +1,6 @@
 using Grid.Hosting;
 using Grid.Hosting.Configuration;
 using Grid.Hosting.Placement;
-using Grid.Hosting.Serialization;
 using Grid.Hosting.Storage;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Configuration;
@@ -78,7 +77,6 @@ public sealed class PlacementCluster : IAsyncDisposable
         builder.ConfigureClient(client =>
         {
             client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = responseTimeout);
-            client.Services.AddGridSettingsCodec(); // run specs carry RunSettings
         });
         var cluster = builder.Build();
         await cluster.DeployAsync();

@@ -4,8 +4,8 @@ namespace Grid.Contracts.Runs;
 
 /// <summary>
 /// What a run is: its validated settings (the grains check them once, at the controller) and whether its learner may
-/// train on a CPU silo. The settings cross grain calls as the record itself, through the JSON codec that
-/// Grid.Hosting registers for the Grid.Core settings types (AddGridSettingsCodec), and are never copied in a silo.
+/// train on a CPU silo. The settings cross grain calls as the record itself (as JSON, through
+/// <see cref="RunSettingsConverter"/>, which Orleans finds with the contracts) and are never copied in a silo.
 /// </summary>
 [GenerateSerializer]
 [Alias("grid.RunSpec")]

@@ -1,5 +1,6 @@
 using Grid.Contracts.Rollouts;
 using Grid.Grains.PromptGroups;
+using Grid.Training.Settings;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
 
@@ -42,7 +43,7 @@ public sealed class PromptGroupStateCompatibilityTests
         Assert.Equal(stage, loaded.Stage);
         Assert.Equal((3, 2, 1, "boom", 2), (loaded.Attempts, loaded.Retries, loaded.LostAttempts, loaded.LastError, loaded.Draw));
         Assert.Equivalent(old.Scored, loaded.Scored, strict: true);
-        Assert.Equal(old.Assignment, loaded.Assignment);
+        AssertSameAssignment(old.Assignment, loaded.Assignment);
         Assert.Equal(assigned ? phase : GroupPhase.Pending, loaded.Phase);
     }
 
@@ -68,8 +69,20 @@ public sealed class PromptGroupStateCompatibilityTests
         // A running attempt comes back as lost: the activation that ran it is gone.
         var expected = stage == GroupStage.Generating ? state with { Stage = GroupStage.Lost } : state;
         var loaded = GroupMachineState.Load(Serializer.Deserialize<PromptGroupState>(bytes)!);
-        Assert.Equal(expected, loaded with { Scored = expected.Scored });
+        Assert.Equal(expected, loaded with { Scored = expected.Scored, Assignment = expected.Assignment });
         Assert.Equivalent(expected.Scored, loaded.Scored, strict: true);
+        AssertSameAssignment(expected.Assignment, loaded.Assignment);
+    }
+
+    /// <summary>The settings come back as an equal record, not the same instance: compared by their JSON.</summary>
+    private static void AssertSameAssignment(PromptGroupAssignment? expected, PromptGroupAssignment? actual)
+    {
+        Assert.Equal(expected is null, actual is null);
+        if (expected is not null && actual is not null)
+        {
+            Assert.Equal(expected with { Settings = null! }, actual with { Settings = null! });
+            Assert.Equal(RunSettingsLoader.ToJson(expected.Settings), RunSettingsLoader.ToJson(actual.Settings));
+        }
     }
 }
 

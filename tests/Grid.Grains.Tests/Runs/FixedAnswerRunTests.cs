@@ -3,7 +3,6 @@ using Grid.Grains.Rollouts;
 using Grid.Grains.Tests.Infrastructure;
 using Grid.Hosting;
 using Grid.Hosting.Configuration;
-using Grid.Hosting.Serialization;
 using Grid.Hosting.Storage;
 using Grid.Hosting.Weights;
 using Grid.Policy.Prompting;
@@ -34,7 +33,6 @@ public sealed class FixedAnswerRunTests
                 .AddGridStorage(options)
                 .AddGridGrains(new RolloutEngineOptions { Policy = RolloutPolicy.FixedAnswer });
         });
-        builder.ConfigureClient(client => client.Services.AddGridSettingsCodec()); // the run spec carries RunSettings
         await using var cluster = builder.Build();
         await cluster.DeployAsync(TestContext.Current.CancellationToken);
 

@@ -2,7 +2,6 @@ using Grid.Contracts.Learning;
 using Grid.Contracts.Runs;
 using Grid.Grains.Controller;
 using Grid.Grains.Mapping;
-using Grid.Hosting.Serialization;
 using Grid.Training.Settings;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Serialization;
@@ -10,8 +9,8 @@ using Orleans.Serialization;
 namespace Grid.Grains.Tests.Settings;
 
 /// <summary>
-/// Run settings cross grain calls as the RunSettings record (Orleans' JSON codec, registered by AddGridSettingsCodec),
-/// are never copied inside a silo, and a controller state stored before, with the settings as a JSON string, still
+/// Run settings cross grain calls as the RunSettings record (as JSON, through the converter Orleans finds in Grid.Contracts,
+/// with nothing to register), are never copied inside a silo, and a controller state stored before, with the settings as a JSON string, still
 /// loads and gives back the same settings.
 /// </summary>
 public sealed class RunSettingsTransportTests
@@ -23,8 +22,6 @@ public sealed class RunSettingsTransportTests
     private readonly IServiceProvider _services = new ServiceCollection()
         .AddSerializer(s => s.AddAssembly(typeof(ControllerState).Assembly).AddAssembly(typeof(RunSpec).Assembly)
             .AddAssembly(typeof(RunSettingsTransportTests).Assembly))
-        .AddGridSettingsCodec()
-        .AddGridSettingsCodec() // registering twice (silo and grains both do) changes nothing
         .BuildServiceProvider();
 
     [Fact]
