@@ -111,8 +111,18 @@ public static class RunPlots
             Series(plot, x, steps.Select(s => s.Accuracy).ToArray(), "accuracy", ScottPlot.Colors.C0, window);
             Series(plot, x, steps.Select(s => s.FormatRate).ToArray(), "format rate", ScottPlot.Colors.C1, window);
         }));
-        paths.Add(Save(folder, FileNames[2], "KL to the reference policy", "step", "mean k3 KL per token",
-            plot => Series(plot, x, steps.Select(s => s.KlMean).ToArray(), "KL", ScottPlot.Colors.C0, window)));
+        // Log scale: one spike (5.5 against a typical 0.09) flattened the rest of a linear KL plot.
+        paths.Add(Save(folder, FileNames[2], "KL to the reference policy (log scale)", "step", "mean k3 KL per token",
+            plot =>
+            {
+                Series(plot, x, steps.Select(s => s.KlMean).ToArray(), "KL", ScottPlot.Colors.C0, window, Math.Log10);
+                plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+                {
+                    MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
+                    IntegerTicksOnly = true,
+                    LabelFormatter = y => Math.Pow(10, y).ToString("G3", System.Globalization.CultureInfo.InvariantCulture),
+                };
+            }));
         paths.Add(Save(folder, FileNames[3], "KL coefficient beta", "step", "beta", plot =>
         {
             var (bx, by) = Finite(x, steps.Select(s => s.Beta).ToArray());
@@ -188,16 +198,19 @@ public static class RunPlots
     /// A measured per-step series, faint, with its trailing moving average over it in the same colour. A step whose value
     /// is NaN or infinite has no point (the line joins its neighbours).
     /// </summary>
-    private static void Series(ScottPlot.Plot plot, double[] x, double[] y, string label, ScottPlot.Color color, int window)
+    private static void Series(ScottPlot.Plot plot, double[] x, double[] y, string label, ScottPlot.Color color, int window,
+        Func<double, double>? scale = null)
     {
-        var (fx, fy) = Finite(x, y);
+        scale ??= static v => v;
+        var (fx, fy) = Finite(x, y.Select(scale).ToArray()); // a log scale drops zeros here
         if (fx.Length > 0)
         {
             var raw = Line(plot, fx, fy, label, color.WithAlpha(0.35));
             raw.MarkerSize = x.Length > 60 ? 0 : 4;
         }
 
-        var (ax, ay) = MovingAverage(x, y, window);
+        var (mx, my) = MovingAverage(x, y, window); // averaged before scaling: the mean, not a geometric mean
+        var (ax, ay) = Finite(mx, my.Select(scale).ToArray());
         if (ax.Length > 0)
         {
             var average = Line(plot, ax, ay, $"{label}, moving average of {window} steps", color);
@@ -266,7 +279,7 @@ public static class RunPlots
         plot.Title(title);
         plot.XLabel(xLabel);
         plot.YLabel(yLabel);
-        plot.ShowLegend(ScottPlot.Alignment.UpperRight);
+        plot.ShowLegend(ScottPlot.Edge.Bottom); // below the axes, where it covers no line
         string path = Path.Combine(folder, file);
         plot.SavePng(path, Width, Height);
         return path;
