@@ -17,7 +17,7 @@ public static class GridSettingsSerialization
     public static IReadOnlySet<Type> Types { get; } = new HashSet<Type>
     {
         typeof(RunSettings), typeof(KlSettings), typeof(SftSettings), typeof(ModelSettings), typeof(RolloutSettings),
-        typeof(FaultSettings),
+        typeof(FaultSettings), typeof(DataSettings),
     };
 
     /// <summary>Registers the codec and the no-copy copier once, however often it is called.</summary>
