@@ -56,7 +56,7 @@ public sealed class RunData
         ArgumentNullException.ThrowIfNull(settings);
         if (!settings.Data.IsSet)
         {
-            return new RunData(Tokenizer.Default, TaskCatalog.Get(settings.Task),
+            return new RunData(TokenizerFor(settings), TaskCatalog.Get(settings.Task),
                 [.. settings.Sft.Tasks.Select(TaskCatalog.Get)], TaskCatalog.All, null);
         }
 
@@ -97,7 +97,7 @@ public sealed class RunData
         var record = new DatasetRecord(train.Files, evalFiles,
             d.Eval is null ? new DatasetSplitRecord(d.EvalFraction, d.SplitSeed) : null,
             train.Examples.Count, eval.Count, Tokenizer.ByteFallback.Name);
-        return new RunData(Tokenizer.ByteFallback, trainTask, [trainTask], evalTasks, record);
+        return new RunData(TokenizerFor(settings), trainTask, [trainTask], evalTasks, record);
     }
 
     /// <summary>
@@ -145,6 +145,13 @@ public sealed class RunData
     public static TaskExample Validation(IVisualTask task, int index) =>
         task is DatasetTask dataset ? dataset.Examples[index] : PromptSource.Validation(task, index);
 
+    /// <summary>The tokenizer of a run with <paramref name="settings"/>, without reading its data.</summary>
+    public static Tokenizer TokenizerFor(RunSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return settings.Data.IsSet ? Tokenizer.ByteFallback : Tokenizer.Default;
+    }
+
     /// <summary>The tokenizer a checkpoint was trained with (an unknown one: the default, which loading then refuses).</summary>
     public static Tokenizer TokenizerOf(string checkpoint) =>
         Tokenizer.Find(PolicyCheckpoint.ReadManifest(checkpoint).TokenizerOrDefault.Name) ?? Tokenizer.Default;
@@ -178,12 +185,12 @@ public sealed class RunData
             }
 
             int completion = PromptFormat.EncodeCompletion(example.ReferenceCompletion, Tokenizer.ByteFallback).Length;
-            if (completion > maxNewTokens)
+            if (prompt + completion > PolicyRuntime.MaxPromptTokens + maxNewTokens)
             {
                 throw new DatasetFormatException(path, line,
-                    $"the reference completion {example.ReferenceCompletion} is {completion} tokens long with EOS, more than "
-                    + $"max_new_tokens {maxNewTokens}. Raise max_new_tokens "
-                    + "or shorten the record's reasoning or answer.");
+                    $"the question and the reference completion {example.ReferenceCompletion} are {prompt + completion} tokens "
+                    + $"with BOS and EOS; the policy has room for {PolicyRuntime.MaxPromptTokens} + max_new_tokens "
+                    + $"({maxNewTokens}). Raise max_new_tokens or shorten the record's reasoning or answer.");
             }
 
             if (seen.Add(imageFile))

@@ -72,7 +72,7 @@ internal static class EvalCommand
             }
 
             var tokenizer = RunData.TokenizerOf(dir.FullName);
-            var config = RunPreflight.RequireCheckpoint(dir.FullName, "checkpoint", requested, "max-new-tokens");
+            var config = RunPreflight.RequireCheckpoint(dir.FullName, "checkpoint", requested, "max-new-tokens", tokenizer);
             int tokens = requested ?? Math.Clamp(config.MaxTextLength - Training.PolicyRuntime.MaxPromptTokens, 1, 256);
 
             // A dataset is read (and any bad record refused) before the policy is loaded; its records are all held out.
@@ -84,7 +84,9 @@ internal static class EvalCommand
                     MaxNewTokens = tokens,
                     Data = new DataSettings
                     {
-                        Train = dataFile.FullName, AnswerKind = parse.GetValue(answerKind), Tolerance = parse.GetValue(tolerance),
+                        Train = dataFile.FullName,
+                        AnswerKind = parse.GetValue(answerKind),
+                        Tolerance = parse.GetValue(tolerance),
                     },
                 };
                 RunSettingsValidator.Validate(settings);

@@ -107,7 +107,7 @@ public sealed class OwnDataRunTests : IDisposable
         var settings = RunSettingsLoader.Load("smoke", overrides:
             [$"output_directory={JsonSerializer.Serialize(_output)}", $"data.train={JsonSerializer.Serialize(bad)}", "data.answer_kind=choice"]);
 
-        var e = Assert.Throws<DatasetFormatException>(() => new InProcessTrainer(settings, new Silent()).Run(grpo: false));
+        var e = Assert.Throws<DatasetFormatException>(() => new InProcessTrainer(settings, new Silent()).Run(grpo: false, TestContext.Current.CancellationToken));
 
         Assert.Contains("bad.jsonl", e.Message);
         Assert.Contains("line 4", e.Message);
