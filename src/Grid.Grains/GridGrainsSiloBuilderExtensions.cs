@@ -1,7 +1,11 @@
 using Grid.Grains.Rollouts;
 using Grid.Grains.Telemetry;
+using Grid.Grains.Torch;
 using Grid.Hosting.Serialization;
+using Grid.Hosting.Weights;
+using Grid.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Grid.Grains;
 
@@ -9,15 +13,22 @@ namespace Grid.Grains;
 public static class GridGrainsSiloBuilderExtensions
 {
     /// <summary>
-    /// Registers the silo's rollout engine (one thread owning the silo's policy copies); the grains themselves are
-    /// found by Orleans in this assembly. Needs the weight store that <c>AddGridStorage</c> registers.
+    /// Registers the silo's policy strategy (<see cref="ISiloPolicy"/>, from <see cref="RolloutEngineOptions.Policy"/>),
+    /// its one CPU torch thread (<see cref="TorchWorker"/> <c>grid-torch</c>, shared by the rollout engine and a CPU
+    /// learner) and the rollout engine living on it; the grains themselves are found by Orleans in this assembly. Needs
+    /// the weight store that <c>AddGridStorage</c> registers.
     /// </summary>
     public static ISiloBuilder AddGridGrains(this ISiloBuilder silo, RolloutEngineOptions? rollouts = null)
     {
         ArgumentNullException.ThrowIfNull(silo);
         silo.Services.AddGridSettingsCodec(); // the grains' calls carry RunSettings
-        silo.Services.AddSingleton((rollouts ?? new RolloutEngineOptions()).Validate());
-        silo.Services.AddSingleton<RolloutEngine>();
+        var options = (rollouts ?? new RolloutEngineOptions()).Validate();
+        silo.Services.AddSingleton(options);
+        silo.Services.AddSingleton(SiloPolicies.For(options.Policy));
+        silo.Services.AddSingleton(_ => new TorchWorker("grid-torch", RolloutEngine.SettleThreads));
+        silo.Services.AddSingleton(services => new RolloutEngine(services.GetRequiredService<IWeightStore>(), options,
+            services.GetRequiredService<ILogger<RolloutEngine>>(), services.GetRequiredService<TorchWorker>(),
+            services.GetRequiredService<ISiloPolicy>(), services.GetService<GridMetrics>()));
         silo.Services.AddHostedService<SiloCapacityReporter>();
         return silo;
     }

@@ -11,7 +11,6 @@ using Grid.Tasks.Verification;
 using Grid.Training.Data;
 using Grid.Training.Evaluation;
 using Grid.Training.Learner;
-using Grid.Training.Metrics;
 using Grid.Training.Rollouts;
 using Grid.Training.Runs;
 using Grid.Training.Settings;
@@ -93,7 +92,7 @@ public sealed class InProcessTrainer
         using var reference = PolicyRuntime.FrozenCopy(policy, config);
         var kl = KlControllers.Create(s.Kl, s.Steps);
         using var learner = new GrpoLearner(policy, reference, LossSettings.From(s), s.LearningRate, s.WeightDecay, s.MaxGradNorm);
-        var scorer = new GroupScorer(verifier, s.AdvantageScale, tokenizer);
+        var steps = new GrpoStepService(learner, new GroupScorer(verifier, s.AdvantageScale, tokenizer));
         var generation = new GenerationSettings(s.MaxNewTokens, s.Temperature, s.TopP);
         var validator = new Validator(s, data);
 
@@ -101,7 +100,7 @@ public sealed class InProcessTrainer
         for (long step = 0; step < s.Steps; step++)
         {
             cancellation.ThrowIfCancellationRequested();
-            var metrics = TrainStep(step, task, source, tokenizer, policy, learner, scorer, kl, generation, validator);
+            var metrics = TrainStep(step, task, source, tokenizer, policy, steps, kl, generation, validator);
             folder.AppendLine("metrics.jsonl", metrics);
             _observer.OnStep(metrics);
             if ((step + 1) % s.CheckpointEvery == 0 || step + 1 == s.Steps)
@@ -124,7 +123,7 @@ public sealed class InProcessTrainer
     }
 
     private StepMetrics TrainStep(long step, IVisualTask task, PromptSource source, Tokenizer tokenizer, VisionLanguagePolicy policy,
-        GrpoLearner learner, GroupScorer scorer, IKlController kl, GenerationSettings generation, Validator validator)
+        GrpoStepService steps, IKlController kl, GenerationSettings generation, Validator validator)
     {
         var s = _settings;
         ValidationMetrics? validationStart = null, validation = null;
@@ -154,12 +153,12 @@ public sealed class InProcessTrainer
         clock.Restart();
 
         var sampled = prompts.Select((prompt, p) => new SampledGroup(p, prompt, promptTokens[p],
-            scorer.ScoreRollouts(prompt, completions.Skip(p * s.GroupSize).Take(s.GroupSize).ToArray()))).ToArray();
-        var groups = scorer.Group(step, sampled);
+            steps.Scorer.ScoreRollouts(prompt, completions.Skip(p * s.GroupSize).Take(s.GroupSize).ToArray()))).ToArray();
+        var groups = steps.Advantages(step, sampled);
         double secondsReward = clock.Elapsed.TotalSeconds;
 
-        var report = learner.Update(groups, beta);
-        kl.Observe(step, report.MeanKl, requests.Count);
+        var update = steps.Apply(step, beta, groups);
+        kl.Observe(step, update.Report.MeanKl, requests.Count);
 
         if (validator.After(step))
         {
@@ -167,7 +166,6 @@ public sealed class InProcessTrainer
             secondsValidation += seconds;
         }
 
-        return StepMetricsBuilder.Build(step, beta, groups, report, secondsRollout, secondsReward, secondsPublish: 0,
-            validationStart, validation, secondsValidation);
+        return update.Metrics(secondsRollout, secondsReward, secondsPublish: 0, validationStart, validation, secondsValidation);
     }
 }

@@ -8,15 +8,7 @@ using Grid.Grains.Rollouts;
 using Grid.Grains.Torch;
 using Grid.Hosting.Placement;
 using Grid.Hosting.Weights;
-using Grid.Tasks;
-using Grid.Tasks.Images;
-using Grid.Tasks.Rewards;
 using Grid.Telemetry;
-using Grid.Training;
-using Grid.Training.Evaluation;
-using Grid.Training.Learner;
-using Grid.Training.Metrics;
-using Grid.Training.Rollouts;
 using Grid.Training.Settings;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -27,13 +19,14 @@ using Polly.Retry;
 namespace Grid.Grains.Learner;
 
 /// <summary>
-/// The run's learner. Its policies and optimizer live on one torch thread (<see cref="LearnerRun"/>): on the CPU the
-/// silo's rollout-engine thread, which the learner shares with generation (<see cref="RolloutEngine"/> says why); on
-/// a GPU a thread of its own.
+/// The run's learner, an actor shell: its identity, the bookkeeping of which step's plan and groups have arrived,
+/// storage of what each step produced, and the messages. The work is the silo's strategy's
+/// (<see cref="ISiloPolicy.CreateLearner"/>): for training a <see cref="ModelLearner"/>, whose policies and optimizer
+/// live on a torch thread and step through the same GRPO step service as the in-process loop.
 /// It collects each step's scored groups; when all are in (delivered or failed) it applies one GRPO-D update with
 /// the step's beta, publishes the new weights as version step + 1, and reports the step to the controller. On steps
-/// that validate (<see cref="Validator"/>) it evaluates the new policy on the validation prompts on its torch thread,
-/// right behind the update (on the first step also the policy before its update); the report carries the numbers.
+/// that validate the model evaluates the new policy on the validation prompts on its torch thread, right behind the
+/// update (on the first step also the policy before its update); the report carries the numbers.
 /// Steps are applied strictly in order and at most once: groups of an applied step, and duplicates, are ignored.
 /// Every published version is a full checkpoint (weights and optimizer state, then the record naming both; see
 /// <see cref="LearnerCheckpointStore"/>) before the controller hears of it, so a learner set up again from the
@@ -41,8 +34,8 @@ namespace Grid.Grains.Learner;
 /// Only placed on silos declaring a GPU, or CPU-learner silos when the key allows it.
 /// </summary>
 [LearnerPlacement]
-public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, RolloutEngineOptions rollouts,
-    RolloutEngine engine, IServiceProvider services, ILogger<LearnerGrain> logger) : Grain, ILearnerGrain
+public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, ISiloPolicy policy,
+    TorchWorker siloThread, IServiceProvider services, ILogger<LearnerGrain> logger) : Grain, ILearnerGrain
 {
     /// <summary>GPUs this silo declared; a silo hosted without AddGridSilo declares none.</summary>
     private int DeclaredGpus => services.GetService<SiloCompute>()?.GpuDevices ?? 0;
@@ -52,12 +45,6 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
 
     private static readonly TimeSpan StoreRetryDelay = TimeSpan.FromSeconds(2);
 
-    /// <summary>Stands in for the prompt in a fixed-answer step's groups; step metrics never read it.</summary>
-    private static readonly TaskExample NoPrompt = new("fixed-answer", "fixed-answer", "", "", new RgbImage(1, 1, new byte[3]), "");
-
-    private static readonly Task<(ValidationMetrics? Validation, double Seconds)> NoValidation =
-        Task.FromResult<(ValidationMetrics?, double)>((null, 0));
-
     private readonly Dictionary<long, StepPlan> _plans = new();
     private readonly Dictionary<long, SortedDictionary<int, ScoredGroupRecord>> _groups = new();
     /// <summary>Failed groups by step: prompt index to the attempts it made.</summary>
@@ -66,24 +53,17 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
     private readonly Dictionary<long, StepReport> _reports = new();
     private readonly LearnerCheckpointStore _checkpoints = new(weights);
     private WeightReference? _latest;
-    private ITorchThread? _torch;
-    private TorchWorker? _ownThread; // a GPU learner's
-    private LearnerRun? _run;
+    private ILearnerModel? _model;
     private RunSettings? _settings;
     private LearnerReady? _ready;
     private long _nextStep;
     private bool _applying;
     private long _updatesSkipped;
-    private LearnerDevice _device = LearnerDevice.Cpu;
-    private TorchSharp.torch.Device? _pinned; // set with _torch
 
     /// <summary>The silo's metrics when it serves them (AddGridTelemetry); null on a silo without.</summary>
     private GridMetrics? Metrics => services.GetService<GridMetrics>();
 
     private string RunId => LearnerKey.Parse(this.GetPrimaryKeyString()).RunId;
-
-    /// <summary>A benchmarking silo (<see cref="RolloutPolicy.FixedAnswer"/>): no torch, no update, placeholder weights.</summary>
-    private bool FixedAnswer => rollouts.Policy == RolloutPolicy.FixedAnswer;
 
     public async Task<LearnerReady> Initialize(LearnerSetup setup)
     {
@@ -100,84 +80,23 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         }
 
         var settings = setup.Settings;
-        if (FixedAnswer)
+        _model ??= policy.CreateLearner(new LearnerContext(RunId, weights, _checkpoints, siloThread, DeclaredGpus,
+            silo.SiloAddress.ToString(), logger));
+        var start = await _model.StartAsync(setup, settings);
+        _settings = settings;
+        _nextStep = start.NextStep;
+        _published.Add(start.Weights.Version);
+        _latest = start.Weights;
+        _updatesSkipped = start.UpdatesSkipped;
+        _ready = new LearnerReady(start.Weights, RunSettingsJson.Write(start.Config));
+        ReportPlacement();
+        if (start.Restored is null)
         {
-            _settings = settings;
-            var placeholder = await weights.PublishAsync(RunId, 0, FixedAnswerPolicy.PlaceholderWeights(RunId, 0));
-            _published.Add(0);
-            _latest = placeholder;
-            _ready = new LearnerReady(placeholder,
-                RunSettingsJson.Write(PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens)));
-            logger.LogWarning("Learner of run {RunId} uses the fixed-answer benchmark policy: it will not train", RunId);
-            ReportPlacement();
             return _ready;
         }
 
-        if (setup.CurrentWeights is { } current)
-        {
-            return await ResumeAsync(settings, setup.InitialWeights ?? throw new ArgumentException(
-                "A resumed learner needs the run's initial weights (the reference policy).", nameof(setup)), current);
-        }
-
-        // A cluster client (grid submit) publishes the initial weights as version 0, because a local checkpoint path
-        // on the client's machine means nothing to the silo this learner lands on.
-        var published = settings.InitCheckpoint is null ? await weights.GetLatestAsync(RunId) : null;
-        if (published is not null && published.Version != 0)
-        {
-            throw new InvalidOperationException(
-                $"Run {RunId} already has weights version {published.Version}; a new learner cannot start from them.");
-        }
-
-        byte[]? publishedBytes = published is null ? null : await weights.ReadAsync(published);
-        _torch ??= await TorchThreadAsync();
-        var (run, initial) = await _torch.RunAsync(() =>
-        {
-            var run = new LearnerRun(settings, publishedBytes, device: _pinned);
-            return (run, publishedBytes is null ? run.SerializeWeights() : null);
-        });
-        var reference = published ?? await weights.PublishAsync(RunId, 0, initial!);
-        _run = run;
-        _settings = settings;
-        _published.Add(0);
-        _latest = reference;
-        _ready = new LearnerReady(reference, RunSettingsJson.Write(run.Config));
-        logger.LogInformation("Learner of run {RunId} ready on {Silo}; published version 0", RunId, silo.SiloAddress);
-        ReportPlacement();
-        return _ready;
-    }
-
-    /// <summary>
-    /// A learner lost with its silo (its silo died, or the whole cluster restarted) starts again from the checkpoint of
-    /// the newest version the controller recorded: those weights and the optimizer state saved with them, the initial
-    /// weights as its reference policy. A damaged checkpoint is refused and the previous good one used; the returned
-    /// weights then are older than <paramref name="current"/> and <see cref="LearnerReady.Restored"/> says why.
-    /// </summary>
-    private async Task<LearnerReady> ResumeAsync(RunSettings settings, WeightReference initial, WeightReference current)
-    {
-        var restored = await _checkpoints.LoadAsync(RunId, initial, current);
-        byte[] referenceBytes = restored.Weights == initial ? restored.WeightBytes : await weights.ReadAsync(initial);
-        _torch ??= await TorchThreadAsync();
-        _run = await _torch.RunAsync(() => new LearnerRun(settings, restored.WeightBytes, referenceBytes,
-            _pinned, restored.OptimizerState));
-        _settings = settings;
-        _nextStep = restored.Weights.Version; // version v was published by step v - 1
-        _published.Add(restored.Weights.Version);
-        _latest = restored.Weights;
-        _updatesSkipped = _run.UpdatesSkipped;
-        string description = restored.Describe();
-        _ready = new LearnerReady(restored.Weights, RunSettingsJson.Write(_run.Config));
-        if (restored.Refused.Count > 0)
-        {
-            logger.LogError("Learner of run {RunId} on {Silo} {Restored}", RunId, silo.SiloAddress, description);
-        }
-        else
-        {
-            logger.LogInformation("Learner of run {RunId} on {Silo} {Restored}", RunId, silo.SiloAddress, description);
-        }
-
-        ReportPlacement();
         TryApplyNext();
-        return _ready with { Restored = description };
+        return _ready with { Restored = start.Restored };
     }
 
     public Task BeginStep(StepPlan plan)
@@ -229,59 +148,32 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
 
     public Task<LearnerStatus> GetStatus() => Task.FromResult(new LearnerStatus(
         _ready is not null, _nextStep, _published.ToArray(), silo.SiloAddress.ToString(), _updatesSkipped,
-        _ready is null ? null : _device.ToString().ToLowerInvariant()));
+        _ready is null ? null : Device.ToString().ToLowerInvariant()));
+
+    private LearnerDevice Device => _model?.Device ?? LearnerDevice.Cpu;
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         Metrics?.LearnerRemoved(RunId);
-        if (_torch is not null)
+        if (_model is not null)
         {
-            var run = _run;
-            try
-            {
-                await _torch.RunAsync(() =>
-                {
-                    run?.Dispose();
-                    return true;
-                });
-            }
-            catch (ObjectDisposedException)
-            {
-                // The silo's engine stopped first: the silo is going away, and its torch memory with it.
-            }
-
-            _ownThread?.Dispose();
+            await _model.DisposeAsync();
         }
 
         await base.OnDeactivateAsync(reason, cancellationToken);
     }
 
-    /// <summary>
-    /// Pins this learner to its device (remembered for the placement metric) and returns the thread for its torch
-    /// work: its own when it trains on a GPU, else the silo's rollout-engine thread, so the silo's CPU torch work has
-    /// one OpenMP team (<see cref="RolloutEngine"/>). Whether CUDA is there is asked on the engine's thread: even that
-    /// query is torch work.
-    /// </summary>
-    private async Task<ITorchThread> TorchThreadAsync()
-    {
-        int gpus = DeclaredGpus;
-        var device = await engine.RunAsync(() => PolicyRuntime.LearnerDevice(gpus));
-        _pinned = device;
-        _device = device.type == TorchSharp.DeviceType.CUDA ? LearnerDevice.Gpu : LearnerDevice.Cpu;
-        return device.type == TorchSharp.DeviceType.CPU ? engine : _ownThread = new TorchWorker($"grid-learner-{RunId}");
-    }
-
     /// <summary>Exports this silo and device as the run's learner placement, and the run's length.</summary>
     private void ReportPlacement()
     {
-        Metrics?.LearnerPlaced(RunId, silo.SiloAddress.ToString(), _device);
+        Metrics?.LearnerPlaced(RunId, silo.SiloAddress.ToString(), Device);
         Metrics?.RunPlanned(RunId, _settings!.Steps);
     }
 
     /// <summary>Starts the next step's update once its plan and every one of its groups are in.</summary>
     private void TryApplyNext()
     {
-        if (_applying || (_run is null && !FixedAnswer) || _ready is null || !_plans.TryGetValue(_nextStep, out var plan))
+        if (_applying || _model is null || _ready is null || !_plans.TryGetValue(_nextStep, out var plan))
         {
             return;
         }
@@ -322,38 +214,8 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         int failed = _failures.TryGetValue(plan.Step, out var failures) ? failures.Count : 0;
         int retried = records.Sum(r => Math.Max(0, r.Attempts - 1)) + (failures?.Values.Sum(a => Math.Max(0, a - 1)) ?? 0);
         int samples = records.Sum(r => r.Rollouts.Length);
-        (LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights) update;
-        Task<byte[]>? optimizerState = null;
-        var validationStart = NoValidation;
-        var validation = NoValidation;
-        if (FixedAnswer)
-        {
-            update = NoUpdate(plan, records);
-        }
-        else
-        {
-            var run = _run!;
-            if (run.ValidatesBefore(plan.Step))
-            {
-                // The curve's start (version 0), queued before the update.
-                validationStart = ValidateAsync(run, plan.Step, policyVersion: 0);
-            }
-
-            var updating = _torch!.RunAsync(() => Update(run, plan, records));
-            // Queued right behind the update, so it serializes the state the update left (nothing else touches this
-            // run's optimizer), on the torch thread while this grain publishes the weights. It only reads the state: if
-            // the update fails, it does not.
-            optimizerState = _torch.RunAsync(run.SerializeOptimizer);
-            if (run.ValidatesAfter(plan.Step))
-            {
-                // Behind those, while the weights are stored: it only reads the policy the update left.
-                validation = ValidateAsync(run, plan.Step, policyVersion: plan.Step + 1);
-            }
-
-            update = await updating;
-        }
-
-        var (report, scored, bytes) = update;
+        var work = _model!.Apply(plan, records);
+        var (update, bytes) = await work.Update;
 
         // The update is applied in memory: from here the step must be stored, never redone, so storage outages are
         // waited out (beyond the store's own retry budget). The weights and the optimizer state are stored side by side;
@@ -361,9 +223,9 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         var clock = Stopwatch.StartNew();
         long version = plan.Step + 1;
         var publishing = UntilStoredAsync($"weights version {version}", () => weights.PublishAsync(RunId, version, bytes));
-        var storingState = optimizerState is null
+        var storingState = work.OptimizerState is null
             ? Task.FromResult<OptimizerStateReference?>(null)
-            : StoreOptimizerStateAsync(version, optimizerState);
+            : StoreOptimizerStateAsync(version, work.OptimizerState);
         await Task.WhenAll(publishing, storingState);
         var (reference, state) = (publishing.Result, storingState.Result);
         double secondsStored = clock.Elapsed.TotalSeconds;
@@ -381,15 +243,14 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         _latest = reference;
         _nextStep = plan.Step + 1;
         _published.Add(version);
-        _updatesSkipped += report.Skipped ? 1 : 0;
+        _updatesSkipped += update.Report.Skipped ? 1 : 0;
         _plans.Remove(plan.Step);
         _groups.Remove(plan.Step);
         _failures.Remove(plan.Step);
 
-        var (start, secondsStart) = await validationStart;
-        var (validated, secondsValidated) = await validation;
-        var metrics = StepMetricsBuilder.Build(plan.Step, plan.Beta, scored, report,
-            records.Length > 0 ? records.Max(r => r.SecondsRollout) : 0,
+        var (start, secondsStart) = await work.ValidationStart;
+        var (validated, secondsValidated) = await work.Validation;
+        var metrics = update.Metrics(records.Length > 0 ? records.Max(r => r.SecondsRollout) : 0,
             records.Length > 0 ? records.Max(r => r.SecondsReward) : 0,
             secondsPublish, start, validated, secondsStart + secondsValidated) with
         { PolicyVersion = plan.PolicyVersion };
@@ -403,57 +264,11 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, R
         await ReportAsync(stepReport);
     }
 
-    /// <summary>On the torch thread: one GRPO-D update; returns the new weights.</summary>
-    private static (LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights) Update(LearnerRun run,
-        StepPlan plan, ScoredGroupRecord[] records)
-    {
-        var scored = run.Groups(plan.Step, records);
-        var report = scored.Count > 0
-            ? run.Update(scored, plan.Beta)
-            : new LearnerStepReport(double.NaN, 0, 0, 0, 0, double.NaN, double.NaN, true,
-                $"every group of step {plan.Step} failed", 0, 0);
-        return (report, scored, run.SerializeWeights());
-    }
-
-    /// <summary>
-    /// Queues a validation of the current policy on the torch thread at once, so it runs in order with the update. A
-    /// failure is logged and leaves the step without that validation: the applied update must still be stored and
-    /// reported.
-    /// </summary>
-    private async Task<(ValidationMetrics? Validation, double Seconds)> ValidateAsync(LearnerRun run, long step, long policyVersion)
-    {
-        var validating = _torch!.RunAsync(() => run.Validate(policyVersion));
-        try
-        {
-            return await validating;
-        }
-        catch (Exception error) when (error is not OutOfMemoryException)
-        {
-            logger.LogError(error, "Learner of run {RunId} could not validate policy version {Version} at step {Step}; "
-                + "the step is reported without it", RunId, policyVersion, step);
-            return (null, 0);
-        }
-    }
-
     private async Task<OptimizerStateReference?> StoreOptimizerStateAsync(long version, Task<byte[]> serializing)
     {
         byte[] state = await serializing;
         return await UntilStoredAsync($"the optimizer state of version {version}",
             () => _checkpoints.WriteOptimizerStateAsync(RunId, version, state));
-    }
-
-    /// <summary>
-    /// The fixed-answer benchmark's "update": none, no torch. The groups keep their rewards for the step's metrics;
-    /// their prompts are not regenerated (the metrics do not read them).
-    /// </summary>
-    private (LearnerStepReport Report, IReadOnlyList<ScoredGroup> Scored, byte[] Weights) NoUpdate(
-        StepPlan plan, ScoredGroupRecord[] records)
-    {
-        var scored = records.Select(r => new ScoredGroup(r.Step, r.PromptIndex, NoPrompt, [],
-            r.Rollouts.Select(x => new Rollout(x.CompletionTokens, x.SamplingLogProbs, x.Text,
-                new Reward(x.Accuracy, x.Format, x.Reward))).ToArray(), r.Advantages)).ToArray();
-        var report = new LearnerStepReport(0, 0, 0, 0, 0, 0, 0, true, "fixed-answer benchmark policy: nothing to train", 0, 0);
-        return (report, scored, FixedAnswerPolicy.PlaceholderWeights(RunId, plan.Step + 1));
     }
 
     /// <summary>

@@ -27,7 +27,7 @@ internal sealed class LearnerRun : IDisposable
     private readonly VisionLanguagePolicy _policy;
     private readonly VisionLanguagePolicy _reference;
     private readonly GrpoLearner _learner;
-    private readonly GroupScorer _scorer;
+    private readonly GrpoStepService _steps;
     private readonly PromptSource _source;
     private readonly IVisualTask _task;
     private readonly Validator _validator;
@@ -78,7 +78,7 @@ internal sealed class LearnerRun : IDisposable
                 throw;
             }
         }
-        _scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), settings.AdvantageScale);
+        _steps = new GrpoStepService(_learner, new GroupScorer(new TaskVerifier(settings.FormatWeight), settings.AdvantageScale));
         _source = new PromptSource(settings.Seed);
         _task = TaskCatalog.Get(settings.Task);
         _validator = new Validator(settings);
@@ -100,16 +100,17 @@ internal sealed class LearnerRun : IDisposable
         {
             // Batch scaling needs every group's rewards, which only the learner sees together.
             var sampled = records.Select(r => ScoredGroups.ToSampled(r, _source, _task, _settings.PromptsPerStep)).ToArray();
-            return _scorer.Group(step, sampled);
+            return _steps.Advantages(step, sampled);
         }
 
         return records.Select(r => ScoredGroups.ToScored(r, _source, _task, _settings.PromptsPerStep)).ToArray();
     }
 
-    public LearnerStepReport Update(IReadOnlyList<ScoredGroup> groups, double beta)
+    /// <summary>The step's update through the same step service as the in-process loop (none when no group came).</summary>
+    public GrpoStepUpdate Update(long step, double beta, IReadOnlyList<ScoredGroup> groups)
     {
         PolicyRuntime.UseThreads(_settings.Threads); // the thread may be shared: the rollout engine sets its own count
-        return _learner.Update(groups, beta);
+        return _steps.Apply(step, beta, groups);
     }
 
     /// <summary>Whether the policy is validated before <paramref name="step"/>'s update (the first step only).</summary>

@@ -1,4 +1,5 @@
 using System.Text;
+using Grid.Grains.Learner;
 using Grid.Policy.Generation;
 using Grid.Policy.Prompting;
 
@@ -6,10 +7,11 @@ namespace Grid.Grains.Rollouts;
 
 /// <summary>
 /// The zero-cost policy of <see cref="RolloutPolicy.FixedAnswer"/>, for benchmarking the grid itself: a canned
-/// completion instead of sampling, and placeholder "weights" instead of a network. The placeholder still travels
-/// through the weight store like real weights, but a silo that samples from a model refuses it by name.
+/// completion instead of sampling, and placeholder "weights" instead of a network, which the learner publishes
+/// without training (<see cref="FixedAnswerLearner"/>). The placeholder still travels through the weight store like
+/// real weights, but a silo that samples from a model refuses it by name.
 /// </summary>
-public static class FixedAnswerPolicy
+public sealed class FixedAnswerPolicy : ISiloPolicy
 {
     /// <summary>The completion every rollout gets: well formatted, so the verifier scores it as it would any other.</summary>
     public const string Completion = "<think>fixed</think><answer>1</answer>";
@@ -27,4 +29,13 @@ public static class FixedAnswerPolicy
         [.. PlaceholderHeader, .. Encoding.UTF8.GetBytes($"{runId} v{version}\n")];
 
     public static bool IsPlaceholder(ReadOnlySpan<byte> weights) => weights.StartsWith(PlaceholderHeader);
+
+    /// <summary>Every request gets the canned completions at once: no thread hop, no batching, no weights.</summary>
+    public IReadOnlyList<GenerationResult>? Answer(RolloutRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return Completions(request.Requests.Count);
+    }
+
+    public ILearnerModel CreateLearner(LearnerContext context) => new FixedAnswerLearner(context);
 }

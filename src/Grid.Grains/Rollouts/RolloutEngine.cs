@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Grid.Core;
 using Grid.Grains.Torch;
@@ -13,42 +12,61 @@ using Microsoft.Extensions.Logging;
 namespace Grid.Grains.Rollouts;
 
 /// <summary>
-/// The silo's rollout engine: ONE dedicated thread owns the silo's copy of each run's policy and serves the
-/// generation requests of every prompt group on the silo with continuous batching: a batch opens with the requests
+/// The silo's rollout engine: on ONE thread (the silo's <see cref="TorchWorker"/>) it owns the silo's copy of each
+/// run's policy and serves the generation requests of every prompt group on the silo with continuous batching: a
+/// batch opens with the requests
 /// that arrive together (within a quiet period), and before every decode step the requests that arrived meanwhile
 /// for the same run, policy version and settings join it (up to a maximum number of rows) while the others decode
 /// on; each request completes as soon as its own rows finish. Before opening a batch it loads the requested policy
 /// version from the weight store when it holds another one (the store checks the sha256). Grains await a task; this
 /// thread completes it.
 /// <para>
-/// The same thread runs the silo's other CPU torch work (<see cref="RunAsync{T}"/>: a CPU learner's updates), between
-/// decode steps, in arrival order. Two threads doing torch work in one process each get their own OpenMP team, and
-/// libgomp, once it manages more threads than there are cores, stops spinning between parallel regions: every torch
-/// op then pays a futex wake-up (measured with the grid-tax benchmark; figures in docs/design.md, "Measured").
+/// The thread is the silo's <see cref="TorchWorker"/>, which runs the silo's other CPU torch work too (a CPU learner's
+/// updates): queued work runs between decode steps, in arrival order. Two threads doing torch work in one process
+/// each get their own OpenMP team, and libgomp, once it manages more threads than there are cores, stops spinning
+/// between parallel regions: every torch op then pays a futex wake-up (measured with the grid-tax benchmark; figures
+/// in docs/design.md, "Measured").
 /// </para>
 /// </summary>
-public sealed class RolloutEngine : ITorchThread, IDisposable
+public sealed class RolloutEngine : IDisposable
 {
-    private readonly BlockingCollection<Item> _queue = new();
+    private readonly TorchWorker _torch;
+    private readonly TorchWorker? _ownThread; // when no silo thread was given
     private readonly Dictionary<string, (VisionLanguagePolicy Policy, long Version)> _policies = new();
     private readonly IWeightStore _weights;
     private readonly RolloutEngineOptions _options;
+    private readonly ISiloPolicy _policy;
     private readonly ILogger<RolloutEngine> _logger;
-    private readonly Thread _thread;
     private readonly List<Pending> _waiting = new(); // engine thread only: arrived, not yet in a batch
     private readonly GridMetrics? _metrics;
     private long _batches, _steps, _requests, _completions, _weightLoads;
+    private int _stopped;
+    private bool _serving, _retireAfterServing, _retired; // engine thread only
 
+    /// <summary>An engine on a thread of its own (<c>grid-rollout</c>), the policy chosen by <paramref name="options"/>.</summary>
     public RolloutEngine(IWeightStore weights, RolloutEngineOptions options, ILogger<RolloutEngine> logger,
         GridMetrics? metrics = null)
+        : this(weights, options, logger, torch: null, SiloPolicies.For(options.Policy), metrics)
+    {
+    }
+
+    /// <summary>
+    /// An engine living on <paramref name="torch"/> (the silo's torch thread; null: a thread of its own) that samples
+    /// what <paramref name="policy"/> says: the model, or (benchmarks) answers the policy gives without generating.
+    /// </summary>
+    public RolloutEngine(IWeightStore weights, RolloutEngineOptions options, ILogger<RolloutEngine> logger,
+        TorchWorker? torch, ISiloPolicy policy, GridMetrics? metrics = null)
     {
         _weights = weights;
         _metrics = metrics;
         _options = options.Validate();
+        _policy = policy;
         _logger = logger;
-        _thread = new Thread(Loop, maxStackSize: 16 * 1024 * 1024) { Name = "grid-rollout", IsBackground = true };
-        _thread.Start();
+        _torch = torch ?? (_ownThread = new TorchWorker("grid-rollout", SettleThreads));
     }
+
+    /// <summary>Torch's thread count for generation: one per core, as the in-process loop sets it on its own thread.</summary>
+    public static void SettleThreads() => PolicyRuntime.UseThreads(0);
 
     public RolloutEngineStatistics Statistics => new(
         Interlocked.Read(ref _batches), Interlocked.Read(ref _steps), Interlocked.Read(ref _requests),
@@ -58,121 +76,103 @@ public sealed class RolloutEngine : ITorchThread, IDisposable
     public Task<IReadOnlyList<GenerationResult>> GenerateAsync(RolloutRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var pending = new Pending(request);
+        var pending = new Pending(this, request);
         if (request.Requests.Count == 0)
         {
             pending.Done.SetResult([]);
         }
-        else if (_options.Policy == RolloutPolicy.FixedAnswer)
+        else if (_policy.Answer(request) is { } answered)
         {
-            // The benchmark policy costs nothing: no thread hop, no batching, no weights.
+            // A benchmark policy costs nothing: no thread hop, no batching, no weights.
             Interlocked.Increment(ref _requests);
             Interlocked.Add(ref _completions, request.Requests.Count);
-            pending.Done.SetResult(FixedAnswerPolicy.Completions(request.Requests.Count));
+            pending.Done.SetResult(answered);
         }
-        else if (!TryEnqueue(pending))
+        else if (Volatile.Read(ref _stopped) != 0 || !_torch.TryPost(pending))
         {
-            pending.Done.SetException(new ObjectDisposedException(nameof(RolloutEngine), "The silo is shutting down."));
+            pending.Done.SetException(ShuttingDown());
         }
 
         return pending.Done.Task;
     }
 
-    /// <summary>
-    /// Runs torch work on the engine's thread, between decode steps (never inside one), in arrival order; generation
-    /// waits meanwhile. The work may change torch's thread count: the engine sets its own back afterwards.
-    /// </summary>
-    public Task<T> RunAsync<T>(Func<T> work)
-    {
-        var job = TorchJob.For(work, out var task);
-        if (!TryEnqueue(new Work(job)))
-        {
-            job.Fail(new ObjectDisposedException(nameof(RolloutEngine), "The silo is shutting down."));
-        }
-
-        return task;
-    }
-
-    private bool TryEnqueue(Item item)
-    {
-        try
-        {
-            return _queue.TryAdd(item);
-        }
-        catch (Exception error) when (error is InvalidOperationException or ObjectDisposedException)
-        {
-            return false; // stopped: adding completed, or disposed
-        }
-    }
+    private static ObjectDisposedException ShuttingDown() => new(nameof(RolloutEngine), "The silo is shutting down.");
 
     /// <summary>
-    /// Runs work items as they come; returns the first generation request, or null when <paramref name="wait"/> passes
-    /// (or the queue completes) without one.
+    /// Runs other work items as they come; returns the first generation request of this engine, or null when
+    /// <paramref name="wait"/> passes (or the thread stops) without one.
     /// </summary>
     private Pending? TakeRequest(TimeSpan wait)
     {
         var clock = Stopwatch.StartNew();
         while (true)
         {
-            var left = wait == Timeout.InfiniteTimeSpan ? wait : wait - clock.Elapsed;
-            if (left != Timeout.InfiniteTimeSpan && left < TimeSpan.Zero)
+            var left = wait - clock.Elapsed;
+            if (left < TimeSpan.Zero)
             {
                 left = TimeSpan.Zero;
             }
 
-            if (!_queue.TryTake(out var item, left))
+            if (!_torch.TryTake(out var item, left))
             {
                 return null;
             }
 
-            if (item is Pending pending)
+            if (item is Pending pending && pending.Engine == this)
             {
                 return pending;
             }
 
-            RunWork((Work)item);
+            _torch.RunTaken(item); // the work may set its own thread count: the worker sets the engine's back
         }
     }
 
-    private void RunWork(Work work)
+    /// <summary>
+    /// On the torch thread, when the worker takes a generation request while no batch is open: serves batches until
+    /// no request waits, then hands the thread back to the worker (its other work, or waiting for more).
+    /// </summary>
+    private void Serve(Pending first)
     {
-        work.Job.Run();
-        if (_options.Policy == RolloutPolicy.Model)
+        if (_retired)
         {
-            PolicyRuntime.UseThreads(0); // the work may have set its own
-        }
-    }
-
-    private void Loop()
-    {
-        if (_options.Policy == RolloutPolicy.Model)
-        {
-            PolicyRuntime.UseThreads(0); // one per core, set on this thread as the in-process loop sets it on its own
+            first.Done.TrySetException(ShuttingDown());
+            return;
         }
 
+        _serving = true;
         try
         {
-            while (true)
+            for (var next = first; next is not null; next = NextWaiting())
             {
-                var first = NextBatch();
-                if (first is null)
-                {
-                    return;
-                }
-
-                Decode(first);
+                Decode(Gather(next));
             }
         }
-        catch (InvalidOperationException) when (_queue.IsAddingCompleted)
+        catch (Exception error)
         {
+            _logger.LogError(error, "The rollout engine failed outside a batch");
+            Fail(_waiting, error);
+            _waiting.Clear();
         }
         finally
         {
-            foreach (var pending in _waiting)
+            _serving = false;
+            if (_retireAfterServing)
             {
-                pending.Done.TrySetException(new ObjectDisposedException(nameof(RolloutEngine), "The silo is shutting down."));
+                Retire();
             }
         }
+    }
+
+    private Pending? NextWaiting()
+    {
+        if (_waiting.Count == 0)
+        {
+            return null;
+        }
+
+        var next = _waiting[0];
+        _waiting.RemoveAt(0);
+        return next;
     }
 
     /// <summary>
@@ -232,15 +232,15 @@ public sealed class RolloutEngine : ITorchThread, IDisposable
     /// <summary>Moves what arrived into the waiting line, then lets in, in order, the waiting requests that fit.</summary>
     private void AdmitWaiting(ContinuousBatch batch, RolloutRequest key, List<Pending> members)
     {
-        while (_queue.TryTake(out var arrived))
+        while (_torch.TryTake(out var arrived, TimeSpan.Zero))
         {
-            if (arrived is Pending pending)
+            if (arrived is Pending pending && pending.Engine == this)
             {
                 _waiting.Add(pending);
             }
             else
             {
-                RunWork((Work)arrived); // between decode steps: no inference mode or dispose scope of the batch is open
+                _torch.RunTaken(arrived); // between decode steps: no inference mode or dispose scope of the batch is open
             }
         }
 
@@ -306,19 +306,8 @@ public sealed class RolloutEngine : ITorchThread, IDisposable
     /// The request that opens the next batch (the longest-waiting one), plus what arrives before the queue goes quiet:
     /// requests of one step arrive together, and one prefill of many rows is cheaper than many of a few.
     /// </summary>
-    private List<Pending>? NextBatch()
+    private List<Pending> Gather(Pending first)
     {
-        Pending? first = null;
-        if (_waiting.Count > 0)
-        {
-            first = _waiting[0];
-            _waiting.RemoveAt(0);
-        }
-        else if ((first = TakeRequest(Timeout.InfiniteTimeSpan)) is null)
-        {
-            return null;
-        }
-
         var batch = new List<Pending> { first };
         for (int i = 0; i < _waiting.Count; i++)
         {
@@ -397,38 +386,58 @@ public sealed class RolloutEngine : ITorchThread, IDisposable
         return policy;
     }
 
-    public void Dispose()
+    /// <summary>On the torch thread: frees the policy copies; requests that still arrive fail.</summary>
+    private void Retire()
     {
-        _queue.CompleteAdding();
-        _thread.Join();
+        _retired = true;
         foreach (var (policy, _) in _policies.Values)
         {
             policy.Dispose();
         }
 
-        foreach (var item in _queue)
+        _policies.Clear();
+    }
+
+    /// <summary>
+    /// Serves the requests already queued, then frees the policy copies on the torch thread (after the batch, if one
+    /// is open); new requests fail. Stops the engine's own thread, never the silo's.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
         {
-            item.Fail(new ObjectDisposedException(nameof(RolloutEngine), "The silo is shutting down."));
+            return;
         }
 
-        _queue.Dispose();
+        var retiring = _torch.RunAsync(() =>
+        {
+            if (_serving)
+            {
+                _retireAfterServing = true; // taken between decode steps: the batch's policy is still in use
+            }
+            else
+            {
+                Retire();
+            }
+
+            return true;
+        });
+        try
+        {
+            retiring.GetAwaiter().GetResult();
+        }
+        catch (ObjectDisposedException)
+        {
+            Retire(); // the thread stopped first, after its queue: nothing runs on it any more
+        }
+
+        _ownThread?.Dispose();
     }
 
-    /// <summary>What the engine's thread takes from its queue: a generation request, or other torch work.</summary>
-    private abstract class Item
+    private sealed class Pending(RolloutEngine engine, RolloutRequest request) : TorchItem
     {
-        public abstract void Fail(Exception error);
-    }
+        public RolloutEngine Engine { get; } = engine;
 
-    private sealed class Work(TorchJob job) : Item
-    {
-        public TorchJob Job { get; } = job;
-
-        public override void Fail(Exception error) => Job.Fail(error);
-    }
-
-    private sealed class Pending(RolloutRequest request) : Item
-    {
         public RolloutRequest Request { get; } = request;
 
         public TaskCompletionSource<IReadOnlyList<GenerationResult>> Done { get; } =
@@ -438,6 +447,8 @@ public sealed class RolloutEngine : ITorchThread, IDisposable
 
         /// <summary>Rows not finished yet (engine thread only).</summary>
         public int Remaining { get; set; } = request.Requests.Count;
+
+        public override void Run() => Engine.Serve(this);
 
         public override void Fail(Exception error) => Done.TrySetException(error);
     }

@@ -1,10 +1,22 @@
 namespace Grid.Grains.Torch;
 
 /// <summary>
+/// What a <see cref="TorchWorker"/> takes from its queue: a <see cref="TorchJob"/>, or an item of a component that
+/// lives on the thread (the rollout engine's generation requests). Running an item never throws; failing it
+/// completes its task with an error without running it.
+/// </summary>
+internal abstract class TorchItem
+{
+    public abstract void Run();
+
+    public abstract void Fail(Exception error);
+}
+
+/// <summary>
 /// One unit of torch work as an <see cref="ITorchThread"/> queues it: running it completes its task with the work's
 /// result or exception (it never throws); failing it completes the task with an error without running the work.
 /// </summary>
-internal sealed class TorchJob
+internal sealed class TorchJob : TorchItem
 {
     private readonly Action _run;
     private readonly Action<Exception> _fail;
@@ -34,7 +46,7 @@ internal sealed class TorchJob
         }, error => done.TrySetException(error));
     }
 
-    public void Run() => _run();
+    public override void Run() => _run();
 
-    public void Fail(Exception error) => _fail(error);
+    public override void Fail(Exception error) => _fail(error);
 }

@@ -1,5 +1,6 @@
 using Grid.Core;
 using Grid.Grains.Rollouts;
+using Grid.Grains.Torch;
 using Grid.Hosting.Weights;
 using Grid.Policy.Checkpoints;
 using Grid.Policy.Generation;
@@ -91,15 +92,16 @@ public sealed class RolloutEngineTests : IDisposable
     }
 
     [Fact]
-    public async Task Torch_work_given_to_the_engine_runs_on_its_thread_amid_generation_and_leaves_the_completions_unchanged()
+    public async Task Torch_work_given_to_the_silo_thread_runs_amid_the_engines_generation_and_leaves_the_completions_unchanged()
     {
         const int groups = 6, groupSize = 4;
         var settings = new GenerationSettings(MaxNewTokens: 32);
         var perGroup = Requests(groups, groupSize);
         var (config, reference, expected, store) = await PublishedPolicyAsync("engine-shared",
             new ModelSettings { DModel = 32, Layers = 1, Heads = 2 }, seed: 5, settings, perGroup);
+        using var silo = new TorchWorker("grid-torch", RolloutEngine.SettleThreads);
         using var engine = new RolloutEngine(store, new RolloutEngineOptions { QuietPeriod = TimeSpan.Zero, MaxLinger = TimeSpan.Zero },
-            NullLogger<RolloutEngine>.Instance);
+            NullLogger<RolloutEngine>.Instance, silo, new ModelPolicy());
 
         // Generation and learner-like work (a matmul with its own dispose scope, one torch thread) interleave.
         var generations = new List<Task<IReadOnlyList<GenerationResult>>>();
@@ -107,7 +109,7 @@ public sealed class RolloutEngineTests : IDisposable
         foreach (var requests in perGroup)
         {
             generations.Add(engine.GenerateAsync(new RolloutRequest("engine-shared", reference, config, settings, requests)));
-            work.Add(engine.RunAsync(() =>
+            work.Add(silo.RunAsync(() =>
             {
                 PolicyRuntime.UseThreads(1);
                 using var scope = TorchSharp.torch.NewDisposeScope();
@@ -119,10 +121,10 @@ public sealed class RolloutEngineTests : IDisposable
 
         var results = await Task.WhenAll(generations);
         var done = await Task.WhenAll(work);
-        int threadsAfter = await engine.RunAsync(TorchSharp.torch.get_num_threads);
+        int threadsAfter = await silo.RunAsync(TorchSharp.torch.get_num_threads);
 
-        Assert.All(done, d => Assert.Equal(("grid-rollout", 512f), d));
-        Assert.Equal(Environment.ProcessorCount, threadsAfter); // the engine set its own thread count back
+        Assert.All(done, d => Assert.Equal(("grid-torch", 512f), d));
+        Assert.Equal(Environment.ProcessorCount, threadsAfter); // the thread set the engine's count back
         for (int p = 0; p < groups; p++)
         {
             Assert.Equal(expected[p].Select(r => r.Tokens), results[p].Select(r => r.Tokens));
@@ -130,18 +132,21 @@ public sealed class RolloutEngineTests : IDisposable
     }
 
     [Fact]
-    public async Task Torch_work_that_throws_fails_its_own_task_and_the_engine_serves_on_until_it_stops()
+    public async Task An_engine_stopped_on_the_silo_thread_refuses_requests_and_leaves_the_thread_serving()
     {
-        var engine = new RolloutEngine(new LocalFolderWeightStore(_folder), new RolloutEngineOptions(), NullLogger<RolloutEngine>.Instance);
+        var store = new LocalFolderWeightStore(_folder);
+        var config = PolicyRuntime.ConfigFor(new ModelSettings { DModel = 32, Layers = 1, Heads = 2 }, 8);
+        var reference = new WeightReference(new Uri("file:///none"), 0, new string('0', 64));
+        using var silo = new TorchWorker("grid-torch", RolloutEngine.SettleThreads);
+        var engine = new RolloutEngine(store, new RolloutEngineOptions(), NullLogger<RolloutEngine>.Instance, silo, new ModelPolicy());
 
-        var error = await Assert.ThrowsAsync<InvalidDataException>(() => engine.RunAsync<int>(() => throw new InvalidDataException("bad")));
-        int after = await engine.RunAsync(() => 7);
         engine.Dispose();
-        var stopped = await Assert.ThrowsAsync<ObjectDisposedException>(() => engine.RunAsync(() => 1));
+        var refused = await Assert.ThrowsAsync<ObjectDisposedException>(() => engine.GenerateAsync(
+            new RolloutRequest("stopped", reference, config, new GenerationSettings(8), Requests(1, 2)[0])));
+        int after = await silo.RunAsync(() => 7);
 
-        Assert.Equal("bad", error.Message);
+        Assert.Contains("shutting down", refused.Message);
         Assert.Equal(7, after);
-        Assert.Contains("shutting down", stopped.Message);
     }
 
     [Fact]
