@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Grid.Core.Settings;
 using Grid.Policy.Checkpoints;
 using Grid.Policy.Prompting;
@@ -101,8 +102,8 @@ public sealed class RunData
     }
 
     /// <summary>
-    /// Refuses a run on a dataset where <paramref name="where"/> (the grid's grains) would draw built-in prompts: for
-    /// now a dataset trains in-process only.
+    /// Refuses a run on a dataset where <paramref name="where"/> cannot read it: for now a dataset trains on one
+    /// machine only (a cluster's silos do not see the client's files).
     /// </summary>
     /// <exception cref="InvalidSettingException">data.train is set.</exception>
     public static void RequireBuiltIn(RunSettings settings, string where)
@@ -111,7 +112,7 @@ public sealed class RunData
         if (settings.Data.IsSet)
         {
             throw new InvalidSettingException("data.train", settings.Data.Train,
-                $"left out for {where}: a dataset of your own trains in-process for now (grid sft, grid train --in-process, "
+                $"left out for {where}: a dataset of your own trains on one machine for now (grid sft, grid train, "
                 + "grid eval --data)");
         }
     }
@@ -144,6 +145,21 @@ public sealed class RunData
     /// <see cref="HeldOut"/> (a dataset has no third part).</summary>
     public static TaskExample Validation(IVisualTask task, int index) =>
         task is DatasetTask dataset ? dataset.Examples[index] : PromptSource.Validation(task, index);
+
+    private static readonly ConcurrentDictionary<(DataSettings Data, int MaxNewTokens), Lazy<RunData>> s_shared = new();
+
+    /// <summary>
+    /// As <see cref="For"/>, read once per process for the grains of one machine (the embedded grid): every prompt
+    /// group and the learner of a run share one copy. A dataset that cannot be read throws here, failing the caller's
+    /// attempt with the reason.
+    /// </summary>
+    public static RunData Shared(RunSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        return settings.Data.IsSet
+            ? s_shared.GetOrAdd((settings.Data, settings.MaxNewTokens), _ => new Lazy<RunData>(() => For(settings))).Value
+            : For(settings);
+    }
 
     /// <summary>The tokenizer of a run with <paramref name="settings"/>, without reading its data.</summary>
     public static Tokenizer TokenizerFor(RunSettings settings)

@@ -33,11 +33,6 @@ internal static class TrainCommand
         {
             var settings = options.Load(parse);
             bool baseline = parse.GetValue(inProcess);
-            if (!baseline)
-            {
-                Training.Data.RunData.RequireBuiltIn(settings, "grid train on the embedded grid (add --in-process)");
-            }
-
             var metricsOptions = metrics.Load(parse, ClusterConfiguration.Build(null, new Dictionary<string, string?>()));
             if (options.IsDryRun(parse, settings))
             {
