@@ -5,8 +5,10 @@ using Grid.Policy.Checkpoints;
 using Grid.Policy.Generation;
 using Grid.Policy.Model;
 using Grid.Policy.Prompting;
+using Grid.Policy.Tokenization;
 using Grid.Tasks;
 using Grid.Tasks.Verification;
+using Grid.Training.Data;
 using Grid.Training.Evaluation;
 using Grid.Training.Learner;
 using Grid.Training.Rollouts;
@@ -40,37 +42,42 @@ public sealed class InProcessTrainer
         var total = Stopwatch.StartNew();
         var s = _settings;
         PolicyRuntime.Configure(s.Threads, s.Seed);
+        var data = RunData.For(s);
         var folder = RunFolder.Create(s, DateTimeOffset.UtcNow);
+        if (data.Record is not null)
+        {
+            folder.WriteJson("data.json", data.Record);
+        }
+
+        var tokenizer = data.Tokenizer;
         var verifier = new TaskVerifier(s.FormatWeight);
-        var task = TaskCatalog.Get(s.Task);
-        var evaluator = new Evaluator(verifier, s.MaxNewTokens);
+        var task = data.TrainTask;
+        var evaluator = new Evaluator(verifier, s.MaxNewTokens, tokenizer);
         var source = new PromptSource(s.Seed);
 
         var (policy, config) = s.InitCheckpoint is null
-            ? PolicyRuntime.CreatePolicy(s.Model, s.MaxNewTokens, s.Seed)
-            : PolicyCheckpoint.Load(s.InitCheckpoint);
+            ? PolicyRuntime.CreatePolicy(s.Model, s.MaxNewTokens, s.Seed, tokenizer)
+            : PolicyCheckpoint.Load(s.InitCheckpoint, tokenizer);
 
         var sftClock = Stopwatch.StartNew();
         if (s.InitCheckpoint is null)
         {
             if (s.Sft.Steps > 0)
             {
-                var demos = s.Sft.Tasks.Select(TaskCatalog.Get)
-                    .SelectMany(t => Enumerable.Range(0, s.Sft.Demonstrations).Select(i => source.Demonstration(t, i)))
-                    .ToArray();
-                new SftTrainer(s.Sft).Train(policy, demos, s.Seed, folder, _observer, cancellation);
+                var demos = data.Demonstrations(source, s.Sft.Demonstrations);
+                new SftTrainer(s.Sft, tokenizer).Train(policy, demos, s.Seed, folder, _observer, cancellation);
             }
 
             // The policy GRPO starts from, warm-started or (sft.steps=0) as initialised: the grid's learner and
             // `grid sft`'s printed path both load it from here.
-            PolicyCheckpoint.Save(policy, config, Path.Combine(folder.CheckpointsPath, "sft"));
+            PolicyCheckpoint.Save(policy, config, Path.Combine(folder.CheckpointsPath, "sft"), tokenizer);
         }
 
         string lastCheckpoint = s.InitCheckpoint ?? Path.Combine(folder.CheckpointsPath, "sft");
 
         double secondsSft = sftClock.Elapsed.TotalSeconds;
         _observer.OnPhase("eval", 0);
-        var afterSft = evaluator.Evaluate(policy, TaskCatalog.All, s.EvalPrompts, "start", s.Task);
+        var afterSft = evaluator.Evaluate(policy, data.EvalTasks, s.EvalPrompts, "start", data.TrainedTask);
         folder.WriteJson("eval-start.json", afterSft);
         _observer.OnEvaluation(afterSft);
 
@@ -85,27 +92,27 @@ public sealed class InProcessTrainer
         using var reference = PolicyRuntime.FrozenCopy(policy, config);
         var kl = KlControllers.Create(s.Kl, s.Steps);
         using var learner = new GrpoLearner(policy, reference, LossSettings.From(s), s.LearningRate, s.WeightDecay, s.MaxGradNorm);
-        var steps = new GrpoStepService(learner, new GroupScorer(verifier, s.AdvantageScale));
+        var steps = new GrpoStepService(learner, new GroupScorer(verifier, s.AdvantageScale, tokenizer));
         var generation = new GenerationSettings(s.MaxNewTokens, s.Temperature, s.TopP);
-        var validator = new Validator(s);
+        var validator = new Validator(s, data);
 
         _observer.OnPhase("grpo", s.Steps);
         for (long step = 0; step < s.Steps; step++)
         {
             cancellation.ThrowIfCancellationRequested();
-            var metrics = TrainStep(step, task, source, policy, steps, kl, generation, validator);
+            var metrics = TrainStep(step, task, source, tokenizer, policy, steps, kl, generation, validator);
             folder.AppendLine("metrics.jsonl", metrics);
             _observer.OnStep(metrics);
             if ((step + 1) % s.CheckpointEvery == 0 || step + 1 == s.Steps)
             {
                 lastCheckpoint = folder.CheckpointPath(step + 1);
-                PolicyCheckpoint.Save(policy, config, lastCheckpoint);
+                PolicyCheckpoint.Save(policy, config, lastCheckpoint, tokenizer);
             }
         }
 
         double secondsGrpo = grpoClock.Elapsed.TotalSeconds;
         _observer.OnPhase("eval", 0);
-        var final = evaluator.Evaluate(policy, TaskCatalog.All, s.EvalPrompts, "final", s.Task);
+        var final = evaluator.Evaluate(policy, data.EvalTasks, s.EvalPrompts, "final", data.TrainedTask);
         folder.WriteJson("eval-final.json", final);
         _observer.OnEvaluation(final);
 
@@ -115,7 +122,7 @@ public sealed class InProcessTrainer
         return result;
     }
 
-    private StepMetrics TrainStep(long step, IVisualTask task, PromptSource source, VisionLanguagePolicy policy,
+    private StepMetrics TrainStep(long step, IVisualTask task, PromptSource source, Tokenizer tokenizer, VisionLanguagePolicy policy,
         GrpoStepService steps, IKlController kl, GenerationSettings generation, Validator validator)
     {
         var s = _settings;
@@ -130,7 +137,7 @@ public sealed class InProcessTrainer
         double beta = kl.BetaAt(step);
 
         var prompts = Enumerable.Range(0, s.PromptsPerStep).Select(p => source.ForStep(task, step, p, s.PromptsPerStep)).ToArray();
-        var promptTokens = prompts.Select(p => PromptFormat.EncodePrompt(p.Question)).ToArray();
+        var promptTokens = prompts.Select(p => PromptFormat.EncodePrompt(p.Question, tokenizer)).ToArray();
         var requests = new List<GenerationRequest>(s.PromptsPerStep * s.GroupSize);
         for (int p = 0; p < prompts.Length; p++)
         {

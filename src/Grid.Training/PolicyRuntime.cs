@@ -1,5 +1,6 @@
 using Grid.Policy.Checkpoints;
 using Grid.Policy.Model;
+using Grid.Policy.Tokenization;
 using Grid.Training.Settings;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -26,17 +27,19 @@ public static class PolicyRuntime
     /// </summary>
     public static void UseThreads(int threads) => set_num_threads(threads > 0 ? threads : Environment.ProcessorCount);
 
-    public static PolicyConfig ConfigFor(ModelSettings model, int maxNewTokens)
+    /// <param name="tokenizer">The run's tokenizer, which sets the vocabulary size; default <see cref="Tokenizer.Default"/>.</param>
+    public static PolicyConfig ConfigFor(ModelSettings model, int maxNewTokens, Tokenizer? tokenizer = null)
     {
         var shape = new PolicyConfig(DModel: model.DModel, Layers: model.Layers, Heads: model.Heads,
-            PatchSize: model.PatchSize, StemChannels: model.StemChannels);
+            PatchSize: model.PatchSize, StemChannels: model.StemChannels, VocabSize: (tokenizer ?? Tokenizer.Default).VocabSize);
         return (shape with { MaxSequenceLength = shape.PatchCount + MaxPromptTokens + maxNewTokens }).Validate();
     }
 
     /// <summary>A freshly initialised policy, deterministic from <paramref name="seed"/>.</summary>
-    public static (VisionLanguagePolicy Policy, PolicyConfig Config) CreatePolicy(ModelSettings model, int maxNewTokens, long seed)
+    public static (VisionLanguagePolicy Policy, PolicyConfig Config) CreatePolicy(ModelSettings model, int maxNewTokens, long seed,
+        Tokenizer? tokenizer = null)
     {
-        var config = ConfigFor(model, maxNewTokens);
+        var config = ConfigFor(model, maxNewTokens, tokenizer);
         return (new VisionLanguagePolicy(config, seed), config);
     }
 

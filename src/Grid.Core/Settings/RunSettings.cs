@@ -60,6 +60,9 @@ public sealed record RunSettings
     /// <summary>Attempt timeout, retry budget and backoff of prompt groups, and the controller's watchdog.</summary>
     public RolloutSettings Rollouts { get; init; } = new();
 
+    /// <summary>A dataset of the user's own to train and evaluate on; unset, the built-in tasks (docs/datasets.md).</summary>
+    public DataSettings Data { get; init; } = new();
+
     /// <summary>Injected generation and verifier faults, for tests and drills; off by default.</summary>
     public FaultSettings Faults { get; init; } = new();
 

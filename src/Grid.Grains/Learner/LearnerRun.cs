@@ -3,9 +3,11 @@ using Grid.Core;
 using Grid.Grains.Mapping;
 using Grid.Policy.Checkpoints;
 using Grid.Policy.Model;
+using Grid.Policy.Tokenization;
 using Grid.Tasks;
 using Grid.Tasks.Verification;
 using Grid.Training;
+using Grid.Training.Data;
 using Grid.Training.Evaluation;
 using Grid.Training.Learner;
 using Grid.Training.Metrics;
@@ -30,6 +32,7 @@ internal sealed class LearnerRun : IDisposable
     private readonly GrpoStepService _steps;
     private readonly PromptSource _source;
     private readonly IVisualTask _task;
+    private readonly Tokenizer _tokenizer;
     private readonly Validator _validator;
     private readonly SizedBuffer _weightsBuffer = new(); // published at every step, always the same size
 
@@ -44,9 +47,11 @@ internal sealed class LearnerRun : IDisposable
     {
         _settings = settings;
         PolicyRuntime.UseThreads(settings.Threads); // on the learner's torch thread, as the in-process loop does on its own; Update sets it again
+        var data = RunData.Shared(settings);
+        _tokenizer = data.Tokenizer;
         (_policy, Config) = settings.InitCheckpoint is null
-            ? PolicyRuntime.CreatePolicy(settings.Model, settings.MaxNewTokens, settings.Seed)
-            : PolicyCheckpoint.Load(settings.InitCheckpoint);
+            ? PolicyRuntime.CreatePolicy(settings.Model, settings.MaxNewTokens, settings.Seed, _tokenizer)
+            : PolicyCheckpoint.Load(settings.InitCheckpoint, _tokenizer);
         if (initialWeights is not null)
         {
             PolicyCheckpoint.LoadWeights(_policy, initialWeights);
@@ -78,10 +83,10 @@ internal sealed class LearnerRun : IDisposable
                 throw;
             }
         }
-        _steps = new GrpoStepService(_learner, new GroupScorer(new TaskVerifier(settings.FormatWeight), settings.AdvantageScale));
+        _steps = new GrpoStepService(_learner, new GroupScorer(new TaskVerifier(settings.FormatWeight), settings.AdvantageScale, _tokenizer));
         _source = new PromptSource(settings.Seed);
-        _task = TaskCatalog.Get(settings.Task);
-        _validator = new Validator(settings);
+        _task = data.TrainTask;
+        _validator = new Validator(settings, data);
     }
 
     public PolicyConfig Config { get; }
@@ -99,11 +104,11 @@ internal sealed class LearnerRun : IDisposable
         if (_settings.AdvantageScale == AdvantageScale.Batch)
         {
             // Batch scaling needs every group's rewards, which only the learner sees together.
-            var sampled = records.Select(r => ScoredGroups.ToSampled(r, _source, _task, _settings.PromptsPerStep)).ToArray();
+            var sampled = records.Select(r => ScoredGroups.ToSampled(r, _source, _task, _settings.PromptsPerStep, _tokenizer)).ToArray();
             return _steps.Advantages(step, sampled);
         }
 
-        return records.Select(r => ScoredGroups.ToScored(r, _source, _task, _settings.PromptsPerStep)).ToArray();
+        return records.Select(r => ScoredGroups.ToScored(r, _source, _task, _settings.PromptsPerStep, _tokenizer)).ToArray();
     }
 
     /// <summary>The step's update through the same step service as the in-process loop (none when no group came).</summary>

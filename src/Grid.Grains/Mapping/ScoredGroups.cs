@@ -1,5 +1,6 @@
 using Grid.Contracts.Rollouts;
 using Grid.Policy.Prompting;
+using Grid.Policy.Tokenization;
 using Grid.Tasks;
 using Grid.Tasks.Rewards;
 using Grid.Training.Rollouts;
@@ -19,23 +20,26 @@ public static class ScoredGroups
             group.Advantages, secondsRollout, secondsReward);
 
     /// <summary>The prompt of <paramref name="promptIndex"/> at <paramref name="step"/>, as every part of the grid draws it.</summary>
+    /// <param name="tokenizer">The run's tokenizer; default <see cref="Tokenizer.Default"/>.</param>
     public static (TaskExample Prompt, int[] PromptTokens) Prompt(PromptSource source, IVisualTask task, long step,
-        int promptIndex, int promptsPerStep)
+        int promptIndex, int promptsPerStep, Tokenizer? tokenizer = null)
     {
         var prompt = source.ForStep(task, step, promptIndex, promptsPerStep);
-        return (prompt, PromptFormat.EncodePrompt(prompt.Question));
+        return (prompt, PromptFormat.EncodePrompt(prompt.Question, tokenizer ?? Tokenizer.Default));
     }
 
-    public static SampledGroup ToSampled(ScoredGroupRecord record, PromptSource source, IVisualTask task, int promptsPerStep)
+    public static SampledGroup ToSampled(ScoredGroupRecord record, PromptSource source, IVisualTask task, int promptsPerStep,
+        Tokenizer? tokenizer = null)
     {
-        var (prompt, tokens) = Prompt(source, task, record.Step, record.PromptIndex, promptsPerStep);
+        var (prompt, tokens) = Prompt(source, task, record.Step, record.PromptIndex, promptsPerStep, tokenizer);
         return new SampledGroup(record.PromptIndex, prompt, tokens, record.Rollouts.Select(r =>
             new Rollout(r.CompletionTokens, r.SamplingLogProbs, r.Text, new Reward(r.Accuracy, r.Format, r.Reward))).ToArray());
     }
 
-    public static ScoredGroup ToScored(ScoredGroupRecord record, PromptSource source, IVisualTask task, int promptsPerStep)
+    public static ScoredGroup ToScored(ScoredGroupRecord record, PromptSource source, IVisualTask task, int promptsPerStep,
+        Tokenizer? tokenizer = null)
     {
-        var sampled = ToSampled(record, source, task, promptsPerStep);
+        var sampled = ToSampled(record, source, task, promptsPerStep, tokenizer);
         return new ScoredGroup(record.Step, record.PromptIndex, sampled.Prompt, sampled.PromptTokens, sampled.Rollouts,
             record.Advantages);
     }

@@ -8,6 +8,7 @@ using Grid.Policy.Generation;
 using Grid.Tasks;
 using Grid.Tasks.Verification;
 using Grid.Telemetry;
+using Grid.Training.Data;
 using Grid.Training.Faults;
 using Grid.Training.Rollouts;
 using Grid.Training.Settings;
@@ -376,9 +377,9 @@ public sealed class PromptGroupGrain(
     private async Task<ScoredGroupRecord> ScoreAsync(PromptGroupAssignment assignment, RunSettings settings, int attempt,
         InjectedFault fault, CancellationToken abandoned)
     {
-        var task = TaskCatalog.Get(settings.Task);
-        var (prompt, promptTokens) = ScoredGroups.Prompt(new PromptSource(settings.Seed), task, assignment.Step,
-            assignment.PromptIndex, settings.PromptsPerStep);
+        var data = RunData.Shared(settings);
+        var (prompt, promptTokens) = ScoredGroups.Prompt(new PromptSource(settings.Seed), data.TrainTask, assignment.Step,
+            assignment.PromptIndex, settings.PromptsPerStep, data.Tokenizer);
         var requests = Enumerable.Range(0, settings.GroupSize)
             .Select(g => new GenerationRequest(prompt.Image, promptTokens,
                 SamplingSeed.For(settings.Seed, assignment.Step, assignment.PromptIndex, g, _group.Draw - 1)))
@@ -399,7 +400,7 @@ public sealed class PromptGroupGrain(
 
         // Group-scaled advantages here; with advantage_scale=batch the learner recomputes them across the step.
         FaultInjector.ThrowIfVerifierThrows(fault, Key, attempt);
-        var scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), settings.AdvantageScale);
+        var scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), settings.AdvantageScale, data.Tokenizer);
         var sampled = new SampledGroup(assignment.PromptIndex, prompt, promptTokens, scorer.ScoreRollouts(prompt, completions));
         var scored = scorer.Group(assignment.Step, [sampled])[0];
         return ScoredGroups.ToRecord(scored, assignment.Weights.Version, secondsRollout, clock.Elapsed.TotalSeconds)

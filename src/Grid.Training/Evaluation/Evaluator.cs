@@ -3,8 +3,10 @@ using Grid.Core;
 using Grid.Policy.Generation;
 using Grid.Policy.Model;
 using Grid.Policy.Prompting;
+using Grid.Policy.Tokenization;
 using Grid.Tasks;
 using Grid.Tasks.Verification;
+using Grid.Training.Data;
 using Grid.Training.Rollouts;
 
 namespace Grid.Training.Evaluation;
@@ -19,17 +21,21 @@ public sealed class Evaluator
 
     private readonly TaskVerifier _verifier;
     private readonly int _maxNewTokens;
+    private readonly Tokenizer _tokenizer;
 
-    public Evaluator(TaskVerifier verifier, int maxNewTokens)
+    /// <param name="tokenizer">The policy's tokenizer; default <see cref="Tokenizer.Default"/>.</param>
+    public Evaluator(TaskVerifier verifier, int maxNewTokens, Tokenizer? tokenizer = null)
     {
         _verifier = verifier;
         _maxNewTokens = maxNewTokens;
+        _tokenizer = tokenizer ?? Tokenizer.Default;
     }
 
-    /// <summary>The first <paramref name="promptsPerTask"/> held-out test prompts (<see cref="PromptSource.HeldOut"/>) of each task.</summary>
+    /// <summary>The first <paramref name="promptsPerTask"/> held-out test prompts (<see cref="PromptSource.HeldOut"/>) of each task;
+    /// of a dataset task (<see cref="RunData"/>) its eval records in file order, at most all of them.</summary>
     public EvalReport Evaluate(VisionLanguagePolicy policy, IEnumerable<IVisualTask> tasks, int promptsPerTask,
         string label, string? trainedTask) =>
-        Evaluate(policy, tasks, promptsPerTask, label, trainedTask, PromptSource.HeldOut);
+        Evaluate(policy, tasks, promptsPerTask, label, trainedTask, RunData.HeldOut);
 
     /// <summary>
     /// The prompts <paramref name="promptAt"/> gives for indices 0 to <paramref name="promptsPerTask"/> - 1 of each task,
@@ -44,15 +50,15 @@ public sealed class Evaluator
         var scores = new List<TaskScore>();
         foreach (var task in tasks)
         {
-            var prompts = Enumerable.Range(0, promptsPerTask).Select(i => promptAt(task, i)).ToArray();
+            var prompts = Enumerable.Range(0, RunData.PromptCount(task, promptsPerTask)).Select(i => promptAt(task, i)).ToArray();
             double correct = 0, wellFormed = 0;
             foreach (var batch in prompts.Chunk(BatchSize))
             {
-                var requests = batch.Select(p => new GenerationRequest(p.Image, PromptFormat.EncodePrompt(p.Question), 0)).ToArray();
+                var requests = batch.Select(p => new GenerationRequest(p.Image, PromptFormat.EncodePrompt(p.Question, _tokenizer), 0)).ToArray();
                 var results = Generator.Generate(policy, requests, settings);
                 for (int i = 0; i < batch.Length; i++)
                 {
-                    var reward = _verifier.Score(batch[i], PromptFormat.DecodeCompletion(results[i].Tokens));
+                    var reward = _verifier.Score(batch[i], PromptFormat.DecodeCompletion(results[i].Tokens, _tokenizer));
                     correct += reward.Accuracy;
                     wellFormed += reward.Format;
                 }

@@ -2,6 +2,7 @@ using Grid.Core;
 using Grid.Policy.Model;
 using Grid.Tasks;
 using Grid.Tasks.Verification;
+using Grid.Training.Data;
 using Grid.Training.Metrics;
 using Grid.Training.Rollouts;
 using Grid.Training.Settings;
@@ -18,12 +19,17 @@ public sealed class Validator
 {
     private readonly RunSettings _settings;
     private readonly Evaluator _evaluator;
+    private readonly IReadOnlyList<IVisualTask> _tasks;
+    private readonly string _trainedTask;
 
-    public Validator(RunSettings settings)
+    /// <param name="data">What the run trains on; null: the built-in tasks.</param>
+    public Validator(RunSettings settings, RunData? data = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
-        _evaluator = new Evaluator(new TaskVerifier(settings.FormatWeight), settings.MaxNewTokens);
+        _evaluator = new Evaluator(new TaskVerifier(settings.FormatWeight), settings.MaxNewTokens, data?.Tokenizer);
+        _tasks = data?.EvalTasks ?? TaskCatalog.All;
+        _trainedTask = data?.TrainedTask ?? settings.Task;
     }
 
     /// <summary>Whether the policy is validated before <paramref name="step"/> runs: only before the first step.</summary>
@@ -37,8 +43,8 @@ public sealed class Validator
     /// calling thread, which must own the policy's torch work; returns the scores and the seconds it took.</summary>
     public (ValidationMetrics Validation, double Seconds) Validate(VisionLanguagePolicy policy, long policyVersion)
     {
-        var report = _evaluator.Evaluate(policy, TaskCatalog.All, _settings.ValidationPrompts, "validation", _settings.Task,
-            PromptSource.Validation);
+        var report = _evaluator.Evaluate(policy, _tasks, _settings.ValidationPrompts, "validation", _trainedTask,
+            RunData.Validation);
         return (ValidationMetrics.From(report, policyVersion), report.Seconds);
     }
 }

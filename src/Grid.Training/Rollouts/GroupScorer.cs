@@ -1,6 +1,7 @@
 using Grid.Learning.Advantages;
 using Grid.Policy.Generation;
 using Grid.Policy.Prompting;
+using Grid.Policy.Tokenization;
 using Grid.Tasks;
 using Grid.Tasks.Verification;
 
@@ -11,17 +12,20 @@ public sealed class GroupScorer
 {
     private readonly TaskVerifier _verifier;
     private readonly AdvantageScale _scale;
+    private readonly Tokenizer _tokenizer;
 
-    public GroupScorer(TaskVerifier verifier, AdvantageScale scale)
+    /// <param name="tokenizer">The policy's tokenizer; default <see cref="Tokenizer.Default"/>.</param>
+    public GroupScorer(TaskVerifier verifier, AdvantageScale scale, Tokenizer? tokenizer = null)
     {
         _verifier = verifier;
         _scale = scale;
+        _tokenizer = tokenizer ?? Tokenizer.Default;
     }
 
     public IReadOnlyList<Rollout> ScoreRollouts(TaskExample prompt, IReadOnlyList<GenerationResult> completions) =>
         completions.Select(c =>
         {
-            string text = PromptFormat.DecodeCompletion(c.Tokens);
+            string text = PromptFormat.DecodeCompletion(c.Tokens, _tokenizer);
             return new Rollout(c.Tokens, c.LogProbs, text, _verifier.Score(prompt, text));
         }).ToArray();
 

@@ -25,7 +25,8 @@ public static class RunPreflight
         RequireWritableFolder(settings.OutputDirectory, "output_directory");
         if (settings.InitCheckpoint is not null)
         {
-            RequireCheckpoint(settings.InitCheckpoint, "init_checkpoint", settings.MaxNewTokens, "max_new_tokens");
+            RequireCheckpoint(settings.InitCheckpoint, "init_checkpoint", settings.MaxNewTokens, "max_new_tokens",
+                Data.RunData.TokenizerFor(settings));
         }
     }
 
@@ -132,11 +133,13 @@ public static class RunPreflight
     /// <summary>
     /// A complete checkpoint whose files are where its manifest says, with the recorded sizes (weights unread); with
     /// <paramref name="maxNewTokens"/>, one whose sequence has room for the longest prompt and that many new tokens.
+    /// A checkpoint of another tokenizer than <paramref name="tokenizer"/> (default: the default one) is refused.
     /// </summary>
-    public static PolicyConfig RequireCheckpoint(string path, string setting, int? maxNewTokens = null, string tokensSetting = "max_new_tokens")
+    public static PolicyConfig RequireCheckpoint(string path, string setting, int? maxNewTokens = null, string tokensSetting = "max_new_tokens",
+        Policy.Tokenization.Tokenizer? tokenizer = null)
     {
         FullPath(path, setting);
-        var config = PolicyCheckpoint.Inspect(path).Config;
+        var config = PolicyCheckpoint.Inspect(path, tokenizer).Config;
         int room = config.MaxTextLength - PolicyRuntime.MaxPromptTokens;
         if (maxNewTokens is int tokens && tokens > room)
         {

@@ -1,5 +1,6 @@
 using Grid.Core.Settings;
 using Grid.Tasks;
+using Grid.Tasks.Rewards;
 
 namespace Grid.Training.Settings;
 
@@ -95,6 +96,7 @@ public static class RunSettingsValidator
 
         ValidateRollouts(s.Rollouts);
         ValidateFaults(s.Faults);
+        ValidateData(s.Data);
 
         // The KL settings check themselves (bounds, ranges and their order) against t = steps, under the run's names.
         s.Kl.Validate(s.Steps);
@@ -122,6 +124,53 @@ public static class RunSettingsValidator
             $"a number of seconds in [0.1, rollouts.group_deadline_seconds ({r.GroupDeadlineSeconds})]");
         Require("rollouts.kept_group_steps", r.KeptGroupSteps, r.KeptGroupSteps is >= 0 and <= 10_000,
             "an integer in [0, 10000] (recorded steps whose prompt group states are kept for inspection)");
+    }
+
+    private static void ValidateData(DataSettings d)
+    {
+        if (!d.IsSet)
+        {
+            const string needsTrain = "left out without data.train (set data.train=FILE.jsonl to train on a dataset of your own)";
+            Require("data.eval", d.Eval, d.Eval is null, needsTrain);
+            Require("data.answer_kind", d.AnswerKind, d.AnswerKind is null, needsTrain);
+            Require("data.tolerance", d.Tolerance, d.Tolerance is null, needsTrain);
+        }
+        else
+        {
+            DatasetFile("data.train", d.Train!);
+        }
+
+        if (d.Eval is not null)
+        {
+            DatasetFile("data.eval", d.Eval);
+            Require("data.eval", d.Eval, Path.GetFullPath(d.Eval) != Path.GetFullPath(d.Train!),
+                "another file than data.train (leave data.eval out to split data.train by data.eval_fraction)");
+        }
+
+        if (d.AnswerKind is not null)
+        {
+            OneOf("data.answer_kind", d.AnswerKind, AnswerRule.KindNames);
+        }
+
+        if (d.Tolerance is { } tolerance)
+        {
+            Require("data.tolerance", tolerance, double.IsFinite(tolerance) && tolerance is >= 0 and <= 1e12,
+                "a number >= 0 (the absolute tolerance of numeric answers)");
+            Require("data.tolerance", tolerance, d.AnswerKind == "numeric",
+                "left out unless data.answer_kind is numeric (a tolerance only applies to numeric answers)");
+        }
+
+        Require("data.eval_fraction", d.EvalFraction, d.EvalFraction is > 0 and < 1,
+            "a share in (0, 1), e.g. 0.1: the part of data.train held out for evaluation when data.eval is not set");
+    }
+
+    private static void DatasetFile(string setting, string path)
+    {
+        Require(setting, path, IsPath(path), $"a JSONL file path of at most {MaxPathLength} characters, without control characters");
+        string full = Path.GetFullPath(path);
+        Require(setting, path, File.Exists(full),
+            $"an existing JSONL dataset file; there is none at {full}. Fix the path (relative paths start at the current "
+            + "folder), or write one with 'grid dataset export' or 'grid dataset import'");
     }
 
     private static void ValidateFaults(FaultSettings f)

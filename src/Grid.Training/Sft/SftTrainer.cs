@@ -2,6 +2,7 @@ using Grid.Core;
 using Grid.Policy.Model;
 using Grid.Policy.Prompting;
 using Grid.Policy.Scoring;
+using Grid.Policy.Tokenization;
 using Grid.Tasks;
 using Grid.Training.Runs;
 using Grid.Training.Settings;
@@ -17,10 +18,13 @@ namespace Grid.Training.Sft;
 public sealed class SftTrainer
 {
     private readonly SftSettings _settings;
+    private readonly Tokenizer _tokenizer;
 
-    public SftTrainer(SftSettings settings)
+    /// <param name="tokenizer">The policy's tokenizer; default <see cref="Tokenizer.Default"/>.</param>
+    public SftTrainer(SftSettings settings, Tokenizer? tokenizer = null)
     {
         _settings = settings;
+        _tokenizer = tokenizer ?? Tokenizer.Default;
     }
 
     /// <summary>
@@ -47,8 +51,8 @@ public sealed class SftTrainer
             throw new ArgumentException("SFT needs at least one demonstration.", nameof(demonstrations));
         }
 
-        var prompts = demonstrations.Select(d => PromptFormat.EncodePrompt(d.Question)).ToArray();
-        var targets = demonstrations.Select(d => PromptFormat.EncodeCompletion(d.ReferenceCompletion)).ToArray();
+        var prompts = demonstrations.Select(d => PromptFormat.EncodePrompt(d.Question, _tokenizer)).ToArray();
+        var targets = demonstrations.Select(d => PromptFormat.EncodeCompletion(d.ReferenceCompletion, _tokenizer)).ToArray();
         var sampler = new WeightedTaskSampler(demonstrations, _settings.TaskWeights, new Random(unchecked((int)seed)));
         using var optimizer = optim.AdamW(policy.parameters(), lr: _settings.LearningRate);
         policy.train();

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Grid.Policy.Checkpoints;
 using Grid.Tasks;
 using Grid.Tasks.Verification;
+using Grid.Training.Data;
 using Grid.Training.Evaluation;
 using Grid.Training.Runs;
 using Grid.Training.Settings;
@@ -25,9 +26,18 @@ internal static class EvalCommand
             Description = "Longest completion (default: as long as the checkpoint's policy has room for, 40 for the demo model).",
         };
         var output = new Option<FileInfo?>("--output", "-o") { Description = "Write the report as JSON here." };
-        var command = new Command("eval", "Evaluate a checkpoint on held-out prompts of both tasks.")
+        var data = new Option<FileInfo?>("--data")
         {
-            checkpoint, prompts, maxNewTokens, output,
+            Description = "Evaluate on the records of this JSONL dataset (the first --prompts of each task) instead of the built-in tasks.",
+        };
+        var answerKind = new Option<string?>("--answer-kind")
+        {
+            Description = "With --data: answer kind of records that state none (auto, numeric, choice, text).",
+        };
+        var tolerance = new Option<double?>("--tolerance") { Description = "With --data and --answer-kind numeric: absolute tolerance." };
+        var command = new Command("eval", "Evaluate a checkpoint on held-out prompts of both tasks, or on a dataset (--data).")
+        {
+            checkpoint, prompts, maxNewTokens, output, data, answerKind, tolerance,
         };
         command.SetAction(parse =>
         {
@@ -61,16 +71,35 @@ internal static class EvalCommand
                 RunPreflight.RequireWritableFile(file.FullName, "output");
             }
 
-            var config = RunPreflight.RequireCheckpoint(dir.FullName, "checkpoint", requested, "max-new-tokens");
+            var tokenizer = RunData.TokenizerOf(dir.FullName);
+            var config = RunPreflight.RequireCheckpoint(dir.FullName, "checkpoint", requested, "max-new-tokens", tokenizer);
             int tokens = requested ?? Math.Clamp(config.MaxTextLength - Training.PolicyRuntime.MaxPromptTokens, 1, 256);
+
+            // A dataset is read (and any bad record refused) before the policy is loaded; its records are all held out.
+            IReadOnlyList<IVisualTask> tasks = TaskCatalog.All;
+            if (parse.GetValue(data) is { } dataFile)
+            {
+                var settings = new RunSettings
+                {
+                    MaxNewTokens = tokens,
+                    Data = new DataSettings
+                    {
+                        Train = dataFile.FullName,
+                        AnswerKind = parse.GetValue(answerKind),
+                        Tolerance = parse.GetValue(tolerance),
+                    },
+                };
+                RunSettingsValidator.Validate(settings);
+                tasks = RunData.AllHeldOut(settings, config.ImageSize);
+            }
 
             var report = TorchThread.Run(() =>
             {
-                var (policy, _) = PolicyCheckpoint.Load(dir.FullName);
+                var (policy, _) = PolicyCheckpoint.Load(dir.FullName, tokenizer);
                 using (policy)
                 {
-                    var evaluator = new Evaluator(new TaskVerifier(), tokens);
-                    return evaluator.Evaluate(policy, TaskCatalog.All, count, dir.Name, RunFolderReport.TrainedTaskOf(dir.FullName));
+                    var evaluator = new Evaluator(new TaskVerifier(), tokens, tokenizer);
+                    return evaluator.Evaluate(policy, tasks, count, dir.Name, RunFolderReport.TrainedTaskOf(dir.FullName));
                 }
             });
 

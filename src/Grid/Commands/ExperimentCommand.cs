@@ -106,6 +106,7 @@ internal static class ExperimentCommand
             }
 
             var given = settingsOptions.Load(parse);
+            Training.Data.RunData.RequireBuiltIn(given, "grid experiment");
             var settings = studyBudget.Apply(given);
             string? baseCheckpoint = parse.GetValue(baseOption) is { } path ? RequireCheckpoint(path, settings) : null;
             string parent = parse.GetValue(output)!;

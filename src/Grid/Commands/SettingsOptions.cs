@@ -80,7 +80,8 @@ internal sealed class SettingsOptions
             Training.Runs.RunPreflight.RequireStepMemory(settings);
             if (settings.InitCheckpoint is not null)
             {
-                Training.Runs.RunPreflight.RequireCheckpoint(settings.InitCheckpoint, "init_checkpoint");
+                Training.Runs.RunPreflight.RequireCheckpoint(settings.InitCheckpoint, "init_checkpoint",
+                    tokenizer: Training.Data.RunData.TokenizerFor(settings));
             }
         }
 

@@ -31,6 +31,7 @@ internal static class SubmitCommand
         command.SetAction(async (parse, cancellation) =>
         {
             var settings = settingsOptions.Load(parse);
+            Training.Data.RunData.RequireBuiltIn(settings, "grid submit");
             if (parse.GetValue(runId) is { } requested)
             {
                 RunIds.Require(requested, "run-id");

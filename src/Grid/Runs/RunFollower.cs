@@ -8,6 +8,7 @@ using Grid.Policy.Model;
 using Grid.Tasks;
 using Grid.Tasks.Verification;
 using Grid.Training;
+using Grid.Training.Data;
 using Grid.Training.Evaluation;
 using Grid.Training.Runs;
 using Grid.Training.Settings;
@@ -36,6 +37,7 @@ internal static class RunFollower
         var clock = Stopwatch.StartNew();
         var folder = RunFolder.Open(warm.RunFolder);
         var config = PolicyCheckpoint.ReadManifest(warm.FinalCheckpoint).Config;
+        var data = RunData.Shared(settings);
         using var policy = new VisionLanguagePolicy(config); // this side's copy, for checkpoints and the evaluation
         observer.OnPhase("grpo", settings.Steps);
         string lastCheckpoint = warm.FinalCheckpoint;
@@ -57,7 +59,7 @@ internal static class RunFollower
                 {
                     PolicyCheckpoint.LoadWeights(policy, Wait(weights.ReadAsync(latest, cancellation)));
                     lastCheckpoint = folder.CheckpointPath(next);
-                    PolicyCheckpoint.Save(policy, config, lastCheckpoint);
+                    PolicyCheckpoint.Save(policy, config, lastCheckpoint, data.Tokenizer);
                 }
             }
 
@@ -76,8 +78,8 @@ internal static class RunFollower
         beforeEvaluation?.Invoke();
         PolicyRuntime.UseThreads(settings.Threads);
         observer.OnPhase("eval", 0);
-        var final = new Evaluator(new TaskVerifier(settings.FormatWeight), settings.MaxNewTokens)
-            .Evaluate(policy, TaskCatalog.All, settings.EvalPrompts, "final", settings.Task);
+        var final = new Evaluator(new TaskVerifier(settings.FormatWeight), settings.MaxNewTokens, data.Tokenizer)
+            .Evaluate(policy, data.EvalTasks, settings.EvalPrompts, "final", data.TrainedTask);
         folder.WriteJson("eval-final.json", final);
         observer.OnEvaluation(final);
         var result = new TrainingResult(folder.Path, warm.AfterSft, final, settings.Steps, skipped, warm.SecondsSft,
