@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Polly;
 using Polly.Retry;
@@ -27,7 +28,7 @@ internal static class TransientRetry
             return await attempt(++number, cancellationToken).ConfigureAwait(false);
         }
 
-        var pipeline = Pipeline(retry, isTransient, cancellationToken);
+        var pipeline = Pipelines.GetOrAdd((retry, isTransient), static key => Pipeline(key.Retry, key.IsTransient));
         try
         {
             return await pipeline.ExecuteAsync(
@@ -45,9 +46,16 @@ internal static class TransientRetry
         }
     }
 
+    /// <summary>
+    /// One pipeline per retry policy and error rule (a handful per process), built once: building one validates its
+    /// options by reflection, too much to repeat on every grain state write. The caller's token reaches the rule
+    /// through the pipeline's context.
+    /// </summary>
+    private static readonly ConcurrentDictionary<(WeightStoreRetryOptions Retry, Func<Exception, bool> IsTransient), ResiliencePipeline>
+        Pipelines = new();
+
     /// <summary>Retries a transient error while attempts are left and the caller has not cancelled.</summary>
-    private static ResiliencePipeline Pipeline(WeightStoreRetryOptions retry, Func<Exception, bool> isTransient,
-        CancellationToken cancellationToken)
+    private static ResiliencePipeline Pipeline(WeightStoreRetryOptions retry, Func<Exception, bool> isTransient)
     {
         int attempts = retry.MaxAttempts;
         return new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
@@ -56,7 +64,7 @@ internal static class TransientRetry
             MaxRetryAttempts = Math.Max(1, attempts - 1),
             ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is { } error
                 && args.AttemptNumber + 1 < attempts
-                && !cancellationToken.IsCancellationRequested
+                && !args.Context.CancellationToken.IsCancellationRequested
                 && isTransient(error)),
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = false,
