@@ -31,6 +31,12 @@ public sealed class EmbeddedTrainCommandTests : IAsyncDisposable
         }
 
         Assert.True(File.Exists(Path.Combine(run, "checkpoints", "step-000003", "checkpoint.json")));
+
+        // Weights are pruned as the run goes: version 1 left the newest two and is no checkpoint_every-th (2 in the
+        // smoke preset), so its weights went with its learner checkpoint; 0 (the reference), 2 and 3 stay.
+        string store = Assert.Single(Directory.GetDirectories(Path.Combine(run, "weights")));
+        long[] versions = [.. Directory.GetFiles(store, "v*.bin").Select(f => long.Parse(Path.GetFileName(f)[1..13])).Order()];
+        Assert.Equal([0L, 2L, 3L], versions);
         Assert.Contains("geometry", _train.Output);
         Assert.Contains("wall time", _train.Output);
         Assert.Contains($"metrics: http://127.0.0.1:{metricsPort}/metrics", _train.Output);
