@@ -111,17 +111,22 @@ public static class RunPlots
             Series(plot, x, steps.Select(s => s.Accuracy).ToArray(), "accuracy", ScottPlot.Colors.C0, window);
             Series(plot, x, steps.Select(s => s.FormatRate).ToArray(), "format rate", ScottPlot.Colors.C1, window);
         }));
-        // Log scale: one spike (5.5 against a typical 0.09) flattened the rest of a linear KL plot.
-        paths.Add(Save(folder, FileNames[2], "KL to the reference policy (log scale)", "step", "mean k3 KL per token",
-            plot =>
+        // Log scale: one spike (5.5 against a typical 0.09) flattened the rest of a linear KL plot. A run with no positive
+        // KL (say, too short to move off the reference) keeps the linear scale, where its zeros still show.
+        double[] kl = steps.Select(s => s.KlMean).ToArray();
+        bool logKl = kl.Any(v => double.IsFinite(v) && v > 0);
+        paths.Add(Save(folder, FileNames[2], logKl ? "KL to the reference policy (log scale)" : "KL to the reference policy", "step",
+            "mean k3 KL per token", plot =>
             {
-                Series(plot, x, steps.Select(s => s.KlMean).ToArray(), "KL", ScottPlot.Colors.C0, window, Math.Log10);
-                plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+                Series(plot, x, kl, "KL", ScottPlot.Colors.C0, window, logKl ? Math.Log10 : null);
+                if (logKl)
                 {
-                    MinorTickGenerator = new ScottPlot.TickGenerators.LogMinorTickGenerator(),
-                    IntegerTicksOnly = true,
-                    LabelFormatter = y => Math.Pow(10, y).ToString("G3", System.Globalization.CultureInfo.InvariantCulture),
-                };
+                    // Ticks wherever the automatic generator puts them, labelled with the KL they stand for.
+                    plot.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic
+                    {
+                        LabelFormatter = y => Math.Pow(10, y).ToString("G3", System.Globalization.CultureInfo.InvariantCulture),
+                    };
+                }
             }));
         paths.Add(Save(folder, FileNames[3], "KL coefficient beta", "step", "beta", plot =>
         {
