@@ -103,6 +103,26 @@ public static class PngCodec
             throw new InvalidDataException(
                 $"Corrupt PNG: its IHDR declares {declaredWidth}x{declaredHeight} but the decoder reads {width}x{height}. Re-export the image.");
         }
+        byte[] rgba = ReadRgba(codec, "PNG");
+
+        var rgb = new byte[width * height * 3];
+        for (int source = 0, target = 0; target < rgb.Length; source += 4, target += 3)
+        {
+            rgb[target] = rgba[source];
+            rgb[target + 1] = rgba[source + 1];
+            rgb[target + 2] = rgba[source + 2];
+        }
+
+        return new RgbImage(width, height, rgb);
+    }
+
+    /// <summary>
+    /// Every pixel of <paramref name="codec"/>'s image as unpremultiplied RGBA. A decoder that stops early means a
+    /// truncated or damaged file, refused naming <paramref name="what"/> ("PNG", "Jpeg image", ...) and its size.
+    /// </summary>
+    internal static byte[] ReadRgba(SKCodec codec, string what)
+    {
+        int width = codec.Info.Width, height = codec.Info.Height;
         var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var rgba = new byte[info.BytesSize];
         var handle = GCHandle.Alloc(rgba, GCHandleType.Pinned);
@@ -119,19 +139,11 @@ public static class PngCodec
         if (result != SKCodecResult.Success)
         {
             throw new InvalidDataException(
-                $"Corrupt PNG ({width}x{height}): decoding stopped with '{result}'. The file is truncated or damaged; "
+                $"Corrupt {what} ({width}x{height}): decoding stopped with '{result}'. The file is truncated or damaged; "
                 + "re-export the image.");
         }
 
-        var rgb = new byte[width * height * 3];
-        for (int source = 0, target = 0; target < rgb.Length; source += 4, target += 3)
-        {
-            rgb[target] = rgba[source];
-            rgb[target + 1] = rgba[source + 1];
-            rgb[target + 2] = rgba[source + 2];
-        }
-
-        return new RgbImage(width, height, rgb);
+        return rgba;
     }
 
     private static void RequireSignature(ReadOnlySpan<byte> png)

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using SkiaSharp;
 
 namespace Grid.Tasks.Images;
@@ -72,25 +71,7 @@ public static class PolicyImage
             throw new InvalidDataException($"Image too large: {tooLarge}.");
         }
 
-        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
-        var rgba = new byte[info.BytesSize];
-        var handle = GCHandle.Alloc(rgba, GCHandleType.Pinned);
-        SKCodecResult result;
-        try
-        {
-            result = codec.GetPixels(info, handle.AddrOfPinnedObject());
-        }
-        finally
-        {
-            handle.Free();
-        }
-
-        if (result != SKCodecResult.Success)
-        {
-            throw new InvalidDataException(
-                $"Corrupt {codec.EncodedFormat} image ({width}x{height}): decoding stopped with '{result}'. The file is "
-                + "truncated or damaged; re-export the image.");
-        }
+        byte[] rgba = PngCodec.ReadRgba(codec, $"{codec.EncodedFormat} image");
 
         var image = OnWhite(width, height, rgba);
         return size is { } n ? Letterbox(image, n) : image;
