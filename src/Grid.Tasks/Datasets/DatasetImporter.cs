@@ -1,5 +1,3 @@
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using Grid.Tasks.Images;
 
 namespace Grid.Tasks.Datasets;
@@ -13,7 +11,6 @@ namespace Grid.Tasks.Datasets;
 /// </summary>
 public static class DatasetImporter
 {
-    private static readonly JsonWriterOptions s_jsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>The folder the images of <paramref name="outputJsonl"/> go to: "STEM-images" beside it.</summary>
     public static string ImageFolderOf(string outputJsonl) =>
@@ -59,25 +56,7 @@ public static class DatasetImporter
                         pngOfSource[entry.ImageFile] = png;
                     }
 
-                    using (var json = new Utf8JsonWriter(file, s_jsonOptions))
-                    {
-                        json.WriteStartObject();
-                        json.WriteString(DatasetFields.Id, example.Id);
-                        json.WriteString(DatasetFields.Task, example.Task);
-                        json.WriteString(DatasetFields.Question, example.Question);
-                        json.WriteString(DatasetFields.Answer, example.Answer);
-                        json.WriteString(DatasetFields.Image, png);
-                        json.WriteString(DatasetFields.Reasoning, example.Reasoning);
-                        json.WriteString(DatasetFields.AnswerKind, example.AnswerRule.KindName);
-                        if (example.AnswerRule.Tolerance != 0)
-                        {
-                            json.WriteNumber(DatasetFields.Tolerance, example.AnswerRule.Tolerance);
-                        }
-
-                        json.WriteEndObject();
-                    }
-
-                    file.WriteByte((byte)'\n');
+                    DatasetWriter.WriteRecord(file, example, png, withAnswerRule: true);
                     count++;
                 }
             }

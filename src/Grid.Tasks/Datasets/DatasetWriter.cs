@@ -42,22 +42,40 @@ public static class DatasetWriter
 
             string image = $"{ImageFolder}/{example.Id}.png";
             File.WriteAllBytes(Path.Combine(folder, image), PngCodec.Encode(example.Image));
-            using (var json = new Utf8JsonWriter(file, s_jsonOptions))
-            {
-                json.WriteStartObject();
-                json.WriteString(DatasetFields.Id, example.Id);
-                json.WriteString(DatasetFields.Task, example.Task);
-                json.WriteString(DatasetFields.Question, example.Question);
-                json.WriteString(DatasetFields.Answer, example.Answer);
-                json.WriteString(DatasetFields.Image, image);
-                json.WriteString(DatasetFields.Reasoning, example.Reasoning);
-                json.WriteEndObject();
-            }
-
-            file.WriteByte((byte)'\n');
+            WriteRecord(file, example, image, withAnswerRule: false);
         }
 
         return ids.Count;
+    }
+
+    /// <summary>
+    /// One line of Grid's JSONL: the example's fields with <paramref name="image"/> (relative to the file), and with
+    /// <paramref name="withAnswerRule"/> its answer kind and a non-zero tolerance (built-in exports leave them out).
+    /// </summary>
+    internal static void WriteRecord(Stream file, TaskExample example, string image, bool withAnswerRule)
+    {
+        using (var json = new Utf8JsonWriter(file, s_jsonOptions))
+        {
+            json.WriteStartObject();
+            json.WriteString(DatasetFields.Id, example.Id);
+            json.WriteString(DatasetFields.Task, example.Task);
+            json.WriteString(DatasetFields.Question, example.Question);
+            json.WriteString(DatasetFields.Answer, example.Answer);
+            json.WriteString(DatasetFields.Image, image);
+            json.WriteString(DatasetFields.Reasoning, example.Reasoning);
+            if (withAnswerRule)
+            {
+                json.WriteString(DatasetFields.AnswerKind, example.AnswerRule.KindName);
+                if (example.AnswerRule.Tolerance != 0)
+                {
+                    json.WriteNumber(DatasetFields.Tolerance, example.AnswerRule.Tolerance);
+                }
+            }
+
+            json.WriteEndObject();
+        }
+
+        file.WriteByte((byte)'\n');
     }
 
     /// <summary>Examples 0..count-1 of <paramref name="task"/>'s stream for <paramref name="seed"/>, exported.</summary>
