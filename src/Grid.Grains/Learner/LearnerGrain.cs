@@ -271,13 +271,19 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
             () => _checkpoints.WriteOptimizerStateAsync(RunId, version, state));
     }
 
+    /// <summary>What a retry round is about, for its log line ("weights version 7", "step 7").</summary>
+    private static readonly ResiliencePropertyKey<string> Subject = new("grid.learner.subject");
+
+    private ResiliencePipeline? _storeRounds;
+    private ResiliencePipeline? _reportAttempts;
+
     /// <summary>
     /// Runs a store write until it succeeds: the store retries transient errors for ~12 s, this waits out longer
     /// outages (up to <see cref="StoreAttempts"/> rounds) because giving up would lose an applied update.
     /// </summary>
-    private async Task<T> UntilStoredAsync<T>(string what, Func<Task<T>> write)
+    private Task<T> UntilStoredAsync<T>(string what, Func<Task<T>> write)
     {
-        var rounds = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+        _storeRounds ??= new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
         {
             ShouldHandle = new PredicateBuilder().Handle<WeightStoreUnavailableException>(),
             MaxRetryAttempts = StoreAttempts - 1,
@@ -286,14 +292,45 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
             OnRetry = args =>
             {
                 logger.LogWarning(args.Outcome.Exception, "Learner of run {RunId} could not store {What} (round {Attempt}); waiting for storage",
-                    RunId, what, args.AttemptNumber + 1);
+                    RunId, args.Context.Properties.GetValue(Subject, "a write"), args.AttemptNumber + 1);
                 return ValueTask.CompletedTask;
             },
         }).Build();
+        return RunAsync(_storeRounds, what, write);
+    }
+
+    /// <summary>Tells the controller, retrying a few times: an applied step must not go unreported.</summary>
+    private Task ReportAsync(StepReport report)
+    {
+        var controller = GrainFactory.GetGrain<IControllerGrain>(RunId);
+        _reportAttempts ??= new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(),
+            MaxRetryAttempts = 4, // 5 attempts, waiting 1, 2, 3 and 4 s between them
+            BackoffType = DelayBackoffType.Linear,
+            Delay = TimeSpan.FromSeconds(1),
+            OnRetry = args =>
+            {
+                logger.LogWarning(args.Outcome.Exception, "Reporting {Step} of run {RunId} failed (attempt {Attempt})",
+                    args.Context.Properties.GetValue(Subject, "a step"), RunId, args.AttemptNumber + 1);
+                return ValueTask.CompletedTask;
+            },
+        }).Build();
+        return RunAsync(_reportAttempts, $"step {report.Step}", async () =>
+        {
+            await controller.ReportStep(report);
+            return true;
+        });
+    }
+
+    /// <summary>One execution of a pipeline built once per activation, on the grain's scheduler.</summary>
+    private static async Task<T> RunAsync<T>(ResiliencePipeline pipeline, string subject, Func<Task<T>> action)
+    {
         var context = ResilienceContextPool.Shared.Get(continueOnCapturedContext: true); // stay on the grain's scheduler
+        context.Properties.Set(Subject, subject);
         try
         {
-            return await rounds.ExecuteAsync(async _ => await write(), context);
+            return await pipeline.ExecuteAsync(async _ => await action(), context);
         }
         finally
         {
@@ -311,34 +348,6 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
         catch (Exception error) when (error is WeightStoreUnavailableException or IOException or InvalidOperationException)
         {
             logger.LogWarning(error, "Learner of run {RunId} could not prune old checkpoints after version {Version}", RunId, saved);
-        }
-    }
-
-    /// <summary>Tells the controller, retrying a few times: an applied step must not go unreported.</summary>
-    private async Task ReportAsync(StepReport report)
-    {
-        var controller = GrainFactory.GetGrain<IControllerGrain>(RunId);
-        var attempts = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
-        {
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(),
-            MaxRetryAttempts = 4, // 5 attempts, waiting 1, 2, 3 and 4 s between them
-            BackoffType = DelayBackoffType.Linear,
-            Delay = TimeSpan.FromSeconds(1),
-            OnRetry = args =>
-            {
-                logger.LogWarning(args.Outcome.Exception, "Reporting step {Step} of run {RunId} failed (attempt {Attempt})", report.Step,
-                    RunId, args.AttemptNumber + 1);
-                return ValueTask.CompletedTask;
-            },
-        }).Build();
-        var context = ResilienceContextPool.Shared.Get(continueOnCapturedContext: true); // stay on the grain's scheduler
-        try
-        {
-            await attempts.ExecuteAsync(async _ => await controller.ReportStep(report), context);
-        }
-        finally
-        {
-            ResilienceContextPool.Shared.Return(context);
         }
     }
 }
