@@ -48,6 +48,7 @@ public sealed class ComposeTests
             Assert.Equal("azure", environment["GRID__CLUSTER"]);
             Assert.Equal("azure", environment["GRID__STORAGE"]);
             Assert.Contains("TableEndpoint=http://azurite:10002/", (string)environment["GRID_AZURE_STORAGE"]!);
+            Assert.Contains($"AccountKey={AzuriteAccountKey};", (string)environment["GRID_AZURE_STORAGE"]!);
             Assert.Equal("service_healthy", Map(Map(silo["depends_on"])["azurite"])["condition"]);
         }
     }
@@ -126,6 +127,10 @@ public sealed class ComposeTests
             folder.Delete(recursive: true);
         }
     }
+
+    /// <summary>Azurite's published development key, as the tests' own Azurite uses it.</summary>
+    private static string AzuriteAccountKey => System.Text.RegularExpressions.Regex.Match(
+        RepoFiles.Read("tests/Grid.TestSupport/AzuriteServer.cs"), @"AccountKey =\s*""([^""]+)""").Groups[1].Value;
 
     private static Dictionary<string, object?> Load(string relative)
     {
