@@ -52,8 +52,8 @@ public static class GridKubernetesHosting
     }
 
     /// <summary>
-    /// In a pod (<see cref="InPod"/> of the process environment), <c>UseKubernetesHosting</c> with Azure Table
-    /// clustering; elsewhere the silo is left as it is. Call it after <see cref="GridSiloBuilderExtensions.AddGridClustering"/>.
+    /// In a pod (<see cref="InPod"/> of the process environment) with Azure Table clustering, <c>UseKubernetesHosting</c>;
+    /// elsewhere, or with localhost clustering (a single-process or single-machine cluster), the silo is left as it is. Call it after <see cref="GridSiloBuilderExtensions.AddGridClustering"/>.
     /// </summary>
     public static ISiloBuilder AddGridKubernetesHosting(this ISiloBuilder silo, GridSiloOptions options) =>
         silo.AddGridKubernetesHosting(options, Environment.GetEnvironmentVariable);
@@ -70,9 +70,9 @@ public static class GridKubernetesHosting
 
         if (options.Cluster != ClusterMode.Azure)
         {
-            throw new GridConfigurationException($"This silo runs in a Kubernetes pod ({PodNameVariable} is set) with Cluster = "
-                + $"{options.Cluster}; pods find each other through Azure Table clustering: set GRID__CLUSTER=azure and the "
-                + "storage connection string from a Secret (infra/k8s).");
+            // Localhost clustering is one process or one machine (grid train's embedded silo, say, in a Job's pod): the
+            // pod is only where it runs, and there is no cluster of pods for the Kubernetes hosting to watch.
+            return silo;
         }
 
         // Orleans' hosting overwrites the ids with these variables when they are set: they must be Grid's own.
