@@ -18,6 +18,13 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
     if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then $sudo systemctl stop prometheus || true; fi
 fi
 
+# Grid.Deployment.Tests render infra/k8s with `kubectl kustomize` (offline). Debian 12 packages no kubectl recent enough
+# (kubernetes-client 1.20 bundles a kustomize without `replacements`), so it is not installed here: without kubectl
+# those tests are skipped and say so. Their schema check installs its own npm packages (npm ci, with a lockfile).
+if ! command -v kubectl >/dev/null 2>&1; then
+    echo "kubectl not found: the Kubernetes manifest tests (Grid.Deployment.Tests) will be skipped." >&2
+fi
+
 results="$root/.test-results"
 rm -rf "$results"
 mkdir -p "$results"

@@ -27,6 +27,7 @@ public static class GridSiloBuilderExtensions
         options.Validate();
         return silo
             .AddGridClustering(options)
+            .AddGridKubernetesHosting(options) // in a Kubernetes pod only (GridKubernetesHosting.cs)
             .AddGridMembership(options)
             .AddGridPlacement(options.GpuDevices, options.AllowCpuLearner)
             .AddGridStorage(options);

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -14,6 +15,7 @@ namespace Grid.Telemetry;
 /// <summary>
 /// A small Kestrel server of its own that answers Prometheus scrapes of one <see cref="MeterProvider"/> on
 /// <see cref="GridTelemetryOptions.ListenAddress"/>:<see cref="GridTelemetryOptions.Port"/><see cref="GridTelemetryOptions.Path"/>.
+/// It also answers <see cref="GridTelemetryOptions.HealthPath"/> (<c>/healthz</c>) from the host's <see cref="IGridHealth"/>.
 /// A silo built on any generic host gets it as a hosted service from <c>AddGridTelemetry</c>; a process without a
 /// host (the in-process trainer, a test) starts one with <see cref="StartAsync(GridTelemetryOptions, CancellationToken)"/>.
 /// </summary>
@@ -22,21 +24,28 @@ public sealed class GridMetricsServer : IHostedService, IAsyncDisposable
     private readonly MeterProvider _meterProvider;
     private readonly GridTelemetryOptions _options;
     private readonly GridMetrics? _ownedMetrics;
+    private readonly IGridHealth? _health;
     private WebApplication? _app;
 
-    public GridMetricsServer(MeterProvider meterProvider, GridTelemetryOptions options)
-        : this(meterProvider, options, ownedMetrics: null)
+    /// <param name="health">What /healthz reports; null answers 200 while the server serves.</param>
+    public GridMetricsServer(MeterProvider meterProvider, GridTelemetryOptions options, IGridHealth? health = null)
+        : this(meterProvider, options, ownedMetrics: null, health)
     {
     }
 
-    private GridMetricsServer(MeterProvider meterProvider, GridTelemetryOptions options, GridMetrics? ownedMetrics)
+    private GridMetricsServer(MeterProvider meterProvider, GridTelemetryOptions options, GridMetrics? ownedMetrics,
+        IGridHealth? health)
     {
         ArgumentNullException.ThrowIfNull(meterProvider);
         ArgumentNullException.ThrowIfNull(options);
         _meterProvider = meterProvider;
         _options = options.Validate();
         _ownedMetrics = ownedMetrics;
+        _health = health;
     }
+
+    /// <summary>The health URL once started (<see cref="GridTelemetryOptions.HealthPath"/> on the bound port).</summary>
+    public Uri HealthEndpoint => new(Endpoint, _options.HealthPath);
 
     /// <summary>The scrape URL once started, with the port Kestrel really bound (useful with port 0).</summary>
     public Uri Endpoint { get; private set; } = new("http://127.0.0.1/");
@@ -55,7 +64,7 @@ public sealed class GridMetricsServer : IHostedService, IAsyncDisposable
         options.Validate();
         var metrics = new GridMetrics();
         var provider = GridTelemetry.ConfigureMetrics(Sdk.CreateMeterProviderBuilder(), options).Build();
-        var server = new GridMetricsServer(provider, options, metrics);
+        var server = new GridMetricsServer(provider, options, metrics, health: null);
         try
         {
             await server.StartAsync(cancellation);
@@ -81,6 +90,11 @@ public sealed class GridMetricsServer : IHostedService, IAsyncDisposable
         var app = builder.Build();
         app.MapPrometheusScrapingEndpoint(_options.Path, _meterProvider, configureBranchedPipeline: null,
             optionsName: null);
+        app.MapGet(_options.HealthPath, () =>
+        {
+            var report = _health?.Check() ?? new GridHealthReport(true, "serving (no cluster membership to report)");
+            return Results.Text(report.Detail + "\n", statusCode: report.Healthy ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        });
         try
         {
             await app.StartAsync(cancellationToken);

@@ -14,7 +14,7 @@ namespace Grid.Telemetry;
 /// <code>
 /// builder.Services.AddGridTelemetry(new GridTelemetryOptions { ListenAddress = "0.0.0.0", Port = 9465 });
 /// </code>
-/// serves <c>/metrics</c> on its own Kestrel. A silo that already runs a WebApplication can serve it on its own
+/// serves <c>/metrics</c> and <c>/healthz</c> (from the host's <see cref="IGridHealth"/>, if any) on its own Kestrel. A silo that already runs a WebApplication can serve it on its own
 /// port instead: <c>builder.Services.AddGridMetrics()</c>, then <c>app.MapGridMetrics()</c>.
 /// Take <see cref="GridMetrics"/> from dependency injection in grains; <see cref="GridMetricsServer.Endpoint"/> (also in
 /// DI) says where the scrape endpoint is bound once the host has started.
@@ -27,7 +27,8 @@ public static class GridTelemetry
         ArgumentNullException.ThrowIfNull(services);
         options = (options ?? new GridTelemetryOptions()).Validate();
         services.AddGridMetrics(options);
-        services.TryAddSingleton(sp => new GridMetricsServer(sp.GetRequiredService<MeterProvider>(), options));
+        services.TryAddSingleton(sp => new GridMetricsServer(sp.GetRequiredService<MeterProvider>(), options,
+            sp.GetService<IGridHealth>()));
         services.AddHostedService(sp => sp.GetRequiredService<GridMetricsServer>());
         return services;
     }

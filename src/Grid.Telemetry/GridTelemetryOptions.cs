@@ -16,6 +16,9 @@ public sealed record GridTelemetryOptions
 
     public string Path { get; init; } = "/metrics";
 
+    /// <summary>Health for container and Kubernetes probes (<see cref="IGridHealth"/>), on the same port as <see cref="Path"/>.</summary>
+    public string HealthPath { get; init; } = "/healthz";
+
     /// <summary>Export Orleans' <c>Microsoft.Orleans</c> meter beside <c>Grid</c>.</summary>
     public bool IncludeOrleans { get; init; } = true;
 
@@ -45,6 +48,12 @@ public sealed record GridTelemetryOptions
         if (string.IsNullOrWhiteSpace(Path) || !Path.StartsWith('/'))
         {
             throw new ArgumentException($"Metrics path '{Path}' must start with '/', e.g. /metrics.", nameof(Path));
+        }
+
+        if (string.IsNullOrWhiteSpace(HealthPath) || !HealthPath.StartsWith('/') || HealthPath == Path)
+        {
+            throw new ArgumentException($"Health path '{HealthPath}' must start with '/' and differ from the metrics path '{Path}', e.g. /healthz.",
+                nameof(HealthPath));
         }
 
         if (ScrapeCacheMilliseconds < 0)

@@ -45,10 +45,10 @@ public static class PolicyRuntime
 
     /// <summary>
     /// The device a learner pins itself to: CUDA device 0 when the silo declares GPUs and CUDA is available (a
-    /// TorchSharp-cuda build), else the CPU. Code stays device-agnostic: tensors are created on the policy's device.
+    /// TorchSharp-cuda build), else the CPU (<see cref="LearnerDeviceChoice"/> has the rule and its log line). Code stays
+    /// device-agnostic: tensors are created on the policy's device.
     /// </summary>
-    public static Device LearnerDevice(int declaredGpus) =>
-        declaredGpus > 0 && cuda.is_available() ? new Device(DeviceType.CUDA, 0) : CPU;
+    public static Device LearnerDevice(int declaredGpus) => LearnerDeviceChoice.Probe(declaredGpus).Device;
 
     /// <summary>A frozen copy (eval mode, no gradients): the reference policy pi_ref.</summary>
     public static VisionLanguagePolicy FrozenCopy(VisionLanguagePolicy policy, PolicyConfig config)

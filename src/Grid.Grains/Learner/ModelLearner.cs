@@ -23,6 +23,9 @@ internal sealed class ModelLearner(LearnerContext context) : ILearnerModel
     private LearnerRun? _run;
     private torch.Device? _pinned; // set with _torch
 
+    /// <summary>A silo that declares GPUs but loaded a libtorch without CUDA says so once, not at every learner.</summary>
+    private static int _warnedNoCuda;
+
     public LearnerDevice Device { get; private set; } = LearnerDevice.Cpu;
 
     private string RunId => context.RunId;
@@ -146,7 +149,21 @@ internal sealed class ModelLearner(LearnerContext context) : ILearnerModel
     private async Task<ITorchThread> TorchThreadAsync()
     {
         int gpus = context.DeclaredGpus;
-        var device = await context.SiloThread.RunAsync(() => PolicyRuntime.LearnerDevice(gpus));
+        var choice = await context.SiloThread.RunAsync(() => LearnerDeviceChoice.Probe(gpus));
+        var device = choice.Device;
+        if (!choice.IsWarning)
+        {
+            context.Logger.LogInformation("Learner of run {RunId} on {Silo} {Device}", RunId, context.Silo, choice.Message);
+        }
+        else if (Interlocked.Exchange(ref _warnedNoCuda, 1) == 0)
+        {
+            context.Logger.LogWarning("Learner of run {RunId} on {Silo} {Device}", RunId, context.Silo, choice.Message);
+        }
+        else
+        {
+            context.Logger.LogInformation("Learner of run {RunId} on {Silo} trains on the CPU (no CUDA; warned above)", RunId, context.Silo);
+        }
+
         _pinned = device;
         Device = device.type == DeviceType.CUDA ? LearnerDevice.Gpu : LearnerDevice.Cpu;
         return device.type == DeviceType.CPU ? context.SiloThread : _ownThread = new TorchWorker($"grid-learner-{RunId}");

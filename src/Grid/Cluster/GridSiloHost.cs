@@ -21,6 +21,7 @@ internal static class GridSiloHost
         builder.Logging.AddGridSiloLogging();
         if (metrics is not null)
         {
+            builder.Services.AddSingleton<IGridHealth, SiloHealth>(); // /healthz beside /metrics
             builder.Services.AddGridTelemetry(metrics);
         }
 

@@ -18,13 +18,13 @@ internal sealed class MetricsOptions
 
     public Option<int?> Port { get; } = new("--metrics-port")
     {
-        Description = $"Port of /metrics (default {GridTelemetryOptions.DefaultPort}; 0 = no metrics server; one per process " +
+        Description = $"Port of /metrics and /healthz (default {GridTelemetryOptions.DefaultPort}; 0 = no metrics server; one per process " +
             "on a machine). Key Grid:Metrics:Port.",
     };
 
     public Option<string?> Address { get; } = new("--metrics-address")
     {
-        Description = "Address /metrics listens on (default 127.0.0.1; 0.0.0.0 when Prometheus scrapes from another host). " +
+        Description = "Address /metrics and /healthz listen on (default 127.0.0.1; 0.0.0.0 when Prometheus scrapes from another host). " +
             "Key Grid:Metrics:ListenAddress.",
     };
 

@@ -1,10 +1,12 @@
 using System.Net;
 using System.Net.Sockets;
+using Grid.Cli.Cluster;
 using Grid.Grains;
 using Grid.Hosting;
 using Grid.Hosting.Configuration;
 using Grid.Hosting.Storage;
 using Grid.Telemetry;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -41,6 +43,7 @@ internal static class EmbeddedGrid
         builder.Logging.AddFilter("Orleans.Hosting.ReminderOptionsValidator", LogLevel.Error);
         if (metrics is not null)
         {
+            builder.Services.AddSingleton<IGridHealth, SiloHealth>(); // /healthz beside /metrics, as on grid silo
             builder.Services.AddGridTelemetry(metrics);
         }
 
