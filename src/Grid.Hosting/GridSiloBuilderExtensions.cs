@@ -29,7 +29,8 @@ public static class GridSiloBuilderExtensions
             .AddGridClustering(options)
             .AddGridMembership(options)
             .AddGridPlacement(options.GpuDevices, options.AllowCpuLearner)
-            .AddGridStorage(options);
+            .AddGridStorage(options)
+            .AddGridTls(options.Tls);
     }
 
     /// <summary>Cluster identity, endpoints and membership provider (localhost or Azure Table).</summary>
