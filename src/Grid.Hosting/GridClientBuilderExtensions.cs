@@ -32,6 +32,6 @@ public static class GridClientBuilderExtensions
             cluster.ClusterId = options.ClusterId;
             cluster.ServiceId = options.ServiceId;
         });
-        return client;
+        return client.AddGridTls(options.Tls);
     }
 }

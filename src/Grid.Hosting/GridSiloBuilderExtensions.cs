@@ -30,7 +30,8 @@ public static class GridSiloBuilderExtensions
             .AddGridKubernetesHosting(options) // in a Kubernetes pod only (GridKubernetesHosting.cs)
             .AddGridMembership(options)
             .AddGridPlacement(options.GpuDevices, options.AllowCpuLearner)
-            .AddGridStorage(options);
+            .AddGridStorage(options)
+            .AddGridTls(options.Tls);
     }
 
     /// <summary>Cluster identity, endpoints and membership provider (localhost or Azure Table).</summary>

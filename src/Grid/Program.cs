@@ -15,6 +15,7 @@ var root = new RootCommand("Grid: GRPO-D training of multimodal policies on an O
     StatusCommand.Create(),
     ResumeCommand.Create(),
     ExperimentCommand.Create(),
+    TlsCommand.Create(),
 };
 
 return await CommandRunner.InvokeAsync(root, args);

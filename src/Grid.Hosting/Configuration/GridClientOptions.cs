@@ -18,6 +18,9 @@ public sealed record GridClientOptions
     /// <summary>Azure clustering: the storage connection string holding the membership table.</summary>
     public string? AzureStorageConnectionString { get; init; }
 
+    /// <summary>Mutual TLS to the gateways (keys <c>Grid:Tls:*</c>); must be on exactly when the silos' is.</summary>
+    public GridTlsOptions Tls { get; init; } = new();
+
     /// <summary>Checks every setting and throws one <see cref="GridConfigurationException"/> listing all problems.</summary>
     public GridClientOptions Validate()
     {
@@ -43,6 +46,7 @@ public sealed record GridClientOptions
             problems.Add($"ClusterId '{ClusterId}' and ServiceId '{ServiceId}' must match the silos' and not be empty.");
         }
 
+        problems.AddRange(GridTls.Problems(Tls, GridTlsRole.Client));
         if (problems.Count > 0)
         {
             throw new GridConfigurationException(
@@ -57,5 +61,5 @@ public sealed record GridClientOptions
     public override string ToString() =>
         $"GridClientOptions {{ Cluster = {Cluster}, GatewayPorts = [{string.Join(", ", GatewayPorts)}], "
         + $"ClusterId = {ClusterId}, ServiceId = {ServiceId}, "
-        + $"AzureStorageConnectionString = {GridSiloOptions.Redact(AzureStorageConnectionString)} }}";
+        + $"AzureStorageConnectionString = {GridSiloOptions.Redact(AzureStorageConnectionString)}, Tls = {Tls} }}";
 }

@@ -69,6 +69,9 @@ public sealed partial record GridSiloOptions
     /// </summary>
     public bool FastFailureDetection { get; init; } = true;
 
+    /// <summary>Mutual TLS on the silo port and the gateway (keys <c>Grid:Tls:*</c>); off when nothing is set.</summary>
+    public GridTlsOptions Tls { get; init; } = new();
+
     /// <summary>Checks every setting and throws one <see cref="GridConfigurationException"/> listing all problems.</summary>
     public GridSiloOptions Validate()
     {
@@ -145,6 +148,7 @@ public sealed partial record GridSiloOptions
                 + "and single hyphens, starting and ending with a letter or digit.");
         }
 
+        problems.AddRange(GridTls.Problems(Tls, GridTlsRole.Silo));
         if (problems.Count > 0)
         {
             throw new GridConfigurationException(
@@ -183,7 +187,7 @@ public sealed partial record GridSiloOptions
         text.Append($"AzureStorageConnectionString = {Redact(AzureStorageConnectionString)}, ");
         text.Append($"WeightFolder = {WeightFolder}, WeightContainer = {WeightContainer}, ");
         text.Append($"InProcessStore = {(InProcessStore is null ? "none" : "shared in this process")}, ");
-        text.Append($"FastFailureDetection = {FastFailureDetection} }}");
+        text.Append($"FastFailureDetection = {FastFailureDetection}, Tls = {Tls} }}");
         return text.ToString();
     }
 

@@ -23,9 +23,11 @@ internal static class ClusterClient
             // stack trace.
             .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         var giveUp = DateTimeOffset.UtcNow + limit;
+        GridTls? tls = null;
         builder.UseOrleansClient(client => client.AddGridClient(options).UseConnectionRetryFilter(async (_, token) =>
         {
-            if (DateTimeOffset.UtcNow > giveUp)
+            // A gateway whose certificate this client refused stays untrusted however long it waits.
+            if (DateTimeOffset.UtcNow > giveUp || tls?.LastRefusal is not null)
             {
                 return false;
             }
@@ -34,6 +36,7 @@ internal static class ClusterClient
             return true;
         }));
         var host = builder.Build();
+        tls = host.Services.GetService<GridTls>();
         try
         {
             await host.StartAsync(cancellation);
@@ -41,13 +44,27 @@ internal static class ClusterClient
         catch (Exception e) when (e is not OperationCanceledException)
         {
             host.Dispose();
+            if (tls?.LastRefusal is { } refusal)
+            {
+                throw new GridConfigurationException(
+                    $"Cannot reach cluster '{options.ClusterId}': mutual TLS {refusal}");
+            }
+
             throw new GridConfigurationException(
                 $"Cannot reach cluster '{options.ClusterId}' ({options.Cluster.ToString().ToLowerInvariant()} clustering) "
-                + $"within {limit.TotalSeconds:F0} s: {e.Message} Is a `grid silo` with the same cluster id running?");
+                + $"within {limit.TotalSeconds:F0} s: {e.Message} Is a `grid silo` with the same cluster id running? "
+                + TlsHint(options));
         }
 
         return host;
     }
+
+    /// <summary>What to check about mutual TLS when no gateway answered.</summary>
+    private static string TlsHint(GridClientOptions options) => options.Tls.Enabled
+        ? $"This client uses {options.Tls}: if the silos' logs say \"Mutual TLS: the handshake with ... "
+            + "failed\" or refused its certificate, give it one signed by the cluster's CA with --tls-cert and --tls-key (docs/operations.md, \"Mutual TLS\")."
+        : "If the cluster uses mutual TLS, this client needs a certificate signed by the cluster's CA: --tls-cert, --tls-key "
+            + "and --tls-ca (keys Grid:Tls:*; docs/operations.md, \"Mutual TLS\").";
 
     public static IClusterClient Grains(this IHost client) => client.Services.GetRequiredService<IClusterClient>();
 

@@ -35,9 +35,26 @@ internal sealed class ClusterCommandOptions
         Description = "Storage=memory: the folder every silo and client shares for weights. Key Grid:WeightFolder.",
     };
 
+    public Option<string?> TlsCertificate { get; } = new("--tls-cert")
+    {
+        Description = "Mutual TLS: this process's certificate, PEM (with --tls-key) or PFX; off when no TLS setting is given. "
+            + "Key Grid:Tls:Certificate.",
+    };
+
+    public Option<string?> TlsKey { get; } = new("--tls-key")
+    {
+        Description = "Mutual TLS: the PEM private key of --tls-cert (omit for a PFX). Key Grid:Tls:Key; an encrypted key's or "
+            + "a PFX's password only from Grid:Tls:Password (GRID__TLS__PASSWORD).",
+    };
+
+    public Option<string?> TlsAuthority { get; } = new("--tls-ca")
+    {
+        Description = "Mutual TLS: PEM file of the CA every peer's certificate must chain to. Key Grid:Tls:CertificateAuthority.",
+    };
+
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Settings, Cluster, Storage, ClusterId, WeightFolder })
+        foreach (var option in new Option[] { Settings, Cluster, Storage, ClusterId, WeightFolder, TlsCertificate, TlsKey, TlsAuthority })
         {
             command.Options.Add(option);
         }
@@ -50,6 +67,9 @@ internal sealed class ClusterCommandOptions
         [nameof(GridSiloOptions.Storage)] = parse.GetValue(Storage) is { } s ? GridSiloOptions.ParseStorage(s).ToString() : null,
         [nameof(GridSiloOptions.ClusterId)] = parse.GetValue(ClusterId),
         [nameof(GridSiloOptions.WeightFolder)] = parse.GetValue(WeightFolder),
+        [$"{nameof(GridSiloOptions.Tls)}:{nameof(GridTlsOptions.Certificate)}"] = parse.GetValue(TlsCertificate),
+        [$"{nameof(GridSiloOptions.Tls)}:{nameof(GridTlsOptions.Key)}"] = parse.GetValue(TlsKey),
+        [$"{nameof(GridSiloOptions.Tls)}:{nameof(GridTlsOptions.CertificateAuthority)}"] = parse.GetValue(TlsAuthority),
     };
 
     public IConfiguration Configuration(ParseResult parse, IReadOnlyDictionary<string, string?>? more = null)

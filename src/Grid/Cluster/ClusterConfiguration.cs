@@ -86,7 +86,9 @@ internal static class ClusterConfiguration
     public const string SourcesHint =
         "Settings come from appsettings.json (section \"Grid\"), --settings FILE, environment variables GRID__<Key> "
         + "(e.g. GRID__CLUSTER=azure) and flags. The connection string: environment variable " + ConnectionStringVariable
-        + " or GRID__AZURESTORAGECONNECTIONSTRING (never a flag, so it stays out of shell history and process lists).";
+        + " or GRID__AZURESTORAGECONNECTIONSTRING (never a flag, so it stays out of shell history and process lists). Mutual TLS: "
+        + "--tls-cert, --tls-key, --tls-ca or GRID__TLS__CERTIFICATE, GRID__TLS__KEY, GRID__TLS__CERTIFICATEAUTHORITY; a "
+        + "password only as GRID__TLS__PASSWORD.";
 
     /// <summary>The client's view of the same settings: cluster mode, ids, connection string, gateway ports.</summary>
     public static GridClientOptions BindClient(IConfiguration configuration, IReadOnlyList<int> gatewayPorts)
@@ -99,6 +101,7 @@ internal static class ClusterConfiguration
             ServiceId = silo.ServiceId,
             AzureStorageConnectionString = silo.AzureStorageConnectionString,
             GatewayPorts = gatewayPorts.Count > 0 ? gatewayPorts : [silo.GatewayPort],
+            Tls = silo.Tls,
         };
         try
         {
