@@ -232,9 +232,9 @@ public static class RunSettingsLoader
 
         return value switch
         {
-            // A key without a value: how configuration spells an empty list or group (a JSON file's [] or {}).
-            null when found && element is not null => new JsonArray(),
-            null when found && group => new JsonObject(),
+            // An empty value is how configuration spells an empty list or group (a JSON file's [] or {}).
+            null or "" when found && element is not null => new JsonArray(),
+            null or "" when found && group => new JsonObject(),
             null => null,
             _ => Retype(key.Replace(ConfigurationPath.KeyDelimiter, ".", StringComparison.Ordinal), value, element is null && !group ? type : null),
         };

@@ -80,7 +80,7 @@ public sealed class RunSettingsJsonSource : IConfigurationSource
 
 /// <summary>
 /// The provider of a <see cref="RunSettingsJsonSource"/>: for any reader of configuration its values are ordinary
-/// keys (lists by index; JSON null as "" and an empty list or object as null, as the JSON file provider spells them);
+/// keys (lists by index, JSON null as "", an empty list or object as a key without a value);
 /// the loader reads its <see cref="Assignments"/> instead.
 /// </summary>
 public sealed class RunSettingsJsonProvider : ConfigurationProvider
