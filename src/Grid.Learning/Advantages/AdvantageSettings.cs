@@ -11,25 +11,20 @@ public sealed record AdvantageSettings
     /// <summary>Config <c>advantage_scale</c>: group, batch or none.</summary>
     public AdvantageScale Scale { get; init; } = AdvantageScale.Group;
 
-    /// <summary>Returns this, or throws <see cref="InvalidSettingException"/> naming the first bad setting.</summary>
+    /// <summary>Returns this, or throws <see cref="ArgumentOutOfRangeException"/>: a guard against a programmer's error
+    /// only; the run's group_size and advantage_scale were refused, if wrong, where they were loaded (Grid.Training's
+    /// RunSettingsValidator).</summary>
     public AdvantageSettings Validate()
     {
         ValidateGroupSize(GroupSize);
         if (!Enum.IsDefined(Scale))
         {
-            throw new InvalidSettingException("advantage_scale", (int)Scale, InvalidSettingException.OneOf(SettingNames<AdvantageScale>.All));
+            throw new ArgumentOutOfRangeException(nameof(Scale), Scale, "Not a defined advantage scale.");
         }
 
         return this;
     }
 
     /// <summary>A group needs two completions at least: with one, its std is undefined.</summary>
-    public static void ValidateGroupSize(int groupSize)
-    {
-        if (groupSize < 2)
-        {
-            throw new InvalidSettingException("group_size", groupSize,
-                ">= 2 (a group of one completion has no baseline to compare against)");
-        }
-    }
+    public static void ValidateGroupSize(int groupSize) => ArgumentOutOfRangeException.ThrowIfLessThan(groupSize, 2);
 }

@@ -34,26 +34,22 @@ public static class DynamicKlSchedule
     public static long ExplorationSteps(long totalSteps, double warmupFraction) =>
         (long)Math.Round(warmupFraction * totalSteps, MidpointRounding.ToEven);
 
-    /// <summary>Throws <see cref="InvalidSettingException"/> for the first setting the schedule cannot use.</summary>
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> for the first argument the schedule cannot use: a guard
+    /// against a programmer's error only; the run's kl settings are refused, naming them for the user, by
+    /// <see cref="KlSettings.Validate"/>.</summary>
     public static void Validate(long totalSteps, double warmupFraction, double betaMin, double betaMax)
     {
-        if (totalSteps < 1)
-        {
-            throw new InvalidSettingException("total_steps", totalSteps, ">= 1 (the number of training steps)");
-        }
-
+        ArgumentOutOfRangeException.ThrowIfLessThan(totalSteps, 1);
         if (!(warmupFraction > 0 && warmupFraction < 1))
         {
-            throw new InvalidSettingException("warmup_fraction", warmupFraction,
-                "in the open interval (0, 1) (the paper uses 0.3)");
+            throw new ArgumentOutOfRangeException(nameof(warmupFraction), warmupFraction, "Must be in the open interval (0, 1).");
         }
 
-        KlControllers.ValidateBeta("beta_min", betaMin);
-        KlControllers.ValidateBeta("beta_max", betaMax);
+        KlControllers.ValidateBeta(nameof(betaMin), betaMin);
+        KlControllers.ValidateBeta(nameof(betaMax), betaMax);
         if (betaMin > betaMax)
         {
-            throw new InvalidSettingException("beta_min", betaMin,
-                $"<= beta_max ({InvalidSettingException.Format(betaMax)})");
+            throw new ArgumentOutOfRangeException(nameof(betaMin), betaMin, $"Must be <= betaMax ({betaMax}).");
         }
     }
 }

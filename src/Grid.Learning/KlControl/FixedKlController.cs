@@ -8,7 +8,7 @@ public sealed class FixedKlController : IKlController
 
     public FixedKlController(double beta, long lastObservedStep = -1)
     {
-        KlControllers.ValidateBeta("beta", beta);
+        KlControllers.ValidateBeta(nameof(beta), beta);
         _beta = beta;
         _lastObservedStep = lastObservedStep;
     }

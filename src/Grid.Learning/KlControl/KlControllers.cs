@@ -49,16 +49,17 @@ public static class KlControllers
         KlKind.Fixed => new FixedKlController(kl.Beta, lastObservedStep),
         KlKind.Dynamic => new DynamicKlController(totalSteps, kl.WarmupFraction, kl.BetaMin, kl.BetaMax, lastObservedStep),
         KlKind.Adaptive => new AdaptiveKlController(beta, kl.TargetKl, kl.HorizonSamples, lastObservedStep),
-        _ => throw new InvalidSettingException("kl.kind", kl.Kind, InvalidSettingException.OneOf(SettingNames<KlKind>.All)),
+        _ => throw new ArgumentOutOfRangeException(nameof(kl), kl.Kind, "Not a defined KL controller kind."), // Validate refused it
     };
 
-    /// <summary>The argument checks of a controller built directly (tests, reference vectors), named like the
-    /// settings they come from.</summary>
-    internal static void ValidateBeta(string setting, double beta)
+    /// <summary>The argument checks of a controller built directly (tests, reference vectors): guards against a
+    /// programmer's error only; a run's kl settings are refused, naming them for the user, by
+    /// <see cref="KlSettings.Validate"/>.</summary>
+    internal static void ValidateBeta(string parameter, double beta)
     {
         if (!(beta >= 0 && double.IsFinite(beta)))
         {
-            throw new InvalidSettingException(setting, beta, "a finite number >= 0");
+            throw new ArgumentOutOfRangeException(parameter, beta, "Must be a finite number >= 0.");
         }
     }
 
@@ -66,19 +67,15 @@ public static class KlControllers
     {
         if (!(beta > 0 && double.IsFinite(beta)))
         {
-            throw new InvalidSettingException("beta", beta,
-                "a finite number > 0 for the adaptive controller (it scales beta, so 0 would stay 0)");
+            throw new ArgumentOutOfRangeException(nameof(beta), beta, "Must be a finite number > 0 (the adaptive controller scales it).");
         }
 
         if (!(targetKl > 0 && double.IsFinite(targetKl)))
         {
-            throw new InvalidSettingException("target_kl", targetKl, "a finite number > 0 (TRL's default is 6)");
+            throw new ArgumentOutOfRangeException(nameof(targetKl), targetKl, "Must be a finite number > 0.");
         }
 
-        if (horizon < 1)
-        {
-            throw new InvalidSettingException("horizon", horizon, ">= 1 samples (the default is 10000)");
-        }
+        ArgumentOutOfRangeException.ThrowIfLessThan(horizon, 1);
     }
 
     internal static void CheckObservation(long step, double observedKl, int samples)

@@ -2,7 +2,7 @@ using Grid.Core.Settings;
 
 namespace Grid.Learning.Objective;
 
-/// <summary>The settings of the clipped GRPO objective (docs/algorithm.md section 3). Validate once, at the edge.</summary>
+/// <summary>The settings of the clipped GRPO objective (docs/algorithm.md section 3), validated once, at the edge.</summary>
 public sealed record GrpoLossSettings
 {
     /// <summary>Config <c>eps_low</c>: the ratio is clipped below at 1 - eps_low.</summary>
@@ -17,35 +17,32 @@ public sealed record GrpoLossSettings
     /// <summary>Config <c>max_completion_length</c>, the dr_grpo denominator (<see cref="LossType.DrGrpo"/>).</summary>
     public int MaxCompletionLength { get; init; }
 
-    /// <summary>Returns this, or throws <see cref="InvalidSettingException"/> naming the first bad setting.</summary>
+    /// <summary>
+    /// Returns this, or throws <see cref="ArgumentOutOfRangeException"/>: a guard against a programmer's error only.
+    /// The run settings these come from were refused, if wrong, where they were loaded (Grid.Training's
+    /// RunSettingsValidator), with the message a user reads; this does not say it a second time.
+    /// </summary>
     public GrpoLossSettings Validate()
     {
         if (!(EpsLow >= 0 && EpsLow < 1))
         {
-            throw new InvalidSettingException("eps_low", EpsLow,
-                "in [0, 1) (the ratio is clipped below at 1 - eps_low; the default is 0.2)");
+            throw new ArgumentOutOfRangeException(nameof(EpsLow), EpsLow, "eps_low must be in [0, 1).");
         }
 
         if (!(EpsHigh >= 0 && double.IsFinite(EpsHigh)))
         {
-            throw new InvalidSettingException("eps_high", EpsHigh,
-                "a finite number >= 0 (the ratio is clipped above at 1 + eps_high; default 0.2, DAPO 0.28)");
+            throw new ArgumentOutOfRangeException(nameof(EpsHigh), EpsHigh, "eps_high must be a finite number >= 0.");
         }
 
         if (!Enum.IsDefined(LossType))
         {
-            throw new InvalidSettingException("loss_type", (int)LossType, InvalidSettingException.OneOf(SettingNames<LossType>.All));
+            throw new ArgumentOutOfRangeException(nameof(LossType), LossType, "Not a defined loss type.");
         }
 
-        if (MaxCompletionLength < 1 && LossType == LossType.DrGrpo)
+        if (MaxCompletionLength < (LossType == LossType.DrGrpo ? 1 : 0))
         {
-            throw new InvalidSettingException("max_completion_length", MaxCompletionLength,
-                ">= 1 when loss_type = \"dr_grpo\" (it divides the summed loss)");
-        }
-
-        if (MaxCompletionLength < 0)
-        {
-            throw new InvalidSettingException("max_completion_length", MaxCompletionLength, ">= 0");
+            throw new ArgumentOutOfRangeException(nameof(MaxCompletionLength), MaxCompletionLength,
+                "max_completion_length must be >= 0, and >= 1 for dr_grpo (it divides the summed loss).");
         }
 
         return this;

@@ -2,13 +2,16 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Grid.Core.Settings;
+using Microsoft.Extensions.Configuration;
 
 namespace Grid.Training.Settings;
 
 /// <summary>
-/// Builds a <see cref="RunSettings"/> from layers, later wins: a preset, a JSON file, environment variables
-/// (<c>GRID_RUN__KL__BETA_MAX=0.05</c>), the command line's own flags (<c>--steps</c>, ...), then <c>key=value</c>
-/// overrides (<c>--set</c>), and validates it once. Unknown keys, wrong types and out-of-range values are refused with the key, the
+/// Builds a <see cref="RunSettings"/> from layers, later wins: a preset, a JSON file, (a host's configuration,)
+/// environment variables (<c>GRID_RUN__KL__BETA_MAX=0.05</c>), the command line's own flags (<c>--steps</c>, ...), then
+/// <c>key=value</c> overrides (<c>--set</c>), and validates it once. The layers are configuration sources
+/// (<see cref="RunSettingsConfigurationExtensions"/>) composed by one <see cref="ConfigurationBuilder"/>, so a host
+/// may add its own among them; <see cref="Resolve"/> reads any such configuration. Unknown keys, wrong types and out-of-range values are refused with the key, the
 /// offending value and what would be right.
 /// </summary>
 public static class RunSettingsLoader
@@ -50,28 +53,60 @@ public static class RunSettingsLoader
     /// <param name="environment">Environment variables (name to value), of which those named
     /// <see cref="EnvironmentPrefix"/>* are a layer between the file and the flags; null reads this process's.</param>
     public static RunSettings Load(string? preset = null, string? settingsPath = null, IEnumerable<string>? overrides = null,
-        RunSettingFlags? flags = null, IEnumerable<KeyValuePair<string, string?>>? environment = null)
-    {
-        preset ??= "demo";
-        if (!Presets.TryGetValue(preset, out var start))
-        {
-            throw new InvalidSettingException("preset", preset, InvalidSettingException.OneOf(Presets.Keys));
-        }
+        RunSettingFlags? flags = null, IEnumerable<KeyValuePair<string, string?>>? environment = null) =>
+        Resolve(Sources(preset, settingsPath, null, null, environment, flags, overrides).Build());
 
-        var node = JsonSerializer.SerializeToNode(start, JsonOptions)!.AsObject();
+    /// <summary>
+    /// As <see cref="Load(string?, string?, IEnumerable{string}?, RunSettingFlags?, IEnumerable{KeyValuePair{string, string?}}?)"/>
+    /// with a host's configuration as one more layer, between the file and the environment variables: the run settings
+    /// in <paramref name="section"/> of <paramref name="configuration"/> (e.g. <c>Grid:Run</c>), or at its top when null.
+    /// </summary>
+    public static RunSettings Load(IConfiguration configuration, string? section, string? preset = null, string? settingsPath = null,
+        IEnumerable<string>? overrides = null, RunSettingFlags? flags = null,
+        IEnumerable<KeyValuePair<string, string?>>? environment = null) =>
+        Resolve(Sources(preset, settingsPath, configuration, section, environment, flags, overrides).Build());
+
+    /// <summary>The layers <see cref="Load(string?, string?, IEnumerable{string}?, RunSettingFlags?, IEnumerable{KeyValuePair{string, string?}}?)"/>
+    /// composes, lowest first, as a builder a host may add further sources to before it builds and calls
+    /// <see cref="Resolve"/>.</summary>
+    public static IConfigurationBuilder Sources(string? preset = null, string? settingsPath = null, IConfiguration? configuration = null,
+        string? section = null, IEnumerable<KeyValuePair<string, string?>>? environment = null, RunSettingFlags? flags = null,
+        IEnumerable<string>? overrides = null)
+    {
+        var builder = new ConfigurationBuilder().AddRunSettingsPreset(preset);
         if (settingsPath is not null)
         {
-            Merge(node, ReadFile(settingsPath), settingsPath);
+            builder.AddRunSettingsFile(settingsPath);
         }
 
-        foreach (var (variable, assignment) in EnvironmentOverrides(environment ?? ProcessEnvironment()))
+        if (configuration is not null)
         {
-            ApplyOverride(node, assignment, $"environment variable {variable}");
+            builder.AddRunSettingsConfiguration(configuration, section);
         }
 
-        foreach (var assignment in (flags?.AsOverrides() ?? []).Concat(overrides ?? []))
+        builder.AddRunSettingsEnvironment(environment);
+        if (flags is not null)
         {
-            ApplyOverride(node, assignment, "--set");
+            builder.AddRunSettingFlags(flags);
+        }
+
+        return builder.AddRunSettingsOverrides(overrides ?? []);
+    }
+
+    /// <summary>
+    /// The settings a configuration holds, validated once. Starts from the defaults (the demo preset) and applies each
+    /// provider of <paramref name="configuration"/> in order, later wins: a group's keys one by one, a list as a whole
+    /// (where configuration would merge lists by index). Values of the JSON layers keep their JSON types; the strings of
+    /// any other provider (environment variables, a host's appsettings) are read as <c>--set</c> reads a value, by the
+    /// type of the setting. Unknown keys, wrong types and out-of-range values are refused with the key, the value and
+    /// what would be right.
+    /// </summary>
+    public static RunSettings Resolve(IConfiguration configuration)
+    {
+        var node = JsonSerializer.SerializeToNode(new RunSettings(), JsonOptions)!.AsObject();
+        foreach (var layer in Layers(configuration))
+        {
+            layer(node);
         }
 
         RunSettings settings;
@@ -97,6 +132,131 @@ public static class RunSettingsLoader
         return settings;
     }
 
+    internal static RunSettingsAssignment PresetLayer(string? preset)
+    {
+        preset ??= "demo";
+        if (!Presets.TryGetValue(preset, out var start))
+        {
+            throw new InvalidSettingException("preset", preset, InvalidSettingException.OneOf(Presets.Keys));
+        }
+
+        return new([], JsonSerializer.SerializeToNode(start, JsonOptions));
+    }
+
+    /// <summary>Each provider of <paramref name="configuration"/> (a host's own configuration root, provider by
+    /// provider) as a step that applies it to the settings so far.</summary>
+    private static IEnumerable<Action<JsonObject>> Layers(IConfiguration configuration) => configuration is IConfigurationRoot root
+        ? root.Providers.SelectMany(provider => provider switch
+        {
+            RunSettingsJsonProvider json => [node => ApplyJson(node, json)],
+            RunSettingsEnvironmentProvider environment => [TextLayer(ProviderReader(environment, null), key =>
+                environment.VariableFor(key) is { } variable ? $"environment variable {variable}" : "environment variables")],
+            RunSettingsConfigurationProvider host => HostLayers(host.Configuration, host.Section),
+            ChainedConfigurationProvider chained => HostLayers(chained.Configuration, null),
+            _ => [TextLayer(ProviderReader(provider, null), _ => provider.ToString() ?? "configuration")],
+        })
+        : HostLayers(configuration, null);
+
+    private static IEnumerable<Action<JsonObject>> HostLayers(IConfiguration configuration, string? section) =>
+        configuration is IConfigurationRoot root
+            ? root.Providers.SelectMany(provider => provider is ChainedConfigurationProvider chained
+                ? HostLayers(chained.Configuration, section)
+                : [TextLayer(ProviderReader(provider, section), _ => $"configuration ({provider})")])
+            : [TextLayer(SectionReader(section is null ? configuration : configuration.GetSection(section)),
+                _ => section is null ? "configuration" : $"configuration section {section}")];
+
+    private static void ApplyJson(JsonObject node, RunSettingsJsonProvider provider)
+    {
+        foreach (var assignment in provider.Assignments)
+        {
+            if (assignment.Path.Length == 0)
+            {
+                Merge(node, assignment.Value as JsonObject ?? [], _ => provider.Origin);
+            }
+            else
+            {
+                Apply(node, assignment.Path, assignment.Value, provider.Origin);
+            }
+        }
+    }
+
+    /// <summary>Reads a configuration provider's strings: found (null value included) and the names of a key's
+    /// children.</summary>
+    private sealed record TextReader(Func<string, (bool Found, string? Value)> TryGet, Func<string?, IReadOnlyList<string>> Children);
+
+    private static TextReader ProviderReader(IConfigurationProvider provider, string? section) => new(
+        key => provider.TryGet(section is null ? key : ConfigurationPath.Combine(section, key), out string? value) ? (true, value) : (false, null),
+        path => [.. provider.GetChildKeys([], path is null ? section : section is null ? path : ConfigurationPath.Combine(section, path))
+            .Distinct(StringComparer.OrdinalIgnoreCase)]);
+
+    private static TextReader SectionReader(IConfiguration configuration) => new(
+        key => configuration.GetSection(key).Value is { } value ? (true, value) : (false, null),
+        path => [.. (path is null ? configuration : configuration.GetSection(path)).GetChildren().Select(c => c.Key)
+            .Distinct(StringComparer.OrdinalIgnoreCase)]);
+
+    private static Action<JsonObject> TextLayer(TextReader reader, Func<string, string> origin) =>
+        node => Merge(node, ReadGroup(reader, null, typeof(RunSettings)),
+            setting => origin(setting.Replace(".", ConfigurationPath.KeyDelimiter, StringComparison.Ordinal)));
+
+    /// <summary>The keys under <paramref name="path"/> as JSON, each value typed by the setting it is for
+    /// (<paramref name="type"/> is the group's record or the map's dictionary type; null for an unknown key).</summary>
+    private static JsonObject ReadGroup(TextReader reader, string? path, Type? type)
+    {
+        var result = new JsonObject();
+        var known = type is null ? null : SettingShape.Properties(type);
+        var entries = type is null ? null : SettingShape.MapValueType(type);
+        foreach (string child in reader.Children(path))
+        {
+            string key = path is null ? child : ConfigurationPath.Combine(path, child);
+            string? name = known?.Keys.FirstOrDefault(k => string.Equals(k, child, StringComparison.OrdinalIgnoreCase));
+            result[name ?? child.ToLowerInvariant()] = ReadValue(reader, key, entries ?? (name is null ? null : known![name]));
+        }
+
+        return result;
+    }
+
+    private static JsonNode? ReadValue(TextReader reader, string key, Type? type)
+    {
+        var (found, value) = reader.TryGet(key);
+        var children = reader.Children(key);
+        var element = type is null ? null : SettingShape.ListElementType(type);
+        bool group = type is not null && (SettingShape.MapValueType(type) is not null || SettingShape.IsGroup(type));
+        if (children.Count > 0)
+        {
+            // Indexed children are a list, in index order; anything else is a group (and refused if it is none).
+            return element is not null && children.All(c => int.TryParse(c, out int i) && i >= 0)
+                ? new JsonArray([.. children.OrderBy(c => int.Parse(c, System.Globalization.CultureInfo.InvariantCulture))
+                    .Select(c => ReadValue(reader, ConfigurationPath.Combine(key, c), element))])
+                : ReadGroup(reader, key, group ? type : null);
+        }
+
+        return value switch
+        {
+            // An empty value is how configuration spells an empty list or group (a JSON file's [] or {}).
+            null or "" when found && element is not null => new JsonArray(),
+            null or "" when found && group => new JsonObject(),
+            null => null,
+            _ => Retype(key.Replace(ConfigurationPath.KeyDelimiter, ".", StringComparison.Ordinal), value, element is null && !group ? type : null),
+        };
+    }
+
+    /// <summary>A configuration string as the JSON value the setting takes: read as <c>--set</c> reads it (JSON, or a
+    /// bare word as a string), except that a string or named-choice setting takes a number-looking text as text and a
+    /// true/false setting takes any casing (.NET writes True).</summary>
+    private static JsonNode? Retype(string setting, string text, Type? type)
+    {
+        var wanted = type is null ? null : Nullable.GetUnderlyingType(type) ?? type;
+        if (wanted == typeof(bool) && bool.TryParse(text.Trim(), out bool flag))
+        {
+            return JsonValue.Create(flag);
+        }
+
+        var value = ParseValue(setting, text.Trim());
+        return (wanted == typeof(string) || wanted?.IsEnum == true) && value is JsonValue v && v.GetValueKind() != JsonValueKind.String
+            ? JsonValue.Create(text.Trim())
+            : value;
+    }
+
     public static string ToJson(RunSettings settings) => JsonSerializer.Serialize(settings, JsonOptions);
 
     /// <summary>A settings file larger than this is refused unread; every setting fits in a few kilobytes.</summary>
@@ -110,7 +270,7 @@ public static class RunSettingsLoader
         AllowDuplicateProperties = false,
     };
 
-    private static JsonObject ReadFile(string path)
+    internal static JsonObject ReadFile(string path)
     {
         string full = Path.GetFullPath(path);
         if (Directory.Exists(full))
@@ -171,7 +331,8 @@ public static class RunSettingsLoader
 
     /// <param name="open">The target is a map: new keys are entries, not unknown settings.</param>
     /// <param name="prefix">The dotted name of <paramref name="target"/> ("" at the top, "kl." inside kl).</param>
-    private static void Merge(JsonObject target, JsonObject source, string origin, bool open = false, string prefix = "")
+    /// <param name="origin">Where the value of a setting (its dotted name) comes from, for refusals.</param>
+    private static void Merge(JsonObject target, JsonObject source, Func<string, string> origin, bool open = false, string prefix = "")
     {
         foreach (var (name, value) in source)
         {
@@ -180,7 +341,7 @@ public static class RunSettingsLoader
             if (!open && !target.ContainsKey(key))
             {
                 throw new InvalidSettingException(setting, value?.ToJsonString(),
-                    $"a known setting (from {origin}); known here: {string.Join(", ", target.Select(p => p.Key))}");
+                    $"a known setting (from {origin(setting)}); known here: {string.Join(", ", target.Select(p => p.Key))}");
             }
 
             var existing = target[key];
@@ -203,7 +364,7 @@ public static class RunSettingsLoader
             };
             if (wanted is not null)
             {
-                throw new InvalidSettingException(setting, value?.ToJsonString(), $"{wanted} (from {origin})");
+                throw new InvalidSettingException(setting, value?.ToJsonString(), $"{wanted} (from {origin(setting)})");
             }
 
             target[key] = value?.DeepClone();
@@ -214,20 +375,9 @@ public static class RunSettingsLoader
     /// key (<c>GRID_RUN__KL__BETA_MAX</c> is <c>kl.beta_max</c>); names are case-insensitive, values read as <c>--set</c>'s.</summary>
     public const string EnvironmentPrefix = "GRID_RUN__";
 
-    /// <summary>The <see cref="EnvironmentPrefix"/> variables as <c>key=value</c> assignments, in name order (so a
-    /// run does not depend on the order the platform lists them in).</summary>
-    public static IReadOnlyList<(string Variable, string Assignment)> EnvironmentOverrides(
-        IEnumerable<KeyValuePair<string, string?>> environment) =>
-        [.. environment
-            .Where(v => v.Key.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase) && v.Value is not null)
-            .OrderBy(v => v.Key, StringComparer.OrdinalIgnoreCase)
-            .Select(v => (v.Key, $"{v.Key[EnvironmentPrefix.Length..].Replace("__", ".", StringComparison.Ordinal).ToLowerInvariant()}={v.Value}"))];
-
-    private static IEnumerable<KeyValuePair<string, string?>> ProcessEnvironment() =>
-        Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
-            .Select(e => new KeyValuePair<string, string?>((string)e.Key, e.Value as string));
-
-    private static void ApplyOverride(JsonObject root, string assignment, string origin)
+    /// <summary>A <c>key=value</c> override as a path and a JSON value; refused when it is no assignment or its value
+    /// looks like JSON but is not.</summary>
+    internal static RunSettingsAssignment ParseAssignment(string assignment)
     {
         int eq = assignment.IndexOf('=');
         if (eq <= 0)
@@ -236,30 +386,36 @@ public static class RunSettingsLoader
         }
 
         var path = assignment[..eq].Trim().Split('.');
-        var text = assignment[(eq + 1)..].Trim();
-        JsonObject parent = root;
-        for (int i = 0; i < path.Length - 1; i++)
-        {
-            parent = parent[path[i]] as JsonObject
-                ?? throw new InvalidSettingException(string.Join('.', path[..(i + 1)]), text, "a known group of settings");
-        }
+        return new(path, ParseValue(string.Join('.', path), assignment[(eq + 1)..].Trim()));
+    }
 
-        JsonNode? value;
+    private static JsonNode? ParseValue(string setting, string text)
+    {
         try
         {
-            value = JsonNode.Parse(text, documentOptions: DocumentOptions);
+            return JsonNode.Parse(text, documentOptions: DocumentOptions);
         }
         catch (JsonException e) when (text.StartsWith('{') || text.StartsWith('['))
         {
-            throw new InvalidSettingException(string.Join('.', path), text,
+            throw new InvalidSettingException(setting, text,
                 $"valid JSON when it starts with {text[0]} ({e.Message}); give each key once");
         }
         catch (JsonException)
         {
-            value = JsonValue.Create(text); // bare words are strings: task=geometry
+            return JsonValue.Create(text); // bare words are strings: task=geometry
+        }
+    }
+
+    private static void Apply(JsonObject root, string[] path, JsonNode? value, string origin)
+    {
+        JsonObject parent = root;
+        for (int i = 0; i < path.Length - 1; i++)
+        {
+            parent = parent[path[i]] as JsonObject
+                ?? throw new InvalidSettingException(string.Join('.', path[..(i + 1)]), Shown(value), "a known group of settings");
         }
 
-        Merge(parent, new JsonObject { [path[^1]] = value }, origin, path.Length > 1 && s_maps.Contains(path[^2]),
+        Merge(parent, new JsonObject { [path[^1]] = value?.DeepClone() }, _ => origin, path.Length > 1 && s_maps.Contains(path[^2]),
             string.Concat(path[..^1].Select(part => part + ".")));
     }
 
@@ -277,7 +433,11 @@ public static class RunSettingsLoader
     }
 
     /// <summary>The merged value of a dotted setting name, as JSON text, for the refusal; null when not found.</summary>
-    private static string? ValueAt(JsonObject root, string name) => NodeAt(root, name)?.ToJsonString();
+    private static string? ValueAt(JsonObject root, string name) => Shown(NodeAt(root, name));
+
+    /// <summary>A value as a refusal shows it: a string as itself (the message quotes it), anything else as JSON.</summary>
+    private static string? Shown(JsonNode? value) =>
+        value is JsonValue text && text.GetValueKind() == JsonValueKind.String ? text.GetValue<string>() : value?.ToJsonString();
 
     private static JsonNode? NodeAt(JsonObject root, string name)
     {

@@ -38,11 +38,12 @@ public sealed class GroupAdvantagesTests
     [Fact]
     public void A_group_size_below_two_is_refused_naming_group_size()
     {
-        var error = Assert.Throws<InvalidSettingException>(
+        // A plain guard: a run's group_size is refused, with the user's message, where the settings are loaded.
+        var error = Assert.Throws<ArgumentOutOfRangeException>(
             () => GroupAdvantages.Compute([1.0, 2.0], groupSize: 1, AdvantageScale.Group));
 
-        Assert.Equal("group_size", error.Setting);
-        Assert.StartsWith("Invalid setting group_size = 1: must be >= 2", error.Message);
+        Assert.Equal("groupSize", error.ParamName);
+        Assert.Equal(1, error.ActualValue);
     }
 
     [Fact]

@@ -42,23 +42,8 @@ public sealed class InvalidSettingTests
             "kl.horizon", "0", ">= 1"),
         ["unknown kl.kind"] = (() => SettingNames<KlKind>.Parse("kl.kind", "linear"),
             "kl.kind", "\"linear\"", "one of \"fixed\", \"dynamic\", \"adaptive\""),
-        ["schedule with beta_min above beta_max"] = (() => DynamicKlSchedule.Beta(0, 100, 0.3, 0.2, 0.1),
-            "beta_min", "0.2", "<= beta_max (0.1)"),
-        ["schedule with total_steps 0"] = (() => DynamicKlSchedule.Beta(0, 0, 0.3, 0.04, 0.1),
-            "total_steps", "0", ">= 1"),
-        ["negative eps_low"] = (() => new GrpoLossSettings { EpsLow = -0.1 }.Validate(),
-            "eps_low", "-0.1", "in [0, 1)"),
-        ["eps_low of 1"] = (() => new GrpoLossSettings { EpsLow = 1 }.Validate(),
-            "eps_low", "1", "in [0, 1)"),
-        ["negative eps_high"] = (() => new GrpoLossSettings { EpsHigh = -0.28 }.Validate(),
-            "eps_high", "-0.28", "a finite number >= 0"),
         ["unknown loss_type"] = (() => SettingNames<LossType>.Parse("loss_type", "ppo"),
             "loss_type", "\"ppo\"", "one of \"grpo\", \"bnpo\", \"dr_grpo\""),
-        ["dr_grpo without max_completion_length"] =
-            (() => new GrpoLossSettings { LossType = LossType.DrGrpo }.Validate(),
-            "max_completion_length", "0", ">= 1 when loss_type = \"dr_grpo\""),
-        ["group_size of 1"] = (() => new AdvantageSettings { GroupSize = 1 }.Validate(),
-            "group_size", "1", ">= 2"),
         ["unknown advantage_scale"] = (() => SettingNames<AdvantageScale>.Parse("advantage_scale", "std"),
             "advantage_scale", "\"std\"", "one of \"group\", \"batch\", \"none\""),
     };
@@ -77,6 +62,35 @@ public sealed class InvalidSettingTests
         Assert.StartsWith($"Invalid setting {setting} = {value}: must be ", error.Message);
         Assert.Contains(allowed, error.Allowed);
         Assert.Contains(allowed, error.Message);
+    }
+
+    /// <summary>Built directly with a value the run's validator refuses (where the user's message comes from, once):
+    /// a plain guard naming the argument, for the programmer.</summary>
+    private static readonly Dictionary<string, (Action Act, string Parameter)> s_guards = new()
+    {
+        ["schedule with beta_min above beta_max"] = (() => DynamicKlSchedule.Beta(0, 100, 0.3, 0.2, 0.1), "betaMin"),
+        ["schedule with total_steps 0"] = (() => DynamicKlSchedule.Beta(0, 0, 0.3, 0.04, 0.1), "totalSteps"),
+        ["fixed controller with a negative beta"] = (() => _ = new FixedKlController(-0.01), "beta"),
+        ["adaptive controller with target_kl 0"] = (() => _ = new AdaptiveKlController(0.1, 0, 10000), "targetKl"),
+        ["negative eps_low"] = (() => new GrpoLossSettings { EpsLow = -0.1 }.Validate(), "EpsLow"),
+        ["eps_low of 1"] = (() => new GrpoLossSettings { EpsLow = 1 }.Validate(), "EpsLow"),
+        ["negative eps_high"] = (() => new GrpoLossSettings { EpsHigh = -0.28 }.Validate(), "EpsHigh"),
+        ["dr_grpo without max_completion_length"] = (() => new GrpoLossSettings { LossType = LossType.DrGrpo }.Validate(),
+            "MaxCompletionLength"),
+        ["group_size of 1"] = (() => new AdvantageSettings { GroupSize = 1 }.Validate(), "groupSize"),
+    };
+
+    public static TheoryData<string> Guards => new(s_guards.Keys);
+
+    [Theory]
+    [MemberData(nameof(Guards))]
+    public void Is_refused_by_a_plain_guard_when_built_directly(string name)
+    {
+        var (act, parameter) = s_guards[name];
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(act);
+
+        Assert.Equal(parameter, error.ParamName);
     }
 
     [Fact]
