@@ -1,6 +1,8 @@
+using Grid.Grains.PromptGroups;
 using Grid.Grains.Rollouts;
 using Grid.Grains.Telemetry;
 using Grid.Grains.Torch;
+using Grid.Hosting.Placement;
 using Grid.Hosting.Weights;
 using Grid.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,8 +16,9 @@ public static class GridGrainsSiloBuilderExtensions
     /// <summary>
     /// Registers the silo's policy strategy (<see cref="ISiloPolicy"/>, from <see cref="RolloutEngineOptions.Policy"/>),
     /// its one CPU torch thread (<see cref="TorchWorker"/> <c>grid-torch</c>, shared by the rollout engine and a CPU
-    /// learner) and the rollout engine living on it; the grains themselves are found by Orleans in this assembly. Needs
-    /// the weight store that <c>AddGridStorage</c> registers.
+    /// learner) and the rollout engine living on it; the grains themselves are found by Orleans in this assembly. Prompt
+    /// groups are kept off learner-only silos (<see cref="RolloutPlacement"/>, silo role). Needs the weight store that
+    /// <c>AddGridStorage</c> registers, and the placement filters of <c>AddGridPlacement</c>.
     /// </summary>
     public static ISiloBuilder AddGridGrains(this ISiloBuilder silo, RolloutEngineOptions? rollouts = null)
     {
@@ -28,6 +31,6 @@ public static class GridGrainsSiloBuilderExtensions
             services.GetRequiredService<ILogger<RolloutEngine>>(), services.GetRequiredService<TorchWorker>(),
             services.GetRequiredService<ISiloPolicy>(), services.GetService<GridMetrics>()));
         silo.Services.AddHostedService<SiloCapacityReporter>();
-        return silo;
+        return silo.AddRolloutPlacement(typeof(PromptGroupGrain));
     }
 }

@@ -29,7 +29,7 @@ public static class GridSiloBuilderExtensions
             .AddGridClustering(options)
             .AddGridKubernetesHosting(options) // in a Kubernetes pod only (GridKubernetesHosting.cs)
             .AddGridMembership(options)
-            .AddGridPlacement(options.GpuDevices, options.AllowCpuLearner)
+            .AddGridPlacement(options.GpuDevices, options.AllowCpuLearner, options.Role)
             .AddGridStorage(options)
             .AddGridTls(options.Tls);
     }
@@ -78,10 +78,12 @@ public static class GridSiloBuilderExtensions
     }
 
     /// <summary>
-    /// Publishes this silo's learner capacity as silo metadata (<see cref="GridSiloMetadata"/>) and registers the
-    /// filter behind <see cref="LearnerPlacementAttribute"/>. Every silo needs this, GPU or not.
+    /// Publishes this silo's learner capacity and role as silo metadata (<see cref="GridSiloMetadata"/>) and registers
+    /// the filters behind <see cref="LearnerPlacementAttribute"/> and <see cref="RolloutPlacementAttribute"/>. Every silo
+    /// needs this, GPU or not.
     /// </summary>
-    public static ISiloBuilder AddGridPlacement(this ISiloBuilder silo, int gpuDevices, bool allowCpuLearner)
+    public static ISiloBuilder AddGridPlacement(this ISiloBuilder silo, int gpuDevices, bool allowCpuLearner,
+        GridSiloRole role = GridSiloRole.Both)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(gpuDevices);
         var metadata = new Dictionary<string, string>();
@@ -95,9 +97,12 @@ public static class GridSiloBuilderExtensions
             metadata[GridSiloMetadata.CpuLearner] = "true";
         }
 
+        metadata[GridSiloMetadata.Role] = GridSiloRoles.Name(role);
         silo.UseSiloMetadata(metadata);
         silo.Services.AddSingleton(new SiloCompute(gpuDevices));
         silo.Services.AddPlacementFilter<LearnerPlacementFilterStrategy, LearnerPlacementFilterDirector>(
+            ServiceLifetime.Transient);
+        silo.Services.AddPlacementFilter<RolloutPlacementFilterStrategy, RolloutPlacementFilterDirector>(
             ServiceLifetime.Transient);
         return silo;
     }

@@ -64,13 +64,14 @@ public sealed class PlacementCluster : IAsyncDisposable
             {
                 GpuDevices = role.GpuDevices,
                 AllowCpuLearner = role.AllowCpuLearner,
+                Role = role.Role,
                 WeightFolder = weights,
                 InProcessStore = storage is null ? memory : null,
             };
             options = (storage?.Options(options) ?? options).Validate();
             siloBuilder
                 .AddGridMembership(options)
-                .AddGridPlacement(options.GpuDevices, options.AllowCpuLearner)
+                .AddGridPlacement(options.GpuDevices, options.AllowCpuLearner, options.Role)
                 .AddGridStorage(options);
             configureSilo?.Invoke(siloBuilder);
         });
@@ -149,7 +150,8 @@ public sealed class PlacementCluster : IAsyncDisposable
             {
                 var role = Roles[int.Parse(silo.Name.Split('_')[1])];
                 var metadata = cache.GetSiloMetadata(silo.SiloAddress).Metadata;
-                if ((role.GpuDevices > 0 && !metadata.ContainsKey(GridSiloMetadata.Gpu))
+                if (!metadata.ContainsKey(GridSiloMetadata.Role)
+                    || (role.GpuDevices > 0 && !metadata.ContainsKey(GridSiloMetadata.Gpu))
                     || (role.AllowCpuLearner && !metadata.ContainsKey(GridSiloMetadata.CpuLearner)))
                 {
                     return false;

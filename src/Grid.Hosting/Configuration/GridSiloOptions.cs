@@ -23,6 +23,9 @@ public sealed partial record GridSiloOptions
     /// <summary>This silo accepts learners of runs that allow CPU training (metadata <c>grid.cpu-learner</c>).</summary>
     public bool AllowCpuLearner { get; init; }
 
+    /// <summary>What this silo does: rollout, learner or both (default). Published as silo metadata <c>grid.role</c>.</summary>
+    public GridSiloRole Role { get; init; } = GridSiloRole.Both;
+
     /// <summary>Port for silo-to-silo traffic.</summary>
     public int SiloPort { get; init; } = 11111;
 
@@ -104,6 +107,7 @@ public sealed partial record GridSiloOptions
             problems.Add($"GpuDevices is {GpuDevices}; use 0 (no GPU) to 64.");
         }
 
+        SiloRoleRules.Check(problems, Role, GpuDevices, AllowCpuLearner);
         CheckPort(problems, nameof(SiloPort), SiloPort, allowZero: false);
         CheckPort(problems, nameof(GatewayPort), GatewayPort, allowZero: true);
         if (SiloPort == GatewayPort)
@@ -180,7 +184,7 @@ public sealed partial record GridSiloOptions
     {
         var text = new StringBuilder("GridSiloOptions { ");
         text.Append($"Cluster = {Cluster}, Storage = {Storage}, GpuDevices = {GpuDevices}, ");
-        text.Append($"AllowCpuLearner = {AllowCpuLearner}, SiloPort = {SiloPort}, GatewayPort = {GatewayPort}, ");
+        text.Append($"AllowCpuLearner = {AllowCpuLearner}, Role = {GridSiloRoles.Name(Role)}, SiloPort = {SiloPort}, GatewayPort = {GatewayPort}, ");
         text.Append($"PrimarySiloPort = {PrimarySiloPort?.ToString() ?? "none"}, ");
         text.Append($"AdvertisedAddress = {AdvertisedAddress ?? "default"}, ");
         text.Append($"ClusterId = {ClusterId}, ServiceId = {ServiceId}, ");

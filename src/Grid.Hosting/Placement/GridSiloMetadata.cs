@@ -12,4 +12,10 @@ public static class GridSiloMetadata
 
     /// <summary>"true" when the silo accepts learners of runs that allow CPU training; absent otherwise.</summary>
     public const string CpuLearner = "grid.cpu-learner";
+
+    /// <summary>
+    /// What the silo does: "rollout", "learner" or "both" (<see cref="Configuration.GridSiloOptions.Role"/>,
+    /// <c>grid silo --role</c>); absent on silos older than roles, which count as "both".
+    /// </summary>
+    public const string Role = "grid.role";
 }

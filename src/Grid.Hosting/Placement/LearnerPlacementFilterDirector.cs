@@ -1,4 +1,5 @@
 using System.Globalization;
+using Grid.Hosting.Configuration;
 using Microsoft.Extensions.Options;
 using Orleans.Placement;
 using Orleans.Runtime;
@@ -8,10 +9,10 @@ using Orleans.Runtime.Placement;
 namespace Grid.Hosting.Placement;
 
 /// <summary>
-/// Keeps the silos that may host a learner: GPU silos, and CPU-learner silos when the key says the run allows it.
-/// An empty result fails placement right here with an explanation, instead of Orleans' generic error. This silo's own
-/// metadata is read from its options (what UseSiloMetadata configured): the metadata cache learns it only when its
-/// first membership update has been processed, and a learner placed in the silo's first moments (the embedded
+/// Keeps the silos that may host a learner: GPU silos, and CPU-learner silos when the key says the run allows it, never
+/// a rollout-only silo (<see cref="GridSiloRole.Rollout"/>), whatever compute it declares. An empty result fails
+/// placement right here with an explanation, instead of Orleans' generic error. This silo's own metadata is read from
+/// its options (<see cref="SiloMetadataLookup"/>): a learner placed in the silo's first moments (the embedded
 /// <c>grid train</c> places one at once) used to fail, be retried, and log a warning with a stack trace.
 /// </summary>
 public sealed class LearnerPlacementFilterDirector(
@@ -35,7 +36,8 @@ public sealed class LearnerPlacementFilterDirector(
 
     /// <summary>True when a silo with this metadata may host a learner (of a run that allows CPU or not).</summary>
     public static bool IsEligible(IReadOnlyDictionary<string, string> metadata, bool allowsCpu) =>
-        DeclaresGpu(metadata) || (allowsCpu && DeclaresCpuLearner(metadata));
+        GridSiloRoles.TakesLearners(GridSiloRoles.Of(metadata))
+        && (DeclaresGpu(metadata) || (allowsCpu && DeclaresCpuLearner(metadata)));
 
     private static bool DeclaresGpu(IReadOnlyDictionary<string, string> metadata) =>
         metadata.TryGetValue(GridSiloMetadata.Gpu, out var devices)
@@ -47,13 +49,13 @@ public sealed class LearnerPlacementFilterDirector(
         && string.Equals(allowed, "true", StringComparison.OrdinalIgnoreCase);
 
     private IReadOnlyDictionary<string, string> MetadataOf(SiloAddress silo) =>
-        silo.Equals(localSilo.SiloAddress) ? localMetadata.Value.Metadata : siloMetadataCache.GetSiloMetadata(silo).Metadata;
+        SiloMetadataLookup.Of(silo, siloMetadataCache, localSilo, localMetadata);
 
     private string Explain(GrainId grain, bool allowsCpu, List<SiloAddress> candidates)
     {
         string silos = candidates.Count == 0
             ? "none"
-            : string.Join(", ", candidates.Select(silo => $"{silo} [{Describe(MetadataOf(silo))}]"));
+            : string.Join(", ", candidates.Select(silo => $"{silo} [{SiloMetadataLookup.Describe(MetadataOf(silo))}]"));
         string need = allowsCpu
             ? $"metadata '{GridSiloMetadata.Gpu}' (GPU device count > 0) or '{GridSiloMetadata.CpuLearner}=true'"
             : $"metadata '{GridSiloMetadata.Gpu}' (GPU device count > 0)";
@@ -63,13 +65,8 @@ public sealed class LearnerPlacementFilterDirector(
             : "Start a GPU silo (grid silo --gpu N, i.e. GridSiloOptions.GpuDevices > 0), or let this run train on "
               + $"a CPU learner silo by keying the learner with LearnerKey.Create(runId, allowCpu: true) "
               + $"(suffix '{LearnerKey.CpuOkSuffix}').";
-        return $"No silo can host learner {grain}: it needs a silo with {need}, and no active silo declares it. "
-            + $"Active silos: {silos}. {fix}";
-    }
-
-    private static string Describe(IReadOnlyDictionary<string, string> metadata)
-    {
-        var grid = metadata.Where(pair => pair.Key.StartsWith("grid.", StringComparison.Ordinal)).ToList();
-        return grid.Count == 0 ? "no grid metadata" : string.Join(", ", grid.Select(p => $"{p.Key}={p.Value}"));
+        return $"No silo can host learner {grain}: it needs a silo with {need} whose role is not rollout-only "
+            + $"('{GridSiloMetadata.Role}=rollout' never hosts a learner), and no active silo is one. "
+            + $"Active silos: {silos}. {fix} The silo's role must be learner or both (--role, Grid:Role).";
     }
 }

@@ -9,7 +9,7 @@ namespace Grid.Learning.Objective;
 public sealed class GrpoLossResult : IDisposable
 {
     internal GrpoLossResult(Tensor loss, Tensor perTokenLoss, double clipFraction, double clipFractionLow,
-        double clipFractionHigh, double meanKl)
+        double clipFractionHigh, double meanKl, ImportanceWeightStatistics importanceWeights)
     {
         Loss = loss;
         PerTokenLoss = perTokenLoss;
@@ -17,12 +17,13 @@ public sealed class GrpoLossResult : IDisposable
         ClipFractionLow = clipFractionLow;
         ClipFractionHigh = clipFractionHigh;
         MeanKl = meanKl;
+        ImportanceWeights = importanceWeights;
     }
 
     /// <summary>The aggregated loss, a scalar differentiable with respect to the policy log-probs.</summary>
     public Tensor Loss { get; }
 
-    /// <summary>l_{i,t} = surrogate + beta * kl, [B, T], before masking.</summary>
+    /// <summary>l_{i,t} = w * surrogate + beta * kl, [B, T], before masking (w = 1 without behaviour log-probs).</summary>
     public Tensor PerTokenLoss { get; }
 
     /// <summary>Fraction of generated tokens where clipping removed the gradient (low or high).</summary>
@@ -36,6 +37,12 @@ public sealed class GrpoLossResult : IDisposable
 
     /// <summary>Mean k3 estimate of KL(pi_theta || pi_ref) over generated tokens.</summary>
     public double MeanKl { get; }
+
+    /// <summary>
+    /// The decoupled objective's weights pi_prox / pi_behav over generated tokens (docs/algorithm.md section 9);
+    /// <see cref="ImportanceWeightStatistics.Synchronous"/> when no behaviour log-probs were given.
+    /// </summary>
+    public ImportanceWeightStatistics ImportanceWeights { get; }
 
     public void Dispose()
     {

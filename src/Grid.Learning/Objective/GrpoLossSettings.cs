@@ -18,9 +18,21 @@ public sealed record GrpoLossSettings
     public int MaxCompletionLength { get; init; }
 
     /// <summary>
+    /// Config <c>max_importance_weight</c>: the cap C on the decoupled objective's importance weight pi_prox / pi_behav
+    /// (docs/algorithm.md section 9); null, the default, caps nothing. Must be above 1, as AReaL requires of its
+    /// <c>behav_imp_weight_cap</c> (AReaL's examples use 5), so a token sampled by the policy being updated (weight 1)
+    /// is never capped. Used only when behaviour log-probs are given (<see cref="GrpoLoss.ComputeDecoupled"/>).
+    /// </summary>
+    public double? MaxImportanceWeight { get; init; }
+
+    /// <summary>Config <c>importance_weight_cap</c>: what a weight above <see cref="MaxImportanceWeight"/> does.</summary>
+    public ImportanceWeightCap ImportanceWeightCap { get; init; } = ImportanceWeightCap.Drop;
+
+    /// <summary>
     /// Returns this, or throws <see cref="ArgumentOutOfRangeException"/>: a guard against a programmer's error only.
     /// The run settings these come from were refused, if wrong, where they were loaded (Grid.Training's
-    /// RunSettingsValidator), with the message a user reads; this does not say it a second time.
+    /// RunSettingsValidator), with the message a user reads; this does not say it a second time. The importance-weight
+    /// cap is not a run setting yet (the asynchronous scheduler that reads it is to come), so it is refused here, by name.
     /// </summary>
     public GrpoLossSettings Validate()
     {
@@ -43,6 +55,19 @@ public sealed record GrpoLossSettings
         {
             throw new ArgumentOutOfRangeException(nameof(MaxCompletionLength), MaxCompletionLength,
                 "max_completion_length must be >= 0, and >= 1 for dr_grpo (it divides the summed loss).");
+        }
+
+        if (MaxImportanceWeight is { } cap && !(cap > 1 && double.IsFinite(cap)))
+        {
+            throw new InvalidSettingException("max_importance_weight", cap,
+                "a finite number > 1, or unset for no cap (a weight of 1, the synchronous case, must never be capped; "
+                + "AReaL uses 5)");
+        }
+
+        if (!Enum.IsDefined(ImportanceWeightCap))
+        {
+            throw new InvalidSettingException("importance_weight_cap", (int)ImportanceWeightCap,
+                InvalidSettingException.OneOf(SettingNames<ImportanceWeightCap>.All));
         }
 
         return this;

@@ -57,6 +57,12 @@ internal static class ClusterConfiguration
     public static GridSiloOptions BindSilo(IConfiguration configuration)
     {
         var section = configuration.GetSection(Section);
+        // The binder would take "1" for a role and refuse "trainer" without saying what is allowed.
+        if (section[nameof(GridSiloOptions.Role)] is { } role)
+        {
+            GridSiloRoles.Parse(role, $"{Section}:{nameof(GridSiloOptions.Role)} (--role)");
+        }
+
         try
         {
             return section.Get<GridSiloOptions>() ?? new GridSiloOptions();

@@ -22,6 +22,10 @@ internal static class SiloCommand
         {
             Description = "Host learners of runs that allow CPU training. Key Grid:AllowCpuLearner.",
         };
+        var role = new Option<string?>("--role")
+        {
+            Description = "What this silo does: rollout (prompt groups only), learner (learners only) or both (default). Key Grid:Role.",
+        };
         var siloPort = new Option<int?>("--silo-port") { Description = "Silo-to-silo port (default 11111). Key Grid:SiloPort." };
         var gatewayPort = new Option<int?>("--gateway-port") { Description = "Client port (default 30000; 0 = no gateway). Key Grid:GatewayPort." };
         var primaryPort = new Option<int?>("--primary-port")
@@ -32,7 +36,7 @@ internal static class SiloCommand
         var metrics = new MetricsOptions();
         var command = new Command("silo", "Join a Grid cluster as a silo and serve grains until Ctrl+C / SIGTERM.");
         cluster.AddTo(command);
-        foreach (var option in new Option[] { gpu, cpuLearner, siloPort, gatewayPort, primaryPort, address })
+        foreach (var option in new Option[] { gpu, cpuLearner, role, siloPort, gatewayPort, primaryPort, address })
         {
             command.Options.Add(option);
         }
@@ -45,6 +49,7 @@ internal static class SiloCommand
             {
                 [nameof(GridSiloOptions.GpuDevices)] = parse.GetValue(gpu)?.ToString(),
                 [nameof(GridSiloOptions.AllowCpuLearner)] = parse.GetValue(cpuLearner) ? "true" : null,
+                [nameof(GridSiloOptions.Role)] = parse.GetValue(role) is { } r ? GridSiloRoles.Parse(r, "--role").ToString() : null,
                 [nameof(GridSiloOptions.SiloPort)] = parse.GetValue(siloPort)?.ToString(),
                 [nameof(GridSiloOptions.GatewayPort)] = parse.GetValue(gatewayPort)?.ToString(),
                 [nameof(GridSiloOptions.PrimarySiloPort)] = parse.GetValue(primaryPort)?.ToString(),

@@ -52,6 +52,44 @@ public sealed class SiloConfigurationTests : IAsyncDisposable
         Assert.Contains("ClusterId is 'bad id'", output);
     }
 
+    [Theory]
+    [InlineData("--role", "gpu", "--role is 'gpu'; use rollout, learner or both")]
+    [InlineData("--role", "learner", "Role is learner but the silo declares no GPU (GpuDevices, --gpu N)")]
+    public async Task A_bad_role_is_refused_naming_the_value_and_what_is_allowed(string flag, string value, string expected)
+    {
+        var silo = Start([], "silo", flag, value, "--metrics-port", "0");
+
+        Assert.Equal(2, await silo.WaitForExitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken));
+        string output = Flat(silo.Output);
+        Assert.Contains(expected, output);
+        Assert.DoesNotContain("grid silo ready", output);
+    }
+
+    [Fact]
+    public async Task A_role_from_a_settings_file_is_checked_like_the_flag()
+    {
+        string file = Path.Combine(_workFolder, "role.json");
+        await File.WriteAllTextAsync(file, """{ "Grid": { "Role": "trainer" } }""", TestContext.Current.CancellationToken);
+        var silo = Start([], "silo", "--settings", file, "--metrics-port", "0");
+
+        Assert.Equal(2, await silo.WaitForExitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken));
+        Assert.Contains("Grid:Role (--role) is 'trainer'; use rollout, learner or both", Flat(silo.Output));
+    }
+
+    [Fact]
+    public async Task A_role_spelled_in_lower_case_in_a_settings_file_starts_a_silo_of_that_role()
+    {
+        string file = Path.Combine(_workFolder, "rollout.json");
+        await File.WriteAllTextAsync(file, """{ "Grid": { "Role": "rollout" } }""", TestContext.Current.CancellationToken);
+        var silo = Start([], "silo", "--settings", file, "--cluster-id", "role-" + Guid.NewGuid().ToString("N")[..8],
+            "--silo-port", GridProcess.FreeLoopbackPort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--gateway-port", GridProcess.FreeLoopbackPort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--metrics-port", "0");
+
+        await silo.WaitForOutputAsync("grid silo ready", TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        Assert.Contains("Role = rollout", Flat(silo.Output));
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var process in _processes)
