@@ -13,6 +13,12 @@ public sealed class ComposeTests
     private const string Folder = "infra/compose";
     private static readonly Dictionary<string, object?> Compose = Load(Path.Combine(Folder, "compose.yaml"));
 
+    /// <summary>The one-shot service that fills <see cref="CertsFolder"/> before any silo starts.</summary>
+    private const string CertsService = "certs";
+
+    /// <summary>The git-ignored host folder of the TLS material, relative to the compose file.</summary>
+    private const string CertsFolder = "./certs";
+
     private static Dictionary<string, Dictionary<string, object?>> Services => Map(Compose["services"]).ToDictionary(
         s => s.Key, s => Map(s.Value));
 
@@ -51,6 +57,49 @@ public sealed class ComposeTests
             Assert.Contains($"AccountKey={AzuriteAccountKey};", (string)environment["GRID_AZURE_STORAGE"]!);
             Assert.Equal("service_healthy", Map(Map(silo["depends_on"])["azurite"])["condition"]);
         }
+    }
+
+    [Fact]
+    public void Every_silo_runs_mutual_tls_from_the_read_only_certs_folder_made_before_it_starts()
+    {
+        Assert.Equal(3, Silos.Count);
+        foreach (var (name, silo) in Silos)
+        {
+            AssertTls(name, silo, "silo.pem", "silo.key");
+            Assert.Equal("service_completed_successfully", Map(Map(silo["depends_on"])[CertsService])["condition"]);
+        }
+    }
+
+    [Fact]
+    public void Submit_presents_the_client_certificate_of_the_same_ca()
+    {
+        var submit = Services["submit"];
+        AssertTls("submit", submit, "client.pem", "client.key");
+        Assert.Equal(Map(Silos.First().Value["environment"])["GRID__TLS__CERTIFICATEAUTHORITY"],
+            Map(submit["environment"])["GRID__TLS__CERTIFICATEAUTHORITY"]);
+        Assert.Equal("service_completed_successfully", Map(Map(submit["depends_on"])[CertsService])["condition"]);
+    }
+
+    [Fact]
+    public void The_certs_service_creates_dev_certificates_only_when_missing_into_the_git_ignored_folder()
+    {
+        var certs = Services[CertsService];
+        Assert.Equal("no", certs["restart"]);
+        Assert.False(certs.ContainsKey("profiles"), "the certs service must run on a plain `up`");
+        var mounts = Mounts(certs);
+        string target = Assert.Single(mounts, m => m.Value == CertsFolder).Key;
+        string script = string.Join('\n', List(certs["command"]));
+        Assert.Contains($"tls create-dev-certs --out {target}", script);
+        foreach (string file in new[] { "ca.pem", "silo.pem", "silo.key", "client.pem", "client.key" })
+        {
+            Assert.Contains(file, script); // checked for before creating: an existing set is kept
+        }
+
+        // The folder is in the repository (its README) but everything else in it is ignored: the private keys never are.
+        Assert.True(File.Exists(RepoFiles.PathOf("infra/compose/certs/README.md")));
+        Assert.True(RepoFiles.IsIgnored("infra/compose/certs/silo.key"), "infra/compose/certs/ is not git-ignored");
+        Assert.True(RepoFiles.IsIgnored("infra/compose/certs/ca.key"), "infra/compose/certs/ is not git-ignored");
+        Assert.False(RepoFiles.IsIgnored("infra/compose/certs/README.md"));
     }
 
     [Fact]
@@ -126,6 +175,33 @@ public sealed class ComposeTests
         {
             folder.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The three TLS settings of <paramref name="service"/> name files of the read-only mount of ./certs (never the
+    /// material itself), and no password is given on the compose file.
+    /// </summary>
+    private static void AssertTls(string name, Dictionary<string, object?> service, string certificate, string key)
+    {
+        var environment = Map(service["environment"]);
+        string folder = Assert.Single(List(service["volumes"]), v => v.StartsWith(CertsFolder + ":", StringComparison.Ordinal));
+        var parts = folder.Split(':');
+        Assert.True(parts.Length == 3 && parts[2] == "ro", $"{name}: {folder} is not read-only");
+        string target = parts[1].TrimEnd('/');
+        var expected = new Dictionary<string, string>
+        {
+            ["GRID__TLS__CERTIFICATE"] = certificate,
+            ["GRID__TLS__KEY"] = key,
+            ["GRID__TLS__CERTIFICATEAUTHORITY"] = "ca.pem",
+        };
+        foreach (var (setting, file) in expected)
+        {
+            Assert.True(environment.TryGetValue(setting, out var value), $"{name}: no {setting}");
+            Assert.Equal($"{target}/{file}", value);
+        }
+
+        Assert.DoesNotContain("GRID__TLS__PASSWORD", environment.Keys);
+        Assert.DoesNotContain(Command(service), a => a.StartsWith("--tls", StringComparison.Ordinal));
     }
 
     /// <summary>Azurite's published development key, as the tests' own Azurite uses it.</summary>

@@ -19,6 +19,9 @@ public sealed partial class KubernetesManifestTests
 
     private static List<object> Objects => Rendered.Value;
 
+    /// <summary>The Secret of the silo certificate (tls.crt), its key (tls.key) and the cluster's CA (ca.crt).</summary>
+    private const string TlsSecret = "grid-tls";
+
     private static V1Deployment Rollout => Deployment("grid-rollout-silo");
 
     private static V1Deployment Learner => Deployment("grid-learner-silo");
@@ -34,7 +37,7 @@ public sealed partial class KubernetesManifestTests
             "Deployment/grid-rollout-silo", "HorizontalPodAutoscaler/grid-rollout-silo", "Namespace/grid",
             "PodDisruptionBudget/grid-rollout-silo", "Role/grid-silo-pods", "RoleBinding/grid-silo-pods", "Secret/grid-storage",
             "Service/grid-gateway", "Service/grid-metrics", "ServiceAccount/grid-silo",
-        }, kinds);
+        }, kinds); // no Secret/grid-tls: the operator creates it (The_tls_material_comes_only_from_the_grid_tls_secret_volume)
         Assert.All(Objects.Cast<IKubernetesObject<V1ObjectMeta>>().Where(o => o.Kind != "Namespace"),
             o => Assert.Equal("grid", o.Metadata.NamespaceProperty));
     }
@@ -110,6 +113,59 @@ public sealed partial class KubernetesManifestTests
         foreach (var map in Of<V1ConfigMap>())
         {
             Assert.DoesNotContain(map.Data, d => LooksLikeConnectionString(d.Value) || d.Key.Contains("AZURE", StringComparison.Ordinal));
+        }
+    }
+
+    [Fact]
+    public void The_tls_material_comes_only_from_the_grid_tls_secret_volume()
+    {
+        // The Secret is created by the operator (kubectl or cert-manager), never rendered from the repository.
+        Assert.DoesNotContain(Of<V1Secret>(), s => s.Metadata.Name == TlsSecret);
+        var files = new Dictionary<string, string>
+        {
+            ["GRID__TLS__CERTIFICATE"] = "tls.crt",
+            ["GRID__TLS__KEY"] = "tls.key",
+            ["GRID__TLS__CERTIFICATEAUTHORITY"] = "ca.crt",
+        };
+
+        foreach (var deployment in Of<V1Deployment>())
+        {
+            string name = deployment.Metadata.Name;
+            var pod = deployment.Spec.Template.Spec;
+            var container = Assert.Single(pod.Containers);
+            var volume = Assert.Single(pod.Volumes ?? [], v => v.Secret?.SecretName == TlsSecret);
+            Assert.True(volume.ConfigMap is null && volume.Projected is null && volume.HostPath is null, $"{name}: {volume.Name} is not only a Secret");
+            Assert.Null(volume.Secret.Items); // every key, under its own name
+            Assert.NotEqual(true, volume.Secret.Optional);
+            var mount = Assert.Single(container.VolumeMounts ?? [], m => m.Name == volume.Name);
+            Assert.True(mount.ReadOnlyProperty, $"{name}: the TLS volume is not mounted read-only");
+            Assert.Null(mount.SubPath); // a subPath mount would not see a rotated Secret
+
+            // Readable by the silo's non-root user through the group, by nobody else.
+            Assert.True(pod.SecurityContext.RunAsNonRoot);
+            Assert.Equal(pod.SecurityContext.RunAsUser, pod.SecurityContext.FsGroup);
+            Assert.Equal(Convert.ToInt32("440", 8), volume.Secret.DefaultMode);
+
+            var env = container.Env.ToDictionary(e => e.Name);
+            foreach (var (setting, file) in files)
+            {
+                Assert.True(env.TryGetValue(setting, out var variable), $"{name}: no {setting}");
+                Assert.Null(variable.ValueFrom);
+                Assert.Equal($"{mount.MountPath.TrimEnd('/')}/{file}", variable.Value);
+            }
+
+            Assert.DoesNotContain(container.Env, e => e.Name == "GRID__TLS__PASSWORD" && e.Value is not null);
+            Assert.DoesNotContain(container.Env, e => e.Name.StartsWith("GRID__TLS__", StringComparison.Ordinal)
+                && e.ValueFrom?.ConfigMapKeyRef is not null);
+            Assert.DoesNotContain((container.Args ?? []).Concat(container.Command ?? []),
+                a => a.StartsWith("--tls", StringComparison.Ordinal) || a.Contains("-----BEGIN", StringComparison.Ordinal));
+            Assert.DoesNotContain(container.Env, e => e.Value?.Contains("-----BEGIN", StringComparison.Ordinal) ?? false);
+        }
+
+        foreach (var map in Of<V1ConfigMap>())
+        {
+            Assert.DoesNotContain(map.Data, d => d.Key.StartsWith("GRID__TLS__", StringComparison.Ordinal)
+                || d.Value.Contains("-----BEGIN", StringComparison.Ordinal));
         }
     }
 

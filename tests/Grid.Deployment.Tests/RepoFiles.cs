@@ -17,6 +17,52 @@ internal static class RepoFiles
         .Select(folder => Path.Combine(folder, tool))
         .FirstOrDefault(File.Exists);
 
+    /// <summary>
+    /// Whether git ignores <paramref name="relative"/> (<c>git check-ignore</c>; without git or a work tree, the
+    /// repository's .gitignore read for a pattern that covers the file's folder).
+    /// </summary>
+    public static bool IsIgnored(string relative)
+    {
+        string? git = OnPath("git");
+        if (git is not null && Path.Exists(PathOf(".git")))
+        {
+            var (exit, _, errors) = Run(git, ["check-ignore", "--no-index", "-q", relative], TimeSpan.FromSeconds(30));
+            return exit switch
+            {
+                0 => true,
+                1 => false,
+                _ => throw new InvalidOperationException($"git check-ignore {relative} exited {exit}: {errors}"),
+            };
+        }
+
+        string folder = Path.GetDirectoryName(relative)!.Replace('\\', '/');
+        string name = Path.GetFileName(relative);
+        var lines = Read(".gitignore").Split('\n').Select(l => l.Trim()).ToList();
+        return !lines.Contains($"!{relative}") && (lines.Contains($"{folder}/*") || lines.Contains($"{folder}/") || lines.Contains(name));
+    }
+
+    /// <summary>The repository's files git would commit (tracked, or new and not ignored); without git, every file under infra/.</summary>
+    public static IReadOnlyList<string> Committable()
+    {
+        string? git = OnPath("git");
+        if (git is not null && Path.Exists(PathOf(".git")))
+        {
+            var (exit, output, errors) = Run(git, ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], TimeSpan.FromMinutes(1));
+            if (exit != 0)
+            {
+                throw new InvalidOperationException($"git ls-files exited {exit}: {errors}");
+            }
+
+            return output.Split('\0', StringSplitOptions.RemoveEmptyEntries).Where(f => File.Exists(PathOf(f))).ToList();
+        }
+
+        string[] ignored = ["/node_modules/", "infra/compose/certs/", "infra/azurite/data/"];
+        return Directory.EnumerateFiles(PathOf("infra"), "*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(Root, f).Replace('\\', '/'))
+            .Where(f => !ignored.Any(f.Contains) || f.EndsWith("/certs/README.md", StringComparison.Ordinal))
+            .ToList();
+    }
+
     public static (int Exit, string Output, string Errors) Run(string executable, IEnumerable<string> arguments, TimeSpan timeout)
     {
         var start = new ProcessStartInfo(executable)
