@@ -172,6 +172,13 @@ public sealed class RunData
     public static Tokenizer TokenizerOf(string checkpoint) =>
         Tokenizer.Find(PolicyCheckpoint.ReadManifest(checkpoint).TokenizerOrDefault.Name) ?? Tokenizer.Default;
 
+    /// <summary>How the files of <paramref name="data"/> are read: its answer kind and tolerance, the policy's image size.</summary>
+    public static DatasetReadOptions ReadOptions(DataSettings data, int imageSize = 48)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return new DatasetReadOptions(AnswerRule: RuleOf(data), ImageSize: imageSize);
+    }
+
     private static AnswerRule? RuleOf(DataSettings d)
     {
         if (d.AnswerKind is null)
