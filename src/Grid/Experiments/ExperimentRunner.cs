@@ -109,7 +109,7 @@ internal sealed class ExperimentRunner(ExperimentPlan plan, ExperimentBudget bud
             EvalTasks: plan.EvalTasks,
             Seeds: Enumerable.Range(0, plan.Seeds).Select(k => plan.Settings.Seed + k).ToArray(),
             EvalPrompts: plan.Settings.EvalPrompts,
-            TestPrompts: ExperimentResults.HeldOutTestPrompts,
+            TestPrompts: plan.Settings.Data.IsSet ? ExperimentResults.DatasetTestPrompts : ExperimentResults.HeldOutTestPrompts,
             Compute: ExperimentAggregation.Compute(plan, runs),
             Runs: runs,
             Cells: cells,

@@ -108,6 +108,7 @@ public sealed class ExperimentCommandTests : IAsyncDisposable
         string md = File.ReadAllText(Path.Combine(folder, "results.md"));
         Assert.Contains("| arm | trained custom -> eval custom |", md); // the dataset's task, not the built-in ones
         Assert.DoesNotContain("counting", md);
+        Assert.Contains("the dataset's eval part", md);
 
         using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "experiment.json")));
         var root = json.RootElement;
