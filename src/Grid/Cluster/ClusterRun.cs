@@ -31,11 +31,12 @@ internal sealed class ClusterRun(IClusterClient grains, IWeightStore weights)
     {
         var warm = new InProcessTrainer(settings, observer).Run(grpo: false, cancellation);
         runId ??= Path.GetFileName(warm.RunFolder);
-        var (policy, config) = PolicyCheckpoint.Load(warm.FinalCheckpoint);
+        var tokenizer = RunData.TokenizerFor(settings); // own data: the byte-fallback tokenizer, 359 ids
+        var (policy, config) = PolicyCheckpoint.Load(warm.FinalCheckpoint, tokenizer);
         byte[] initial;
         using (policy)
         {
-            var expected = PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens);
+            var expected = PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens, tokenizer);
             if (config != expected)
             {
                 throw new GridConfigurationException(

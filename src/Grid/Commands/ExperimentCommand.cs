@@ -206,7 +206,7 @@ internal static class ExperimentCommand
             throw new InvalidSettingException("base", path, $"a readable checkpoint ({e.Message})");
         }
 
-        var expected = PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens);
+        var expected = PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens, Training.Data.RunData.TokenizerFor(settings));
         if (config != expected)
         {
             throw new InvalidSettingException("base", path,
