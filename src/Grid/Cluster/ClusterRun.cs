@@ -2,11 +2,11 @@ using Grid.Cli.Runs;
 using Grid.Contracts.Runs;
 using Grid.Core;
 using Grid.Grains.Datasets;
-using Grid.Training.Data;
 using Grid.Hosting.Configuration;
 using Grid.Hosting.Weights;
 using Grid.Policy.Checkpoints;
 using Grid.Training;
+using Grid.Training.Data;
 using Grid.Training.Runs;
 using Grid.Training.Settings;
 
