@@ -1,3 +1,4 @@
+using Grid.Grains.Datasets;
 using Grid.Grains.PromptGroups;
 using Grid.Grains.Rollouts;
 using Grid.Grains.Telemetry;
@@ -18,9 +19,12 @@ public static class GridGrainsSiloBuilderExtensions
     /// its one CPU torch thread (<see cref="TorchWorker"/> <c>grid-torch</c>, shared by the rollout engine and a CPU
     /// learner) and the rollout engine living on it; the grains themselves are found by Orleans in this assembly. Prompt
     /// groups are kept off learner-only silos (<see cref="RolloutPlacement"/>, silo role). Needs the weight store that
-    /// <c>AddGridStorage</c> registers, and the placement filters of <c>AddGridPlacement</c>.
+    /// <c>AddGridStorage</c> registers, and the placement filters of <c>AddGridPlacement</c>. Runs on published data
+    /// (<c>grid submit</c> with <c>data.train</c>) are downloaded into <paramref name="datasetCache"/>
+    /// (<see cref="SiloDatasets"/>; default <see cref="DefaultDatasetCache"/>).
     /// </summary>
-    public static ISiloBuilder AddGridGrains(this ISiloBuilder silo, RolloutEngineOptions? rollouts = null)
+    public static ISiloBuilder AddGridGrains(this ISiloBuilder silo, RolloutEngineOptions? rollouts = null,
+        string? datasetCache = null)
     {
         ArgumentNullException.ThrowIfNull(silo);
         var options = (rollouts ?? new RolloutEngineOptions()).Validate();
@@ -30,7 +34,12 @@ public static class GridGrainsSiloBuilderExtensions
         silo.Services.AddSingleton(services => new RolloutEngine(services.GetRequiredService<IWeightStore>(), options,
             services.GetRequiredService<ILogger<RolloutEngine>>(), services.GetRequiredService<TorchWorker>(),
             services.GetRequiredService<ISiloPolicy>(), services.GetService<GridMetrics>()));
+        silo.Services.AddSingleton(services => new SiloDatasets(services.GetRequiredService<IWeightStore>(),
+            datasetCache ?? DefaultDatasetCache, services.GetRequiredService<ILogger<SiloDatasets>>()));
         silo.Services.AddHostedService<SiloCapacityReporter>();
         return silo.AddRolloutPlacement(typeof(PromptGroupGrain));
     }
+
+    /// <summary>The dataset cache of a silo built without one: <c>grid-datasets</c> in the temp folder.</summary>
+    public static string DefaultDatasetCache => Path.Combine(Path.GetTempPath(), "grid-datasets");
 }

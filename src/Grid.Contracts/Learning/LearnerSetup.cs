@@ -16,4 +16,10 @@ public sealed record LearnerSetup(
     [property: Id(0)] string RunId,
     [property: Id(4)] RunSettings Settings,
     [property: Id(2)] WeightReference? InitialWeights = null,
-    [property: Id(3)] WeightReference? CurrentWeights = null);
+    [property: Id(3)] WeightReference? CurrentWeights = null)
+{
+    /// <summary>The run's published data; the learner reads its train part (the groups' prompts) and its eval part
+    /// (validation) through its silo's dataset cache. Null: the built-in tasks or files on this machine.</summary>
+    [Id(5)]
+    public Runs.RunDataset? Dataset { get; init; }
+}

@@ -17,4 +17,15 @@ public sealed record PromptGroupAssignment(
     [property: Id(7)] RunSettings Settings,
     [property: Id(4)] string PolicyConfigJson,
     [property: Id(5)] WeightReference Weights,
-    [property: Id(6)] string LearnerKey);
+    [property: Id(6)] string LearnerKey)
+{
+    /// <summary>The run's published data (<see cref="Runs.RunSpec.Dataset"/>); null when the group draws its prompt from
+    /// the generators or from files on this machine.</summary>
+    [Id(8)]
+    public Runs.RunDataset? Dataset { get; init; }
+
+    /// <summary>With <see cref="Dataset"/>: the group's example, the index-th of the train examples (file order, after
+    /// the split) of the archive with the train sha256.</summary>
+    [Id(9)]
+    public int ExampleIndex { get; init; }
+}

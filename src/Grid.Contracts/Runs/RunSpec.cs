@@ -21,4 +21,9 @@ public sealed record RunSpec(
     /// </summary>
     [Id(0)]
     public string? SettingsJson { get; init; }
+
+    /// <summary>The run's own data as <c>grid submit</c> published it through the cluster's store; null on the built-in
+    /// tasks and on the embedded grid (which reads <c>data.train</c> where it is).</summary>
+    [Id(3)]
+    public RunDataset? Dataset { get; init; }
 }

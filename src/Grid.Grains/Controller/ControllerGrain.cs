@@ -7,6 +7,7 @@ using Grid.Hosting.Placement;
 using Grid.Hosting.Storage;
 using Grid.Hosting.Weights;
 using Grid.Learning.KlControl;
+using Grid.Tasks.Datasets;
 using Grid.Training.Settings;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
@@ -57,7 +58,16 @@ public sealed class ControllerGrain(
         if (state.State.Spec is null)
         {
             spec = RunSettingsJson.Upgrade(spec);
-            RunSettingsValidator.Validate(spec.Settings); // refuse bad settings here, at the edge
+            // Refuse bad settings here, at the edge; published data's files are on the client, not here.
+            RunSettingsValidator.Validate(spec.Settings, dataFilesHere: spec.Dataset is null);
+            if (spec.Dataset is { } dataset && (!spec.Settings.Data.IsSet || (dataset.Eval is null) != (spec.Settings.Data.Eval is null)))
+            {
+                throw new ArgumentException($"Run {RunId}'s published dataset (train {dataset.Train.FileName}, eval "
+                    + $"{dataset.Eval?.FileName ?? "none"}) does not match its data settings (data.train "
+                    + $"{spec.Settings.Data.Train ?? "unset"}, data.eval {spec.Settings.Data.Eval ?? "unset"}); submit it "
+                    + "with grid submit, which publishes what the settings name.", nameof(spec));
+            }
+
             _settings = spec.Settings;
             LearnerKey.Create(RunId, spec.AllowCpuLearner); // and a run id that cannot key a learner
             state.State.Spec = spec;
@@ -165,7 +175,7 @@ public sealed class ControllerGrain(
         {
             // A run started by an older version stored its settings as JSON; it goes on with them as the record (the
             // next write stores the new shape).
-            RunSettingsValidator.Validate(spec.Settings);
+            RunSettingsValidator.Validate(spec.Settings, dataFilesHere: spec.Dataset is null);
             state.State.Spec = spec;
         }
 
@@ -253,7 +263,7 @@ public sealed class ControllerGrain(
             if (state.State.Weights is null)
             {
                 var learner = GrainFactory.GetGrain<ILearnerGrain>(LearnerGrainKey);
-                var ready = await learner.Initialize(new LearnerSetup(RunId, Settings));
+                var ready = await learner.Initialize(new LearnerSetup(RunId, Settings) { Dataset = Dataset });
                 state.State.Weights = ready.Weights;
                 state.State.InitialWeights = ready.Weights;
                 state.State.PolicyConfigJson = ready.PolicyConfigJson;
@@ -305,7 +315,16 @@ public sealed class ControllerGrain(
 
     /// <summary>What group <paramref name="promptIndex"/> of the current step <paramref name="step"/> is asked to do.</summary>
     private PromptGroupAssignment Assignment(long step, int promptIndex) => new(RunId, step, promptIndex,
-        Settings, state.State.PolicyConfigJson!, state.State.Weights!, LearnerGrainKey);
+        Settings, state.State.PolicyConfigJson!, state.State.Weights!, LearnerGrainKey)
+    {
+        Dataset = Dataset,
+        // The example the in-process loop draws for this prompt (PromptSource.ForStep on a DatasetTask), by its index.
+        ExampleIndex = Dataset is { } data
+            ? DatasetTask.IndexAt(data.TrainTask, Settings.Seed, (step * Settings.PromptsPerStep) + promptIndex, data.TrainExamples)
+            : 0,
+    };
+
+    private RunDataset? Dataset => state.State.Spec!.Dataset;
 
     /// <summary>
     /// Sets up a learner that lost its state (a full cluster restart, or its silo died) from the recorded weights, the
@@ -317,7 +336,7 @@ public sealed class ControllerGrain(
     {
         var initial = state.State.InitialWeights ?? throw new InvalidOperationException(
             $"Run {RunId} has no recorded initial weights (it started before resume existed); it cannot be resumed.");
-        var ready = await Learner.Initialize(new LearnerSetup(RunId, Settings, initial, state.State.Weights));
+        var ready = await Learner.Initialize(new LearnerSetup(RunId, Settings, initial, state.State.Weights) { Dataset = Dataset });
         state.State.LastError = null;
         if (ready.Weights.Version < state.State.PolicyVersion)
         {

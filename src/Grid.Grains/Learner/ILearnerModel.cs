@@ -5,6 +5,7 @@ using Grid.Grains.Torch;
 using Grid.Hosting.Weights;
 using Grid.Policy.Model;
 using Grid.Telemetry;
+using Grid.Training.Data;
 using Grid.Training.Learner;
 using Grid.Training.Settings;
 using Microsoft.Extensions.Logging;
@@ -36,7 +37,26 @@ public interface ILearnerModel : IAsyncDisposable
 /// <param name="DeclaredGpus">GPUs the silo declared (0 on a silo hosted without AddGridSilo).</param>
 /// <param name="Silo">The silo's address, for logs.</param>
 public sealed record LearnerContext(string RunId, IWeightStore Weights, LearnerCheckpointStore Checkpoints,
-    TorchWorker SiloThread, int DeclaredGpus, string Silo, ILogger Logger);
+    TorchWorker SiloThread, int DeclaredGpus, string Silo, ILogger Logger)
+{
+    /// <summary>The silo's copies of published datasets (null on a silo without <c>AddGridGrains</c>' cache).</summary>
+    public Datasets.SiloDatasets? Datasets { get; init; }
+
+    /// <summary>The run's data: from the silo's dataset cache when the setup names published data, else as
+    /// <see cref="RunData.Shared"/> reads it on this machine (null: let the learner's run read it).</summary>
+    public async Task<RunData?> DataAsync(LearnerSetup setup, RunSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(setup);
+        if (setup.Dataset is not { } dataset)
+        {
+            return null;
+        }
+
+        var cache = Datasets ?? throw new InvalidOperationException(
+            $"Run {RunId} trains on published data, but this silo has no dataset cache; build it with AddGridGrains.");
+        return await cache.LoadAsync(settings, dataset);
+    }
+}
 
 /// <summary>Where a started learner stands: its weights and policy shape, the next step it applies, and when it was
 /// restored from a checkpoint, how (<see cref="RestoredLearnerState.Describe"/>).</summary>

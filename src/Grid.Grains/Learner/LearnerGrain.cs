@@ -81,7 +81,10 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
 
         var settings = setup.Settings;
         _model ??= policy.CreateLearner(new LearnerContext(RunId, weights, _checkpoints, siloThread, DeclaredGpus,
-            silo.SiloAddress.ToString(), logger));
+            silo.SiloAddress.ToString(), logger)
+        {
+            Datasets = services.GetService<Datasets.SiloDatasets>(),
+        });
         var start = await _model.StartAsync(setup, settings);
         _settings = settings;
         _nextStep = start.NextStep;

@@ -40,14 +40,15 @@ internal sealed class LearnerRun : IDisposable
     /// Loads the initial weights: <paramref name="initialWeights"/> (safetensors published through the weight store,
     /// shaped by the run's model settings), else the run's init checkpoint, else a fresh policy from the run seed.
     /// <paramref name="referenceWeights"/>, when given, replace the reference policy's (a resumed run), and
-    /// <paramref name="optimizerState"/> the optimizer's fresh state (a resumed run's checkpoint).
+    /// <paramref name="optimizerState"/> the optimizer's fresh state (a resumed run's checkpoint). <paramref name="data"/>:
+    /// the run's data from the silo's dataset cache (published data); null reads it as <see cref="RunData.Shared"/> does.
     /// </summary>
     public LearnerRun(RunSettings settings, byte[]? initialWeights = null, byte[]? referenceWeights = null,
-        Device? device = null, byte[]? optimizerState = null)
+        Device? device = null, byte[]? optimizerState = null, RunData? data = null)
     {
         _settings = settings;
         PolicyRuntime.UseThreads(settings.Threads); // on the learner's torch thread, as the in-process loop does on its own; Update sets it again
-        var data = RunData.Shared(settings);
+        data ??= RunData.Shared(settings);
         _tokenizer = data.Tokenizer;
         (_policy, Config) = settings.InitCheckpoint is null
             ? PolicyRuntime.CreatePolicy(settings.Model, settings.MaxNewTokens, settings.Seed, _tokenizer)

@@ -37,7 +37,8 @@ internal sealed class ModelLearner(LearnerContext context) : ILearnerModel
         if (setup.CurrentWeights is { } current)
         {
             return await ResumeAsync(settings, setup.InitialWeights ?? throw new ArgumentException(
-                "A resumed learner needs the run's initial weights (the reference policy).", nameof(setup)), current);
+                "A resumed learner needs the run's initial weights (the reference policy).", nameof(setup)), current,
+                await context.DataAsync(setup, settings));
         }
 
         // A cluster client (grid submit) publishes the initial weights as version 0, because a local checkpoint path
@@ -51,10 +52,11 @@ internal sealed class ModelLearner(LearnerContext context) : ILearnerModel
         }
 
         byte[]? publishedBytes = published is null ? null : await weights.ReadAsync(published);
+        var data = await context.DataAsync(setup, settings);
         _torch ??= await TorchThreadAsync();
         var (run, initial) = await _torch.RunAsync(() =>
         {
-            var run = new LearnerRun(settings, publishedBytes, device: _pinned);
+            var run = new LearnerRun(settings, publishedBytes, device: _pinned, data: data);
             return (run, publishedBytes is null ? run.SerializeWeights() : null);
         });
         var reference = published ?? await weights.PublishAsync(RunId, 0, initial!);
@@ -69,13 +71,14 @@ internal sealed class ModelLearner(LearnerContext context) : ILearnerModel
     /// weights as its reference policy. A damaged checkpoint is refused and the previous good one used; the returned
     /// weights then are older than <paramref name="current"/> and <see cref="LearnerStart.Restored"/> says why.
     /// </summary>
-    private async Task<LearnerStart> ResumeAsync(RunSettings settings, WeightReference initial, WeightReference current)
+    private async Task<LearnerStart> ResumeAsync(RunSettings settings, WeightReference initial, WeightReference current,
+        Training.Data.RunData? data)
     {
         var restored = await context.Checkpoints.LoadAsync(RunId, initial, current);
         byte[] referenceBytes = restored.Weights == initial ? restored.WeightBytes : await context.Weights.ReadAsync(initial);
         _torch ??= await TorchThreadAsync();
         _run = await _torch.RunAsync(() => new LearnerRun(settings, restored.WeightBytes, referenceBytes,
-            _pinned, restored.OptimizerState));
+            _pinned, restored.OptimizerState, data));
         string description = restored.Describe();
         if (restored.Refused.Count > 0)
         {

@@ -1,11 +1,14 @@
 using System.Diagnostics;
 using Grid.Contracts.Learning;
 using Grid.Contracts.Rollouts;
+using Grid.Grains.Datasets;
 using Grid.Grains.Mapping;
 using Grid.Grains.Rollouts;
 using Grid.Hosting.Storage;
 using Grid.Policy.Generation;
+using Grid.Policy.Prompting;
 using Grid.Tasks;
+using Grid.Tasks.Datasets;
 using Grid.Tasks.Verification;
 using Grid.Telemetry;
 using Grid.Training.Data;
@@ -36,6 +39,7 @@ namespace Grid.Grains.PromptGroups;
 public sealed class PromptGroupGrain(
     [PersistentState("group", GridStorage.Grain)] IPersistentState<PromptGroupState> state,
     RolloutEngine engine,
+    SiloDatasets datasets,
     ILocalSiloDetails silo,
     IServiceProvider services,
     ILogger<PromptGroupGrain> logger) : Grain, IPromptGroupGrain
@@ -377,9 +381,30 @@ public sealed class PromptGroupGrain(
     private async Task<ScoredGroupRecord> ScoreAsync(PromptGroupAssignment assignment, RunSettings settings, int attempt,
         InjectedFault fault, CancellationToken abandoned)
     {
-        var data = RunData.Shared(settings);
-        var (prompt, promptTokens) = ScoredGroups.Prompt(new PromptSource(settings.Seed), data.TrainTask, assignment.Step,
-            assignment.PromptIndex, settings.PromptsPerStep, data.Tokenizer);
+        TaskExample prompt;
+        int[] promptTokens;
+        RunData data;
+        if (assignment.Dataset is { } dataset)
+        {
+            // Published data: the example the controller addressed, (train sha256, index), from this silo's copy.
+            data = await datasets.LoadAsync(settings, dataset);
+            var examples = ((DatasetTask)data.TrainTask).Examples;
+            if (assignment.ExampleIndex < 0 || assignment.ExampleIndex >= examples.Count)
+            {
+                throw new DatasetUnavailableException($"Prompt group {Key} was given example {assignment.ExampleIndex} of the "
+                    + $"dataset {dataset.Train.FileName} (sha256 {dataset.Train.Sha256}), which has {examples.Count} train examples.");
+            }
+
+            prompt = examples[assignment.ExampleIndex];
+            promptTokens = PromptFormat.EncodePrompt(prompt.Question, data.Tokenizer);
+        }
+        else
+        {
+            data = RunData.Shared(settings);
+            (prompt, promptTokens) = ScoredGroups.Prompt(new PromptSource(settings.Seed), data.TrainTask, assignment.Step,
+                assignment.PromptIndex, settings.PromptsPerStep, data.Tokenizer);
+        }
+
         var requests = Enumerable.Range(0, settings.GroupSize)
             .Select(g => new GenerationRequest(prompt.Image, promptTokens,
                 SamplingSeed.For(settings.Seed, assignment.Step, assignment.PromptIndex, g, _group.Draw - 1)))

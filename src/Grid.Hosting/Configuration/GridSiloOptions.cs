@@ -63,6 +63,12 @@ public sealed partial record GridSiloOptions
     /// <summary>Storage=memory: folder of the local weight store.</summary>
     public string WeightFolder { get; init; } = Path.Combine("runs", "weights");
 
+    /// <summary>
+    /// Folder where the silo keeps its copies of datasets that runs published through the store (one sub-folder per
+    /// archive, named by its sha256; docs/datasets.md, "On a cluster").
+    /// </summary>
+    public string DatasetCache { get; init; } = Path.Combine("runs", "datasets");
+
     /// <summary>Storage=azure: blob container of the weight store (3-63 lowercase letters, digits, hyphens).</summary>
     public string WeightContainer { get; init; } = "grid-weights";
 
@@ -139,6 +145,11 @@ public sealed partial record GridSiloOptions
             problems.Add("WeightFolder is empty; give a folder for the local weight store, e.g. runs/weights.");
         }
 
+        if (string.IsNullOrWhiteSpace(DatasetCache))
+        {
+            problems.Add("DatasetCache is empty; give a folder for the silo's copies of published datasets, e.g. runs/datasets.");
+        }
+
         if (Storage == StorageMode.Azure && InProcessStore is not null)
         {
             problems.Add("InProcessStore is set but Storage is azure; grain state goes to Azure Table and Blob. Leave "
@@ -189,7 +200,7 @@ public sealed partial record GridSiloOptions
         text.Append($"AdvertisedAddress = {AdvertisedAddress ?? "default"}, ");
         text.Append($"ClusterId = {ClusterId}, ServiceId = {ServiceId}, ");
         text.Append($"AzureStorageConnectionString = {Redact(AzureStorageConnectionString)}, ");
-        text.Append($"WeightFolder = {WeightFolder}, WeightContainer = {WeightContainer}, ");
+        text.Append($"WeightFolder = {WeightFolder}, WeightContainer = {WeightContainer}, DatasetCache = {DatasetCache}, ");
         text.Append($"InProcessStore = {(InProcessStore is null ? "none" : "shared in this process")}, ");
         text.Append($"FastFailureDetection = {FastFailureDetection}, Tls = {Tls} }}");
         return text.ToString();

@@ -31,6 +31,13 @@ public sealed class DatasetTask : IVisualTask
     public IReadOnlyList<TaskExample> Examples { get; }
 
     /// <summary>The example drawn uniformly at (seed, index): every index of a stream independent of the others.</summary>
-    public TaskExample Generate(long seed, long index) =>
-        Examples[new ExampleRandom("dataset:" + Name, seed, index).Next(Examples.Count)];
+    public TaskExample Generate(long seed, long index) => Examples[IndexAt(Name, seed, index, Examples.Count)];
+
+    /// <summary>
+    /// The position (in file order) of the example <see cref="Generate"/> draws at (seed, index) from a task named
+    /// <paramref name="name"/> with <paramref name="count"/> examples: how a cluster's controller addresses a prompt
+    /// group's example without reading the dataset.
+    /// </summary>
+    public static int IndexAt(string name, long seed, long index, int count) =>
+        new ExampleRandom("dataset:" + name, seed, index).Next(count);
 }

@@ -101,22 +101,6 @@ public sealed class RunData
         return new RunData(TokenizerFor(settings), trainTask, [trainTask], evalTasks, record);
     }
 
-    /// <summary>
-    /// Refuses a run on a dataset where <paramref name="where"/> cannot read it: for now a dataset trains on one
-    /// machine only (a cluster's silos do not see the client's files).
-    /// </summary>
-    /// <exception cref="InvalidSettingException">data.train is set.</exception>
-    public static void RequireBuiltIn(RunSettings settings, string where)
-    {
-        ArgumentNullException.ThrowIfNull(settings);
-        if (settings.Data.IsSet)
-        {
-            throw new InvalidSettingException("data.train", settings.Data.Train,
-                $"left out for {where}: a dataset of your own trains on one machine for now (grid sft, grid train, "
-                + "grid eval --data)");
-        }
-    }
-
     /// <summary>Every record of the dataset <c>data.train</c> names, as held-out tasks (one per task name, file order), for
     /// <c>grid eval --data</c>.</summary>
     public static IReadOnlyList<IVisualTask> AllHeldOut(RunSettings settings, int imageSize)
@@ -171,6 +155,13 @@ public sealed class RunData
     /// <summary>The tokenizer a checkpoint was trained with (an unknown one: the default, which loading then refuses).</summary>
     public static Tokenizer TokenizerOf(string checkpoint) =>
         Tokenizer.Find(PolicyCheckpoint.ReadManifest(checkpoint).TokenizerOrDefault.Name) ?? Tokenizer.Default;
+
+    /// <summary>How the files of <paramref name="data"/> are read: its answer kind and tolerance, the policy's image size.</summary>
+    public static DatasetReadOptions ReadOptions(DataSettings data, int imageSize = 48)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        return new DatasetReadOptions(AnswerRule: RuleOf(data), ImageSize: imageSize);
+    }
 
     private static AnswerRule? RuleOf(DataSettings d)
     {

@@ -1,4 +1,5 @@
 using Grid.Core.Settings;
+using Grid.Tasks;
 using Grid.Training.Settings;
 
 namespace Grid.Training.Experiments;
@@ -12,8 +13,9 @@ namespace Grid.Training.Experiments;
 public sealed class ExperimentPlan
 {
     private ExperimentPlan(RunSettings settings, IReadOnlyList<ExperimentArm> arms, IReadOnlyList<string> tasks,
-        int seeds, IReadOnlyList<ArmRun> runs)
+        int seeds, IReadOnlyList<ArmRun> runs, IReadOnlyList<string> evalTasks)
     {
+        EvalTasks = evalTasks;
         Settings = settings;
         Arms = arms;
         Tasks = tasks;
@@ -26,7 +28,11 @@ public sealed class ExperimentPlan
 
     public IReadOnlyList<ExperimentArm> Arms { get; }
 
+    /// <summary>The trained tasks: built-in task names, or on a dataset of the user's own its train task's name.</summary>
     public IReadOnlyList<string> Tasks { get; }
+
+    /// <summary>The tasks every final policy is evaluated on: all built-in ones, or the dataset's eval tasks.</summary>
+    public IReadOnlyList<string> EvalTasks { get; }
 
     public int Seeds { get; }
 
@@ -45,8 +51,11 @@ public sealed class ExperimentPlan
     /// <param name="runsFolder">The folder the runs' folders go in.</param>
     /// <param name="baseCheckpoint">A given base policy, which the base run evaluates; null: the base run is the
     /// default warm start (the settings' sft section).</param>
+    /// <param name="evalTasks">On a dataset of the user's own (<c>data.train</c> set): the names of its eval tasks, and
+    /// <paramref name="tasks"/> is its train task's name alone; every arm trains and evaluates on the dataset, the RL arms
+    /// with the study's own kl values (<see cref="PaperKl.ForOwnData"/>). Null: the built-in tasks.</param>
     public static ExperimentPlan Create(RunSettings settings, IReadOnlyList<ExperimentArm> arms, IReadOnlyList<string> tasks,
-        int seeds, string runsFolder, string? baseCheckpoint = null)
+        int seeds, string runsFolder, string? baseCheckpoint = null, IReadOnlyList<string>? evalTasks = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(arms);
@@ -60,6 +69,12 @@ public sealed class ExperimentPlan
         if (arms.Count == 0 || tasks.Count == 0)
         {
             throw new InvalidSettingException(arms.Count == 0 ? "arms" : "tasks", "", "at least one");
+        }
+
+        bool ownData = settings.Data.IsSet;
+        if (ownData && (evalTasks is null || tasks.Count != 1))
+        {
+            throw new ArgumentException("A study on a dataset trains one task, the dataset's, and names its eval tasks.", nameof(tasks));
         }
 
         var common = settings with { OutputDirectory = runsFolder, InitCheckpoint = null };
@@ -77,9 +92,9 @@ public sealed class ExperimentPlan
                     var run = common with
                     {
                         Name = $"{arm.Name}-{task}-seed{seed}",
-                        Task = task,
+                        Task = ownData ? settings.Task : task, // a dataset's task is no built-in task: data.train decides
                         Seed = seed,
-                        Kl = PaperKl.For(arm, task, settings.Kl),
+                        Kl = ownData ? PaperKl.ForOwnData(arm, settings.Kl) : PaperKl.For(arm, task, settings.Kl),
                     };
                     if (arm == ExperimentArm.Sft)
                     {
@@ -91,7 +106,7 @@ public sealed class ExperimentPlan
                                 Steps = settings.Steps,
                                 BatchSize = settings.PromptsPerStep,
                                 Demonstrations = settings.Steps * settings.PromptsPerStep,
-                                Tasks = [task],
+                                Tasks = ownData ? settings.Sft.Tasks : [task],
                             },
                         };
                     }
@@ -104,6 +119,6 @@ public sealed class ExperimentPlan
 
         EqualCompute.Require(runs.Where(r => r.Arm.IsRl)
             .Select(r => ($"{r.Arm.Name}/{r.TrainedTask}/seed {r.Seed}", ComputeShape.Of(r.Settings))).ToArray());
-        return new ExperimentPlan(common, arms, tasks, seeds, runs);
+        return new ExperimentPlan(common, arms, tasks, seeds, runs, evalTasks ?? TaskCatalog.Names);
     }
 }

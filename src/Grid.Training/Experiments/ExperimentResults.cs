@@ -37,6 +37,10 @@ public sealed record ExperimentResults(
     public const string HeldOutTestPrompts =
         "the held-out stream (PromptSource.HeldOut): the same prompts for every arm and seed, never trained on or used to choose hyper-parameters";
 
+    /// <summary>A study on the user's dataset: its eval part, the same records for every arm and seed.</summary>
+    public const string DatasetTestPrompts =
+        "the dataset's eval part (data.eval, or the records of data.train the split holds out): the same records for every arm and seed, never trained on";
+
     public ExperimentCell? Cell(string arm, string trainedTask, string evalTask) =>
         Cells.FirstOrDefault(c => c.Arm == arm && c.TrainedTask == trainedTask && c.EvalTask == evalTask);
 }

@@ -25,7 +25,14 @@ public static class RunSettingsValidator
     public const double MaxSeconds = 7 * 24 * 3600;
     public const double MaxBeta = KlSettings.MaxBeta;
 
-    public static void Validate(RunSettings s)
+    public static void Validate(RunSettings s) => Validate(s, dataFilesHere: true);
+
+    /// <summary>
+    /// As <see cref="Validate(RunSettings)"/>; with <paramref name="dataFilesHere"/> false the <c>data</c> files are not
+    /// looked for on this machine (a cluster's controller: the client published them through the store, and its paths
+    /// mean nothing here), only their form is checked.
+    /// </summary>
+    public static void Validate(RunSettings s, bool dataFilesHere)
     {
         Require("name", s.Name, !string.IsNullOrWhiteSpace(s.Name) && s.Name.Length <= MaxNameLength
             && s.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'),
@@ -96,7 +103,7 @@ public static class RunSettingsValidator
 
         ValidateRollouts(s.Rollouts);
         ValidateFaults(s.Faults);
-        ValidateData(s.Data);
+        ValidateData(s.Data, dataFilesHere);
 
         // The KL settings check themselves (bounds, ranges and their order) against t = steps, under the run's names.
         s.Kl.Validate(s.Steps);
@@ -126,7 +133,7 @@ public static class RunSettingsValidator
             "an integer in [0, 10000] (recorded steps whose prompt group states are kept for inspection)");
     }
 
-    private static void ValidateData(DataSettings d)
+    private static void ValidateData(DataSettings d, bool filesHere)
     {
         if (!d.IsSet)
         {
@@ -137,12 +144,12 @@ public static class RunSettingsValidator
         }
         else
         {
-            DatasetFile("data.train", d.Train!);
+            DatasetFile("data.train", d.Train!, filesHere);
         }
 
         if (d.Eval is not null)
         {
-            DatasetFile("data.eval", d.Eval);
+            DatasetFile("data.eval", d.Eval, filesHere);
             Require("data.eval", d.Eval, Path.GetFullPath(d.Eval) != Path.GetFullPath(d.Train!),
                 "another file than data.train (leave data.eval out to split data.train by data.eval_fraction)");
         }
@@ -164,9 +171,14 @@ public static class RunSettingsValidator
             "a share in (0, 1), e.g. 0.1: the part of data.train held out for evaluation when data.eval is not set");
     }
 
-    private static void DatasetFile(string setting, string path)
+    private static void DatasetFile(string setting, string path, bool here)
     {
         Require(setting, path, IsPath(path), $"a JSONL file path of at most {MaxPathLength} characters, without control characters");
+        if (!here)
+        {
+            return;
+        }
+
         string full = Path.GetFullPath(path);
         Require(setting, path, File.Exists(full),
             $"an existing JSONL dataset file; there is none at {full}. Fix the path (relative paths start at the current "

@@ -2,7 +2,9 @@ using System.Diagnostics;
 using Grid.Core;
 using Grid.Policy.Checkpoints;
 using Grid.Tasks;
+using Grid.Tasks.Datasets;
 using Grid.Tasks.Verification;
+using Grid.Training.Data;
 using Grid.Training.Evaluation;
 using Grid.Training.Rollouts;
 using Grid.Training.Runs;
@@ -45,24 +47,40 @@ public sealed class SftContinuation
         var s = _settings;
         PolicyRuntime.Configure(s.Threads, s.Seed);
         var folder = RunFolder.Create(s, DateTimeOffset.UtcNow);
-        var (policy, config) = PolicyCheckpoint.Load(s.InitCheckpoint!);
+        var data = RunData.For(s);
+        if (data.Record is { } record)
+        {
+            folder.WriteJson("data.json", record);
+        }
+
+        var (policy, config) = PolicyCheckpoint.Load(s.InitCheckpoint!, data.Tokenizer);
         using (policy)
         {
-            var task = TaskCatalog.Get(s.Task);
-            var source = new PromptSource(s.Seed);
-            var demonstrations = Enumerable.Range(firstDemonstration, s.Sft.Demonstrations)
-                .Select(i => source.Demonstration(task, i)).ToArray();
-            var startReport = start with { Label = "start", TrainedTask = s.Task };
+            TaskExample[] demonstrations;
+            if (data.TrainTask is DatasetTask dataset)
+            {
+                // The train records from firstDemonstration on, in file order (round again when the file is shorter).
+                var examples = dataset.Examples;
+                demonstrations = [.. Enumerable.Range(firstDemonstration, s.Sft.Demonstrations).Select(i => examples[i % examples.Count])];
+            }
+            else
+            {
+                var task = TaskCatalog.Get(s.Task);
+                var source = new PromptSource(s.Seed);
+                demonstrations = [.. Enumerable.Range(firstDemonstration, s.Sft.Demonstrations).Select(i => source.Demonstration(task, i))];
+            }
+
+            var startReport = start with { Label = "start", TrainedTask = data.TrainedTask };
             folder.WriteJson("eval-start.json", startReport);
 
-            new SftTrainer(s.Sft).Train(policy, demonstrations, s.Seed, folder, _observer, cancellation);
+            new SftTrainer(s.Sft, data.Tokenizer).Train(policy, demonstrations, s.Seed, folder, _observer, cancellation);
             string checkpoint = folder.CheckpointPath(s.Sft.Steps);
-            PolicyCheckpoint.Save(policy, config, checkpoint);
+            PolicyCheckpoint.Save(policy, config, checkpoint, data.Tokenizer);
             double secondsSft = total.Elapsed.TotalSeconds;
 
             _observer.OnPhase("eval", 0);
-            var final = new Evaluator(new TaskVerifier(s.FormatWeight), s.MaxNewTokens)
-                .Evaluate(policy, TaskCatalog.All, s.EvalPrompts, "final", s.Task);
+            var final = new Evaluator(new TaskVerifier(s.FormatWeight), s.MaxNewTokens, data.Tokenizer)
+                .Evaluate(policy, data.EvalTasks, s.EvalPrompts, "final", data.TrainedTask);
             folder.WriteJson("eval-final.json", final);
             _observer.OnEvaluation(final);
 

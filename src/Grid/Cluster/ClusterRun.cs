@@ -1,10 +1,12 @@
 using Grid.Cli.Runs;
 using Grid.Contracts.Runs;
 using Grid.Core;
+using Grid.Grains.Datasets;
 using Grid.Hosting.Configuration;
 using Grid.Hosting.Weights;
 using Grid.Policy.Checkpoints;
 using Grid.Training;
+using Grid.Training.Data;
 using Grid.Training.Runs;
 using Grid.Training.Settings;
 
@@ -13,13 +15,15 @@ namespace Grid.Cli.Cluster;
 /// <summary>
 /// <c>grid submit</c> from the client's side: the warm start (SFT here, unless init_checkpoint is set) into a local run
 /// folder, the initial weights published through the cluster's weight store as version 0, the run's controller
-/// started; with --wait, the steps followed into the run folder (metrics.jsonl, checkpoints from the published weights,
+/// started (a run on its own data first publishes the dataset files through the store, <see cref="DatasetPublisher"/>); with --wait, the steps followed into the run folder (metrics.jsonl, checkpoints from the published weights,
 /// eval-final.json, summary.json) as <c>grid train</c> writes it. Runs on the caller's thread, which owns this side's
 /// torch work, and only blocks on grain calls while no torch scope is open.
 /// </summary>
 internal sealed class ClusterRun(IClusterClient grains, IWeightStore weights)
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
+    private readonly DatasetPublisher _datasets = new(weights);
+    private readonly Dictionary<string, RunData> _data = new(StringComparer.Ordinal);
 
     /// <summary>Warm start, publish version 0, start the controller. Returns the run id and the warm start.</summary>
     public (string RunId, TrainingResult Warm) Submit(RunSettings settings, string? runId, bool allowCpuLearner,
@@ -27,11 +31,12 @@ internal sealed class ClusterRun(IClusterClient grains, IWeightStore weights)
     {
         var warm = new InProcessTrainer(settings, observer).Run(grpo: false, cancellation);
         runId ??= Path.GetFileName(warm.RunFolder);
-        var (policy, config) = PolicyCheckpoint.Load(warm.FinalCheckpoint);
+        var tokenizer = RunData.TokenizerFor(settings); // own data: the byte-fallback tokenizer, 359 ids
+        var (policy, config) = PolicyCheckpoint.Load(warm.FinalCheckpoint, tokenizer);
         byte[] initial;
         using (policy)
         {
-            var expected = PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens);
+            var expected = PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens, tokenizer);
             if (config != expected)
             {
                 throw new GridConfigurationException(
@@ -49,7 +54,16 @@ internal sealed class ClusterRun(IClusterClient grains, IWeightStore weights)
             Wait(weights.PublishAsync(runId, 0, initial));
         }
 
-        var spec = new RunSpec(settings with { InitCheckpoint = null }, allowCpuLearner);
+        // Own data through the cluster's store too: the silos cannot read this machine's files.
+        RunDataset? dataset = null;
+        if (settings.Data.IsSet)
+        {
+            var data = RunData.For(settings);
+            dataset = Wait(_datasets.PublishAsync(runId, settings, data, cancellation));
+            _data[runId] = data; // the final evaluation reads what was published, not the files as they are then
+        }
+
+        var spec = new RunSpec(settings with { InitCheckpoint = null }, allowCpuLearner) { Dataset = dataset };
         Wait(Controller(runId).Start(spec));
         File.WriteAllText(Path.Combine(warm.RunFolder, "cluster-run-id.txt"), runId + Environment.NewLine);
         return (runId, warm);
@@ -59,7 +73,7 @@ internal sealed class ClusterRun(IClusterClient grains, IWeightStore weights)
     public TrainingResult Follow(string runId, RunSettings settings, TrainingResult warm, ITrainingObserver observer,
         CancellationToken cancellation) =>
         RunFollower.Follow(Controller(runId), weights, settings, warm, observer, PollInterval, "cluster",
-            warm.SecondsTotal, cancellation);
+            warm.SecondsTotal, cancellation, data: _data.GetValueOrDefault(runId));
 
     private IControllerGrain Controller(string runId) => grains.GetGrain<IControllerGrain>(runId);
 

@@ -26,7 +26,7 @@ internal static class GridSiloHost
         }
 
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = ShutdownTimeout);
-        builder.UseOrleans(silo => silo.AddGridSilo(options).AddGridGrains());
+        builder.UseOrleans(silo => silo.AddGridSilo(options).AddGridGrains(datasetCache: options.DatasetCache));
         return builder.Build();
     }
 

@@ -89,7 +89,7 @@ internal static class ExperimentCommand
         command.SetAction(async (parse, cancellation) =>
         {
             var armList = ExperimentArm.ParseList(parse.GetValue(arms)!);
-            var taskList = ExperimentTasks.ParseList(parse.GetValue(tasks)!);
+            IReadOnlyList<string> taskList = ExperimentTasks.ParseList(parse.GetValue(tasks)!);
             int seedCount = parse.GetValue(seeds);
             if (seedCount is < 1 or > MaxSeeds)
             {
@@ -106,8 +106,22 @@ internal static class ExperimentCommand
             }
 
             var given = settingsOptions.Load(parse);
-            Training.Data.RunData.RequireBuiltIn(given, "grid experiment");
             var settings = studyBudget.Apply(given);
+            IReadOnlyList<string>? evalTasks = null;
+            if (settings.Data.IsSet)
+            {
+                // A study on the user's dataset: every arm trains on data.train and is evaluated on data.eval (or the split).
+                if (parse.GetResult(tasks) is { Implicit: false })
+                {
+                    throw new InvalidSettingException("tasks", parse.GetValue(tasks),
+                        "left out with data.train: the study trains on the dataset's own task (--tasks picks built-in tasks)");
+                }
+
+                var data = Training.Data.RunData.For(settings);
+                taskList = [data.TrainedTask];
+                evalTasks = [.. data.EvalTasks.Select(t => t.Name)];
+            }
+
             string? baseCheckpoint = parse.GetValue(baseOption) is { } path ? RequireCheckpoint(path, settings) : null;
             string parent = parse.GetValue(output)!;
             Training.Runs.RunPreflight.RequireWritableFolder(parent, "output");
@@ -132,7 +146,7 @@ internal static class ExperimentCommand
                 try
                 {
                     // Every run's settings are validated and the RL arms checked for equal compute before anything starts.
-                    plan = ExperimentPlan.Create(settings, armList, taskList, seedCount, folder.RunsPath, baseCheckpoint);
+                    plan = ExperimentPlan.Create(settings, armList, taskList, seedCount, folder.RunsPath, baseCheckpoint, evalTasks);
                 }
                 catch (InvalidSettingException)
                 {
@@ -192,7 +206,7 @@ internal static class ExperimentCommand
             throw new InvalidSettingException("base", path, $"a readable checkpoint ({e.Message})");
         }
 
-        var expected = PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens);
+        var expected = PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens, Training.Data.RunData.TokenizerFor(settings));
         if (config != expected)
         {
             throw new InvalidSettingException("base", path,

@@ -33,10 +33,14 @@ internal static class SiloCommand
             Description = "Localhost clustering: the silo port of the primary silo to join (omit on the primary). Key Grid:PrimarySiloPort.",
         };
         var address = new Option<string?>("--advertised-address") { Description = "IP other machines reach this silo at. Key Grid:AdvertisedAddress." };
+        var datasetCache = new Option<string?>("--dataset-cache")
+        {
+            Description = "Folder for this silo's copies of datasets runs publish (default runs/datasets). Key Grid:DatasetCache.",
+        };
         var metrics = new MetricsOptions();
         var command = new Command("silo", "Join a Grid cluster as a silo and serve grains until Ctrl+C / SIGTERM.");
         cluster.AddTo(command);
-        foreach (var option in new Option[] { gpu, cpuLearner, role, siloPort, gatewayPort, primaryPort, address })
+        foreach (var option in new Option[] { gpu, cpuLearner, role, siloPort, gatewayPort, primaryPort, address, datasetCache })
         {
             command.Options.Add(option);
         }
@@ -54,6 +58,7 @@ internal static class SiloCommand
                 [nameof(GridSiloOptions.GatewayPort)] = parse.GetValue(gatewayPort)?.ToString(),
                 [nameof(GridSiloOptions.PrimarySiloPort)] = parse.GetValue(primaryPort)?.ToString(),
                 [nameof(GridSiloOptions.AdvertisedAddress)] = parse.GetValue(address),
+                [nameof(GridSiloOptions.DatasetCache)] = parse.GetValue(datasetCache),
             });
             var options = ClusterConfiguration.Validated(ClusterConfiguration.BindSilo(configuration));
             SiloPorts.EnsureFree(options);
@@ -63,6 +68,8 @@ internal static class SiloCommand
                 Training.Runs.RunPreflight.RequireWritableFolder(options.WeightFolder, "Grid:WeightFolder (--weight-folder)");
             }
 
+            // Runs on published data are downloaded there; an unwritable folder must stop the silo now, not fail groups.
+            Training.Runs.RunPreflight.RequireWritableFolder(options.DatasetCache, "Grid:DatasetCache (--dataset-cache)");
             using var host = GridSiloHost.Build(options, metrics.Load(parse, configuration));
             await host.StartAsync(cancellation);
             // Tests and scripts wait for this line: the silo has joined and its gateway accepts clients.

@@ -31,7 +31,6 @@ internal static class SubmitCommand
         command.SetAction(async (parse, cancellation) =>
         {
             var settings = settingsOptions.Load(parse);
-            Training.Data.RunData.RequireBuiltIn(settings, "grid submit");
             if (parse.GetValue(runId) is { } requested)
             {
                 RunIds.Require(requested, "run-id");

@@ -91,7 +91,7 @@ internal sealed class ExperimentRunner(ExperimentPlan plan, ExperimentBudget bud
     private ExperimentResults Summarize(DateTimeOffset started, double seconds, BasePolicy basePolicy, IReadOnlyList<ArmResult> runs)
     {
         var arms = plan.Arms.Select(a => a.Name).ToArray();
-        var cells = ExperimentAggregation.Cells(runs, arms, plan.Tasks, TaskCatalog.Names, plan.Settings.EvalPrompts);
+        var cells = ExperimentAggregation.Cells(runs, arms, plan.Tasks, plan.EvalTasks, plan.Settings.EvalPrompts);
         return new ExperimentResults(
             Name: Path.GetFileName(folder.Path),
             StartedUtc: started,
@@ -106,10 +106,10 @@ internal sealed class ExperimentRunner(ExperimentPlan plan, ExperimentBudget bud
             Base: basePolicy,
             Arms: arms,
             Tasks: plan.Tasks,
-            EvalTasks: TaskCatalog.Names,
+            EvalTasks: plan.EvalTasks,
             Seeds: Enumerable.Range(0, plan.Seeds).Select(k => plan.Settings.Seed + k).ToArray(),
             EvalPrompts: plan.Settings.EvalPrompts,
-            TestPrompts: ExperimentResults.HeldOutTestPrompts,
+            TestPrompts: plan.Settings.Data.IsSet ? ExperimentResults.DatasetTestPrompts : ExperimentResults.HeldOutTestPrompts,
             Compute: ExperimentAggregation.Compute(plan, runs),
             Runs: runs,
             Cells: cells,

@@ -27,9 +27,10 @@ internal static class RunFollower
     /// <param name="secondsBefore">Seconds the run spent before it was followed (the warm start).</param>
     /// <param name="beforeEvaluation">Runs once the last step is in, before the final evaluation (the embedded grid stops
     /// its silo there).</param>
+    /// <param name="data">The run's data as it was read when the run started (null: read it now).</param>
     public static TrainingResult Follow(IControllerGrain controller, IWeightStore weights, RunSettings settings,
         TrainingResult warm, ITrainingObserver observer, TimeSpan pollInterval, string where, double secondsBefore,
-        CancellationToken cancellation, Action? beforeEvaluation = null)
+        CancellationToken cancellation, Action? beforeEvaluation = null, RunData? data = null)
     {
         // Copying checkpoints needs no parallelism. With one thread this thread starts no OpenMP team of its own, which
         // would slow every torch op of a silo in this process (the README's performance knobs).
@@ -37,7 +38,7 @@ internal static class RunFollower
         var clock = Stopwatch.StartNew();
         var folder = RunFolder.Open(warm.RunFolder);
         var config = PolicyCheckpoint.ReadManifest(warm.FinalCheckpoint).Config;
-        var data = RunData.Shared(settings);
+        data ??= RunData.Shared(settings);
         using var policy = new VisionLanguagePolicy(config); // this side's copy, for checkpoints and the evaluation
         observer.OnPhase("grpo", settings.Steps);
         string lastCheckpoint = warm.FinalCheckpoint;

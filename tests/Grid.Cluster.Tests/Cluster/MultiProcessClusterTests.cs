@@ -134,6 +134,41 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
     public ValueTask DisposeAsync() => _processes.DisposeAsync();
 
     /// <summary>Three silo processes on loopback, the first declaring a GPU; returns once all have joined.</summary>
+    [Fact]
+    public async Task A_run_on_own_data_submitted_to_silo_processes_reads_the_dataset_the_client_published_to_the_store()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        var log = TestContext.Current.TestOutputHelper!;
+        using var data = new Grid.Training.Tests.OwnData.ColourDataset(count: 60);
+        const string run = "own-data";
+        string clusterId = "it-" + Guid.NewGuid().ToString("N")[..8];
+        var environment = new Dictionary<string, string?> { ["GRID_AZURE_STORAGE"] = azurite.ConnectionString };
+        string[] common = ["--cluster", "azure", "--storage", "azure", "--cluster-id", clusterId];
+
+        var silos = await StartSilosAsync("own-", environment, common, cancellation);
+        var clock = Stopwatch.StartNew();
+        var submit = Start("own-submit", environment,
+        [
+            "submit", "--preset", "smoke", .. common, "--run-id", run, "--wait", "--output", Path.Combine(_processes.WorkFolder, "own-runs"),
+            "--set", $"data.train={System.Text.Json.JsonSerializer.Serialize(data.Jsonl)}", "--set", "data.answer_kind=choice",
+            "--set", "data.eval_fraction=0.25",
+        ]);
+        int exit = await submit.WaitForExitAsync(RunTimeout, cancellation);
+        log.WriteLine($"submit --wait on own data took {clock.Elapsed.TotalSeconds:F1} s\n{submit.Output}");
+
+        Assert.True(exit == 0, $"grid submit exited {exit}:\n{submit.Output}\n{SiloLogs()}");
+        Assert.Contains($"run {run} completed 3 steps", submit.Output);
+        Assert.Contains("custom", submit.Output); // evaluated on the dataset's task
+
+        // The archive is in the run's part of the blob container, and the learner's silo downloaded it into its cache.
+        var weights = new BlobServiceClient(azurite.ConnectionString).GetBlobContainerClient("grid-weights");
+        var archive = Assert.Single(weights.GetBlobs(BlobTraits.None, BlobStates.None, $"{run}/dataset/", cancellation));
+        Assert.StartsWith($"{run}/dataset/v{0:D12}-", archive.Name);
+        Assert.Contains("Dataset train.jsonl (sha256 ", silos[0].Output);
+        Assert.Contains("downloaded into", silos[0].Output);
+        Assert.DoesNotContain("cannot be", string.Concat(silos.Select(s => s.Output)));
+    }
+
     private async Task<GridProcess[]> StartSilosAsync(string prefix, Dictionary<string, string?> environment, string[] common,
         CancellationToken cancellation)
     {
@@ -141,6 +176,7 @@ public sealed class MultiProcessClusterTests(AzuriteFixture azurite) : IClassFix
         var silos = roles.Select((extra, i) => Start($"{prefix}silo{i}", environment,
         [
             "silo", .. common, .. extra, "--advertised-address", "127.0.0.1",
+            "--dataset-cache", Path.Combine(_processes.WorkFolder, $"{prefix}silo{i}-datasets"),
             "--silo-port", GridProcess.FreeLoopbackPort().ToString(), "--gateway-port", GridProcess.FreeLoopbackPort().ToString(),
             "--metrics-port", i == 0 ? GridProcess.FreeLoopbackPort().ToString() : "0",
         ])).ToArray();

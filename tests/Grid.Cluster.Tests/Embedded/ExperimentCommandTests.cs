@@ -93,6 +93,60 @@ public sealed class ExperimentCommandTests : IAsyncDisposable
         TestContext.Current.TestOutputHelper!.WriteLine($"grid experiment (tiny) took {seconds:F1} s\n{experiment.Output}");
     }
 
+    [Fact]
+    public async Task A_tiny_study_on_an_own_dataset_trains_and_evaluates_every_arm_on_it()
+    {
+        using var data = new Grid.Training.Tests.OwnData.ColourDataset(count: 80);
+        var clock = Stopwatch.StartNew();
+        var experiment = await RunAsync("experiment", "--preset", "smoke", "--arms", "sft,grpo-d", "--seeds", "1",
+            "--steps", "3", "--output", "experiments", "--name", "own", "--set", $"data.train={JsonSerializer.Serialize(data.Jsonl)}",
+            "--set", "data.answer_kind=choice", "--set", "data.eval_fraction=0.25", "--set", "eval_prompts=200");
+        double seconds = clock.Elapsed.TotalSeconds;
+
+        Assert.True(experiment.ExitCode == 0, experiment.Output);
+        string folder = Assert.Single(Directory.GetDirectories(Path.Combine(_processes.WorkFolder, "experiments")));
+        string md = File.ReadAllText(Path.Combine(folder, "results.md"));
+        Assert.Contains("| arm | trained custom -> eval custom |", md); // the dataset's task, not the built-in ones
+        Assert.DoesNotContain("counting", md);
+        Assert.Contains("the dataset's eval part", md);
+
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "experiment.json")));
+        var root = json.RootElement;
+        Assert.Equal(["custom"], root.GetProperty("tasks").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal(["custom"], root.GetProperty("eval_tasks").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal(2, root.GetProperty("cells").GetArrayLength());
+        var runs = root.GetProperty("runs").EnumerateArray().ToArray();
+        var accuracies = new List<string>();
+        foreach (string run in Directory.GetDirectories(Path.Combine(folder, "runs")))
+        {
+            // Every run (the base's warm start, sft, grpo-d) is evaluated on the dataset's eval split, all of it.
+            using var eval = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "eval-final.json")));
+            var task = Assert.Single(eval.RootElement.GetProperty("tasks").EnumerateArray());
+            Assert.Equal("custom", task.GetProperty("task").GetString());
+            Assert.InRange(task.GetProperty("prompts").GetInt32(), 10, 40);
+            accuracies.Add($"{Path.GetFileName(run)} {task.GetProperty("accuracy").GetDouble():P1}");
+        }
+
+        Assert.Equal(3, accuracies.Count);
+        string grpoD = Path.Combine(folder, runs.Single(r => r.GetProperty("arm").GetString() == "grpo-d").GetProperty("run_folder").GetString()!);
+        Assert.Equal(3, File.ReadLines(Path.Combine(grpoD, "metrics.jsonl")).Count());
+        TestContext.Current.TestOutputHelper!.WriteLine(
+            $"grid experiment on own data took {seconds:F1} s; final accuracy (chance 25%): {string.Join(", ", accuracies)}");
+    }
+
+    [Fact]
+    public async Task A_study_on_an_own_dataset_refuses_tasks_with_the_fix()
+    {
+        using var data = new Grid.Training.Tests.OwnData.ColourDataset(count: 8);
+        var experiment = await RunAsync("experiment", "--preset", "smoke", "--tasks", "counting",
+            "--set", $"data.train={JsonSerializer.Serialize(data.Jsonl)}", "--set", "data.answer_kind=choice");
+
+        Assert.True(experiment.ExitCode == 2, experiment.Output);
+        Assert.Contains("tasks", experiment.Output);
+        Assert.Contains("data.train", experiment.Output);
+        Assert.False(Directory.Exists(Path.Combine(_processes.WorkFolder, "experiments")));
+    }
+
     [Theory]
     [InlineData("--arms", "sft,grpo-x", "grpo-x")]
     [InlineData("--tasks", "counting,chess", "chess")]

@@ -1,6 +1,8 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Grid.Contracts.Runs;
 using Grid.Grains;
+using Grid.Grains.Datasets;
 using Grid.Grains.Mapping;
 using Grid.Grains.Rollouts;
 using Grid.Hosting.Configuration;
@@ -17,7 +19,17 @@ public sealed class GridCluster : IAsyncDisposable
 {
     private readonly PlacementCluster _cluster;
 
-    private GridCluster(PlacementCluster cluster) => _cluster = cluster;
+    /// <summary>Each silo's own fresh dataset cache, so a test sees every download a silo makes.</summary>
+    private readonly ConcurrentBag<string> _datasetCaches;
+
+    private GridCluster(PlacementCluster cluster, ConcurrentBag<string> caches)
+    {
+        _cluster = cluster;
+        _datasetCaches = caches;
+    }
+
+    /// <summary>The dataset cache of the silo at <paramref name="index"/> (as started).</summary>
+    public SiloDatasets Datasets(int index) => _cluster.Cluster.Silos[index].SiloHost.Services.GetRequiredService<SiloDatasets>();
 
     public IClusterClient Client => _cluster.Client;
 
@@ -30,13 +42,21 @@ public sealed class GridCluster : IAsyncDisposable
     /// <param name="initialSilos">Silos started now (default: all).</param>
     /// <param name="azureStorage">Azurite connection string for durable grain state and weights (default: memory).</param>
     /// <param name="rollouts">Every silo's rollout engine options (default: the product's).</param>
+    /// <param name="configureSilo">Runs after the grains are added (e.g. to wrap the weight store).</param>
     public static async Task<GridCluster> StartAsync(SiloRole[] roles, int? initialSilos, string? azureStorage,
-        RolloutEngineOptions? rollouts = null) =>
-        new(await PlacementCluster.StartAsync(roles, silo => AddGrains(silo, rollouts), TimeSpan.FromSeconds(30),
+        RolloutEngineOptions? rollouts = null, Action<ISiloBuilder>? configureSilo = null)
+    {
+        var caches = new ConcurrentBag<string>();
+        return new(await PlacementCluster.StartAsync(roles, silo =>
+        {
+            AddGrains(silo, rollouts, caches);
+            configureSilo?.Invoke(silo);
+        }, TimeSpan.FromSeconds(30),
             azureStorage is null
                 ? null
                 : ($"grid-{Guid.NewGuid():N}", o => o with { Storage = StorageMode.Azure, AzureStorageConnectionString = azureStorage }),
-            initialSilos));
+            initialSilos), caches);
+    }
 
     /// <summary>
     /// A cluster on lasting storage (the storage argument of PlacementCluster.StartAsync: silo options and service id);
@@ -44,16 +64,21 @@ public sealed class GridCluster : IAsyncDisposable
     /// </summary>
     public static async Task<GridCluster> StartAsync(SiloRole[] roles,
         (string ServiceId, Func<GridSiloOptions, GridSiloOptions> Options) storage,
-        Action<ISiloBuilder>? configureSilo = null) =>
-        new(await PlacementCluster.StartAsync(roles, silo =>
-        {
-            AddGrains(silo, rollouts: null);
-            configureSilo?.Invoke(silo);
-        }, TimeSpan.FromSeconds(30), storage));
-
-    private static void AddGrains(ISiloBuilder silo, RolloutEngineOptions? rollouts)
+        Action<ISiloBuilder>? configureSilo = null)
     {
-        silo.AddGridGrains(rollouts);
+        var caches = new ConcurrentBag<string>();
+        return new(await PlacementCluster.StartAsync(roles, silo =>
+        {
+            AddGrains(silo, rollouts: null, caches);
+            configureSilo?.Invoke(silo);
+        }, TimeSpan.FromSeconds(30), storage), caches);
+    }
+
+    private static void AddGrains(ISiloBuilder silo, RolloutEngineOptions? rollouts, ConcurrentBag<string> caches)
+    {
+        string cache = Directory.CreateTempSubdirectory("grid-silo-datasets-").FullName;
+        caches.Add(cache);
+        silo.AddGridGrains(rollouts, cache);
         silo.Services.AddMetrics();
         silo.Services.AddSingleton(sp => new GridMetrics(sp.GetRequiredService<IMeterFactory>()));
     }
@@ -103,5 +128,18 @@ public sealed class GridCluster : IAsyncDisposable
         return (status, await run.Controller.GetStepReports(0));
     }
 
-    public ValueTask DisposeAsync() => _cluster.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _cluster.DisposeAsync();
+        foreach (string cache in _datasetCaches)
+        {
+            try
+            {
+                Directory.Delete(cache, recursive: true);
+            }
+            catch (Exception error) when (error is IOException or UnauthorizedAccessException)
+            {
+            }
+        }
+    }
 }
