@@ -70,6 +70,30 @@ public sealed class NodeNetwork : IAsyncDisposable
         return null;
     }
 
+    /// <summary>
+    /// Why this kernel cannot delay packets (no <c>sch_netem</c>: CONFIG_NET_SCH_NETEM unset, as on some VM kernels), or
+    /// null when it can. Tries a netem qdisc in a throwaway namespace.
+    /// </summary>
+    public static async Task<string?> DelayUnavailableAsync()
+    {
+        string probe = $"{Prefix}{Environment.ProcessId}-probe{Guid.NewGuid().ToString("N")[..6]}";
+        await IpAsync("netns", "add", probe);
+        try
+        {
+            await IpAsync("-n", probe, "link", "set", "lo", "up");
+            await RunAsync("ip", "netns", "exec", probe, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms");
+            return null;
+        }
+        catch (InvalidOperationException error)
+        {
+            return $"this kernel cannot delay packets with tc netem (sch_netem missing, CONFIG_NET_SCH_NETEM): {error.Message}";
+        }
+        finally
+        {
+            await DeleteNamespaceAsync(probe, _ => { });
+        }
+    }
+
     /// <summary>Deletes stale namespaces of dead test hosts, then builds the switch and the host's link into it.</summary>
     public static async Task<NodeNetwork> CreateAsync(Action<string> log)
     {
