@@ -7,8 +7,8 @@ namespace Grid.TestSupport;
 
 /// <summary>
 /// One Azurite process for tests: installs the pinned Azurite from infra/azurite (npm ci, once per checkout, under a
-/// file lock so parallel test projects do not collide), starts it on free loopback ports, waits until it accepts
-/// connections and kills it on dispose. <see cref="StopAsync"/> / <see cref="StartAsync"/> take it down and bring it
+/// file lock so parallel test projects do not collide), starts it on free ports of loopback (or of a test network node's
+/// address, under that node's launcher), waits until it accepts connections and kills it on dispose. <see cref="StopAsync"/> / <see cref="StartAsync"/> take it down and bring it
 /// back on the same ports and data folder, for "storage unreachable for 10 s" scenarios.
 /// It depends on nothing but the BCL.
 /// </summary>

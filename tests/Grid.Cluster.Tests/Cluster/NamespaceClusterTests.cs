@@ -102,17 +102,19 @@ public sealed class NamespaceClusterTests(ITestOutputHelper output) : IAsyncDisp
         // A silo restarted on that node rejoins, and (2.) a node joins mid-run (started one after the other);
         // both get groups of the next steps.
         var joinNode = await cluster.Network.AddNodeAsync("joined");
-        var joinAt = tracker.Elapsed;
-        long stepsAtJoin = (await tracker.WaitForStepsAsync(0, Timeout)).StepsCompleted;
-        Silo[] newcomers =
-        [
-            await StartSiloAsync(cluster, victim.Node, gpu: false, "restarted"), await StartSiloAsync(cluster, joinNode, gpu: false, "joined"),
-        ];
-        foreach (var silo in newcomers)
+        var newcomers = new List<(Silo Silo, TimeSpan StartedAt, long StepsBefore)>();
+        foreach (var (node, label) in new[] { (victim.Node, "restarted"), (joinNode, "joined") })
+        {
+            var startedAt = tracker.Elapsed;
+            long stepsBefore = (await tracker.WaitForStepsAsync(0, Timeout)).StepsCompleted;
+            newcomers.Add((await StartSiloAsync(cluster, node, gpu: false, label), startedAt, stepsBefore));
+        }
+
+        foreach (var (silo, startedAt, stepsBefore) in newcomers)
         {
             await WaitForRolloutsAsync(silo, run);
-            Log($"{silo.Process.Name} (started after step {stepsAtJoin}) generated rollouts of {run} "
-                + $"{(tracker.Elapsed - joinAt).TotalSeconds:F1} s after it was started");
+            Log($"{silo.Process.Name} (started after step {stepsBefore}) generated rollouts of {run} "
+                + $"{(tracker.Elapsed - startedAt).TotalSeconds:F1} s after it was started");
         }
 
         // 3. The learner's node is cut off: the learner is set up again on the other GPU node from the newest checkpoint.
@@ -123,8 +125,8 @@ public sealed class NamespaceClusterTests(ITestOutputHelper output) : IAsyncDisp
         await cluster.Network.PartitionAsync(learner.Node);
         var afterCut = await tracker.WaitForStepsAsync(before + 1, Timeout);
         var learnerRecovery = tracker.Elapsed - learnerCutAt;
-        Log($"partition of the learner's node {learner.Node} after step {before}: step {afterCut.StepsCompleted - 1} completed "
-            + $"{learnerRecovery.TotalSeconds:F1} s after the link went down");
+        Log($"partition of the learner's node {learner.Node} with {before} steps completed: the first poll that saw a step "
+            + $"completed came {learnerRecovery.TotalSeconds:F1} s after the link went down ({afterCut.StepsCompleted} steps completed by then)");
 
         // Its link comes back while the run goes on: the old learner's silo finds itself dead and leaves, and whatever it
         // still had in flight does not disturb the run (checked below: versions without a gap or a repeat).
