@@ -25,6 +25,13 @@ if ! command -v kubectl >/dev/null 2>&1; then
     echo "kubectl not found: the Kubernetes manifest tests (Grid.Deployment.Tests) will be skipped." >&2
 fi
 
+# ip and tc (iproute2) for the network namespace tests (NamespaceClusterTests), which build nodes with their own
+# addresses as root; slim images lack them. Without them (or without root) those tests skip and say why.
+if [ "$(id -u)" -eq 0 ] && { ! command -v ip >/dev/null 2>&1 || ! command -v tc >/dev/null 2>&1; }; then
+    apt-get update -qq && env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null \
+        || echo "Could not install iproute2 (apt-get install iproute2); the network namespace tests will skip." >&2
+fi
+
 results="$root/.test-results"
 rm -rf "$results"
 mkdir -p "$results"

@@ -7,8 +7,8 @@ namespace Grid.TestSupport;
 
 /// <summary>
 /// One Azurite process for tests: installs the pinned Azurite from infra/azurite (npm ci, once per checkout, under a
-/// file lock so parallel test projects do not collide), starts it on free loopback ports, waits until it accepts
-/// connections and kills it on dispose. <see cref="StopAsync"/> / <see cref="StartAsync"/> take it down and bring it
+/// file lock so parallel test projects do not collide), starts it on free ports of loopback (or of a test network node's
+/// address, under that node's launcher), waits until it accepts connections and kills it on dispose. <see cref="StopAsync"/> / <see cref="StartAsync"/> take it down and bring it
 /// back on the same ports and data folder, for "storage unreachable for 10 s" scenarios.
 /// It depends on nothing but the BCL.
 /// </summary>
@@ -23,11 +23,14 @@ public sealed class AzuriteServer : IAsyncDisposable
     private readonly string _azuriteDirectory;
     private readonly bool _ownsDataFolder;
     private readonly StringBuilder _output = new();
+    private readonly IReadOnlyList<string> _launcher;
     private Process? _process;
 
-    private AzuriteServer(string azuriteDirectory, string? dataFolder, bool inMemory)
+    private AzuriteServer(string azuriteDirectory, string? dataFolder, bool inMemory, IPAddress address, IReadOnlyList<string> launcher)
     {
         _azuriteDirectory = azuriteDirectory;
+        Address = address;
+        _launcher = launcher;
         InMemory = inMemory;
         _ownsDataFolder = dataFolder is null && !inMemory;
         DataFolder = inMemory
@@ -38,13 +41,16 @@ public sealed class AzuriteServer : IAsyncDisposable
         TablePort = FreePort();
     }
 
-    /// <summary>Blob service port on 127.0.0.1.</summary>
+    /// <summary>The address Azurite listens on and clients reach it at (127.0.0.1 unless started on a test network node).</summary>
+    public IPAddress Address { get; }
+
+    /// <summary>Blob service port on <see cref="Address"/>.</summary>
     public int BlobPort { get; }
 
-    /// <summary>Queue service port on 127.0.0.1.</summary>
+    /// <summary>Queue service port on <see cref="Address"/>.</summary>
     public int QueuePort { get; }
 
-    /// <summary>Table service port on 127.0.0.1.</summary>
+    /// <summary>Table service port on <see cref="Address"/>.</summary>
     public int TablePort { get; }
 
     /// <summary>Where Azurite keeps its data (survives <see cref="StopAsync"/>); null with in-memory persistence.</summary>
@@ -56,23 +62,27 @@ public sealed class AzuriteServer : IAsyncDisposable
     /// <summary>True while the process runs.</summary>
     public bool IsRunning => _process is { HasExited: false };
 
-    /// <summary>Connection string of the development account with explicit loopback endpoints.</summary>
+    /// <summary>Connection string of the development account with explicit endpoints on <see cref="Address"/>.</summary>
     public string ConnectionString =>
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
         + $"AccountKey={AccountKey};"
-        + $"BlobEndpoint=http://127.0.0.1:{BlobPort}/devstoreaccount1;"
-        + $"QueueEndpoint=http://127.0.0.1:{QueuePort}/devstoreaccount1;"
-        + $"TableEndpoint=http://127.0.0.1:{TablePort}/devstoreaccount1;";
+        + $"BlobEndpoint=http://{Address}:{BlobPort}/devstoreaccount1;"
+        + $"QueueEndpoint=http://{Address}:{QueuePort}/devstoreaccount1;"
+        + $"TableEndpoint=http://{Address}:{TablePort}/devstoreaccount1;";
 
     /// <summary>
     /// Installs Azurite if needed and starts it. <paramref name="dataFolder"/>: keep data there (default: a temp
-    /// folder deleted on dispose); <paramref name="inMemory"/>: keep nothing on disk.
+    /// folder deleted on dispose); <paramref name="inMemory"/>: keep nothing on disk. <paramref name="address"/> and
+    /// <paramref name="launcher"/> put it on a node of a test network: it listens on that node's address, and node runs
+    /// under the launcher (say <c>ip netns exec NODE</c>), which must exec it so that killing the launcher's process
+    /// kills Azurite.
     /// </summary>
-    public static async Task<AzuriteServer> StartNewAsync(string? dataFolder = null, bool inMemory = false)
+    public static async Task<AzuriteServer> StartNewAsync(string? dataFolder = null, bool inMemory = false,
+        IPAddress? address = null, IReadOnlyList<string>? launcher = null)
     {
         string directory = FindAzuriteDirectory();
         await EnsureInstalledAsync(directory).ConfigureAwait(false);
-        var server = new AzuriteServer(directory, dataFolder, inMemory);
+        var server = new AzuriteServer(directory, dataFolder, inMemory, address ?? IPAddress.Loopback, launcher ?? []);
         try
         {
             await server.StartAsync().ConfigureAwait(false);
@@ -94,20 +104,21 @@ public sealed class AzuriteServer : IAsyncDisposable
         }
 
         string script = Path.Combine(_azuriteDirectory, "node_modules", "azurite", "dist", "src", "azurite.js");
-        var start = new ProcessStartInfo("node")
+        string host = Address.ToString();
+        var start = new ProcessStartInfo(_launcher.Count > 0 ? _launcher[0] : "node")
         {
             WorkingDirectory = _azuriteDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string argument in new[]
-        {
+        foreach (string argument in _launcher.Skip(1).Concat(_launcher.Count > 0 ? ["node"] : []).Concat(
+        [
             script, "--silent", "--skipApiVersionCheck", "--disableTelemetry",
-            "--blobHost", "127.0.0.1", "--blobPort", BlobPort.ToString(),
-            "--queueHost", "127.0.0.1", "--queuePort", QueuePort.ToString(),
-            "--tableHost", "127.0.0.1", "--tablePort", TablePort.ToString(),
-        })
+            "--blobHost", host, "--blobPort", BlobPort.ToString(),
+            "--queueHost", host, "--queuePort", QueuePort.ToString(),
+            "--tableHost", host, "--tablePort", TablePort.ToString(),
+        ]))
         {
             start.ArgumentList.Add(argument);
         }
@@ -150,7 +161,7 @@ public sealed class AzuriteServer : IAsyncDisposable
 
                 await KillAsync().ConfigureAwait(false);
                 throw new InvalidOperationException(
-                    $"Azurite did not accept connections on 127.0.0.1:{BlobPort}/{QueuePort}/{TablePort} within "
+                    $"Azurite did not accept connections on {Address}:{BlobPort}/{QueuePort}/{TablePort} within "
                     + $"{StartTimeout.TotalSeconds:F0} s (exited: {process.HasExited}). Its output:{Environment.NewLine}"
                     + output);
             }
@@ -335,12 +346,12 @@ public sealed class AzuriteServer : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static async Task<bool> AcceptsAsync(int port)
+    private async Task<bool> AcceptsAsync(int port)
     {
         using var client = new TcpClient();
         try
         {
-            await client.ConnectAsync(IPAddress.Loopback, port).WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            await client.ConnectAsync(Address, port).WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
             return true;
         }
         catch (Exception error) when (error is SocketException or TimeoutException)

@@ -67,15 +67,28 @@ public sealed class GridProcess : IAsyncDisposable
     }
 
     public static GridProcess Start(string name, string workingDirectory, IReadOnlyDictionary<string, string?> environment,
-        params string[] arguments)
+        params string[] arguments) => StartUnder([], name, workingDirectory, environment, arguments);
+
+    /// <summary>
+    /// Starts <c>dotnet grid.dll ARGUMENTS</c> under <paramref name="launcher"/> (say <c>ip netns exec NODE</c>, to run it
+    /// on a node of a test network). The launcher must exec the command, so that this process is grid's and killing
+    /// it kills grid.
+    /// </summary>
+    public static GridProcess StartUnder(IReadOnlyList<string> launcher, string name, string workingDirectory,
+        IReadOnlyDictionary<string, string?> environment, params string[] arguments)
     {
-        var start = new ProcessStartInfo("dotnet")
+        var start = new ProcessStartInfo(launcher.Count > 0 ? launcher[0] : "dotnet")
         {
             WorkingDirectory = workingDirectory,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (string word in launcher.Skip(1).Concat(launcher.Count > 0 ? ["dotnet"] : []))
+        {
+            start.ArgumentList.Add(word);
+        }
+
         start.ArgumentList.Add(GridDll);
         foreach (string argument in arguments)
         {

@@ -12,9 +12,14 @@ public sealed class GridProcesses(string folderPrefix) : IAsyncDisposable
 
     public IReadOnlyList<GridProcess> All => _processes;
 
-    public GridProcess Start(string name, IReadOnlyDictionary<string, string?> environment, params string[] arguments)
+    public GridProcess Start(string name, IReadOnlyDictionary<string, string?> environment, params string[] arguments) =>
+        StartUnder([], name, environment, arguments);
+
+    /// <summary>Starts grid under <paramref name="launcher"/> (see <see cref="GridProcess.StartUnder"/>).</summary>
+    public GridProcess StartUnder(IReadOnlyList<string> launcher, string name, IReadOnlyDictionary<string, string?> environment,
+        params string[] arguments)
     {
-        var process = GridProcess.Start(name, WorkFolder, environment, arguments);
+        var process = GridProcess.StartUnder(launcher, name, WorkFolder, environment, arguments);
         _processes.Add(process);
         return process;
     }
