@@ -1,38 +1,25 @@
 using System.Globalization;
 using Grid.Hosting.Configuration;
 using Microsoft.Extensions.Options;
-using Orleans.Placement;
 using Orleans.Runtime;
 using Orleans.Runtime.MembershipService.SiloMetadata;
-using Orleans.Runtime.Placement;
 
 namespace Grid.Hosting.Placement;
 
 /// <summary>
 /// Keeps the silos that may host a learner: GPU silos, and CPU-learner silos when the key says the run allows it, never
 /// a rollout-only silo (<see cref="GridSiloRole.Rollout"/>), whatever compute it declares. An empty result fails
-/// placement right here with an explanation, instead of Orleans' generic error. This silo's own metadata is read from
-/// its options (<see cref="SiloMetadataLookup"/>): a learner placed in the silo's first moments (the embedded
-/// <c>grid train</c> places one at once) used to fail, be retried, and log a warning with a stack trace.
+/// placement with an explanation (<see cref="SiloMetadataFilterDirector"/>).
 /// </summary>
 public sealed class LearnerPlacementFilterDirector(
-    ISiloMetadataCache siloMetadataCache, ILocalSiloDetails localSilo, IOptions<SiloMetadata> localMetadata) : IPlacementFilterDirector
+    ISiloMetadataCache siloMetadataCache, ILocalSiloDetails localSilo, IOptions<SiloMetadata> localMetadata)
+    : SiloMetadataFilterDirector(siloMetadataCache, localSilo, localMetadata)
 {
-    /// <inheritdoc />
-    public IEnumerable<SiloAddress> Filter(
-        PlacementFilterStrategy filterStrategy, PlacementTarget target, IEnumerable<SiloAddress> silos)
-    {
-        string key = target.GrainIdentity.Key.ToString() ?? "";
-        bool allowsCpu = LearnerKey.AllowsCpuLearner(key);
-        var candidates = silos.ToList();
-        var eligible = candidates.Where(silo => IsEligible(MetadataOf(silo), allowsCpu)).ToList();
-        if (eligible.Count == 0)
-        {
-            throw new NoLearnerSiloException(Explain(target.GrainIdentity, allowsCpu, candidates));
-        }
+    protected override bool Admits(GrainId grain, IReadOnlyDictionary<string, string> metadata) =>
+        IsEligible(metadata, LearnerKey.AllowsCpuLearner(grain.Key.ToString() ?? ""));
 
-        return eligible;
-    }
+    protected override Exception Refusal(GrainId grain, string activeSilos) =>
+        new NoLearnerSiloException(Explain(grain, LearnerKey.AllowsCpuLearner(grain.Key.ToString() ?? ""), activeSilos));
 
     /// <summary>True when a silo with this metadata may host a learner (of a run that allows CPU or not).</summary>
     public static bool IsEligible(IReadOnlyDictionary<string, string> metadata, bool allowsCpu) =>
@@ -48,14 +35,8 @@ public sealed class LearnerPlacementFilterDirector(
         metadata.TryGetValue(GridSiloMetadata.CpuLearner, out var allowed)
         && string.Equals(allowed, "true", StringComparison.OrdinalIgnoreCase);
 
-    private IReadOnlyDictionary<string, string> MetadataOf(SiloAddress silo) =>
-        SiloMetadataLookup.Of(silo, siloMetadataCache, localSilo, localMetadata);
-
-    private string Explain(GrainId grain, bool allowsCpu, List<SiloAddress> candidates)
+    private static string Explain(GrainId grain, bool allowsCpu, string silos)
     {
-        string silos = candidates.Count == 0
-            ? "none"
-            : string.Join(", ", candidates.Select(silo => $"{silo} [{SiloMetadataLookup.Describe(MetadataOf(silo))}]"));
         string need = allowsCpu
             ? $"metadata '{GridSiloMetadata.Gpu}' (GPU device count > 0) or '{GridSiloMetadata.CpuLearner}=true'"
             : $"metadata '{GridSiloMetadata.Gpu}' (GPU device count > 0)";
