@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using Azure.Data.Tables;
+using Grid.Cluster.Tests.Infrastructure;
 
 namespace Grid.Cluster.Tests.Cluster;
 
 /// <summary>
-/// Mutual TLS as a user runs it, on loopback (a network-namespace variant is to follow): certificates from
+/// Mutual TLS as a user runs it, on loopback (the network-namespace variant is in NamespaceClusterTests.Tls.cs): certificates from
 /// `grid tls create-dev-certs`, two `grid silo` processes with Azure Table clustering on Azurite, and `grid submit` with
 /// a trusted client certificate. While the run goes on, a silo with a certificate of another CA, a client without a
 /// certificate and a client whose certificate the cluster's CA did not sign are all refused, and the run completes.
@@ -22,18 +23,17 @@ public sealed class MutualTlsClusterTests(AzuriteFixture azurite, ITestOutputHel
     {
         var cancellation = TestContext.Current.CancellationToken;
         var clock = Stopwatch.StartNew();
-        string trusted = Path.Combine(_processes.WorkFolder, "trusted"), other = Path.Combine(_processes.WorkFolder, "other");
-        await CreateCertificatesAsync(trusted, "Grid cluster CA", cancellation);
-        await CreateCertificatesAsync(other, "Other CA", cancellation);
+        var trusted = await DevCertificates.CreateAsync(_processes, Path.Combine(_processes.WorkFolder, "trusted"), "Grid cluster CA", cancellation);
+        var other = await DevCertificates.CreateAsync(_processes, Path.Combine(_processes.WorkFolder, "other"), "Other CA", cancellation);
         // A client that trusts the cluster's CA (so it accepts the gateways) but whose own certificate another CA signed.
         string both = Path.Combine(_processes.WorkFolder, "both-cas.pem");
-        File.WriteAllText(both, File.ReadAllText(Path.Combine(trusted, "ca.pem")) + File.ReadAllText(Path.Combine(other, "ca.pem")));
+        File.WriteAllText(both, File.ReadAllText(trusted.Authority) + File.ReadAllText(other.Authority));
 
         string clusterId = "tls-" + Guid.NewGuid().ToString("N")[..8];
         var environment = new Dictionary<string, string?> { ["GRID_AZURE_STORAGE"] = azurite.ConnectionString };
         string[] common = ["--cluster", "azure", "--storage", "azure", "--cluster-id", clusterId];
-        string[] siloTls = Tls(trusted, "silo", Path.Combine(trusted, "ca.pem"));
-        string[] clientTls = Tls(trusted, "client", Path.Combine(trusted, "ca.pem"));
+        string[] siloTls = trusted.Silo();
+        string[] clientTls = trusted.Client();
 
         var silos = new[] { Silo("silo0", environment, [.. common, .. siloTls, "--gpu", "1"]), Silo("silo1", environment, [.. common, .. siloTls]) };
         foreach (var silo in silos)
@@ -47,9 +47,9 @@ public sealed class MutualTlsClusterTests(AzuriteFixture azurite, ITestOutputHel
             ["submit", "--preset", "smoke", .. common, .. clientTls, "--run-id", RunId, "--wait", "--output", Path.Combine(_processes.WorkFolder, "runs")]);
 
         // While the run goes on: a silo of another cluster's CA, a client without TLS, and one with a foreign certificate.
-        var rogue = Silo("rogue-silo", environment, [.. common, .. Tls(other, "silo", Path.Combine(other, "ca.pem"))]);
+        var rogue = Silo("rogue-silo", environment, [.. common, .. other.Silo()]);
         var plain = _processes.Start("client-without-certificate", environment, ["status", RunId, .. common]);
-        var foreign = _processes.Start("client-of-another-ca", environment, ["status", RunId, .. common, .. Tls(other, "client", both)]);
+        var foreign = _processes.Start("client-of-another-ca", environment, ["status", RunId, .. common, .. other.Client(both)]);
         foreach (var refused in new[] { plain, foreign })
         {
             int exit = await refused.WaitForExitAsync(TimeSpan.FromSeconds(60), cancellation);
@@ -95,8 +95,7 @@ public sealed class MutualTlsClusterTests(AzuriteFixture azurite, ITestOutputHel
     public async Task A_silo_given_a_certificate_without_its_key_is_refused_at_start()
     {
         var cancellation = TestContext.Current.CancellationToken;
-        string folder = Path.Combine(_processes.WorkFolder, "certs");
-        await CreateCertificatesAsync(folder, "Grid cluster CA", cancellation);
+        string folder = (await DevCertificates.CreateAsync(_processes, Path.Combine(_processes.WorkFolder, "certs"), "Grid cluster CA", cancellation)).Folder;
 
         var silo = _processes.Start("silo-without-key", new Dictionary<string, string?>(),
             ["silo", "--tls-cert", Path.Combine(folder, "silo.pem"), "--tls-ca", Path.Combine(folder, "ca.pem"),
@@ -110,16 +109,6 @@ public sealed class MutualTlsClusterTests(AzuriteFixture azurite, ITestOutputHel
     }
 
     public ValueTask DisposeAsync() => _processes.DisposeAsync();
-
-    private static string[] Tls(string folder, string role, string authority) =>
-        ["--tls-cert", Path.Combine(folder, role + ".pem"), "--tls-key", Path.Combine(folder, role + ".key"), "--tls-ca", authority];
-
-    private async Task CreateCertificatesAsync(string folder, string caName, CancellationToken cancellation)
-    {
-        var create = _processes.Start("create-dev-certs", new Dictionary<string, string?>(),
-            ["tls", "create-dev-certs", "--out", folder, "--ca-name", caName, "--days", "1"]);
-        Assert.True(await create.WaitForExitAsync(TimeSpan.FromSeconds(60), cancellation) == 0, create.Output);
-    }
 
     private (GridProcess Process, int Port) Silo(string name, Dictionary<string, string?> environment, string[] arguments)
     {

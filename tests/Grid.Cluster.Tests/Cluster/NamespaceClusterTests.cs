@@ -18,7 +18,7 @@ namespace Grid.Cluster.Tests.Cluster;
 /// Membership uses the silos' defaults (GridMembership's fast failure detection: 1 s probes, 2 missed), so a
 /// partitioned node is declared dead in seconds. Recovery times are printed in the test output.
 /// </summary>
-public sealed class NamespaceClusterTests(ITestOutputHelper output) : IAsyncDisposable
+public sealed partial class NamespaceClusterTests(ITestOutputHelper output) : IAsyncDisposable
 {
     private const int SiloPort = 11111;
     private const int GatewayPort = 30000;
@@ -195,7 +195,8 @@ public sealed class NamespaceClusterTests(ITestOutputHelper output) : IAsyncDisp
 
     private static CancellationToken Cancellation => TestContext.Current.CancellationToken;
 
-    private async Task<TestCluster> StartClusterAsync(int gpuNodes, int rolloutNodes)
+    /// <summary>Azurite and the silos on nodes of their own; with <paramref name="tls"/>, silos and clients use its certificates.</summary>
+    private async Task<TestCluster> StartClusterAsync(int gpuNodes, int rolloutNodes, DevCertificates? tls = null)
     {
         string? unavailable = NodeNetwork.Unavailable();
         Assert.SkipWhen(unavailable is not null, unavailable ?? "");
@@ -204,7 +205,11 @@ public sealed class NamespaceClusterTests(ITestOutputHelper output) : IAsyncDisp
         var storageNode = await network.AddNodeAsync("storage");
         var azurite = await AzuriteServer.StartNewAsync(inMemory: false, address: storageNode.Address, launcher: storageNode.Launcher);
         _owned.Add(azurite);
-        var cluster = new TestCluster(network, azurite.ConnectionString, "ns-" + Guid.NewGuid().ToString("N")[..8]);
+        var cluster = new TestCluster(network, azurite.ConnectionString, "ns-" + Guid.NewGuid().ToString("N")[..8])
+        {
+            SiloTls = tls?.Silo() ?? [],
+            ClientTls = tls?.Client() ?? [],
+        };
         // One after the other: on a 2-core box, silos starting together (JIT, TorchSharp) starve each other's membership
         // probes, and a joining silo that misses two 1 s probes is declared dead before it is ready.
         for (int i = 0; i < gpuNodes + rolloutNodes; i++)
@@ -221,20 +226,27 @@ public sealed class NamespaceClusterTests(ITestOutputHelper output) : IAsyncDisp
 
     private async Task<Silo> StartSiloAsync(TestCluster cluster, Node node, bool gpu, string label)
     {
+        var silo = StartSilo(cluster, node, gpu, label, cluster.SiloTls);
+        await silo.Process.WaitForOutputAsync("grid silo ready", Timeout, Cancellation);
+        return silo;
+    }
+
+    /// <summary>Starts `grid silo` on <paramref name="node"/> with <paramref name="tls"/> flags, without waiting for it.</summary>
+    private Silo StartSilo(TestCluster cluster, Node node, bool gpu, string label, string[] tls)
+    {
         var process = _processes.StartUnder(node.Launcher, $"{label}-{node.Name}", cluster.Environment,
         [
-            "silo", .. cluster.Common, .. (gpu ? new[] { "--gpu", "1" } : []), "--advertised-address", node.Address.ToString(),
+            "silo", .. cluster.Common, .. tls, .. (gpu ? new[] { "--gpu", "1" } : []), "--advertised-address", node.Address.ToString(),
             "--silo-port", SiloPort.ToString(CultureInfo.InvariantCulture), "--gateway-port", GatewayPort.ToString(CultureInfo.InvariantCulture),
             "--metrics-port", MetricsPort.ToString(CultureInfo.InvariantCulture), "--metrics-address", node.Address.ToString(),
         ]);
-        await process.WaitForOutputAsync("grid silo ready", Timeout, Cancellation);
         return new Silo(node, process, gpu);
     }
 
     private GridProcess Submit(TestCluster cluster, string run, int steps, int prompts, bool wait) => _processes.Start("submit",
         cluster.Environment,
         [
-            "submit", "--preset", "smoke", "--set", $"steps={steps}", "--set", $"prompts_per_step={prompts}", .. cluster.Common,
+            "submit", "--preset", "smoke", "--set", $"steps={steps}", "--set", $"prompts_per_step={prompts}", .. cluster.Common, .. cluster.ClientTls,
             "--run-id", run, .. (wait ? new[] { "--wait" } : []), "--output", Path.Combine(_processes.WorkFolder, run),
         ]);
 
@@ -366,6 +378,12 @@ public sealed class NamespaceClusterTests(ITestOutputHelper output) : IAsyncDisp
         public string[] Common { get; } = ["--cluster", "azure", "--storage", "azure", "--cluster-id", id];
 
         public Dictionary<string, string?> Environment { get; } = new() { ["GRID_AZURE_STORAGE"] = storage };
+
+        /// <summary>The TLS flags of this cluster's silos (none: plain TCP).</summary>
+        public string[] SiloTls { get; init; } = [];
+
+        /// <summary>The TLS flags of this cluster's clients (none: plain TCP).</summary>
+        public string[] ClientTls { get; init; } = [];
 
         public List<Silo> Gpu { get; } = [];
 
