@@ -5,7 +5,8 @@ namespace Grid.Tasks.Datasets;
 /// <summary>
 /// A fixed list of examples (one task's part of a dataset) seen as a task: <see cref="Generate"/> draws from it with
 /// replacement, deterministic from (seed, index) like the built-in generators, and <see cref="Examples"/> gives the
-/// list itself, in file order, for evaluation.
+/// list itself, in file order, for evaluation. A task over a loaded dataset's records (<see cref="DatasetExampleList"/>)
+/// holds no pixels: each example's image is decoded when it is drawn, through a bounded cache.
 /// </summary>
 public sealed class DatasetTask : IVisualTask
 {
@@ -21,6 +22,12 @@ public sealed class DatasetTask : IVisualTask
         Name = name;
         ImageSize = imageSize;
         Examples = examples;
+    }
+
+    /// <summary>A task over a loaded dataset's records, decoding their images through <paramref name="images"/>.</summary>
+    public DatasetTask(string name, int imageSize, IReadOnlyList<DatasetExample> records, DatasetImageCache images)
+        : this(name, imageSize, new DatasetExampleList(records, images))
+    {
     }
 
     public string Name { get; }

@@ -64,7 +64,7 @@ public sealed class RunData
         var d = settings.Data;
         var options = new DatasetReadOptions(AnswerRule: RuleOf(d), ImageSize: imageSize);
         var train = Load(d.Train!, options, settings.MaxNewTokens);
-        List<TaskExample> eval;
+        List<DatasetExample> eval;
         IReadOnlyList<DatasetFileDigest>? evalFiles = null;
         if (d.Eval is not null)
         {
@@ -80,8 +80,8 @@ public sealed class RunData
         }
         else
         {
-            eval = [.. DatasetSplit.Eval(train.Examples, d.SplitSeed, d.EvalFraction)];
-            train = train with { Examples = [.. DatasetSplit.Train(train.Examples, d.SplitSeed, d.EvalFraction)] };
+            eval = [.. train.Examples.Where(e => DatasetSplit.IsEval(e.Id, d.SplitSeed, d.EvalFraction))];
+            train = train with { Examples = [.. train.Examples.Where(e => !DatasetSplit.IsEval(e.Id, d.SplitSeed, d.EvalFraction))] };
             if (eval.Count == 0 || train.Examples.Count == 0)
             {
                 throw new DatasetFormatException(d.Train!, 1,
@@ -92,9 +92,11 @@ public sealed class RunData
         }
 
         var trainNames = train.Examples.Select(e => e.Task).Distinct(StringComparer.Ordinal).ToArray();
-        var trainTask = new DatasetTask(trainNames.Length == 1 ? trainNames[0] : "dataset", imageSize, train.Examples);
+        // One bounded cache of decoded images for the run's train and eval tasks: the records hold no pixels.
+        var images = new DatasetImageCache(options);
+        var trainTask = new DatasetTask(trainNames.Length == 1 ? trainNames[0] : "dataset", imageSize, train.Examples, images);
         var evalTasks = eval.GroupBy(e => e.Task, StringComparer.Ordinal)
-            .Select(g => (IVisualTask)new DatasetTask(g.Key, imageSize, [.. g])).ToArray();
+            .Select(g => (IVisualTask)new DatasetTask(g.Key, imageSize, [.. g], images)).ToArray();
         var record = new DatasetRecord(train.Files, evalFiles,
             d.Eval is null ? new DatasetSplitRecord(d.EvalFraction, d.SplitSeed) : null,
             train.Examples.Count, eval.Count, Tokenizer.ByteFallback.Name);
@@ -107,8 +109,11 @@ public sealed class RunData
     {
         ArgumentNullException.ThrowIfNull(settings);
         var d = settings.Data;
-        var examples = Load(d.Train!, new DatasetReadOptions(AnswerRule: RuleOf(d), ImageSize: imageSize), maxNewTokens: null).Examples;
-        return [.. examples.GroupBy(e => e.Task, StringComparer.Ordinal).Select(g => (IVisualTask)new DatasetTask(g.Key, imageSize, [.. g]))];
+        var options = new DatasetReadOptions(AnswerRule: RuleOf(d), ImageSize: imageSize);
+        var examples = Load(d.Train!, options, maxNewTokens: null).Examples;
+        var images = new DatasetImageCache(options);
+        return [.. examples.GroupBy(e => e.Task, StringComparer.Ordinal)
+            .Select(g => (IVisualTask)new DatasetTask(g.Key, imageSize, [.. g], images))];
     }
 
     /// <summary>The SFT demonstrations: of the built-in tasks, each task's stream as before; of a dataset, its first
@@ -129,6 +134,9 @@ public sealed class RunData
     /// <see cref="HeldOut"/> (a dataset has no third part).</summary>
     public static TaskExample Validation(IVisualTask task, int index) =>
         task is DatasetTask dataset ? dataset.Examples[index] : PromptSource.Validation(task, index);
+
+    /// <summary>Stands in for a record's image between reading and keeping it, so no decoded image outlives its check.</summary>
+    private static readonly Grid.Tasks.Images.RgbImage s_noPixels = new(1, 1, new byte[3]);
 
     private static readonly ConcurrentDictionary<(DataSettings Data, int MaxNewTokens), Lazy<RunData>> s_shared = new();
 
@@ -174,11 +182,16 @@ public sealed class RunData
         return new AnswerRule(kind, (decimal)(d.Tolerance ?? 0));
     }
 
-    private sealed record Loaded(List<TaskExample> Examples, IReadOnlyList<DatasetFileDigest> Files);
+    private sealed record Loaded(List<DatasetExample> Examples, IReadOnlyList<DatasetFileDigest> Files);
 
+    /// <summary>
+    /// Every record of the file, checked as <see cref="DatasetReader.ReadEntries"/> checks it (each image decoded once,
+    /// so a damaged one is refused here) and as the policy needs, kept without its pixels: the image is named by its
+    /// file, size and sha256, and decoded again when drawn.
+    /// </summary>
     private static Loaded Load(string path, DatasetReadOptions options, int? maxNewTokens)
     {
-        var examples = new List<TaskExample>();
+        var records = new List<(TaskExample Example, int Line, string ImageFile)>();
         var images = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (example, line, imageFile) in DatasetReader.ReadEntries(path, options))
@@ -205,10 +218,20 @@ public sealed class RunData
                 images.Add(imageFile);
             }
 
-            examples.Add(example);
+            // Drop the pixels: keep the record's text and its image's path.
+            records.Add((example with { Image = s_noPixels }, line, imageFile));
         }
 
-        return new Loaded(examples, [DatasetFiles.Of(path), .. images.Select(DatasetFiles.Of)]);
+        var digests = images.Select(DatasetFiles.Of).ToArray();
+        var files = new Dictionary<string, DatasetImageFile>(StringComparer.Ordinal);
+        for (int i = 0; i < images.Count; i++)
+        {
+            files[images[i]] = new DatasetImageFile(images[i], digests[i].Bytes, digests[i].Sha256);
+        }
+
+        var examples = records.Select(r => new DatasetExample(r.Example.Id, r.Example.Task, r.Example.Question,
+            r.Example.Answer, r.Example.Reasoning, r.Example.AnswerRule, files[r.ImageFile], path, r.Line)).ToList();
+        return new Loaded(examples, [DatasetFiles.Of(path), .. digests]);
     }
 }
 
