@@ -65,9 +65,19 @@ public sealed partial record GridSiloOptions
 
     /// <summary>
     /// Folder where the silo keeps its copies of datasets that runs published through the store (one sub-folder per
-    /// archive, named by its sha256; docs/datasets.md, "On a cluster").
+    /// archive, named by its sha256; docs/datasets.md, "On a cluster"). By default the user's cache folder
+    /// (<see cref="DefaultDatasetCache"/>), not under <c>runs/</c>: that folder holds run folders, and a cache beside
+    /// them would read as one more run to anything that lists them.
     /// </summary>
-    public string DatasetCache { get; init; } = Path.Combine("runs", "datasets");
+    public string DatasetCache { get; init; } = DefaultDatasetCache;
+
+    /// <summary><c>$XDG_CACHE_HOME/grid/datasets</c>, else <c>~/.cache/grid/datasets</c>, else the temp folder's
+    /// <c>grid-datasets</c> when the process has no home.</summary>
+    public static string DefaultDatasetCache { get; } = Path.Combine(
+        Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } cache && Path.IsPathRooted(cache) ? cache
+        : Environment.GetFolderPath(Environment.SpecialFolder.UserProfile) is { Length: > 0 } home ? Path.Combine(home, ".cache")
+        : Path.GetTempPath(),
+        "grid", "datasets");
 
     /// <summary>Storage=azure: blob container of the weight store (3-63 lowercase letters, digits, hyphens).</summary>
     public string WeightContainer { get; init; } = "grid-weights";
@@ -147,7 +157,7 @@ public sealed partial record GridSiloOptions
 
         if (string.IsNullOrWhiteSpace(DatasetCache))
         {
-            problems.Add("DatasetCache is empty; give a folder for the silo's copies of published datasets, e.g. runs/datasets.");
+            problems.Add("DatasetCache is empty; give a folder for the silo's copies of published datasets, e.g. ~/.cache/grid/datasets (the default).");
         }
 
         if (Storage == StorageMode.Azure && InProcessStore is not null)

@@ -35,7 +35,7 @@ internal static class SiloCommand
         var address = new Option<string?>("--advertised-address") { Description = "IP other machines reach this silo at. Key Grid:AdvertisedAddress." };
         var datasetCache = new Option<string?>("--dataset-cache")
         {
-            Description = "Folder for this silo's copies of datasets runs publish (default runs/datasets). Key Grid:DatasetCache.",
+            Description = "Folder for this silo's copies of datasets runs publish (default ~/.cache/grid/datasets, or $XDG_CACHE_HOME/grid/datasets). Key Grid:DatasetCache.",
         };
         var metrics = new MetricsOptions();
         var command = new Command("silo", "Join a Grid cluster as a silo and serve grains until Ctrl+C / SIGTERM.");
