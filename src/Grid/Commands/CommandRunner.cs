@@ -46,6 +46,14 @@ internal static class CommandRunner
             AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
             return 2;
         }
+        catch (TimeoutException)
+        {
+            // Orleans' response timeout: its message is a page of scheduler diagnostics, not something a user acts on.
+            AnsiConsole.MarkupLine("[red]error:[/] the cluster did not answer within its response timeout (30 s): a silo is "
+                + "overloaded, starting, or gone. The request may still complete there; check [bold]grid status[/] and the "
+                + "silos' logs, then run the command again.");
+            return 1;
+        }
         catch (OperationCanceledException)
         {
             AnsiConsole.MarkupLine("[yellow]cancelled[/]");

@@ -43,7 +43,18 @@ internal static class ResumeCommand
             }
             else
             {
-                before = await controller.Resume();
+                try
+                {
+                    before = await controller.Resume();
+                }
+                catch (TimeoutException)
+                {
+                    // Setting the learner up (loading the checkpoint) outlasted the response timeout on a busy cluster;
+                    // the call goes on there, so follow the run instead of failing.
+                    Console.WriteLine("The controller is still setting the learner up (over 30 s); following the run.");
+                    before = await controller.GetStatus();
+                }
+
                 var checkpoint = await ReadCheckpointAsync(configuration, runId, before.PolicyVersion, cancellation);
                 Console.WriteLine($"run {runId} resumed at step {before.StepsCompleted}/{before.TotalSteps} from policy "
                     + $"version {before.PolicyVersion} (weights sha256 {before.Weights?.Sha256[..12]}…, {checkpoint}).");
