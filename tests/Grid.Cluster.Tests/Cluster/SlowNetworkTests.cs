@@ -15,7 +15,7 @@ namespace Grid.Cluster.Tests.Cluster;
 /// and every answer, waits the relay's delay, so a message between two nodes takes 20 ms more and a round trip 40 ms
 /// more (what netem delaying every packet to a node by 20 ms gives). Azure Table and Blob traffic to Azurite's node is
 /// not delayed: membership and checkpoints see a fast store. The same run goes once with the relays at 0 ms and once
-/// at 20 ms, after a short warm-up run; the median step times and their ratio are printed.
+/// at 20 ms and once more at 0 ms (A-B-A, after a short warm-up run); the median step times and their ratio are printed.
 /// </summary>
 public sealed class SlowNetworkTests(ITestOutputHelper output) : IAsyncDisposable
 {
@@ -99,11 +99,20 @@ public sealed class SlowNetworkTests(ITestOutputHelper output) : IAsyncDisposabl
         Assert.True(fastRoundTrip < Delay, $"a round trip through a relay at 0 ms took {fastRoundTrip.TotalMilliseconds:F1} ms");
         var (slow, slowWall) = await RunAsync("relay-20ms", steps, prompts, common, environment);
 
+        // 0 ms again: a later run is faster on its own (the silos' code keeps warming up); the baseline pools both.
+        foreach (var relay in relays)
+        {
+            await relay.SetDelayAsync(TimeSpan.Zero);
+        }
+
+        var (again, againWall) = await RunAsync("relay-0ms-again", steps, prompts, common, environment);
+        fast = [.. fast, .. again];
+        fastWall += againWall;
         double fastStep = Median(fast), slowStep = Median(slow);
         Log($"slow network: round trip host->node through a relay {fastRoundTrip.TotalMilliseconds:F1} ms at 0 ms, "
             + $"{slowRoundTrip.TotalMilliseconds:F1} ms at {Delay.TotalMilliseconds:F0} ms; median step {fastStep:F2} s at 0 ms, "
             + $"{slowStep:F2} s at {Delay.TotalMilliseconds:F0} ms: overhead {slowStep - fastStep:F2} s per step, ratio {slowStep / fastStep:F2}; "
-            + $"steps at 0 ms [{Steps(fast)}] (submit {fastWall.TotalSeconds:F1} s), at 20 ms [{Steps(slow)}] (submit {slowWall.TotalSeconds:F1} s)");
+            + $"steps at 0 ms [{Steps(fast)}] (both submits {fastWall.TotalSeconds:F1} s), at 20 ms [{Steps(slow)}] (submit {slowWall.TotalSeconds:F1} s)");
         Assert.All(silos, silo => Assert.False(silo.HasExited, $"{silo.Name} exited:\n{silo.Output}"));
     }
 
