@@ -61,6 +61,23 @@ public static class GridSiloBuilderExtensions
             silo.ConfigureEndpoints(options.SiloPort, options.GatewayPort);
         }
 
+        if (options.SiloListenPort is not null || options.GatewayListenPort is not null)
+        {
+            // Advertise one endpoint, listen on another (NAT, port mapping, a relay in front of the silo).
+            silo.Configure<EndpointOptions>(endpoints =>
+            {
+                if (options.SiloListenPort is { } siloPort)
+                {
+                    endpoints.SiloListeningEndpoint = new IPEndPoint(IPAddress.Any, siloPort);
+                }
+
+                if (options.GatewayListenPort is { } gatewayPort)
+                {
+                    endpoints.GatewayListeningEndpoint = new IPEndPoint(IPAddress.Any, gatewayPort);
+                }
+            });
+        }
+
         silo.UseAzureStorageClustering(table => table.TableServiceClient = new TableServiceClient(connectionString));
         return silo;
     }

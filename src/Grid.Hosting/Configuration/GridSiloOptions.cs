@@ -43,6 +43,16 @@ public sealed partial record GridSiloOptions
     /// </summary>
     public string? AdvertisedAddress { get; init; }
 
+    /// <summary>
+    /// Port this silo listens on for silo-to-silo traffic, on every address, when it differs from the advertised
+    /// <see cref="SiloPort"/> (behind NAT, a container's port mapping or a relay). Null: listen on the advertised port.
+    /// Azure clustering only.
+    /// </summary>
+    public int? SiloListenPort { get; init; }
+
+    /// <summary>Like <see cref="SiloListenPort"/> for the gateway: the port clients' traffic arrives on. Null: the advertised <see cref="GatewayPort"/>.</summary>
+    public int? GatewayListenPort { get; init; }
+
     /// <summary>Silos and clients with the same cluster id form one cluster.</summary>
     public string ClusterId { get; init; } = "grid";
 
@@ -143,6 +153,7 @@ public sealed partial record GridSiloOptions
             CheckPort(problems, nameof(PrimarySiloPort), primary, allowZero: false);
         }
 
+        CheckListenPorts(problems);
         if (AdvertisedAddress is { } address && !System.Net.IPAddress.TryParse(address, out _))
         {
             problems.Add($"AdvertisedAddress is '{address}'; give an IP address such as 10.0.0.4 or 127.0.0.1.");
@@ -208,6 +219,7 @@ public sealed partial record GridSiloOptions
         text.Append($"AllowCpuLearner = {AllowCpuLearner}, Role = {GridSiloRoles.Name(Role)}, SiloPort = {SiloPort}, GatewayPort = {GatewayPort}, ");
         text.Append($"PrimarySiloPort = {PrimarySiloPort?.ToString() ?? "none"}, ");
         text.Append($"AdvertisedAddress = {AdvertisedAddress ?? "default"}, ");
+        text.Append($"SiloListenPort = {SiloListenPort?.ToString() ?? "SiloPort"}, GatewayListenPort = {GatewayListenPort?.ToString() ?? "GatewayPort"}, ");
         text.Append($"ClusterId = {ClusterId}, ServiceId = {ServiceId}, ");
         text.Append($"AzureStorageConnectionString = {Redact(AzureStorageConnectionString)}, ");
         text.Append($"WeightFolder = {WeightFolder}, WeightContainer = {WeightContainer}, DatasetCache = {DatasetCache}, ");
@@ -217,6 +229,34 @@ public sealed partial record GridSiloOptions
     }
 
     internal static string Redact(string? secret) => string.IsNullOrEmpty(secret) ? "<none>" : "<redacted>";
+
+    private void CheckListenPorts(List<string> problems)
+    {
+        if ((SiloListenPort ?? GatewayListenPort) is { } any && Cluster == ClusterMode.Localhost)
+        {
+            problems.Add($"A listen port ({any}) is set but Cluster is {Cluster}; listening on a port other than the advertised "
+                + "one is for azure clustering (NAT, port mapping); localhost silos listen on SiloPort and GatewayPort.");
+        }
+
+        if (SiloListenPort is { } silo)
+        {
+            CheckPort(problems, nameof(SiloListenPort), silo, allowZero: false);
+        }
+
+        if (GatewayListenPort is { } gateway)
+        {
+            CheckPort(problems, nameof(GatewayListenPort), gateway, allowZero: false);
+            if (GatewayPort == 0)
+            {
+                problems.Add($"GatewayListenPort is {gateway} but GatewayPort is 0 (no gateway); give a GatewayPort or drop GatewayListenPort.");
+            }
+        }
+
+        if (SiloListenPort is { } s && (GatewayListenPort ?? GatewayPort) == s)
+        {
+            problems.Add($"SiloListenPort is {s}, the port the gateway listens on too; give them different ports.");
+        }
+    }
 
     private static void CheckPort(List<string> problems, string name, int port, bool allowZero)
     {

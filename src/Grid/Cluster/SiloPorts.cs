@@ -15,8 +15,21 @@ internal static class SiloPorts
     {
         ArgumentNullException.ThrowIfNull(options);
         var address = options.AdvertisedAddress is { } advertised ? IPAddress.Parse(advertised) : IPAddress.Any;
-        EnsureFree(address, options.SiloPort, "silo port", "--silo-port", "Grid:SiloPort");
-        if (options.GatewayPort is > 0 and var gateway)
+        // A listen port is bound on every address; the advertised port may then belong to whatever is in front.
+        if (options.SiloListenPort is { } siloListen)
+        {
+            EnsureFree(IPAddress.Any, siloListen, "silo listen port", "--silo-listen-port", "Grid:SiloListenPort");
+        }
+        else
+        {
+            EnsureFree(address, options.SiloPort, "silo port", "--silo-port", "Grid:SiloPort");
+        }
+
+        if (options.GatewayListenPort is { } gatewayListen)
+        {
+            EnsureFree(IPAddress.Any, gatewayListen, "gateway listen port", "--gateway-listen-port", "Grid:GatewayListenPort");
+        }
+        else if (options.GatewayPort is > 0 and var gateway)
         {
             EnsureFree(address, gateway, "gateway port", "--gateway-port", "Grid:GatewayPort");
         }

@@ -33,6 +33,14 @@ internal static class SiloCommand
             Description = "Localhost clustering: the silo port of the primary silo to join (omit on the primary). Key Grid:PrimarySiloPort.",
         };
         var address = new Option<string?>("--advertised-address") { Description = "IP other machines reach this silo at. Key Grid:AdvertisedAddress." };
+        var siloListenPort = new Option<int?>("--silo-listen-port")
+        {
+            Description = "Port to listen on for silo traffic when it differs from the advertised --silo-port (NAT, port mapping). Key Grid:SiloListenPort.",
+        };
+        var gatewayListenPort = new Option<int?>("--gateway-listen-port")
+        {
+            Description = "Port to listen on for clients when it differs from the advertised --gateway-port. Key Grid:GatewayListenPort.",
+        };
         var datasetCache = new Option<string?>("--dataset-cache")
         {
             Description = "Folder for this silo's copies of datasets runs publish (default ~/.cache/grid/datasets, or $XDG_CACHE_HOME/grid/datasets). Key Grid:DatasetCache.",
@@ -40,7 +48,7 @@ internal static class SiloCommand
         var metrics = new MetricsOptions();
         var command = new Command("silo", "Join a Grid cluster as a silo and serve grains until Ctrl+C / SIGTERM.");
         cluster.AddTo(command);
-        foreach (var option in new Option[] { gpu, cpuLearner, role, siloPort, gatewayPort, primaryPort, address, datasetCache })
+        foreach (var option in new Option[] { gpu, cpuLearner, role, siloPort, gatewayPort, primaryPort, address, siloListenPort, gatewayListenPort, datasetCache })
         {
             command.Options.Add(option);
         }
@@ -58,6 +66,8 @@ internal static class SiloCommand
                 [nameof(GridSiloOptions.GatewayPort)] = parse.GetValue(gatewayPort)?.ToString(),
                 [nameof(GridSiloOptions.PrimarySiloPort)] = parse.GetValue(primaryPort)?.ToString(),
                 [nameof(GridSiloOptions.AdvertisedAddress)] = parse.GetValue(address),
+                [nameof(GridSiloOptions.SiloListenPort)] = parse.GetValue(siloListenPort)?.ToString(),
+                [nameof(GridSiloOptions.GatewayListenPort)] = parse.GetValue(gatewayListenPort)?.ToString(),
                 [nameof(GridSiloOptions.DatasetCache)] = parse.GetValue(datasetCache),
             });
             var options = ClusterConfiguration.Validated(ClusterConfiguration.BindSilo(configuration));

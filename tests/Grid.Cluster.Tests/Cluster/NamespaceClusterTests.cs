@@ -144,44 +144,6 @@ public sealed partial class NamespaceClusterTests(ITestOutputHelper output) : IA
             other.Process.Output);
     }
 
-    /// <summary>
-    /// Slow network: a run on three nodes, then the same run with every node's link delayed by 20 ms (tc netem on the
-    /// switch ports: every packet to a node waits 20 ms, a round trip between two nodes 40 ms). Both complete with every
-    /// step once; the step-time overhead is printed.
-    /// </summary>
-    [Fact]
-    public async Task With_20_ms_on_every_node_link_a_run_completes_and_the_step_time_overhead_is_reported()
-    {
-        string? unavailable = NodeNetwork.Unavailable();
-        Assert.SkipWhen(unavailable is not null, unavailable ?? "");
-        string? noDelay = await NodeNetwork.DelayUnavailableAsync();
-        Assert.SkipWhen(noDelay is not null, noDelay ?? "");
-        var cluster = await StartClusterAsync(gpuNodes: 1, rolloutNodes: 2);
-        const int steps = 4;
-        const int prompts = 6;
-        var fast = Submit(cluster, "netns-fast", steps, prompts, wait: true);
-        Assert.True(await fast.WaitForExitAsync(Timeout, Cancellation) == 0, fast.Output + _processes.Logs("silo"));
-        var fastMetrics = ReadMetrics("netns-fast");
-        AssertEveryStepOnce(fastMetrics, steps, prompts);
-
-        var fastConnect = await ConnectTimeAsync(cluster.Rollout[0].Node);
-        foreach (var node in cluster.Network.Nodes)
-        {
-            await cluster.Network.DelayAsync(node, TimeSpan.FromMilliseconds(20));
-        }
-
-        var slowConnect = await ConnectTimeAsync(cluster.Rollout[0].Node);
-        Assert.True(slowConnect >= TimeSpan.FromMilliseconds(19), $"a TCP handshake with a delayed node took {slowConnect.TotalMilliseconds:F1} ms");
-        var slow = Submit(cluster, "netns-slow", steps, prompts, wait: true);
-        Assert.True(await slow.WaitForExitAsync(Timeout, Cancellation) == 0, slow.Output + _processes.Logs("silo"));
-        var slowMetrics = ReadMetrics("netns-slow");
-        AssertEveryStepOnce(slowMetrics, steps, prompts);
-        double fastStep = Median(fastMetrics), slowStep = Median(slowMetrics);
-        Log($"slow network: TCP handshake host->node {fastConnect.TotalMilliseconds:F1} ms without delay, {slowConnect.TotalMilliseconds:F1} ms "
-            + $"with 20 ms; median step {fastStep:F2} s without delay, {slowStep:F2} s with it: overhead {slowStep - fastStep:F2} s per step "
-            + $"({(slowStep / fastStep - 1) * 100:F0}%); no delay: {Seconds(fastMetrics)}; 20 ms: {Seconds(slowMetrics)}");
-    }
-
     public async ValueTask DisposeAsync()
     {
         await _processes.DisposeAsync();
@@ -262,24 +224,6 @@ public sealed partial class NamespaceClusterTests(ITestOutputHelper output) : IA
     {
         Assert.Equal(Enumerable.Range(0, steps).Select(s => (long)s), metrics.Select(m => m.GetProperty("step").GetInt64()));
         Assert.All(metrics, m => Assert.Equal(prompts, m.GetProperty("groups").GetInt32()));
-    }
-
-    private static double Median(JsonElement[] metrics) =>
-        metrics.Select(m => m.GetProperty("seconds_total").GetDouble()).Order().ElementAt(metrics.Length / 2);
-
-    /// <summary>The shortest of five TCP handshakes from the host with the node's gateway.</summary>
-    private static async Task<TimeSpan> ConnectTimeAsync(Node node)
-    {
-        var best = TimeSpan.MaxValue;
-        for (int i = 0; i < 5; i++)
-        {
-            using var client = new System.Net.Sockets.TcpClient();
-            var clock = Stopwatch.StartNew();
-            await client.ConnectAsync(node.Address, GatewayPort, Cancellation);
-            best = clock.Elapsed < best ? clock.Elapsed : best;
-        }
-
-        return best;
     }
 
     private static string Seconds(JsonElement[] metrics)

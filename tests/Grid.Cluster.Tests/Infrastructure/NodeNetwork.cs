@@ -13,7 +13,8 @@ namespace Grid.Cluster.Tests.Infrastructure;
 /// deletes the namespaces (which takes their interfaces, the bridge and the host's veth with them), and creating a
 /// network first deletes namespaces left by test hosts that no longer run (a crashed or killed test run).
 /// A partition is the node's switch port set down (<c>ip link set PORT down</c>, not a process kill): the node's
-/// packets go nowhere, its TCP connections stay open and silent. A slow network is <c>tc netem</c> on switch ports.
+/// packets go nowhere, its TCP connections stay open and silent. A slow network is a <see cref="DelayRelay"/> in front
+/// of each silo (user space: this kernel and CI's have no <c>tc netem</c>).
 /// </summary>
 public sealed class NodeNetwork : IAsyncDisposable
 {
@@ -70,30 +71,6 @@ public sealed class NodeNetwork : IAsyncDisposable
         return null;
     }
 
-    /// <summary>
-    /// Why this kernel cannot delay packets (no <c>sch_netem</c>: CONFIG_NET_SCH_NETEM unset, as on some VM kernels), or
-    /// null when it can. Tries a netem qdisc in a throwaway namespace.
-    /// </summary>
-    public static async Task<string?> DelayUnavailableAsync()
-    {
-        string probe = $"{Prefix}{Environment.ProcessId}-probe{Guid.NewGuid().ToString("N")[..6]}";
-        await IpAsync("netns", "add", probe);
-        try
-        {
-            await IpAsync("-n", probe, "link", "set", "lo", "up");
-            await RunAsync("ip", "netns", "exec", probe, "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms");
-            return null;
-        }
-        catch (InvalidOperationException error)
-        {
-            return $"this kernel cannot delay packets with tc netem (sch_netem missing, CONFIG_NET_SCH_NETEM): {error.Message}";
-        }
-        finally
-        {
-            await DeleteNamespaceAsync(probe, _ => { });
-        }
-    }
-
     /// <summary>Deletes stale namespaces of dead test hosts, then builds the switch and the host's link into it.</summary>
     public static async Task<NodeNetwork> CreateAsync(Action<string> log)
     {
@@ -144,13 +121,6 @@ public sealed class NodeNetwork : IAsyncDisposable
 
     /// <summary>Brings the node's switch port back up.</summary>
     public Task HealAsync(Node node) => IpAsync("-n", _switch, "link", "set", node.SwitchPort, "up");
-
-    /// <summary>Delays every packet the switch sends to the node (tc netem on its switch port).</summary>
-    public Task DelayAsync(Node node, TimeSpan delay) => RunAsync("ip", "netns", "exec", _switch, "tc", "qdisc", "replace", "dev",
-        node.SwitchPort, "root", "netem", "delay", $"{delay.TotalMilliseconds:F0}ms");
-
-    /// <summary>Removes the delay of <see cref="DelayAsync"/>.</summary>
-    public Task UndelayAsync(Node node) => RunAsync("ip", "netns", "exec", _switch, "tc", "qdisc", "del", "dev", node.SwitchPort, "root");
 
     /// <summary>Deletes every namespace of this network; the veths and the bridge go with them.</summary>
     public async ValueTask DisposeAsync()
