@@ -160,13 +160,7 @@ public sealed partial class NamespaceClusterTests(ITestOutputHelper output) : IA
     /// <summary>Azurite and the silos on nodes of their own; with <paramref name="tls"/>, silos and clients use its certificates.</summary>
     private async Task<TestCluster> StartClusterAsync(int gpuNodes, int rolloutNodes, DevCertificates? tls = null)
     {
-        string? unavailable = NodeNetwork.Unavailable();
-        Assert.SkipWhen(unavailable is not null, unavailable ?? "");
-        var network = await NodeNetwork.CreateAsync(Log);
-        _owned.Add(network);
-        var storageNode = await network.AddNodeAsync("storage");
-        var azurite = await AzuriteServer.StartNewAsync(inMemory: false, address: storageNode.Address, launcher: storageNode.Launcher);
-        _owned.Add(azurite);
+        var (network, azurite) = await NodeNetwork.StartWithStorageAsync(Log, _owned);
         var cluster = new TestCluster(network, azurite.ConnectionString, "ns-" + Guid.NewGuid().ToString("N")[..8])
         {
             SiloTls = tls?.Silo() ?? [],

@@ -33,13 +33,7 @@ public sealed class SlowNetworkTests(ITestOutputHelper output) : IAsyncDisposabl
     [Fact]
     public async Task With_20_ms_on_every_silo_link_a_run_completes_and_the_step_time_overhead_is_reported()
     {
-        string? unavailable = NodeNetwork.Unavailable();
-        Assert.SkipWhen(unavailable is not null, unavailable ?? "");
-        var network = await NodeNetwork.CreateAsync(Log);
-        _owned.Add(network);
-        var storageNode = await network.AddNodeAsync("storage");
-        var azurite = await AzuriteServer.StartNewAsync(inMemory: false, address: storageNode.Address, launcher: storageNode.Launcher);
-        _owned.Add(azurite);
+        var (network, azurite) = await NodeNetwork.StartWithStorageAsync(Log, _owned);
         string clusterId = "slow-" + Guid.NewGuid().ToString("N")[..8];
         string[] common = ["--cluster", "azure", "--storage", "azure", "--cluster-id", clusterId];
         var environment = new Dictionary<string, string?> { ["GRID_AZURE_STORAGE"] = azurite.ConnectionString };

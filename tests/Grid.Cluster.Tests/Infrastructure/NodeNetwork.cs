@@ -71,6 +71,23 @@ public sealed class NodeNetwork : IAsyncDisposable
         return null;
     }
 
+    /// <summary>
+    /// A network with Azurite on a node of its own, as every cluster test on nodes starts: skips the test when nodes
+    /// cannot be made here (<see cref="Unavailable"/>); the network and Azurite are added to <paramref name="owned"/>,
+    /// for the test to dispose.
+    /// </summary>
+    public static async Task<(NodeNetwork Network, AzuriteServer Azurite)> StartWithStorageAsync(Action<string> log, List<IAsyncDisposable> owned)
+    {
+        string? unavailable = Unavailable();
+        Assert.SkipWhen(unavailable is not null, unavailable ?? "");
+        var network = await CreateAsync(log);
+        owned.Add(network);
+        var storageNode = await network.AddNodeAsync("storage");
+        var azurite = await AzuriteServer.StartNewAsync(inMemory: false, address: storageNode.Address, launcher: storageNode.Launcher);
+        owned.Add(azurite);
+        return (network, azurite);
+    }
+
     /// <summary>Deletes stale namespaces of dead test hosts, then builds the switch and the host's link into it.</summary>
     public static async Task<NodeNetwork> CreateAsync(Action<string> log)
     {
