@@ -10,7 +10,7 @@ namespace Grid.Grains.Datasets;
 
 /// <summary>
 /// A silo's copies of the datasets runs published through the cluster's store (<see cref="RunDataset"/>). Each archive is
-/// downloaded once per silo, checked against its sha256 (by the store and again here), unpacked into
+/// downloaded once per silo, checked against its sha256 (by the store's read), unpacked into
 /// <c>cache/SHA256/</c> (through a temporary folder renamed when complete, so a half-written copy is never used) and kept
 /// there for later runs, silo restarts included. The prompt groups and learner of a run on the silo share one download
 /// and one read of the records (<see cref="LoadAsync"/>); a download or read that fails is forgotten, so the next attempt
@@ -142,15 +142,7 @@ public sealed class SiloDatasets
                 + $"{published.Archive.Uri}: {error.Message}", error);
         }
 
-        // The store checked the hash; this silo checks it again on the bytes it unpacks.
-        string actual = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(archive));
-        if (actual != sha)
-        {
-            throw new DatasetUnavailableException(
-                $"The dataset {published.FileName} downloaded from {published.Archive.Uri} has sha256 {actual}, not the "
-                + $"{sha} the run names: it was changed or damaged in the store. Submit the run again to publish it anew.");
-        }
-
+        // The store checked the bytes against the archive's sha256 (IWeightStore.ReadAsync), which is the dataset's name.
         Directory.CreateDirectory(CacheFolder);
         string temp = Path.Combine(CacheFolder, $".tmp-{Guid.NewGuid():N}");
         try

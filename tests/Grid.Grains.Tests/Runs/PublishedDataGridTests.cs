@@ -157,8 +157,8 @@ public sealed class PublishedDataGridTests(ITestOutputHelper output)
         return (reports, groups, damage.Used);
     }
 
-    /// <summary>A silo's real store whose downloads of dataset archives come back with one byte flipped, while a
-    /// budget shared by the cluster lasts.</summary>
+    /// <summary>A silo's real store whose downloads of dataset archives arrive with one byte flipped (and so fail its
+    /// sha256 check), while a budget shared by the cluster lasts.</summary>
     private sealed class DamagingDatasetStore(IWeightStore inner, DamagingDatasetStore.Budget budget) : IWeightStore
     {
         public sealed class Budget(int reads)
@@ -206,7 +206,8 @@ public sealed class PublishedDataGridTests(ITestOutputHelper output)
             if (reference.Uri.AbsolutePath.Contains($"/{DatasetPublisher.Kind}/", StringComparison.Ordinal) && budget.Take())
             {
                 bytes = (byte[])bytes.Clone();
-                bytes[bytes.Length / 2] ^= 0x40; // damaged after the store checked it, as on a bad disk or link
+                bytes[bytes.Length / 2] ^= 0x40; // damaged on the way, as on a bad disk or link: the store's check sees it
+                return WeightIntegrityException.Verified(reference, bytes);
             }
 
             return bytes;
