@@ -46,6 +46,31 @@ public sealed record StepMetrics
 
     public bool UpdateSkipped { get; init; }
 
+    /// <summary>
+    /// The step's trained groups by how many versions their sampling policy lagged behind <see cref="PolicyVersion"/>:
+    /// index 0 counts groups sampled by the policy being updated, index j those sampled j versions earlier. A
+    /// synchronous run (rollouts.max_staleness = 0) has every group at index 0; no index exceeds the run's bound.
+    /// </summary>
+    public IReadOnlyList<int> StalenessGroups { get; init; } = [];
+
+    /// <summary>Groups that arrived sampled beyond the staleness bound, were left out and sampled again.</summary>
+    public int DroppedStaleGroups { get; init; }
+
+    /// <summary>Mean importance weight pi_prox / pi_behav over the update's generated tokens (1 when synchronous).</summary>
+    public double ImportanceWeightMean { get; init; } = 1;
+
+    /// <summary>Largest importance weight of the update (1 when synchronous).</summary>
+    public double ImportanceWeightMax { get; init; } = 1;
+
+    /// <summary>Share of generated tokens whose importance weight exceeded max_importance_weight.</summary>
+    public double ImportanceWeightCappedFraction { get; init; }
+
+    /// <summary>
+    /// Share of the step's wall time (from the end of the previous update to the end of this one) the learner spent
+    /// waiting for groups rather than updating, validating and storing; 0 where it is not measured (the in-process loop).
+    /// </summary>
+    public double LearnerIdleFraction { get; init; }
+
     public string? SkipReason { get; init; }
 
     /// <summary>Greedy validation of the policy this step's update made (version <see cref="PolicyVersion"/> + 1), on

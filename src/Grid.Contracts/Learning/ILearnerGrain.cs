@@ -16,8 +16,11 @@ public interface ILearnerGrain : IGrainWithStringKey
     /// <summary>The controller's plan for a step: beta and how many groups to wait for.</summary>
     Task BeginStep(StepPlan plan);
 
-    /// <summary>A scored group; one already received, or of a step already applied, is ignored.</summary>
-    Task SubmitGroup(ScoredGroupRecord group);
+    /// <summary>
+    /// A scored group; one already received, or of a step already applied, is ignored. A group sampled by a version
+    /// more than rollouts.max_staleness behind its step is refused: the receipt names the weights to sample it again with.
+    /// </summary>
+    Task<SubmitReceipt> SubmitGroup(ScoredGroupRecord group);
 
     /// <summary>A group that failed after <paramref name="attempts"/> attempts (its retry budget): the step goes on without it.</summary>
     Task SubmitFailure(long step, int promptIndex, int attempts, string reason);

@@ -92,4 +92,19 @@ public sealed record StepReport
 
     /// <summary>Seconds the learner spent validating in this step (counted in <see cref="SecondsTotal"/>).</summary>
     [Id(34)] public double SecondsValidation { get; init; }
+
+    /// <summary>Trained groups by how many versions their sampling policy lagged behind <see cref="PolicyVersion"/> (index = lag).</summary>
+    [Id(36)] public int[] StalenessGroups { get; init; } = [];
+
+    /// <summary>Groups that arrived beyond rollouts.max_staleness: left out of the step and sampled again.</summary>
+    [Id(37)] public int DroppedStaleGroups { get; init; }
+
+    [Id(38)] public double ImportanceWeightMean { get; init; } = 1;
+
+    [Id(39)] public double ImportanceWeightMax { get; init; } = 1;
+
+    [Id(40)] public double ImportanceWeightCappedFraction { get; init; }
+
+    /// <summary>Share of the step's wall time the learner waited for groups.</summary>
+    [Id(41)] public double LearnerIdleFraction { get; init; }
 }

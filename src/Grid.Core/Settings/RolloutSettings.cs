@@ -40,6 +40,15 @@ public sealed record RolloutSettings
     /// </summary>
     public int KeptGroupSteps { get; init; } = 8;
 
+    /// <summary>
+    /// k, how many policy versions a trained group may lag behind the policy it updates (docs/algorithm.md section 9).
+    /// 0, the default, is the synchronous run: every group of step s is sampled by version s, so the rollout silos wait
+    /// for each update. With k &gt; 0 the controller starts the groups of steps s + 1 .. s + k with the newest weights while
+    /// the learner still works on step s: a group of step s is sampled by a version v &gt;= s - k, and one that arrives
+    /// older than that is dropped, counted and sampled again with the newest weights.
+    /// </summary>
+    public int MaxStaleness { get; init; }
+
     /// <summary>The wait before the attempt after failed attempt <paramref name="failedAttempt"/> (1-based).</summary>
     public TimeSpan BackoffAfter(int failedAttempt)
     {

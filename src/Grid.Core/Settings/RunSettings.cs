@@ -51,6 +51,16 @@ public sealed record RunSettings
 
     public double EpsHigh { get; init; } = 0.2;
 
+    /// <summary>
+    /// The cap C on the asynchronous objective's importance weight pi_prox / pi_behav (docs/algorithm.md section 9);
+    /// unset caps nothing. Only rollouts sampled by an older version than the one updated (rollouts.max_staleness &gt; 0)
+    /// carry a weight other than 1.
+    /// </summary>
+    public double? MaxImportanceWeight { get; init; }
+
+    /// <summary>"drop" (AReaL: a token above the cap leaves the policy term) or "truncate" (its weight becomes C).</summary>
+    public ImportanceWeightCap ImportanceWeightCap { get; init; } = ImportanceWeightCap.Drop;
+
     public KlSettings Kl { get; init; } = new();
 
     public SftSettings Sft { get; init; } = new();

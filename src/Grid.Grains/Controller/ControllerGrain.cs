@@ -289,8 +289,11 @@ public sealed class ControllerGrain(
     }
 
     /// <summary>
-    /// Plans step <paramref name="step"/> with the learner and starts its groups. Every call it makes is idempotent,
-    /// so re-driving a started step (resume, the watchdog) only restarts what stopped.
+    /// Plans step <paramref name="step"/> with the learner and starts its groups; with rollouts.max_staleness k &gt; 0
+    /// also the groups of steps step + 1 .. step + k not started yet, with the newest weights (version step), so they
+    /// generate while the learner updates: a group of step t is then sampled by a version &gt;= t - k. Every call it makes
+    /// is idempotent (a started group keeps the weights it was first given), so re-driving a started step (resume, the
+    /// watchdog) only restarts what stopped, and hands a new learner what the groups of the step had delivered.
     /// </summary>
     private async Task StartStepAsync(long step)
     {
@@ -303,17 +306,30 @@ public sealed class ControllerGrain(
 
         double beta = state.State.StepBeta; // a re-driven step keeps the beta it started with
         await Learner.BeginStep(new StepPlan(step, beta, settings.PromptsPerStep, state.State.Weights!.Version));
-        await Task.WhenAll(Enumerable.Range(0, settings.PromptsPerStep).Select(p => Group(step, p).Start(Assignment(step, p))));
+        await StartGroupsAsync(step);
+        long aheadThrough = Math.Min(step + settings.Rollouts.MaxStaleness, settings.Steps - 1);
+        for (long ahead = Math.Max(step, state.State.StartedAheadThrough) + 1; ahead <= aheadThrough; ahead++)
+        {
+            await StartGroupsAsync(ahead);
+            state.State.StartedAheadThrough = ahead;
+        }
+
         state.State.StartedStep = step;
         await state.WriteStateAsync();
     }
+
+    private Task StartGroupsAsync(long step) =>
+        Task.WhenAll(Enumerable.Range(0, Settings.PromptsPerStep).Select(p => Group(step, p).Start(Assignment(step, p))));
 
     private ILearnerGrain Learner => GrainFactory.GetGrain<ILearnerGrain>(LearnerGrainKey);
 
     private IPromptGroupGrain Group(long step, int promptIndex) =>
         GrainFactory.GetGrain<IPromptGroupGrain>(PromptGroupKey.Create(RunId, step, promptIndex));
 
-    /// <summary>What group <paramref name="promptIndex"/> of the current step <paramref name="step"/> is asked to do.</summary>
+    /// <summary>
+    /// What group <paramref name="promptIndex"/> of step <paramref name="step"/> (the current one, or one of the next k)
+    /// is asked to do: sample with the newest weights.
+    /// </summary>
     private PromptGroupAssignment Assignment(long step, int promptIndex) => new(RunId, step, promptIndex,
         Settings, state.State.PolicyConfigJson!, state.State.Weights!, LearnerGrainKey)
     {

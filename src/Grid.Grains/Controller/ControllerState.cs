@@ -52,4 +52,10 @@ public sealed class ControllerState
 
     /// <summary>Prompt groups of steps up to this one have had their state deleted (resume needs only the current step's).</summary>
     [Id(16)] public long ForgottenThrough { get; set; } = -1;
+
+    /// <summary>
+    /// With rollouts.max_staleness k &gt; 0: the prompt groups of steps up to this one have been started, ahead of their
+    /// steps' plans (-1: none ahead yet). Never more than k steps past the step being learned.
+    /// </summary>
+    [Id(17)] public long StartedAheadThrough { get; set; } = -1;
 }

@@ -49,6 +49,8 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
     private readonly Dictionary<long, SortedDictionary<int, ScoredGroupRecord>> _groups = new();
     /// <summary>Failed groups by step: prompt index to the attempts it made.</summary>
     private readonly Dictionary<long, Dictionary<int, int>> _failures = new();
+    /// <summary>Groups refused as too stale, by step (counted once per prompt).</summary>
+    private readonly Dictionary<long, HashSet<int>> _dropped = new();
     private readonly List<long> _published = new();
     private readonly Dictionary<long, StepReport> _reports = new();
     private readonly LearnerCheckpointStore _checkpoints = new(weights);
@@ -59,6 +61,9 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
     private long _nextStep;
     private bool _applying;
     private long _updatesSkipped;
+
+    /// <summary>When the previous update was reported (or the learner set up): the step's idle time starts there.</summary>
+    private long _idleSince = Stopwatch.GetTimestamp();
 
     /// <summary>The silo's metrics when it serves them (AddGridTelemetry); null on a silo without.</summary>
     private GridMetrics? Metrics => services.GetService<GridMetrics>();
@@ -92,6 +97,16 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
         _latest = start.Weights;
         _updatesSkipped = start.UpdatesSkipped;
         _ready = new LearnerReady(start.Weights, RunSettingsJson.Write(start.Config));
+        _idleSince = Stopwatch.GetTimestamp();
+        foreach (var buffered in _groups.Values)
+        {
+            // Taken before the settings were known: a re-drive delivers them again, to be refused if too stale.
+            foreach (var stale in buffered.Values.Where(TooStale).ToArray())
+            {
+                buffered.Remove(stale.PromptIndex);
+            }
+        }
+
         ReportPlacement();
         if (start.Restored is null)
         {
@@ -122,9 +137,20 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
         return Task.CompletedTask;
     }
 
-    public Task SubmitGroup(ScoredGroupRecord group)
+    public Task<SubmitReceipt> SubmitGroup(ScoredGroupRecord group)
     {
         ArgumentNullException.ThrowIfNull(group);
+        if (group.Step >= _nextStep && _settings is not null && _latest is not null && TooStale(group))
+        {
+            // Never trained on: counted with its step, and sampled again by the newest policy.
+            var dropped = _dropped.TryGetValue(group.Step, out var known) ? known : _dropped[group.Step] = new();
+            dropped.Add(group.PromptIndex);
+            logger.LogWarning("Run {RunId}: prompt group {Step}/{Prompt} was sampled by version {Version}, more than "
+                + "rollouts.max_staleness ({MaxStaleness}) behind its step; it is sampled again with version {Newest}",
+                RunId, group.Step, group.PromptIndex, group.PolicyVersion, _settings.Rollouts.MaxStaleness, _latest.Version);
+            return Task.FromResult(new SubmitReceipt(_latest));
+        }
+
         if (group.Step >= _nextStep)
         {
             var step = _groups.TryGetValue(group.Step, out var existing) ? existing : _groups[group.Step] = new();
@@ -132,8 +158,11 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
             TryApplyNext();
         }
 
-        return Task.CompletedTask;
+        return Task.FromResult(SubmitReceipt.Taken);
     }
+
+    /// <summary>A group of step s sampled by a version older than s - rollouts.max_staleness.</summary>
+    private bool TooStale(ScoredGroupRecord group) => group.Step - group.PolicyVersion > _settings!.Rollouts.MaxStaleness;
 
     public Task SubmitFailure(long step, int promptIndex, int attempts, string reason)
     {
@@ -213,6 +242,7 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
 
     private async Task ApplyAsync(StepPlan plan)
     {
+        long applyStarted = Stopwatch.GetTimestamp();
         var records = _groups.TryGetValue(plan.Step, out var groups) ? groups.Values.ToArray() : [];
         int failed = _failures.TryGetValue(plan.Step, out var failures) ? failures.Count : 0;
         int retried = records.Sum(r => Math.Max(0, r.Attempts - 1)) + (failures?.Values.Sum(a => Math.Max(0, a - 1)) ?? 0);
@@ -250,13 +280,18 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
         _plans.Remove(plan.Step);
         _groups.Remove(plan.Step);
         _failures.Remove(plan.Step);
+        int droppedStale = _dropped.Remove(plan.Step, out var dropped) ? dropped.Count : 0;
 
         var (start, secondsStart) = await work.ValidationStart;
         var (validated, secondsValidated) = await work.Validation;
         var metrics = update.Metrics(records.Length > 0 ? records.Max(r => r.SecondsRollout) : 0,
             records.Length > 0 ? records.Max(r => r.SecondsReward) : 0,
             secondsPublish, start, validated, secondsStart + secondsValidated) with
-        { PolicyVersion = plan.PolicyVersion };
+        {
+            PolicyVersion = plan.PolicyVersion,
+            DroppedStaleGroups = droppedStale,
+            LearnerIdleFraction = IdleFraction(applyStarted),
+        };
         Metrics?.RecordStep(RunId, metrics);
         var stepReport = StepReports.From(metrics, reference, failed, samples) with
         {
@@ -265,6 +300,19 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
         };
         _reports[plan.Step] = stepReport;
         await ReportAsync(stepReport);
+    }
+
+    /// <summary>
+    /// The share of the time since the previous update (or set-up) the learner waited before this update started at
+    /// <paramref name="applyStarted"/>; the next step's wait starts now.
+    /// </summary>
+    private double IdleFraction(long applyStarted)
+    {
+        long now = Stopwatch.GetTimestamp();
+        double idle = Stopwatch.GetElapsedTime(_idleSince, applyStarted).TotalSeconds;
+        double total = Stopwatch.GetElapsedTime(_idleSince, now).TotalSeconds;
+        _idleSince = now;
+        return total > 0 ? Math.Clamp(idle / total, 0, 1) : 0;
     }
 
     private async Task<OptimizerStateReference?> StoreOptimizerStateAsync(long version, Task<byte[]> serializing)
@@ -346,7 +394,8 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
     {
         try
         {
-            await _checkpoints.PruneAsync(RunId, saved, _settings!.CheckpointEvery, _settings.KeepAllWeights);
+            await _checkpoints.PruneAsync(RunId, saved, _settings!.CheckpointEvery, _settings.KeepAllWeights,
+                _settings.Rollouts.MaxStaleness);
         }
         catch (Exception error) when (error is WeightStoreUnavailableException or IOException or InvalidOperationException)
         {

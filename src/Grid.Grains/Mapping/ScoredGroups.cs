@@ -41,6 +41,7 @@ public static class ScoredGroups
     {
         var sampled = ToSampled(record, source, task, promptsPerStep, tokenizer);
         return new ScoredGroup(record.Step, record.PromptIndex, sampled.Prompt, sampled.PromptTokens, sampled.Rollouts,
-            record.Advantages);
+            record.Advantages)
+        { SamplingVersion = record.PolicyVersion };
     }
 }

@@ -227,9 +227,10 @@ public sealed class PromptGroupGrain(
                 case GroupEffect.RunAttempt run:
                     return await RunAttemptAsync(run.Attempt, settings!);
                 case GroupEffect.SubmitGroup submit:
+                    SubmitReceipt receipt;
                     try
                     {
-                        await Learner.SubmitGroup(submit.Scored);
+                        receipt = await Learner.SubmitGroup(submit.Scored);
                     }
                     catch
                     {
@@ -237,7 +238,9 @@ public sealed class PromptGroupGrain(
                         throw;
                     }
 
-                    return await FireAsync(new GroupEvent.GroupSubmitted(), settings);
+                    return await FireAsync(receipt.ResampleWith is { } newest
+                        ? new GroupEvent.TooStale(newest)
+                        : new GroupEvent.GroupSubmitted(), settings);
                 case GroupEffect.SubmitFailure failure:
                     await Learner.SubmitFailure(failure.Step, failure.PromptIndex, failure.Attempts, failure.Reason);
                     return await FireAsync(new GroupEvent.FailureSubmitted(), settings);

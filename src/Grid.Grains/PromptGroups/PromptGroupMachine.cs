@@ -1,4 +1,5 @@
 using Grid.Contracts.Rollouts;
+using Grid.Core;
 using Grid.Telemetry;
 using Grid.Training.Settings;
 
@@ -120,6 +121,12 @@ public abstract record GroupEvent
     /// <summary>The learner could not be reached with the scored group.</summary>
     public sealed record GroupRefused : GroupEvent;
 
+    /// <summary>
+    /// The learner refused the scored group as sampled beyond rollouts.max_staleness: sample the prompt again with
+    /// <see cref="Newest"/>, the learner's newest weights.
+    /// </summary>
+    public sealed record TooStale(WeightReference Newest) : GroupEvent;
+
     /// <summary>The learner took the group's failure.</summary>
     public sealed record FailureSubmitted : GroupEvent;
 
@@ -189,6 +196,7 @@ public sealed record GroupTransition(GroupMachineState Next, IReadOnlyList<Group
 /// Generating --AttemptFailed--> Pending (retry after backoff) or Failed (budget spent)
 /// Lost --Advance--> Pending (retry at once) or Failed
 /// Failed --> SubmitFailure --FailureSubmitted--> FailureReported (written)
+/// Scored / Delivered --TooStale--> Pending with the newest weights (written), sampled again at once
 /// Delivered / FailureReported --Assign--> the learner is given the outcome again
 /// any --Forget--> Forgotten, which accepts nothing
 /// </code>
@@ -226,6 +234,9 @@ public static class PromptGroupMachine
             GroupEvent.GroupRefused => state.Stage == GroupStage.Scored
                 ? new(state, [new GroupEffect.Write(WriteMode.OweIfRefused)]) // keep the scored work while the learner is away
                 : new(state, []),
+            GroupEvent.TooStale stale => state.Stage is GroupStage.Scored or GroupStage.Delivered
+                ? Resample(state, stale.Newest)
+                : Ignore(state, $"no scored group to sample again in {state.Stage}"),
             GroupEvent.FailureSubmitted => state.Stage switch
             {
                 GroupStage.Failed => new(state with { Stage = GroupStage.FailureReported }, [new GroupEffect.Write(WriteMode.OweIfRefused)]),
@@ -306,6 +317,29 @@ public static class PromptGroupMachine
             new GroupEffect.Write(WriteMode.Plain),
             new GroupEffect.CountRetry(),
             new GroupEffect.WaitThenAdvance(lost ? TimeSpan.Zero : rules.BackoffAfter(state.Attempts)),
+        ]);
+    }
+
+    /// <summary>
+    /// The scored rollouts came from a version too old for their step: they are dropped (the learner counted them) and
+    /// the next attempt samples with the newest weights, at once. Not a failure: the retry budget is not touched.
+    /// </summary>
+    private static GroupTransition Resample(GroupMachineState state, WeightReference newest)
+    {
+        ArgumentNullException.ThrowIfNull(newest);
+        var assignment = state.Assignment!;
+        string why = $"sampled by version {assignment.Weights.Version}, beyond rollouts.max_staleness for step "
+            + $"{assignment.Step}; sampling again with version {newest.Version}";
+        return new(state with
+        {
+            Stage = GroupStage.Pending,
+            Assignment = assignment with { Weights = newest },
+            Scored = null,
+            LastError = why,
+        },
+        [
+            new GroupEffect.Write(WriteMode.Plain),
+            new GroupEffect.WaitThenAdvance(TimeSpan.Zero),
         ]);
     }
 

@@ -79,15 +79,17 @@ public sealed class LearnerCheckpointStore(IWeightStore store)
     /// <summary>
     /// After version <paramref name="saved"/> was checkpointed: deletes the checkpoint (record first, then its optimizer
     /// state and, unless <paramref name="keepWeights"/>, its weights, so no record names a missing object) of the version
-    /// that just left the <see cref="KeepRecent"/> window, unless it is a multiple of <paramref name="keepEvery"/> (the
-    /// run's checkpoint_every). Nothing reads such weights again: rollouts sample the newest version, the learner's
-    /// reference is version 0 (never pruned), and a resume starts from a kept checkpoint. Returns the version pruned,
-    /// if any.
+    /// that just left the window of the newest <see cref="KeepRecent"/> + <paramref name="maxStaleness"/> versions,
+    /// unless it is a multiple of <paramref name="keepEvery"/> (the run's checkpoint_every). Nothing reads such weights
+    /// again: rollouts sample a version at most <paramref name="maxStaleness"/> (the run's rollouts.max_staleness) behind
+    /// the step being learned, the learner's reference is version 0 (never pruned), and a resume starts from a kept
+    /// checkpoint. Returns the version pruned, if any.
     /// </summary>
     public async Task<long?> PruneAsync(string runId, long saved, int keepEvery, bool keepWeights = false,
-        CancellationToken cancellationToken = default)
+        int maxStaleness = 0, CancellationToken cancellationToken = default)
     {
-        long version = saved - KeepRecent;
+        ArgumentOutOfRangeException.ThrowIfNegative(maxStaleness);
+        long version = saved - KeepRecent - maxStaleness;
         if (version <= 0 || (keepEvery > 0 && version % keepEvery == 0))
         {
             return null;

@@ -31,8 +31,7 @@ public sealed record GrpoLossSettings
     /// <summary>
     /// Returns this, or throws <see cref="ArgumentOutOfRangeException"/>: a guard against a programmer's error only.
     /// The run settings these come from were refused, if wrong, where they were loaded (Grid.Training's
-    /// RunSettingsValidator), with the message a user reads; this does not say it a second time. The importance-weight
-    /// cap is not a run setting yet (the asynchronous scheduler that reads it is to come), so it is refused here, by name.
+    /// RunSettingsValidator), with the message a user reads; this does not say it a second time.
     /// </summary>
     public GrpoLossSettings Validate()
     {

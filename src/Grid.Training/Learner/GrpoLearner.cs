@@ -68,7 +68,14 @@ public sealed class GrpoLearner : IDisposable
 
     private TorchSharp.Modules.OptimizerHelper Helper => (TorchSharp.Modules.OptimizerHelper)_optimizer;
 
-    public LearnerStepReport Update(IReadOnlyList<ScoredGroup> groups, double beta)
+    /// <summary>
+    /// One update from <paramref name="groups"/> with <paramref name="beta"/>. <paramref name="proximalVersion"/> is the
+    /// version of the policy being updated: groups a version older than it sampled (<see cref="ScoredGroup.SamplingVersion"/>)
+    /// have their tokens reweighted by pi_prox / pi_behav from the log-probs recorded at sampling, through the decoupled
+    /// objective (docs/algorithm.md section 9); every other row keeps weight 1 exactly, so an update with no older group
+    /// (and every update without <paramref name="proximalVersion"/>) is the synchronous one bit for bit.
+    /// </summary>
+    public LearnerStepReport Update(IReadOnlyList<ScoredGroup> groups, double beta, long? proximalVersion = null)
     {
         if (groups.Count == 0)
         {
@@ -98,7 +105,8 @@ public sealed class GrpoLearner : IDisposable
         // One optimisation pass per batch of rollouts: pi_old is the current policy, so rho = 1 and the gradient
         // is A * grad(logp) (docs/algorithm.md section 3).
         var oldLogp = logp.detach();
-        using var result = GrpoLoss.Compute(logp, oldLogp, refLogp, advantages, mask, beta, _lossSettings);
+        var behaviour = proximalVersion is { } version ? Behaviour(groups, version, oldLogp) : null;
+        using var result = GrpoLoss.ComputeDecoupled(logp, oldLogp, behaviour, refLogp, advantages, mask, beta, _lossSettings);
         double loss = result.Loss.item<float>();
         double entropy = ((policy.Entropy * mask).sum() / mask.sum().clamp_min(1)).item<float>();
 
@@ -134,7 +142,34 @@ public sealed class GrpoLearner : IDisposable
 
         return new LearnerStepReport(loss, result.MeanKl, result.ClipFraction, result.ClipFractionLow,
             result.ClipFractionHigh, entropy, gradNorm, skipReason is not null, skipReason, secondsReference,
-            clock.Elapsed.TotalSeconds);
+            clock.Elapsed.TotalSeconds, result.ImportanceWeights);
+    }
+
+    /// <summary>
+    /// The behaviour log-probs of the batch, [B, T] like <paramref name="proximal"/>: the sampler's recorded log-probs on
+    /// the rows of groups sampled by a version older than <paramref name="proximalVersion"/>, the proximal ones elsewhere
+    /// (<see cref="BehaviourLogProbs.Select"/>); null when no group is older.
+    /// </summary>
+    private static Tensor? Behaviour(IReadOnlyList<ScoredGroup> groups, long proximalVersion, Tensor proximal)
+    {
+        var older = groups.SelectMany(g => g.Rollouts.Select(_ => g.LagBehind(proximalVersion) > 0)).ToArray();
+        if (!older.Contains(true))
+        {
+            return null;
+        }
+
+        int batch = (int)proximal.shape[0], length = (int)proximal.shape[1];
+        var sampling = new float[batch * length]; // padding stays 0: the mask leaves it out and its weight is 1
+        int row = 0;
+        foreach (var rollout in groups.SelectMany(g => g.Rollouts))
+        {
+            var recorded = rollout.SamplingLogProbs;
+            Array.Copy(recorded, 0, sampling, row * length, Math.Min(recorded.Length, length));
+            row++;
+        }
+
+        using var samplingLogp = tensor(sampling, [batch, length], device: proximal.device);
+        return BehaviourLogProbs.Select(proximal, samplingLogp, older);
     }
 
     private double GradientNorm()

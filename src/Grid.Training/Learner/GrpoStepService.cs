@@ -30,13 +30,14 @@ public sealed class GrpoStepService
 
     /// <summary>
     /// One update from the step's scored groups with the step's <paramref name="beta"/>. A step with no group (all
-    /// failed) is reported as a skipped update and leaves the policy and optimizer untouched.
+    /// failed) is reported as a skipped update and leaves the policy and optimizer untouched. Step s updates policy
+    /// version s; groups sampled by an older version are corrected for it (<see cref="GrpoLearner.Update"/>).
     /// </summary>
     public GrpoStepUpdate Apply(long step, double beta, IReadOnlyList<ScoredGroup> groups)
     {
         ArgumentNullException.ThrowIfNull(groups);
         var report = groups.Count > 0
-            ? _learner.Update(groups, beta)
+            ? _learner.Update(groups, beta, proximalVersion: step)
             : GrpoStepUpdate.Skipped($"every group of step {step} failed");
         return new GrpoStepUpdate(step, beta, groups, report);
     }

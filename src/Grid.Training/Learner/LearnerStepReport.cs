@@ -1,3 +1,5 @@
+using Grid.Learning.Objective;
+
 namespace Grid.Training.Learner;
 
 /// <summary>What one GRPO-D update measured (docs/algorithm.md section 8, learner side).</summary>
@@ -12,4 +14,9 @@ public sealed record LearnerStepReport(
     bool Skipped,
     string? SkipReason,
     double SecondsReference,
-    double SecondsUpdate);
+    double SecondsUpdate,
+    ImportanceWeightStatistics? ImportanceWeights = null)
+{
+    /// <summary>The decoupled objective's weights pi_prox / pi_behav; w = 1 everywhere for a synchronous update.</summary>
+    public ImportanceWeightStatistics Weights => ImportanceWeights ?? ImportanceWeightStatistics.Synchronous;
+}

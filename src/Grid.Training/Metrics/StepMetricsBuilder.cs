@@ -43,6 +43,10 @@ public static class StepMetricsBuilder
             TokensGenerated = lengths.Sum(),
             Groups = groups.Count,
             UpdateSkipped = report.Skipped,
+            StalenessGroups = Staleness(step, groups),
+            ImportanceWeightMean = report.Weights.Mean,
+            ImportanceWeightMax = report.Weights.Max,
+            ImportanceWeightCappedFraction = report.Weights.CappedFraction,
             SkipReason = report.SkipReason,
             Validation = validation,
             ValidationStart = validationStart,
@@ -56,5 +60,22 @@ public static class StepMetricsBuilder
                 + secondsValidation,
             ProcessRssBytes = Environment.WorkingSet,
         };
+    }
+
+    /// <summary>Groups by versions of lag behind the step's policy version (step s updates version s).</summary>
+    private static int[] Staleness(long step, IReadOnlyList<ScoredGroup> groups)
+    {
+        if (groups.Count == 0)
+        {
+            return [];
+        }
+
+        var counts = new int[groups.Max(g => g.LagBehind(step)) + 1];
+        foreach (var group in groups)
+        {
+            counts[group.LagBehind(step)]++;
+        }
+
+        return counts;
     }
 }

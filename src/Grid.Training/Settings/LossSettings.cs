@@ -11,5 +11,7 @@ public static class LossSettings
         EpsHigh = s.EpsHigh,
         LossType = s.LossType,
         MaxCompletionLength = s.MaxNewTokens,
+        MaxImportanceWeight = s.MaxImportanceWeight,
+        ImportanceWeightCap = s.ImportanceWeightCap,
     }.Validate();
 }

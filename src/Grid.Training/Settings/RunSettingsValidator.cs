@@ -55,6 +55,10 @@ public static class RunSettingsValidator
         Defined("loss_type", s.LossType);
         Require("eps_low", s.EpsLow, s.EpsLow is >= 0 and < 1, "a number in [0, 1)");
         Require("eps_high", s.EpsHigh, s.EpsHigh is >= 0 and <= 10, "a number in [0, 10]");
+        Require("max_importance_weight", s.MaxImportanceWeight, s.MaxImportanceWeight is null or (> 1 and <= 1e6),
+            "a number in (1, 1000000], or leave it out for no cap (a weight of 1, a rollout of the policy being updated, is "
+            + "never capped; AReaL uses 5)");
+        Defined("importance_weight_cap", s.ImportanceWeightCap);
         Between("eval_prompts", s.EvalPrompts, 1, MaxEvalPrompts);
         Require("eval_every", s.EvalEvery, s.EvalEvery is >= 0 and <= MaxSteps,
             $"an integer in [0, {MaxSteps}] (GRPO steps between validation evaluations; 0 turns validation off)");
@@ -109,6 +113,9 @@ public static class RunSettingsValidator
         s.Kl.Validate(s.Steps);
     }
 
+    /// <summary>Beyond a few versions the importance weights degenerate, and every lagging version's weights are kept.</summary>
+    public const int MaxStaleness = 16;
+
     private static void ValidateRollouts(RolloutSettings r)
     {
         Require("rollouts.attempt_timeout_seconds", r.AttemptTimeoutSeconds,
@@ -131,6 +138,8 @@ public static class RunSettingsValidator
             $"a number of seconds in [0.1, rollouts.group_deadline_seconds ({r.GroupDeadlineSeconds})]");
         Require("rollouts.kept_group_steps", r.KeptGroupSteps, r.KeptGroupSteps is >= 0 and <= 10_000,
             "an integer in [0, 10000] (recorded steps whose prompt group states are kept for inspection)");
+        Require("rollouts.max_staleness", r.MaxStaleness, r.MaxStaleness is >= 0 and <= MaxStaleness,
+            $"an integer in [0, {MaxStaleness}] (policy versions a trained group may lag behind; 0 is the synchronous run)");
     }
 
     private static void ValidateData(DataSettings d, bool filesHere)
