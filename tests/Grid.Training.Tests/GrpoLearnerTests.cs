@@ -73,6 +73,76 @@ public sealed class GrpoLearnerTests
         Assert.Equal(1, learner.UpdatesApplied);
     }
 
+    [Fact]
+    public void Groups_sampled_by_the_version_being_updated_train_bit_for_bit_as_the_synchronous_update()
+    {
+        // rollouts.max_staleness = 0: every group is sampled by the proximal version, which must change nothing.
+        var (sync, syncPolicy) = NewLearner(seed: 7);
+        var (tagged, taggedPolicy) = NewLearner(seed: 7);
+        using (sync)
+        using (syncPolicy)
+        using (tagged)
+        using (taggedPolicy)
+        {
+            var groups = SampleDigitGroups(syncPolicy, TaskCatalog.Get("counting"), 0);
+            var a = sync.Update(groups, beta: 0.04);
+            var b = tagged.Update(groups.Select(g => g with { SamplingVersion = 3 }).ToArray(), beta: 0.04, proximalVersion: 3);
+
+            Assert.Equal(a.Loss, b.Loss);
+            Assert.Equal(a.GradNorm, b.GradNorm);
+            Assert.Equal(ImportanceWeightStatistics.Synchronous, b.Weights);
+            AssertSameParameters(syncPolicy, taggedPolicy);
+        }
+    }
+
+    [Fact]
+    public void Groups_sampled_by_an_older_version_are_reweighted_by_the_proximal_over_the_behaviour_policy()
+    {
+        var (learner, policy) = NewLearner(seed: 8);
+        using (learner)
+        using (policy)
+        {
+            var task = TaskCatalog.Get("counting");
+            var old = SampleDigitGroups(policy, task, 0); // sampled by version 0
+            Assert.False(learner.Update(SampleDigitGroups(policy, task, 1), beta: 0.04).Skipped); // now version 1
+
+            // The same rollouts, trained once as if version 1 had sampled them and once as sampled by version 0.
+            var (twin, twinPolicy) = NewLearner(seed: 8);
+            using (twin)
+            using (twinPolicy)
+            {
+                twin.Update(SampleDigitGroups(twinPolicy, task, 1), beta: 0.04);
+                var asCurrent = twin.Update(old, beta: 0.04, proximalVersion: 1);
+                var asOld = learner.Update(old.Select(g => g with { SamplingVersion = 0 }).ToArray(), beta: 0.04, proximalVersion: 1);
+
+                Assert.Equal(ImportanceWeightStatistics.Synchronous, asCurrent.Weights);
+                Assert.False(asOld.Skipped);
+                Assert.NotEqual(1.0, asOld.Weights.Mean);
+                Assert.True(asOld.Weights.Max > 1, $"max importance weight {asOld.Weights.Max}");
+                Assert.NotEqual(asCurrent.Loss, asOld.Loss);
+            }
+        }
+    }
+
+    private static (GrpoLearner Learner, VisionLanguagePolicy Policy) NewLearner(int seed)
+    {
+        manual_seed(seed);
+        var policy = new VisionLanguagePolicy(PolicyConfig.Tiny, seed: seed);
+        var reference = PolicyRuntime.FrozenCopy(policy, PolicyConfig.Tiny);
+        return (new GrpoLearner(policy, reference, new GrpoLossSettings { MaxCompletionLength = NewTokens },
+            learningRate: 1e-2, weightDecay: 0, maxGradNorm: 1.0), policy);
+    }
+
+    private static void AssertSameParameters(VisionLanguagePolicy expected, VisionLanguagePolicy actual)
+    {
+        var a = expected.parameters().ToArray();
+        var b = actual.parameters().ToArray();
+        for (int i = 0; i < a.Length; i++)
+        {
+            Assert.True(a[i].equal(b[i]).all().item<bool>(), $"parameter {i} differs");
+        }
+    }
+
     private static ScoredGroup[] SampleDigitGroups(VisionLanguagePolicy policy, IVisualTask task, int step)
     {
         var prompts = Enumerable.Range(0, Prompts).Select(p => task.Generate(1, (step * Prompts) + p)).ToArray();

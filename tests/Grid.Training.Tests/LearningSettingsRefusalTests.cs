@@ -13,6 +13,10 @@ public sealed class LearningSettingsRefusalTests
     [InlineData("max_new_tokens=0", "max_new_tokens", "0", "an integer in [4, 256]")]
     [InlineData("kl.beta_min=0.2", "kl.beta_min", "0.2", "<= beta_max (0.02)")]
     [InlineData("kl.beta=-0.01", "kl.beta", "-0.01", "a finite number >= 0")]
+    [InlineData("rollouts.max_staleness=-1", "rollouts.max_staleness", "-1", "an integer in [0, 16]")]
+    [InlineData("rollouts.max_staleness=17", "rollouts.max_staleness", "17", "an integer in [0, 16]")]
+    [InlineData("max_importance_weight=1", "max_importance_weight", "1", "a number in (1, 1000000]")]
+    [InlineData("importance_weight_cap=clip", "importance_weight_cap", "\"clip\"", "one of")]
     public void Is_refused_by_the_run_settings_validator(string assignment, string setting, string value, string allowed)
     {
         var e = Assert.Throws<InvalidSettingException>(() => RunSettingsLoader.Load("smoke", overrides: [assignment], environment: []));
@@ -26,5 +30,17 @@ public sealed class LearningSettingsRefusalTests
         var settings = RunSettingsLoader.Load("smoke", overrides: ["loss_type=dr_grpo"], environment: []);
 
         Assert.Equal(settings.MaxNewTokens, LossSettings.From(settings).MaxCompletionLength);
+    }
+
+    [Fact]
+    public void The_importance_weight_cap_reaches_the_objective()
+    {
+        var settings = RunSettingsLoader.Load("smoke",
+            overrides: ["rollouts.max_staleness=2", "max_importance_weight=5", "importance_weight_cap=truncate"], environment: []);
+
+        Assert.Equal(2, settings.Rollouts.MaxStaleness);
+        var loss = LossSettings.From(settings);
+        Assert.Equal(5, loss.MaxImportanceWeight);
+        Assert.Equal(Grid.Core.Settings.ImportanceWeightCap.Truncate, loss.ImportanceWeightCap);
     }
 }

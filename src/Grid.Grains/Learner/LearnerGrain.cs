@@ -237,7 +237,13 @@ public sealed class LearnerGrain(IWeightStore weights, ILocalSiloDetails silo, I
             }
 
             TryApplyNext();
-        }, new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true });
+        }, new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan)
+        {
+            // Groups of the next steps (rollouts.max_staleness > 0) and the next plan are taken while the update runs on
+            // the torch thread and its weights are stored; held back, their calls would time out behind a long step.
+            Interleave = true,
+            KeepAlive = true,
+        });
     }
 
     private async Task ApplyAsync(StepPlan plan)

@@ -9,11 +9,12 @@ namespace Grid.Training.Experiments;
 /// </summary>
 public sealed record ExperimentArm
 {
-    private ExperimentArm(string name, string klKind, string description)
+    private ExperimentArm(string name, string klKind, string description, int? maxStaleness = null)
     {
         Name = name;
         KlKind = klKind;
         Description = description;
+        MaxStaleness = maxStaleness;
     }
 
     public static ExperimentArm Base { get; } = new("base", "", "the base policy, evaluated without further training");
@@ -29,8 +30,13 @@ public sealed record ExperimentArm
     public static ExperimentArm Adaptive { get; } = new("adaptive", "adaptive",
         "GRPO with the adaptive KL controller, starting from the task's fixed beta");
 
+    /// <summary>GRPO-D trained asynchronously: groups may be sampled one policy version behind the step they train.</summary>
+    public static ExperimentArm GrpoDAsync { get; } = new("grpo-d-async", "dynamic",
+        "GRPO-D with rollouts.max_staleness = 1: groups are sampled up to one version behind, while the learner updates",
+        maxStaleness: 1);
+
     /// <summary>Every arm, in the order tables list them.</summary>
-    public static IReadOnlyList<ExperimentArm> All { get; } = [Base, Sft, Grpo, GrpoD, Adaptive];
+    public static IReadOnlyList<ExperimentArm> All { get; } = [Base, Sft, Grpo, GrpoD, GrpoDAsync, Adaptive];
 
     /// <summary>The arms run when <c>--arms</c> is not given.</summary>
     public static IReadOnlyList<ExperimentArm> Defaults { get; } = [Base, Sft, Grpo, GrpoD];
@@ -41,6 +47,9 @@ public sealed record ExperimentArm
     public string KlKind { get; }
 
     public string Description { get; }
+
+    /// <summary>The rollouts.max_staleness the arm trains with; null keeps the study's setting.</summary>
+    public int? MaxStaleness { get; }
 
     /// <summary>True for the arms that train with GRPO (and must get the same compute).</summary>
     public bool IsRl => KlKind.Length > 0;

@@ -95,6 +95,10 @@ public sealed class ExperimentPlan
                         Task = ownData ? settings.Task : task, // a dataset's task is no built-in task: data.train decides
                         Seed = seed,
                         Kl = ownData ? PaperKl.ForOwnData(arm, settings.Kl) : PaperKl.For(arm, task, settings.Kl),
+                        Rollouts = settings.Rollouts with
+                        {
+                            MaxStaleness = arm.MaxStaleness ?? settings.Rollouts.MaxStaleness,
+                        },
                     };
                     if (arm == ExperimentArm.Sft)
                     {

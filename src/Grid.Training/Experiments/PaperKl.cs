@@ -53,7 +53,7 @@ public static class PaperKl
             return current with { Kind = KlKind.Fixed, Beta = fixedBeta() };
         }
 
-        if (arm == ExperimentArm.GrpoD)
+        if (arm == ExperimentArm.GrpoD || arm == ExperimentArm.GrpoDAsync)
         {
             var (min, max) = dynamicRange();
             return current with { Kind = KlKind.Dynamic, BetaMin = min, BetaMax = max, WarmupFraction = WarmupFraction };

@@ -429,6 +429,7 @@ public static class RunSettingsLoader
         return detail.EndsWith(typeof(KlKind).FullName!, StringComparison.Ordinal) ? SettingNames<KlKind>.All
             : detail.EndsWith(typeof(LossType).FullName!, StringComparison.Ordinal) ? SettingNames<LossType>.All
             : detail.EndsWith(typeof(AdvantageScale).FullName!, StringComparison.Ordinal) ? SettingNames<AdvantageScale>.All
+            : detail.EndsWith(typeof(ImportanceWeightCap).FullName!, StringComparison.Ordinal) ? SettingNames<ImportanceWeightCap>.All
             : null;
     }
 
