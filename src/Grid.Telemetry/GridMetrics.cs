@@ -34,12 +34,19 @@ namespace Grid.Telemetry;
 /// grid_tokens_generated_total                  counter    run                RecordStep
 /// grid_updates_skipped_total                   counter    run                RecordStep
 /// grid_nonfinite_metrics_total                 counter    run, metric        RecordStep (a NaN/infinite value, not recorded)
+/// grid_group_staleness                         histogram  run                RecordStep (one per trained group: its lag in versions)
+/// grid_groups_dropped_stale_total              counter    run                RecordStep (groups beyond the staleness bound)
+/// grid_importance_weight_mean                  gauge      run                RecordStep (1 when synchronous)
+/// grid_importance_weight_max                   gauge      run                RecordStep (1 when synchronous)
+/// grid_importance_weight_capped_fraction       gauge      run                RecordStep
+/// grid_learner_idle_fraction                   gauge      run                RecordStep (share of the step waiting for groups)
 /// grid_rollouts_total                          counter    run, outcome       RolloutFinished (ok|retried|failed)
 /// grid_rollout_tokens_total                    counter    run                RolloutFinished
 /// grid_rollout_retries_total                   counter    run                RolloutRetried
 /// grid_groups_in_flight                        gauge      run                GroupStarted / GroupFinished
 /// grid_engine_batch_size                       histogram  -                  EngineBatch
 /// grid_engine_queue_depth                      gauge      -                  EngineQueueDepth
+/// grid_rollout_engine_busy_seconds_total       counter    -                  EngineBusy (seconds with generation work in flight)
 /// grid_weight_reloads_total                    counter    run                WeightsReloaded
 /// grid_engine_policy_version                   gauge      run                WeightsReloaded
 /// grid_learner_placement                       gauge      run, silo, device  LearnerPlaced / LearnerRemoved (gpu|cpu)
@@ -61,6 +68,9 @@ public sealed class GridMetrics : IDisposable
     private static readonly RolloutOutcome[] Outcomes = Enum.GetValues<RolloutOutcome>();
 
     private static readonly int[] BatchSizeBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512];
+
+    /// <summary>Integer lags, one bucket each up to 4, then wider: a bound (rollouts.max_staleness) beyond 16 is unusual.</summary>
+    private static readonly int[] StalenessBuckets = [0, 1, 2, 3, 4, 6, 8, 12, 16];
 
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
@@ -92,6 +102,12 @@ public sealed class GridMetrics : IDisposable
     private readonly Counter<long> _tokensGenerated;
     private readonly Counter<long> _updatesSkipped;
     private readonly Counter<long> _nonFinite;
+    private readonly Histogram<int> _groupStaleness;
+    private readonly Counter<long> _droppedStaleGroups;
+    private readonly Gauge<double> _importanceWeightMean;
+    private readonly Gauge<double> _importanceWeightMax;
+    private readonly Gauge<double> _importanceWeightCappedFraction;
+    private readonly Gauge<double> _learnerIdleFraction;
 
     private readonly Counter<long> _rollouts;
     private readonly Counter<long> _rolloutTokens;
@@ -99,6 +115,7 @@ public sealed class GridMetrics : IDisposable
     private readonly UpDownCounter<long> _groupsInFlight;
     private readonly Histogram<int> _engineBatchSize;
     private readonly Gauge<int> _engineQueueDepth;
+    private readonly Counter<double> _engineBusy;
     private readonly Counter<long> _weightReloads;
     private readonly Gauge<long> _enginePolicyVersion;
     private readonly Gauge<int> _siloGpuDevices;
@@ -162,6 +179,21 @@ public sealed class GridMetrics : IDisposable
             description: "Steps whose update was skipped (no learning signal or a non-finite loss).");
         _nonFinite = meter.CreateCounter<long>("grid_nonfinite_metrics",
             description: "Step values that were NaN or infinite and so were not recorded, by the gauge they were for.");
+        _groupStaleness = meter.CreateHistogram("grid_group_staleness",
+            unit: null,
+            description: "Trained groups by how many policy versions their sampling policy lagged behind the one updated.",
+            tags: null,
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = StalenessBuckets });
+        _droppedStaleGroups = meter.CreateCounter<long>("grid_groups_dropped_stale",
+            description: "Groups the learner refused as sampled beyond rollouts.max_staleness (they were sampled again).");
+        _importanceWeightMean = meter.CreateGauge<double>("grid_importance_weight_mean",
+            description: "Mean importance weight pi_prox / pi_behav over the last update's tokens (1 when synchronous).");
+        _importanceWeightMax = meter.CreateGauge<double>("grid_importance_weight_max",
+            description: "Largest importance weight of the last update (1 when synchronous).");
+        _importanceWeightCappedFraction = meter.CreateGauge<double>("grid_importance_weight_capped_fraction",
+            description: "Share of the last update's tokens whose importance weight exceeded max_importance_weight.");
+        _learnerIdleFraction = meter.CreateGauge<double>("grid_learner_idle_fraction",
+            description: "Share of the last step's wall time the learner waited for groups (0 where not measured).");
 
         _rollouts = meter.CreateCounter<long>("grid_rollouts", description: "Finished rollouts by outcome.");
         _rolloutTokens = meter.CreateCounter<long>("grid_rollout_tokens",
@@ -176,6 +208,8 @@ public sealed class GridMetrics : IDisposable
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = BatchSizeBuckets });
         _engineQueueDepth = meter.CreateGauge<int>("grid_engine_queue_depth",
             description: "Requests waiting for this silo's rollout engine.");
+        _engineBusy = meter.CreateCounter<double>("grid_rollout_engine_busy", unit: "s",
+            description: "Seconds this silo's rollout engine had generation work in flight; 1 - its rate is the idle share.");
         _weightReloads = meter.CreateCounter<long>("grid_weight_reloads",
             description: "Times this silo's rollout engine loaded new policy weights.");
         _enginePolicyVersion = meter.CreateGauge<long>("grid_engine_policy_version",
@@ -225,6 +259,19 @@ public sealed class GridMetrics : IDisposable
             }
         }
 
+        for (int lag = 0; lag < step.StalenessGroups.Count; lag++)
+        {
+            for (int group = 0; group < step.StalenessGroups[lag]; group++)
+            {
+                _groupStaleness.Record(lag, r);
+            }
+        }
+
+        _droppedStaleGroups.Add(Math.Max(0, step.DroppedStaleGroups), r);
+        Gauge(_importanceWeightMean, step.ImportanceWeightMean, r);
+        Gauge(_importanceWeightMax, step.ImportanceWeightMax, r);
+        Gauge(_importanceWeightCappedFraction, step.ImportanceWeightCappedFraction, r);
+        Gauge(_learnerIdleFraction, step.LearnerIdleFraction, r);
         _residentMemory.Record(step.ProcessRssBytes, r);
         _steps.Add(1, r);
         _tokensGenerated.Add(step.TokensGenerated, r);
@@ -294,6 +341,20 @@ public sealed class GridMetrics : IDisposable
     {
         ArgumentOutOfRangeException.ThrowIfNegative(waitingRequests);
         _engineQueueDepth.Record(waitingRequests);
+    }
+
+    /// <summary>
+    /// The rollout engine had generation work in flight for <paramref name="seconds"/> more (added as it goes, so a
+    /// long batch shows while it runs). 0 creates the series, so an engine that never served reads idle, not "no data".
+    /// </summary>
+    public void EngineBusy(double seconds)
+    {
+        if (!double.IsFinite(seconds) || seconds < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(seconds), seconds, "Expected a finite, non-negative duration.");
+        }
+
+        _engineBusy.Add(seconds);
     }
 
     /// <summary>The rollout engine loaded the run's weights of <paramref name="policyVersion"/>.</summary>

@@ -40,10 +40,27 @@ public class DashboardAndAlertsTests
             while (missing.Count > 0 && clock.Elapsed < TimeSpan.FromSeconds(20));
 
             Assert.True(missing.Count == 0, $"Queried but not exported: {string.Join(", ", missing.Order())}");
+
+            // And the other way: every Grid metric a silo exports has a panel (a histogram by any of its series).
+            var exportedGrid = (await Scrape.GetAsync(endpoint)).Names.Where(n => n.StartsWith("grid_", StringComparison.Ordinal));
+            var panelFamilies = InfraQueries.Dashboard(variables: false).SelectMany(PromQl.MetricNames).Select(Family).ToHashSet();
+            var withoutPanel = exportedGrid.Select(Family).Where(f => !panelFamilies.Contains(f)).Distinct().Order().ToArray();
+            Assert.True(withoutPanel.Length == 0, $"Exported but on no dashboard panel: {string.Join(", ", withoutPanel)}");
+            foreach (string name in new[] { "grid_group_staleness_bucket", "grid_groups_dropped_stale_total",
+                         "grid_learner_idle_fraction", "grid_rollout_engine_busy_seconds_total",
+                         "grid_importance_weight_mean", "grid_importance_weight_max",
+                         "grid_importance_weight_capped_fraction" })
+            {
+                Assert.Contains(name, queried);
+            }
         }
         finally
         {
             await host.StopAsync(TestContext.Current.CancellationToken);
         }
     }
+
+    /// <summary>A histogram's family name from any of its series (<c>_bucket</c>, <c>_sum</c>, <c>_count</c>).</summary>
+    private static string Family(string name) =>
+        System.Text.RegularExpressions.Regex.Replace(name, "_(bucket|sum|count)$", "");
 }

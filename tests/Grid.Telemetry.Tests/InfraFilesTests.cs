@@ -18,7 +18,7 @@ public class InfraFilesTests
         var (exitCode, output) = await Tools.RunAsync("promtool", "check", "rules", RepoPaths.AlertRules);
 
         Assert.True(exitCode == 0, output);
-        Assert.Contains("SUCCESS: 6 rules found", output);
+        Assert.Contains("SUCCESS: 7 rules found", output);
     }
 
     [Fact]
@@ -28,10 +28,10 @@ public class InfraFilesTests
 
         Assert.True(exitCode == 0, output);
         Assert.Contains("SUCCESS", output);
-        // Each of the six rules is exercised by a test case.
+        // Each of the seven rules is exercised by a test case.
         string tests = File.ReadAllText(RepoPaths.AlertTests);
         foreach (string alert in new[] { "GridLearnerStalled", "GridRolloutFailureRateHigh", "GridNoGpuSilo",
-                     "GridRewardCollapsed", "GridKlExploding", "GridSiloMetricsDown" })
+                     "GridRewardCollapsed", "GridKlExploding", "GridStaleGroupsDropped", "GridSiloMetricsDown" })
         {
             Assert.Contains($"alertname: {alert}", tests);
         }

@@ -23,6 +23,7 @@ public sealed partial class LiveClusterMetricsTests(LiveGridRun live) : IClassFi
         ["grid_groups_in_flight"] = ["GroupStarted", "GroupFinished"],
         ["grid_engine_batch_size"] = ["EngineBatch"],
         ["grid_engine_queue_depth"] = ["EngineQueueDepth"],
+        ["grid_rollout_engine_busy_seconds_total"] = ["EngineBusy"],
         ["grid_weight_reloads_total"] = ["WeightsReloaded"],
         ["grid_engine_policy_version"] = ["WeightsReloaded"],
     };

@@ -51,6 +51,10 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
         Assert.Equal(0.9, scrape.Value("grid_step_duration_seconds", run, ("phase", "update")));
         Assert.Equal(0.05, scrape.Value("grid_step_duration_seconds", run, ("phase", "publish")));
         Assert.Equal(512.0 * 1024 * 1024, scrape.Value("grid_learner_resident_memory_bytes", run));
+        Assert.Equal(1.07, scrape.Value("grid_importance_weight_mean", run));
+        Assert.Equal(2.5, scrape.Value("grid_importance_weight_max", run));
+        Assert.Equal(0.015, scrape.Value("grid_importance_weight_capped_fraction", run));
+        Assert.Equal(0.35, scrape.Value("grid_learner_idle_fraction", run));
         Assert.InRange(scrape.Value("grid_learner_last_step_timestamp_seconds", run),
             DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60, DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1);
     }
@@ -76,6 +80,72 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
         Assert.Equal(0.375, scrape.Value("grid_validation_accuracy", run, ("task", "counting")));
         Assert.Equal(0.625, scrape.Value("grid_validation_accuracy", run, ("task", "geometry")));
         Assert.Equal(0, scrape.Value("grid_step_duration_seconds", run, ("phase", "validation")));
+    }
+
+    [Fact]
+    public async Task Each_trained_group_is_observed_at_its_staleness_and_refused_stale_groups_are_counted()
+    {
+        Metrics.RecordStep("run-s", Steps.Report(step: 4, beta: 0.01) with
+        {
+            StalenessGroups = [3, 1],
+            DroppedStaleGroups = 2,
+            ImportanceWeightMean = 1.125,
+            ImportanceWeightMax = 3.5,
+            ImportanceWeightCappedFraction = 0.0625,
+            LearnerIdleFraction = 0.4,
+        });
+        var first = await Scrape.GetAsync(_server.Endpoint);
+        Metrics.RecordStep("run-s", Steps.Report(step: 5, beta: 0.01) with
+        {
+            StalenessGroups = [2, 0, 1, 0, 0, 0, 0, 1],
+            DroppedStaleGroups = 0,
+            ImportanceWeightMean = 1.25,
+            ImportanceWeightMax = 2,
+            ImportanceWeightCappedFraction = 0.03125,
+            LearnerIdleFraction = 0.25,
+        });
+        var second = await Scrape.GetAsync(_server.Endpoint);
+
+        var run = ("run", "run-s");
+        // After the first step: 3 groups at lag 0, 1 at lag 1 (cumulative buckets, one observation per group).
+        Assert.Equal(4, first.Value("grid_group_staleness_count", run));
+        Assert.Equal(1, first.Value("grid_group_staleness_sum", run));
+        Assert.Equal(3, first.Value("grid_group_staleness_bucket", run, ("le", "0")));
+        Assert.Equal(4, first.Value("grid_group_staleness_bucket", run, ("le", "1")));
+        Assert.Equal(4, first.Value("grid_group_staleness_bucket", run, ("le", "+Inf")));
+        Assert.Equal(2, first.Value("grid_groups_dropped_stale_total", run));
+        Assert.Equal(1.125, first.Value("grid_importance_weight_mean", run));
+        Assert.Equal(3.5, first.Value("grid_importance_weight_max", run));
+        Assert.Equal(0.0625, first.Value("grid_importance_weight_capped_fraction", run));
+        Assert.Equal(0.4, first.Value("grid_learner_idle_fraction", run));
+
+        // The second adds 2 at lag 0, 1 at lag 2 and 1 at lag 7 (bucket 8); the gauges hold its values.
+        string[] boundaries = ["0", "1", "2", "3", "4", "6", "8", "12", "16", "+Inf"];
+        double[] cumulative = [5, 6, 7, 7, 7, 7, 8, 8, 8, 8];
+        Assert.Equal(cumulative, boundaries.Select(le => second.Value("grid_group_staleness_bucket", run, ("le", le))));
+        Assert.Equal(boundaries.Length, second.Where("grid_group_staleness_bucket", run).Count());
+        Assert.Equal(8, second.Value("grid_group_staleness_count", run));
+        Assert.Equal(1 + 2 + 7, second.Value("grid_group_staleness_sum", run));
+        Assert.Equal(2, second.Value("grid_groups_dropped_stale_total", run));
+        Assert.Equal(1.25, second.Value("grid_importance_weight_mean", run));
+        Assert.Equal(2, second.Value("grid_importance_weight_max", run));
+        Assert.Equal(0.03125, second.Value("grid_importance_weight_capped_fraction", run));
+        Assert.Equal(0.25, second.Value("grid_learner_idle_fraction", run));
+    }
+
+    [Fact]
+    public async Task The_engines_busy_seconds_exist_at_zero_and_add_up()
+    {
+        Metrics.EngineBusy(0);
+        var idle = await Scrape.GetAsync(_server.Endpoint);
+        Metrics.EngineBusy(0.25);
+        Metrics.EngineBusy(0.5);
+        var busy = await Scrape.GetAsync(_server.Endpoint);
+
+        Assert.Equal(0, idle.Value("grid_rollout_engine_busy_seconds_total"));
+        Assert.Equal(0.75, busy.Value("grid_rollout_engine_busy_seconds_total"));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Metrics.EngineBusy(-1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Metrics.EngineBusy(double.NaN));
     }
 
     [Fact]
@@ -209,9 +279,14 @@ public sealed class MetricsEndpointTests : IAsyncLifetime
             "grid_accuracy", "grid_clip_fraction", "grid_completion_length_max", "grid_completion_length_mean",
             "grid_engine_batch_size_bucket", "grid_engine_batch_size_count", "grid_engine_batch_size_sum",
             "grid_engine_policy_version", "grid_engine_queue_depth", "grid_entropy", "grid_format_rate",
-            "grid_grad_norm", "grid_groups_in_flight", "grid_kl_beta", "grid_kl_mean",
-            "grid_learner_last_step_timestamp_seconds", "grid_learner_placement", "grid_learner_resident_memory_bytes",
+            "grid_grad_norm", "grid_group_staleness_bucket", "grid_group_staleness_count", "grid_group_staleness_sum",
+            "grid_groups_dropped_stale_total", "grid_groups_in_flight",
+            "grid_importance_weight_capped_fraction", "grid_importance_weight_max", "grid_importance_weight_mean",
+            "grid_kl_beta", "grid_kl_mean",
+            "grid_learner_idle_fraction", "grid_learner_last_step_timestamp_seconds", "grid_learner_placement",
+            "grid_learner_resident_memory_bytes",
             "grid_policy_loss", "grid_policy_version", "grid_reward_mean", "grid_reward_std",
+            "grid_rollout_engine_busy_seconds_total",
             "grid_rollout_retries_total", "grid_rollout_tokens_total", "grid_rollouts_total", "grid_run_steps",
             "grid_silo_gpu_devices",
             "grid_step", "grid_step_duration_seconds", "grid_step_groups", "grid_steps_total",

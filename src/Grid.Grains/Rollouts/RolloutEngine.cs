@@ -40,6 +40,8 @@ public sealed class RolloutEngine : IDisposable
     private readonly List<Pending> _waiting = new(); // engine thread only: arrived, not yet in a batch
     private readonly GridMetrics? _metrics;
     private long _batches, _steps, _requests, _completions, _weightLoads;
+    private long _busyTicks; // Stopwatch ticks the engine had generation work in flight, counted up to _busyMark
+    private long _busyMark; // engine thread only: the Stopwatch timestamp up to which a serving engine counted busy time
     private int _stopped;
     private bool _serving, _retireAfterServing, _retired; // engine thread only
 
@@ -63,6 +65,7 @@ public sealed class RolloutEngine : IDisposable
         _policy = policy;
         _logger = logger;
         _torch = torch ?? (_ownThread = new TorchWorker("grid-rollout", SettleThreads));
+        _metrics?.EngineBusy(0); // the silo reads idle before its first batch, not "no data"
     }
 
     /// <summary>Torch's thread count for generation: one per core, as the in-process loop sets it on its own thread.</summary>
@@ -70,7 +73,8 @@ public sealed class RolloutEngine : IDisposable
 
     public RolloutEngineStatistics Statistics => new(
         Interlocked.Read(ref _batches), Interlocked.Read(ref _steps), Interlocked.Read(ref _requests),
-        Interlocked.Read(ref _completions), Interlocked.Read(ref _weightLoads));
+        Interlocked.Read(ref _completions), Interlocked.Read(ref _weightLoads),
+        Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _busyTicks)));
 
     /// <summary>Queues a group's completions; the task completes (off the engine thread) when they are generated.</summary>
     public Task<IReadOnlyList<GenerationResult>> GenerateAsync(RolloutRequest request)
@@ -140,6 +144,7 @@ public sealed class RolloutEngine : IDisposable
         }
 
         _serving = true;
+        _busyMark = Stopwatch.GetTimestamp();
         try
         {
             for (var next = first; next is not null; next = NextWaiting())
@@ -155,12 +160,27 @@ public sealed class RolloutEngine : IDisposable
         }
         finally
         {
+            CountBusy();
             _serving = false;
             if (_retireAfterServing)
             {
                 Retire();
             }
         }
+    }
+
+    /// <summary>
+    /// On the engine thread while it serves: adds the time since the last count to the busy time (the statistics and
+    /// <c>grid_rollout_engine_busy_seconds_total</c>). Called once per decode step and when serving ends, so a long
+    /// batch shows as busy while it runs; one timestamp and one counter add, nothing allocated.
+    /// </summary>
+    private void CountBusy()
+    {
+        long now = Stopwatch.GetTimestamp();
+        long ticks = now - _busyMark;
+        _busyMark = now;
+        Interlocked.Add(ref _busyTicks, ticks);
+        _metrics?.EngineBusy(ticks / (double)Stopwatch.Frequency);
     }
 
     private Pending? NextWaiting()
@@ -219,6 +239,7 @@ public sealed class RolloutEngine : IDisposable
                     }
 
                     Interlocked.Increment(ref _steps);
+                    CountBusy();
                 }
             }
             catch (Exception error)

@@ -6,4 +6,10 @@ namespace Grid.Grains.Rollouts;
 /// <param name="Requests">Group requests served (each holds G completions).</param>
 /// <param name="Completions">Completions generated.</param>
 /// <param name="WeightLoads">Times the engine loaded a policy version from the weight store.</param>
-public sealed record RolloutEngineStatistics(long Batches, long DecodeSteps, long Requests, long Completions, long WeightLoads);
+/// <param name="Busy">
+/// Time the engine had generation work in flight: from taking a request while idle until no request waits (gathering,
+/// loading weights, decoding, and the silo thread's other work it runs between decode steps), counted after each decode
+/// step. Wall time minus this is the engine's idle time.
+/// </param>
+public sealed record RolloutEngineStatistics(
+    long Batches, long DecodeSteps, long Requests, long Completions, long WeightLoads, TimeSpan Busy);

@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Grid.Core;
 using Grid.Grains.Rollouts;
 using Grid.Grains.Torch;
@@ -7,9 +10,11 @@ using Grid.Policy.Generation;
 using Grid.Policy.Model;
 using Grid.Policy.Prompting;
 using Grid.Tasks;
+using Grid.Telemetry;
 using Grid.Training;
 using Grid.Training.Rollouts;
 using Grid.Training.Settings;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Grid.Grains.Tests.Rollouts;
@@ -129,6 +134,50 @@ public sealed class RolloutEngineTests : IDisposable
         {
             Assert.Equal(expected[p].Select(r => r.Tokens), results[p].Select(r => r.Tokens));
         }
+    }
+
+    [Fact]
+    public async Task The_engine_counts_the_time_it_has_generation_work_in_flight_as_busy_and_exports_it_as_it_goes()
+    {
+        const int groups = 3, groupSize = 4;
+        var settings = new GenerationSettings(MaxNewTokens: 24);
+        var perGroup = Requests(groups, groupSize);
+        var (config, reference, _, store) = await PublishedPolicyAsync("engine-busy",
+            new ModelSettings { DModel = 32, Layers = 1, Heads = 2 }, seed: 4, settings, perGroup);
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<IMeterFactory>();
+        var added = new ConcurrentQueue<double>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Scope == meters && instrument.Name == "grid_rollout_engine_busy")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<double>((_, seconds, _, _) => added.Enqueue(seconds));
+        listener.Start();
+        using var metrics = new GridMetrics(meters);
+        using var silo = new TorchWorker("grid-torch", RolloutEngine.SettleThreads);
+        using var engine = new RolloutEngine(store, new RolloutEngineOptions(), NullLogger<RolloutEngine>.Instance, silo,
+            new ModelPolicy(), metrics);
+
+        Assert.Equal(0.0, Assert.Single(added)); // a new engine's series reads idle, not "no data"
+        Assert.Equal(TimeSpan.Zero, engine.Statistics.Busy);
+
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(perGroup.Select(requests =>
+            engine.GenerateAsync(new RolloutRequest("engine-busy", reference, config, settings, requests))));
+        await silo.RunAsync(() => true); // runs once the engine stopped serving: its last busy time is counted
+        var wall = clock.Elapsed;
+        var served = engine.Statistics;
+        await Task.Delay(200, TestContext.Current.CancellationToken);
+        var idle = engine.Statistics;
+
+        Assert.InRange(served.Busy, TimeSpan.FromTicks(1), wall);
+        Assert.True(added.Count > served.DecodeSteps, $"{added.Count} busy adds for {served.DecodeSteps} decode steps");
+        Assert.Equal(served.Busy.TotalSeconds, added.Sum(), 1e-5);
+        Assert.Equal(served.Busy, idle.Busy); // waiting for work is not busy
     }
 
     [Fact]

@@ -19,6 +19,7 @@ public static class Everything
         metrics.GroupStarted(run);
         metrics.EngineBatch(12);
         metrics.EngineQueueDepth(3);
+        metrics.EngineBusy(0.25);
         metrics.WeightsReloaded(run, policyVersion: 1);
         metrics.LearnerPlaced(run, "silo-gpu-1", LearnerDevice.Gpu);
         metrics.SiloCapacity("silo-gpu-1", gpuDevices: 1);
