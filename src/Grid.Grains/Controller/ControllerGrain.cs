@@ -305,7 +305,11 @@ public sealed class ControllerGrain(
         }
 
         double beta = state.State.StepBeta; // a re-driven step keeps the beta it started with
-        await Learner.BeginStep(new StepPlan(step, beta, settings.PromptsPerStep, state.State.Weights!.Version));
+        var plan = new StepPlan(step, beta, settings.PromptsPerStep, state.State.Weights!.Version);
+        // The groups first, the plan last. A group that already delivered (started ahead, or re-driven) hands its
+        // scored group to the learner inside Start; were the plan already given, the learner could be applying the
+        // step, a turn that ends only when this controller takes its report, which waits for this call to end: the
+        // two would wait for each other until the call timed out, and the steps ahead would start late.
         await StartGroupsAsync(step);
         long aheadThrough = Math.Min(step + settings.Rollouts.MaxStaleness, settings.Steps - 1);
         for (long ahead = Math.Max(step, state.State.StartedAheadThrough) + 1; ahead <= aheadThrough; ahead++)
@@ -314,6 +318,7 @@ public sealed class ControllerGrain(
             state.State.StartedAheadThrough = ahead;
         }
 
+        await Learner.BeginStep(plan);
         state.State.StartedStep = step;
         await state.WriteStateAsync();
     }
