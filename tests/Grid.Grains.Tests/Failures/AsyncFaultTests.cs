@@ -51,7 +51,7 @@ public sealed class AsyncFaultTests(AzuriteFixture azurite, ITestOutputHelper ou
         var run = await RunTracker.StartAsync(cluster.Client, plan.RunId, new RunSpec(settings, AllowCpuLearner: false), Prompts);
         await run.WaitForStepsAsync(2, RunTimeout); // engines loaded, learner warm
         string learnerSilo = (await cluster.Client.GetGrain<ILearnerGrain>(LearnerKey.Create(plan.RunId)).GetStatus()).Silo;
-        var (step, groups) = await run.WaitForGeneratingAsync(silo => silo != learnerSilo, RunTimeout);
+        var (step, groups) = await run.WaitForGeneratingAsync(silo => silo != learnerSilo, RunTimeout, lookAhead: maxStaleness);
         string victim = RunTracker.Generating(groups, silo => silo != learnerSilo)[0].Silo;
         await cluster.KillSiloAsync(victim);
         var status = await run.WaitForEndAsync(RunTimeout);

@@ -50,7 +50,7 @@ public sealed class SiloFailureTests(AzuriteFixture azurite, ITestOutputHelper o
         await run.WaitForStepsAsync(2, RunTimeout); // rollout engines loaded, learner warm
         string learnerSilo = (await Learner(cluster, runId).GetStatus()).Silo;
 
-        var (step, groups) = await run.WaitForGeneratingAsync(silo => silo != learnerSilo, RunTimeout);
+        var (step, groups) = await run.WaitForGeneratingAsync(silo => silo != learnerSilo, RunTimeout, lookAhead: maxStaleness);
         var generating = RunTracker.Generating(groups, silo => silo != learnerSilo);
         string victim = generating[0].Silo;
         var lost = Unfinished(groups, victim);
