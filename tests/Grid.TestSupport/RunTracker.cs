@@ -57,11 +57,15 @@ public sealed class RunTracker
 
     /// <summary>
     /// Polls the current step until some of its groups are generating on a silo <paramref name="onSilo"/> accepts;
-    /// returns the step and the status of every one of its groups at that moment.
+    /// returns the step and the status of every one of its groups at that moment. With <paramref name="lookAhead"/>
+    /// (a run's rollouts.max_staleness k) the next k steps are polled too, since their groups generate while the
+    /// current step's are done and the learner updates: the first step with such a group is returned.
     /// </summary>
-    public async Task<(long Step, PromptGroupStatus[] Groups)> WaitForGeneratingAsync(Func<string, bool> onSilo, TimeSpan timeout)
+    public async Task<(long Step, PromptGroupStatus[] Groups)> WaitForGeneratingAsync(Func<string, bool> onSilo, TimeSpan timeout,
+        int lookAhead = 0)
     {
         PromptGroupStatus[] groups = [];
+        long found = -1;
         var status = await WaitForAsync(async s =>
         {
             if (s.State != RunState.Running)
@@ -69,11 +73,20 @@ public sealed class RunTracker
                 return true;
             }
 
-            groups = await GroupsAsync(s.StepsCompleted);
-            return Generating(groups, onSilo).Length > 0;
+            for (long step = s.StepsCompleted; step <= Math.Min(s.StepsCompleted + lookAhead, s.TotalSteps - 1); step++)
+            {
+                groups = await GroupsAsync(step);
+                if (Generating(groups, onSilo).Length > 0)
+                {
+                    found = step;
+                    return true;
+                }
+            }
+
+            return false;
         }, "a group generating on the wanted silo", timeout);
         return status.State == RunState.Running
-            ? (status.StepsCompleted, groups)
+            ? (found, groups)
             : throw new InvalidOperationException($"Run {RunId} ended before a group generated on the wanted silo: {Describe(status)}.");
     }
 

@@ -24,15 +24,22 @@ public sealed class ControllerKillTests(AzuriteFixture azurite, ITestOutputHelpe
     private readonly GridProcesses _processes = new("grid-controller-kill-");
 
     /// <summary>The controller and the learner die together; `grid submit --wait` talked through that silo too.</summary>
-    [Fact]
-    public async Task Killing_the_silo_of_the_controller_and_learner_leaves_submit_wait_to_reconnect_and_write_a_complete_run_folder()
+    /// <param name="maxStaleness">
+    /// rollouts.max_staleness: with 1 the dead learner had taken groups of the next step, started ahead; the learner set
+    /// up on the other GPU silo gets them again when that step starts, and no trained group lags beyond k.
+    /// </param>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public async Task Killing_the_silo_of_the_controller_and_learner_leaves_submit_wait_to_reconnect_and_write_a_complete_run_folder(
+        int maxStaleness)
     {
         var cancellation = TestContext.Current.CancellationToken;
         var cluster = new Cluster(azurite.ConnectionString, "ctl-" + Guid.NewGuid().ToString("N")[..8]);
         string runId = "ctl-learner-" + Guid.NewGuid().ToString("N")[..6];
         var first = await StartSiloAsync(cluster, "silo0", gpu: true, cancellation);
         string runs = Path.Combine(_processes.WorkFolder, "runs");
-        var submit = Start("submit", cluster, ["submit", .. RunArguments(runId), "--wait", "--output", runs]);
+        var submit = Start("submit", cluster, ["submit", .. RunArguments(runId, maxStaleness), "--wait", "--output", runs]);
 
         await WaitForVersionAsync(cluster, runId, 1, cancellation);
         await StartSiloAsync(cluster, "silo1", gpu: true, cancellation);
@@ -51,18 +58,25 @@ public sealed class ControllerKillTests(AzuriteFixture azurite, ITestOutputHelpe
         Assert.Equal(Enumerable.Range(0, Steps).Select(s => (long)s), steps);
         Assert.True(File.Exists(Path.Combine(folder, "eval-final.json")), "the final evaluation is missing");
         Assert.True(File.Exists(Path.Combine(folder, "summary.json")), "the summary is missing");
-        await AssertCompletedOnceAsync(cluster, runId, cancellation);
+        await AssertCompletedOnceAsync(cluster, runId, cancellation, maxStaleness);
     }
 
     /// <summary>The controller dies alone, and no client is attached: `grid submit` left after starting the run.</summary>
-    [Fact]
-    public async Task Killing_the_controllers_silo_with_no_client_attached_leaves_a_run_that_completes_on_its_own()
+    /// <param name="maxStaleness">
+    /// rollouts.max_staleness: with 1 the controller dies with the groups of the next step started ahead (its state
+    /// records how far); the reactivated controller neither restarts them with other weights nor lets a group lag more.
+    /// </param>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public async Task Killing_the_controllers_silo_with_no_client_attached_leaves_a_run_that_completes_on_its_own(int maxStaleness)
     {
         var cancellation = TestContext.Current.CancellationToken;
         var cluster = new Cluster(azurite.ConnectionString, "ctl-" + Guid.NewGuid().ToString("N")[..8]);
         string runId = "ctl-alone-" + Guid.NewGuid().ToString("N")[..6];
         var first = await StartSiloAsync(cluster, "silo0", gpu: false, cancellation);
-        var submit = Start("submit", cluster, ["submit", .. RunArguments(runId), "--output", Path.Combine(_processes.WorkFolder, "runs")]);
+        var submit = Start("submit", cluster, ["submit", .. RunArguments(runId, maxStaleness), "--output",
+            Path.Combine(_processes.WorkFolder, "runs")]);
         Assert.True(await submit.WaitForExitAsync(Timeout, cancellation) == 0, submit.Output);
 
         await StartSiloAsync(cluster, "silo1", gpu: true, cancellation); // the learner can only go here
@@ -73,15 +87,15 @@ public sealed class ControllerKillTests(AzuriteFixture azurite, ITestOutputHelpe
 
         output.WriteLine($"killed silo0 (the controller only) after version {killedAt}; the next version was published "
             + $"{recovery.TotalSeconds:F1} s after the kill; the run reached version {Steps} with no client attached");
-        await AssertCompletedOnceAsync(cluster, runId, cancellation);
+        await AssertCompletedOnceAsync(cluster, runId, cancellation, maxStaleness);
     }
 
     public ValueTask DisposeAsync() => _processes.DisposeAsync();
 
-    private static string[] RunArguments(string runId) =>
+    private static string[] RunArguments(string runId, int maxStaleness = 0) =>
     [
         "--preset", "smoke", "--set", $"steps={Steps}", "--set", $"prompts_per_step={Prompts}", "--set", "sft.steps=20",
-        "--run-id", runId,
+        "--set", $"rollouts.max_staleness={maxStaleness}", "--run-id", runId,
     ];
 
     private async Task<GridProcess> StartSiloAsync(Cluster cluster, string name, bool gpu, CancellationToken cancellation)
@@ -124,7 +138,8 @@ public sealed class ControllerKillTests(AzuriteFixture azurite, ITestOutputHelpe
     }
 
     /// <summary>Asks the cluster, once the run is over: completed, every step recorded once, versions without a gap.</summary>
-    private async Task AssertCompletedOnceAsync(Cluster cluster, string runId, CancellationToken cancellation)
+    private async Task AssertCompletedOnceAsync(Cluster cluster, string runId, CancellationToken cancellation,
+        int maxStaleness = 0)
     {
         using var host = await TestClients.ConnectAzureAsync(cluster.Storage, cluster.Id, cancellation);
         var controller = host.Services.GetRequiredService<IClusterClient>().GetGrain<IControllerGrain>(runId);
@@ -140,6 +155,15 @@ public sealed class ControllerKillTests(AzuriteFixture azurite, ITestOutputHelpe
         Assert.True(status.State == RunState.Completed, $"{status}\n{_processes.Logs("silo")}");
         Assert.Equal(Enumerable.Range(0, Steps).Select(s => (long)s), reports.Select(r => r.Step));
         Assert.Equal(Enumerable.Range(1, Steps).Select(v => (long)v), reports.Select(r => r.Weights!.Version));
+        Assert.Equal(Enumerable.Range(0, Steps).Select(v => (long)v), reports.Select(r => r.PolicyVersion));
+        // No trained group beyond the bound, none dropped; with k = 1 every step after the first one version behind.
+        Assert.All(reports, r => Assert.InRange(r.StalenessGroups.Length, 1, maxStaleness + 1));
+        Assert.All(reports, r => Assert.Equal(0, r.DroppedStaleGroups));
+        if (maxStaleness == 1)
+        {
+            Assert.All(reports.Skip(1), r => Assert.Equal([0, r.Groups], r.StalenessGroups));
+        }
+
         await host.StopAsync(cancellation);
     }
 

@@ -17,15 +17,21 @@ namespace Grid.Cluster.Tests.Cluster;
 /// </summary>
 public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<AzuriteFixture>, IAsyncDisposable
 {
-    private const string RunId = "cluster-kill";
     private const int Steps = 4;
     private const int Prompts = 6;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
     private readonly GridProcesses _processes = new("grid-cluster-kill-");
 
-    [Fact]
-    public async Task After_kill_9_of_a_rollout_silo_process_the_run_completes_and_counts_every_group_once()
+    /// <param name="maxStaleness">
+    /// rollouts.max_staleness: 0, the synchronous run, or 1 (asynchronous GRPO-D), where the killed process also held
+    /// groups of the next step, started ahead with the previous version; no trained group may lag more than that.
+    /// </param>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public async Task After_kill_9_of_a_rollout_silo_process_the_run_completes_and_counts_every_group_once(int maxStaleness)
     {
+        string runId = $"cluster-kill-k{maxStaleness}";
         var cancellation = TestContext.Current.CancellationToken;
         var log = TestContext.Current.TestOutputHelper!;
         string clusterId = "kill-" + Guid.NewGuid().ToString("N")[..8];
@@ -49,19 +55,19 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
         var submit = Start("submit", environment, ["submit", "--preset", "smoke", "--set", $"steps={Steps}",
             "--set", $"prompts_per_step={Prompts}", "--set", "group_size=8", "--set", "max_new_tokens=96",
             "--set", "model.d_model=128", "--set", "model.layers=4", "--set", "model.heads=4",
-            "--set", "model.patch_size=8", "--set", "model.stem_channels=0",
-            .. common, "--run-id", RunId, "--output", Path.Combine(_processes.WorkFolder, "runs")]);
+            "--set", "model.patch_size=8", "--set", "model.stem_channels=0", "--set", $"rollouts.max_staleness={maxStaleness}",
+            .. common, "--run-id", runId, "--output", Path.Combine(_processes.WorkFolder, "runs")]);
         Assert.True(await submit.WaitForExitAsync(Timeout, cancellation) == 0, submit.Output);
 
         using var client = await TestClients.ConnectAzureAsync(azurite.ConnectionString, clusterId, cancellation);
         var grains = client.Services.GetRequiredService<IClusterClient>();
-        var run = RunTracker.Attach(grains, RunId, Prompts);
+        var run = RunTracker.Attach(grains, runId, Prompts);
         await run.WaitForStepsAsync(2, Timeout); // engines loaded, learner warm
-        string learnerSilo = (await grains.GetGrain<ILearnerGrain>(LearnerKey.Create(RunId)).GetStatus()).Silo;
+        string learnerSilo = (await grains.GetGrain<ILearnerGrain>(LearnerKey.Create(runId)).GetStatus()).Silo;
         Assert.Equal(siloPorts[0], PortOf(learnerSilo)); // the GPU silo
         string controllerSilo = await SiloOfAsync(grains, run.Controller);
 
-        var (step, groups) = await run.WaitForGeneratingAsync(silo => silo != learnerSilo, Timeout);
+        var (step, groups) = await run.WaitForGeneratingAsync(silo => silo != learnerSilo, Timeout, lookAhead: maxStaleness);
         var seenAt = run.Elapsed;
         string victimAddress = RunTracker.Generating(groups, silo => silo != learnerSilo)[0].Silo;
         var victim = silos[Array.IndexOf(siloPorts, PortOf(victimAddress))];
@@ -87,6 +93,17 @@ public sealed class SiloKillTests(AzuriteFixture azurite) : IClassFixture<Azurit
         });
         // At least one attempt died with the process; it counted once, and the group's next attempt succeeded.
         Assert.Contains(after, g => lost.Contains(g.Key) && g.Attempts == 2);
+        // Every step trained its groups within the bound: with k = 1 one version behind (started while the learner updated
+        // the step before), kill or not.
+        var reports = await run.Controller.GetStepReports(0).WaitAsync(cancellation);
+        log.WriteLine("staleness by step: " + string.Join(" ", reports.Select(r => $"[{string.Join(",", r.StalenessGroups)}]")));
+        Assert.All(reports, r => Assert.InRange(r.StalenessGroups.Length, 1, maxStaleness + 1));
+        Assert.All(reports, r => Assert.Equal(0, r.DroppedStaleGroups));
+        if (maxStaleness == 1)
+        {
+            Assert.All(reports.Skip(1), r => Assert.Equal([0, Prompts], r.StalenessGroups));
+        }
+
         // The survivors brought the lost groups back from their state in Azure Table.
         Assert.Contains("resumes on", string.Join("\n", silos.Where(s => s != victim).Select(s => s.Output)));
     }

@@ -286,4 +286,49 @@ public sealed class PromptGroupMachineTests
         Assert.Equal(GroupStage.Delivered, state.Stage);
         Assert.Equal(2, writes);
     }
+
+    [Theory]
+    [InlineData(GroupStage.Scored)]
+    [InlineData(GroupStage.Delivered)]
+    public void A_group_refused_as_too_stale_goes_back_to_pending_with_the_newest_weights_and_samples_again_at_once(GroupStage stage)
+    {
+        var newest = new WeightReference(new Uri("file:///w/4"), 4, "def");
+        var t = Apply(At(stage), new TooStale(newest));
+
+        Assert.True(t.Accepted, t.Ignored);
+        Assert.Equal(GroupStage.Pending, t.Next.Stage);
+        Assert.Equal(newest, t.Next.Assignment!.Weights);
+        Assert.Equal(Assignment with { Weights = newest }, t.Next.Assignment); // only the weights change
+        Assert.Null(t.Next.Scored); // the stale rollouts are dropped
+        Assert.Contains("version 1", t.Next.LastError);
+        Assert.Contains("version 4", t.Next.LastError);
+        Assert.Equal(1, t.Next.Attempts);
+        Assert.Equal(0, t.Next.Retries); // not a failure
+        Assert.Equal([new Write(WriteMode.Plain), new WaitThenAdvance(TimeSpan.Zero)], t.Effects);
+
+        // The next attempt samples with the newest weights; the scored group then carries that version to the learner.
+        var next = Apply(t.Next, new Advance(Rules, GroupSize));
+        Assert.Equal(GroupStage.Generating, next.Next.Stage);
+        Assert.Equal(2, next.Next.Attempts);
+        Assert.Equal([new Write(WriteMode.RollBackIfRefused), new RunAttempt(2)], next.Effects);
+        var rescored = Scored with { PolicyVersion = 4 };
+        var delivered = Apply(next.Next, new AttemptSucceeded(2, rescored));
+        Assert.Equal(GroupStage.Scored, delivered.Next.Stage);
+        Assert.Contains(new SubmitGroup(rescored), delivered.Effects);
+    }
+
+    [Theory]
+    [InlineData(GroupStage.Pending)]
+    [InlineData(GroupStage.Generating)]
+    [InlineData(GroupStage.Lost)]
+    [InlineData(GroupStage.Failed)]
+    [InlineData(GroupStage.FailureReported)]
+    public void A_too_stale_answer_without_a_scored_group_changes_nothing(GroupStage stage)
+    {
+        var state = At(stage);
+        var t = Apply(state, new TooStale(new WeightReference(new Uri("file:///w/4"), 4, "def")));
+        Assert.False(t.Accepted);
+        Assert.Same(state, t.Next);
+        Assert.Empty(t.Effects);
+    }
 }

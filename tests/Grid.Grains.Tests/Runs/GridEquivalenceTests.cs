@@ -3,6 +3,7 @@ using Grid.Contracts.Runs;
 using Grid.Core;
 using Grid.Grains.Mapping;
 using Grid.Grains.Tests.Infrastructure;
+using Grid.Policy.Checkpoints;
 using Grid.Training.Metrics;
 using Grid.Training.Settings;
 
@@ -46,6 +47,48 @@ public sealed class GridEquivalenceTests(ITestOutputHelper output)
         Assert.Equal(expected[^1].Beta, status.Beta); // the controller's beta of the last step it started
         Assert.Contains(expected, m => m.Loss != 0 && m.KlMean > 0); // the comparison is not between zeros
         output.WriteLine($"max |loss difference| = {maxLossDifference:E2}");
+    }
+
+    /// <summary>
+    /// rollouts.max_staleness = 0 written out (not just the default) is the synchronous run: every group of step s is
+    /// sampled by version s, so the grid trains exactly the in-process loop's losses and betas and ends on the same
+    /// weights, byte for byte (the sha256 of the weights file of the loop's final checkpoint is the grid's last version's).
+    /// </summary>
+    [Fact]
+    public async Task With_max_staleness_0_set_explicitly_the_grid_trains_the_in_process_losses_betas_and_weights_bit_for_bit()
+    {
+        var settings = TestRuns.Smoke("steps=3", "sft.steps=40", "sft.learning_rate=0.01", "learning_rate=0.003",
+            "kl.kind=adaptive", "kl.horizon=20", "kl.target_kl=0.001", "rollouts.max_staleness=0");
+        Assert.Equal(0, settings.Rollouts.MaxStaleness);
+        var (baseline, expected) = TestRuns.InProcess(settings);
+        var gridSettings = settings with { InitCheckpoint = Path.Combine(baseline.RunFolder, "checkpoints", "sft") };
+
+        await using var cluster = await GridCluster.StartAsync(SiloRole.CpuLearner);
+        var (status, reports) = await cluster.RunAsync("equivalence-k0",
+            new RunSpec(gridSettings, AllowCpuLearner: true), TimeSpan.FromSeconds(90));
+
+        Assert.Equal(RunState.Completed, status.State);
+        for (int step = 0; step < 3; step++)
+        {
+            output.WriteLine($"step {step}: loss {expected[step].Loss:R} / {reports[step].Loss:R}; beta {expected[step].Beta:R} / "
+                + $"{reports[step].Beta:R}; staleness [{string.Join(",", reports[step].StalenessGroups)}]");
+        }
+
+        Assert.Equal(expected.Select(m => m.Loss), reports.Select(r => r.Loss));
+        Assert.Equal(expected.Select(m => m.Beta), reports.Select(r => r.Beta));
+        Assert.Equal(expected.Select(m => m.KlMean), reports.Select(r => r.KlMean));
+        Assert.Equal(expected.Select(m => m.GradNorm), reports.Select(r => r.GradNorm));
+        Assert.Equal(PolicyCheckpoint.ReadSha256(baseline.FinalCheckpoint), status.Weights!.Sha256);
+        Assert.Equal(3, status.Weights.Version);
+        // Synchronous: every trained group at lag 0, nothing dropped, no importance weight other than 1.
+        Assert.All(reports, r =>
+        {
+            Assert.Equal([gridSettings.PromptsPerStep], r.StalenessGroups);
+            Assert.Equal(0, r.DroppedStaleGroups);
+            Assert.Equal(1, r.ImportanceWeightMean);
+            Assert.Equal(1, r.ImportanceWeightMax);
+        });
+        Assert.Contains(expected, m => m.Loss != 0 && m.KlMean > 0); // the comparison is not between zeros
     }
 
     [Fact]
