@@ -322,7 +322,8 @@ public static class PromptGroupMachine
 
     /// <summary>
     /// The scored rollouts came from a version too old for their step: they are dropped (the learner counted them) and
-    /// the next attempt samples with the newest weights, at once. Not a failure: the retry budget is not touched.
+    /// the next attempt samples with the newest weights, at once. Not a failure (no backoff, no retry counted), but the new
+    /// sample is an attempt like any other, so it counts against rollouts.max_attempts.
     /// </summary>
     private static GroupTransition Resample(GroupMachineState state, WeightReference newest)
     {
