@@ -15,11 +15,12 @@ namespace Grid.Cli.Benchmarks;
 /// <summary>
 /// One bounded-staleness setting k (<c>rollouts.max_staleness</c>) measured over the timed steps (after the warm-up):
 /// steps and generated tokens per wall second, each over k = 0's measured in the same run, the learner's mean idle
-/// share, trained groups by lag (index = versions behind) and groups dropped as too stale.
+/// share, trained groups by lag (index = versions behind) and groups dropped as too stale, each timed step's wall
+/// seconds, and (real part only) how many grain calls the silos logged as timed out during the run.
 /// </summary>
 public sealed record AsyncRow(int RolloutSilos, int MaxStaleness, double StepsPerSecond, double TokensPerSecond,
     double StepsRatio, double TokensRatio, double LearnerIdleFraction, int[] StalenessGroups, int DroppedStaleGroups,
-    double SecondsRolloutMean, double SecondsUpdateMean);
+    double SecondsRolloutMean, double SecondsUpdateMean, double[] StepSeconds, int? GrainCallTimeouts = null);
 
 /// <summary>
 /// The real part: two <c>grid silo</c> processes (learner-only and rollout-only, each pinned to one core when
@@ -60,13 +61,16 @@ internal static class AsyncBenchmark
     public const double LearnerBoundIdle = 0.1;
 
     /// <summary>
-    /// Costs when no real part ran and none were given: a profile this bench measured on a 2-core machine (demo model,
-    /// 8 prompts x 4, learner and rollout silo each pinned to one core).
+    /// Costs when no real part ran and none were given: the profile this bench measured on a 2-core machine (demo model,
+    /// 8 prompts x 4, learner and rollout silo each pinned to one core, load average about 16; 2026-12-04).
     /// </summary>
-    public static readonly FixedAnswerCost DefaultCost = new(GenerationSecondsPerToken: 0.004, TokensPerCompletion: 40,
-        LearnerSecondsPerSample: 0.05);
+    public static readonly FixedAnswerCost DefaultCost = new(GenerationSecondsPerToken: 0.00067, TokensPerCompletion: 38.8,
+        LearnerSecondsPerSample: 0.0193);
 
     private static readonly TimeSpan SiloStartTimeout = TimeSpan.FromSeconds(120);
+
+    /// <summary>What Orleans logs when a grain call got no response within its timeout (30 s by default).</summary>
+    private const string TimeoutMarker = "Response did not arrive on time";
 
     /// <summary>The real part's settings layered under the user's --set: a short run without warm start or validation.</summary>
     public static string[] RealDefaults(int steps) =>
@@ -107,8 +111,10 @@ internal static class AsyncBenchmark
             log($"async (real): 2 silo processes up ({note}); {ks.Count} runs of {settings.Steps} steps");
 
             var measured = new List<(int K, double[] Seconds, StepReport[] Reports)>();
+            var timeouts = new Dictionary<int, int>();
             foreach (int k in ks)
             {
+                int timeoutsBefore = silos.Sum(s => s.Count(TimeoutMarker));
                 var run = settings with { Name = $"bench-async-k{k}", Rollouts = settings.Rollouts with { MaxStaleness = k } };
                 RunSettingsValidator.Validate(run);
                 try
@@ -116,6 +122,7 @@ internal static class AsyncBenchmark
                     var (seconds, _, reports) = RunTimer.Run(grains, $"bench-async-k{k}-{Guid.NewGuid():N}",
                         new RunSpec(run, AllowCpuLearner: true), run.Steps, TimeSpan.FromMinutes(30), poll: TimeSpan.FromMilliseconds(250));
                     measured.Add((k, seconds, reports));
+                    timeouts[k] = silos.Sum(s => s.Count(TimeoutMarker)) - timeoutsBefore;
                     log($"async (real): k = {k} done, {seconds.Skip(warmupSteps).Sum():F1} s over the timed steps");
                 }
                 catch (Exception e) when (e is InvalidOperationException or TimeoutException)
@@ -124,7 +131,7 @@ internal static class AsyncBenchmark
                 }
             }
 
-            var rows = Rows(1, measured, warmupSteps);
+            var rows = Rows(1, measured, warmupSteps).Select(r => r with { GrainCallTimeouts = timeouts[r.MaxStaleness] }).ToList();
             var baseline = measured.FirstOrDefault(m => m.K == 0);
             var profileSteps = (baseline.Reports ?? measured[0].Reports).Take(settings.Steps).Skip(warmupSteps).ToArray();
             double tokens = Math.Max(1, profileSteps.Sum(r => (double)r.TokensGenerated));
@@ -216,7 +223,8 @@ internal static class AsyncBenchmark
             var staleness = Enumerable.Range(0, lags).Select(i => timed.Sum(r => i < r.StalenessGroups.Length ? r.StalenessGroups[i] : 0)).ToArray();
             rows.Add(new AsyncRow(rolloutSilos, k, timed.Length / wall, timed.Sum(r => (double)r.TokensGenerated) / wall, 0, 0,
                 timed.Select(r => r.LearnerIdleFraction).DefaultIfEmpty(0).Average(), staleness, timed.Sum(r => r.DroppedStaleGroups),
-                timed.Select(r => r.SecondsRollout).DefaultIfEmpty(0).Average(), timed.Select(r => r.SecondsUpdate).DefaultIfEmpty(0).Average()));
+                timed.Select(r => r.SecondsRollout).DefaultIfEmpty(0).Average(), timed.Select(r => r.SecondsUpdate).DefaultIfEmpty(0).Average(),
+                [.. seconds.Skip(warmupSteps)]));
         }
 
         var baseline = rows.FirstOrDefault(r => r.MaxStaleness == 0) ?? rows[0];
@@ -319,6 +327,9 @@ internal static class AsyncBenchmark
                 Thread.Sleep(100);
             }
         }
+
+        /// <summary>Lines of the output so far that contain <paramref name="text"/>.</summary>
+        public int Count(string text) => Output().Split('\n').Count(line => line.Contains(text, StringComparison.Ordinal));
 
         public string Tail()
         {

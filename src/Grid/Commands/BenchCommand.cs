@@ -42,9 +42,9 @@ internal static class BenchCommand
         var rolloutSilos = new Option<string>("--rollout-silos") { Description = "Async, simulated: rollout-only silo counts, comma-separated (1 to 32 each), beside one learner-only silo.", DefaultValueFactory = _ => "2,4,8,16" };
         var simSteps = new Option<int>("--sim-steps") { Description = "Async, simulated: steps of each run (the first 2 are warm-up).", DefaultValueFactory = _ => 8 };
         var simPrompts = new Option<int>("--sim-prompts") { Description = "Async, simulated: prompt groups per step (of the real part's group size).", DefaultValueFactory = _ => 32 };
-        var genMs = new Option<double?>("--gen-ms-per-token") { Description = "Async, simulated: generation milliseconds per token on one rollout silo (default: the real part's measured profile, else 4)." };
-        var learnerMs = new Option<double?>("--learner-ms-per-sample") { Description = "Async, simulated: learner milliseconds per trained completion (default: the real part's measured profile, else 50)." };
-        var simTokens = new Option<double?>("--sim-tokens-per-completion") { Description = "Async, simulated: tokens of one simulated completion (default: the real part's mean, else 40)." };
+        var genMs = new Option<double?>("--gen-ms-per-token") { Description = "Async, simulated: generation milliseconds per token on one rollout silo (default: the real part's measured profile, else 0.67)." };
+        var learnerMs = new Option<double?>("--learner-ms-per-sample") { Description = "Async, simulated: learner milliseconds per trained completion (default: the real part's measured profile, else 19.3)." };
+        var simTokens = new Option<double?>("--sim-tokens-per-completion") { Description = "Async, simulated: tokens of one simulated completion (default: the real part's mean, else 38.8)." };
         var timeScale = new Option<double>("--sim-time-scale") { Description = "Async, simulated: multiplies both simulated costs (e.g. 0.25 runs 4x faster with the same ratios).", DefaultValueFactory = _ => 1.0 };
         var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON here (the async suite's chart, async-throughput.png, goes beside it)." };
         var command = new Command("bench", "Measure the policy against this machine's GEMM peak, and the grid against the in-process loop.")
@@ -235,13 +235,14 @@ internal static class BenchCommand
     private static void WriteAsyncReal(AsyncRealBench r)
     {
         var table = new Table().AddColumns("k", "steps/s", "vs k = 0", "tokens/s", "vs k = 0", "learner idle", "groups by lag 0 / 1 / ...",
-            "rollout s", "update s");
+            "rollout s", "update s", "step s (min-max)", "grain calls timed out");
         foreach (var row in r.Rows)
         {
             string target = row.MaxStaleness == 1 ? $" ({(row.StepsRatio >= r.TargetStepsRatio ? "meets" : "misses")} >= {r.TargetStepsRatio:F1}x)" : "";
             table.AddRow($"{row.MaxStaleness}", $"{row.StepsPerSecond:F3}", $"{row.StepsRatio:F2}x{target}", $"{row.TokensPerSecond:N0}",
                 $"{row.TokensRatio:F2}x", $"{row.LearnerIdleFraction:P0}", Staleness(row.StalenessGroups, row.DroppedStaleGroups),
-                $"{row.SecondsRolloutMean:F2}", $"{row.SecondsUpdateMean:F2}");
+                $"{row.SecondsRolloutMean:F2}", $"{row.SecondsUpdateMean:F2}",
+                row.StepSeconds.Length > 0 ? $"{row.StepSeconds.Min():F1}-{row.StepSeconds.Max():F1}" : "-", $"{row.GrainCallTimeouts}");
         }
 
         ConsoleWidth.Titled($"async GRPO-D, real: learner silo + rollout silo processes, {r.Model}, {r.PromptsPerStep} prompts x {r.GroupSize}, "
