@@ -20,7 +20,11 @@ namespace Grid.Cli.Benchmarks;
 /// </summary>
 public sealed record AsyncRow(int RolloutSilos, int MaxStaleness, double StepsPerSecond, double TokensPerSecond,
     double StepsRatio, double TokensRatio, double LearnerIdleFraction, int[] StalenessGroups, int DroppedStaleGroups,
-    double SecondsRolloutMean, double SecondsUpdateMean, double[] StepSeconds, int? GrainCallTimeouts = null);
+    double SecondsRolloutMean, double SecondsUpdateMean, double[] StepSeconds, int? GrainCallTimeouts = null)
+{
+    /// <summary>1 / the median timed step: the rate of a typical step, which a few stalled steps do not move.</summary>
+    public double MedianStepsPerSecond => StepSeconds.Length > 0 ? 1 / BenchStatistics.Median(StepSeconds) : 0;
+}
 
 /// <summary>
 /// The real part: two <c>grid silo</c> processes (learner-only and rollout-only, each pinned to one core when
