@@ -62,7 +62,8 @@ internal static class AsyncChart
         plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
             [.. rows.Select(r => r.RolloutSilos).Distinct().Order().Select(n => (double)n)],
             [.. rows.Select(r => r.RolloutSilos).Distinct().Order().Select(n => $"{n}")]);
-        plot.Axes.Left.Min = 0;
+        double top = rows.Select(r => Math.Max(r.StepsPerSecond, r.MaxStaleness > 0 ? r.MedianStepsPerSecond : 0)).DefaultIfEmpty(1).Max();
+        plot.Axes.SetLimitsY(0, top * 1.1);
         plot.Title(title);
         plot.XLabel("rollout silos");
         plot.YLabel("steps/s");
