@@ -17,9 +17,9 @@ namespace Grid.Grains.Learner;
 /// <summary>
 /// The learner of a <see cref="FixedAnswerPolicy"/> silo, for benchmarking the grid: no torch, no update,
 /// placeholder weights published as every version, so the grain's storage, bookkeeping and reports cost what they
-/// would in training.
+/// would in training. With a <see cref="FixedAnswerCost"/>, each update waits its simulated time (no CPU).
 /// </summary>
-internal sealed class FixedAnswerLearner(LearnerContext context) : ILearnerModel
+internal sealed class FixedAnswerLearner(LearnerContext context, FixedAnswerCost? cost = null) : ILearnerModel
 {
     /// <summary>Stands in for the prompt in a fixed-answer step's groups; step metrics never read it.</summary>
     private static readonly TaskExample NoPrompt = new("fixed-answer", "fixed-answer", "", "", new RgbImage(1, 1, new byte[3]), "");
@@ -49,8 +49,16 @@ internal sealed class FixedAnswerLearner(LearnerContext context) : ILearnerModel
         var report = new LearnerStepReport(0, 0, 0, 0, 0, 0, 0, true, "fixed-answer benchmark policy: nothing to train", 0, 0);
         var update = (new GrpoStepUpdate(plan.Step, plan.Beta, scored, report),
             FixedAnswerPolicy.PlaceholderWeights(context.RunId, plan.Step + 1));
-        return new LearnerStepWork(Task.FromResult(update), OptimizerState: null, LearnerStepWork.NoValidation,
-            LearnerStepWork.NoValidation);
+        double seconds = records.Sum(r => r.Rollouts.Length) * (cost?.LearnerSecondsPerSample ?? 0);
+        return new LearnerStepWork(seconds > 0 ? After(TimeSpan.FromSeconds(seconds), update) : Task.FromResult(update),
+            OptimizerState: null, LearnerStepWork.NoValidation, LearnerStepWork.NoValidation);
+    }
+
+    /// <summary>The simulated update: a wait, holding no thread.</summary>
+    private static async Task<(GrpoStepUpdate Update, byte[] Weights)> After(TimeSpan wait, (GrpoStepUpdate, byte[]) update)
+    {
+        await Task.Delay(wait).ConfigureAwait(false);
+        return update;
     }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;

@@ -17,6 +17,13 @@ public interface ISiloPolicy
     /// </summary>
     IReadOnlyList<GenerationResult>? Answer(RolloutRequest request);
 
+    /// <summary>
+    /// <see cref="Answer"/> that may take time without holding a thread (a benchmark policy's simulated generation,
+    /// <see cref="FixedAnswerCost"/>); null when the rollout engine must generate. By default, <see cref="Answer"/>'s.
+    /// </summary>
+    Task<IReadOnlyList<GenerationResult>>? AnswerAsync(RolloutRequest request) =>
+        Answer(request) is { } answered ? Task.FromResult(answered) : null;
+
     /// <summary>The learner side of one run on this silo: what it trains, on which thread, and how it starts.</summary>
     ILearnerModel CreateLearner(LearnerContext context);
 }

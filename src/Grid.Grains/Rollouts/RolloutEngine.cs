@@ -85,12 +85,17 @@ public sealed class RolloutEngine : IDisposable
         {
             pending.Done.SetResult([]);
         }
-        else if (_policy.Answer(request) is { } answered)
+        else if (_policy.AnswerAsync(request) is { } answered)
         {
-            // A benchmark policy costs nothing: no thread hop, no batching, no weights.
+            // A benchmark policy: no thread hop, no batching, no weights; at once, or after its simulated generation time.
             Interlocked.Increment(ref _requests);
             Interlocked.Add(ref _completions, request.Requests.Count);
-            pending.Done.SetResult(answered);
+            if (!answered.IsCompletedSuccessfully)
+            {
+                return answered;
+            }
+
+            pending.Done.SetResult(answered.Result);
         }
         else if (Volatile.Read(ref _stopped) != 0 || !_torch.TryPost(pending))
         {

@@ -13,7 +13,9 @@ namespace Grid.Cli.Benchmarks;
 
 /// <summary>
 /// Several silos in the bench process, forming one localhost cluster (silo 0 is the primary and hosts the client),
-/// memory storage and one shared local weight folder, every silo allowing a CPU learner.
+/// memory storage and one shared local weight folder, every silo allowing a CPU learner unless given roles (a
+/// rollout-only silo cannot allow one). A fixed-answer cluster may be given simulated costs
+/// (<see cref="FixedAnswerCost"/>, a benchmark-only silo option): each silo gets its own policy, so its own engine.
 /// </summary>
 internal sealed class BenchCluster : IDisposable
 {
@@ -31,9 +33,16 @@ internal sealed class BenchCluster : IDisposable
 
     public IServiceProvider Services(int silo) => _hosts[silo].Services;
 
-    public static BenchCluster Start(int silos, RolloutEngineOptions rollouts)
+    public static BenchCluster Start(int silos, RolloutEngineOptions rollouts, IReadOnlyList<GridSiloRole>? roles = null,
+        FixedAnswerCost? cost = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(silos, 1);
+        ArgumentNullException.ThrowIfNull(rollouts);
+        if (cost is not null && rollouts.Policy != RolloutPolicy.FixedAnswer)
+        {
+            throw new ArgumentException("Simulated costs apply to the fixed-answer benchmark policy only.", nameof(cost));
+        }
+
         string weights = Directory.CreateTempSubdirectory("grid-bench-weights-").FullName;
         int primary = EmbeddedGrid.FreeLoopbackPort();
         var store = new InProcessGrainStore(); // every silo is in this process, as in the embedded grid
@@ -45,7 +54,8 @@ internal sealed class BenchCluster : IDisposable
                 Cluster = ClusterMode.Localhost,
                 Storage = StorageMode.Memory,
                 InProcessStore = store,
-                AllowCpuLearner = true,
+                Role = roles?[i] ?? GridSiloRole.Both,
+                AllowCpuLearner = (roles?[i] ?? GridSiloRole.Both) != GridSiloRole.Rollout,
                 SiloPort = i == 0 ? primary : EmbeddedGrid.FreeLoopbackPort(),
                 GatewayPort = 0, // the client is co-hosted on silo 0
                 PrimarySiloPort = primary,
@@ -55,7 +65,15 @@ internal sealed class BenchCluster : IDisposable
             }.Validate();
             var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
             builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Error);
-            builder.UseOrleans(silo => silo.AddGridSilo(options).AddGridGrains(rollouts));
+            builder.UseOrleans(silo =>
+            {
+                silo.AddGridSilo(options).AddGridGrains(rollouts);
+                if (cost is not null)
+                {
+                    // Replaces the zero-cost policy AddGridGrains registered (the last registration is the one resolved).
+                    silo.Services.AddSingleton<ISiloPolicy>(new FixedAnswerPolicy(cost.Validate()));
+                }
+            });
             var host = builder.Build();
             host.StartAsync().GetAwaiter().GetResult();
             hosts.Add(host);

@@ -11,7 +11,8 @@ public sealed record GridBenchReport(
     IReadOnlyList<RolloutEngineBench>? RolloutEngine,
     IReadOnlyList<ControlPlaneBench>? ControlPlane,
     LearningBench? Learning = null,
-    LoadAverages? PolicyLoadAverage = null);
+    LoadAverages? PolicyLoadAverage = null,
+    AsyncBench? Async = null);
 
 /// <summary>The machine's 1-minute load average before and after a suite: how busy its cores were besides it.</summary>
 public sealed record LoadAverages(double Before, double After);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Grid.Cli.Benchmarks;
 using Grid.Core.Settings;
+using Grid.Grains.Rollouts;
 using Grid.Training;
 using Grid.Training.Benchmarks;
 using Grid.Training.Runs;
@@ -15,30 +16,46 @@ namespace Grid.Cli.Commands;
 /// and the learner step against the fp32 GEMM peak. Suite "grid": the grid tax (embedded grid over the in-process
 /// loop), the rollout engine (shared engine over the raw batched generator) and the control plane (groups/s with the
 /// zero-cost fixed-answer policy on 1, 2 and 3 silos). Suite "learning" (not part of "all": it is a whole training run):
-/// the held-out gain of <c>grid train</c>'s run on its trained task, and the change on the other task.
+/// the held-out gain of <c>grid train</c>'s run on its trained task, and the change on the other task. Suite "async"
+/// (not part of "all" either: minutes of training): asynchronous GRPO-D's throughput for each staleness bound k, on two
+/// real silo processes and simulated on 2 to 16 rollout silos (<see cref="AsyncBenchmark"/>).
 /// </summary>
 internal static class BenchCommand
 {
     /// <summary>"grid" is control-plane + rollout-engine + grid-tax; each of those also runs alone.</summary>
-    private static readonly string[] Suites = ["all", "policy", "grid", "control-plane", "rollout-engine", "grid-tax", "learning"];
+    private static readonly string[] Suites = ["all", "policy", "grid", "control-plane", "rollout-engine", "grid-tax", "learning", "async"];
+
+    /// <summary>The async suite's parts: both, or one of them.</summary>
+    private static readonly string[] AsyncParts = ["both", "real", "simulated"];
 
     public static Command Create()
     {
         var options = new SettingsOptions();
-        var suite = new Option<string>("--suite") { Description = "policy, grid or all (default); or one grid benchmark: control-plane, rollout-engine, grid-tax; or learning (a whole grid train run).", DefaultValueFactory = _ => "all" };
+        var suite = new Option<string>("--suite") { Description = "policy, grid or all (default); or one grid benchmark: control-plane, rollout-engine, grid-tax; or learning (a whole grid train run); or async (asynchronous GRPO-D by staleness bound, real and simulated).", DefaultValueFactory = _ => "all" };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per measurement (medians are reported).", DefaultValueFactory = _ => 5 };
         var rounds = new Option<int>("--rounds") { Description = "Grid tax: in-process + grid run pairs (step times pooled).", DefaultValueFactory = _ => 2 };
         var taxSteps = new Option<int>("--tax-steps") { Description = "Grid tax: timed GRPO-D steps per run (after 2 warm-up steps).", DefaultValueFactory = _ => 6 };
         var groupsPerStep = new Option<int>("--groups-per-step") { Description = "Control plane: prompt groups per step.", DefaultValueFactory = _ => 1000 };
         var silos = new Option<string>("--silos") { Description = "Control plane: silo counts to measure, comma-separated (1 to 8 each).", DefaultValueFactory = _ => "1,2,3" };
-        var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON here." };
+        var staleness = new Option<string>("--staleness") { Description = "Async: staleness bounds k (rollouts.max_staleness) to measure, comma-separated; the first should be 0, the baseline.", DefaultValueFactory = _ => "0,1,2" };
+        var asyncPart = new Option<string>("--async-part") { Description = "Async: both (default), real (two silo processes) or simulated (fixed-answer policy with simulated costs).", DefaultValueFactory = _ => "both" };
+        var rolloutSilos = new Option<string>("--rollout-silos") { Description = "Async, simulated: rollout-only silo counts, comma-separated (1 to 32 each), beside one learner-only silo.", DefaultValueFactory = _ => "2,4,8,16" };
+        var simSteps = new Option<int>("--sim-steps") { Description = "Async, simulated: steps of each run (the first 2 are warm-up).", DefaultValueFactory = _ => 8 };
+        var simPrompts = new Option<int>("--sim-prompts") { Description = "Async, simulated: prompt groups per step (of the real part's group size).", DefaultValueFactory = _ => 32 };
+        var genMs = new Option<double?>("--gen-ms-per-token") { Description = "Async, simulated: generation milliseconds per token on one rollout silo (default: the real part's measured profile, else 0.67)." };
+        var learnerMs = new Option<double?>("--learner-ms-per-sample") { Description = "Async, simulated: learner milliseconds per trained completion (default: the real part's measured profile, else 19.3)." };
+        var simTokens = new Option<double?>("--sim-tokens-per-completion") { Description = "Async, simulated: tokens of one simulated completion (default: the real part's mean, else 38.8)." };
+        var timeScale = new Option<double>("--sim-time-scale") { Description = "Async, simulated: multiplies both simulated costs (e.g. 0.25 runs 4x faster with the same ratios).", DefaultValueFactory = _ => 1.0 };
+        var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON here (the async suite's chart, async-throughput.png, goes beside it)." };
         var command = new Command("bench", "Measure the policy against this machine's GEMM peak, and the grid against the in-process loop.")
         {
-            suite, repeats, rounds, taxSteps, groupsPerStep, silos, json,
+            suite, repeats, rounds, taxSteps, groupsPerStep, silos, staleness, asyncPart, rolloutSilos, simSteps, simPrompts, genMs,
+            learnerMs, simTokens, timeScale, json,
         };
         // The shared settings options, described for what they change here.
         options.Set.Description = "Override one setting of the benchmarked runs and model, e.g. --set prompts_per_step=8 (applied last).";
-        options.Steps.Description = "Learning suite: GRPO-D steps of its run (the grid tax times --tax-steps instead).";
+        options.Steps.Description = "Learning suite: GRPO-D steps of its run; async suite: steps of each real run (default 12, the first 2 "
+            + "warm-up). The grid tax times --tax-steps instead.";
         options.Task.Description = "Learning and grid-tax suites: the task trained, counting or geometry.";
         options.Seed.Description = "Seed of the benchmarks' weights, prompts and sampling.";
         options.Output.Description = "Learning suite: folder for its run folder, which it keeps (default runs). The other suites "
@@ -70,6 +87,7 @@ internal static class BenchCommand
             RolloutEngineBench[]? engine = null;
             ControlPlaneBench[]? control = null;
             LearningBench? learning = null;
+            AsyncBench? asynchronous = null;
             LoadAverages? policyLoad = null;
             if (which is "all" or "policy")
             {
@@ -117,15 +135,149 @@ internal static class BenchCommand
                 WriteLearning(learning);
             }
 
+            if (which is "async")
+            {
+                asynchronous = RunAsync(parse, options, settings, parse.GetValue(staleness)!, parse.GetValue(asyncPart)!,
+                    parse.GetValue(rolloutSilos)!, Between("sim-steps", parse.GetValue(simSteps), 1000),
+                    Between("sim-prompts", parse.GetValue(simPrompts), 4096), parse.GetValue(genMs), parse.GetValue(learnerMs),
+                    parse.GetValue(simTokens), parse.GetValue(timeScale), parse.GetValue(json)?.FullName);
+            }
+
             if (parse.GetValue(json) is { } file)
             {
                 File.WriteAllText(file.FullName, JsonSerializer.Serialize(
-                    new GridBenchReport(started, which, policy, tax, engine, control, learning, policyLoad), RunFolder.DocumentOptions));
+                    new GridBenchReport(started, which, policy, tax, engine, control, learning, policyLoad, asynchronous),
+                    RunFolder.DocumentOptions));
             }
 
             return Task.FromResult(0);
         });
         return command;
+    }
+
+    private static AsyncBench RunAsync(System.CommandLine.ParseResult parse, SettingsOptions options, RunSettings settings,
+        string stalenessText, string part, string rolloutSilosText, int simSteps, int simPrompts, double? genMs, double? learnerMs,
+        double? simTokens, double timeScale, string? json)
+    {
+        const int warmup = 2;
+        int[] ks = IntegerList("staleness", stalenessText, 0, RunSettingsValidator.MaxStaleness, "staleness bounds from 0 to 16, comma-separated, e.g. 0,1,2");
+        int[] rolloutSilos = IntegerList("rollout-silos", rolloutSilosText, 1, 32, "rollout silo counts from 1 to 32, comma-separated, e.g. 2,4,8,16");
+        if (!AsyncParts.Contains(part))
+        {
+            throw new InvalidSettingException("async-part", part, InvalidSettingException.OneOf(AsyncParts));
+        }
+
+        if (!(timeScale > 0 && double.IsFinite(timeScale)) || genMs is < 0 || learnerMs is < 0 || simTokens is < 0)
+        {
+            throw new InvalidSettingException("sim-time-scale", timeScale, "positive simulated costs and time scale");
+        }
+
+        if (simSteps <= warmup)
+        {
+            throw new InvalidSettingException("sim-steps", simSteps, $"more than the {warmup} warm-up steps");
+        }
+
+        AsyncRealBench? real = null;
+        if (part is "both" or "real")
+        {
+            int steps = parse.GetValue(options.Steps) ?? 12;
+            if (steps <= warmup)
+            {
+                throw new InvalidSettingException("steps", steps, $"more than the {warmup} warm-up steps");
+            }
+
+            var runSettings = RunSettingsLoader.Load(parse.GetValue(options.Preset), parse.GetValue(options.Config)?.FullName,
+                [.. AsyncBenchmark.RealDefaults(steps), .. parse.GetValue(options.Set) ?? []],
+                new RunSettingFlags(Task: parse.GetValue(options.Task), Seed: parse.GetValue(options.Seed), OutputDirectory: settings.OutputDirectory));
+            real = AsyncBenchmark.RunReal(runSettings, ks, warmup, line => AnsiConsole.MarkupLineInterpolated($"[grey]{line}[/]"));
+            WriteAsyncReal(real);
+        }
+
+        AsyncSimulatedBench? simulated = null;
+        if (part is "both" or "simulated")
+        {
+            var baseCost = real?.Profile ?? AsyncBenchmark.DefaultCost;
+            string source = real is null ? "built-in profile" : "measured profile of the real part";
+            if (genMs is not null || learnerMs is not null || simTokens is not null)
+            {
+                source += ", overridden";
+            }
+
+            var cost = new FixedAnswerCost((genMs / 1000 ?? baseCost.GenerationSecondsPerToken) * timeScale,
+                simTokens ?? baseCost.TokensPerCompletion, (learnerMs / 1000 ?? baseCost.LearnerSecondsPerSample) * timeScale);
+            if (timeScale != 1)
+            {
+                source += $", times {timeScale:G3}";
+            }
+
+            string folder = json is null ? settings.OutputDirectory : Path.GetDirectoryName(json) ?? ".";
+            int groupSize = real?.GroupSize ?? 4;
+            simulated = AsyncBenchmark.RunSimulated(cost, source, rolloutSilos, ks, simSteps, warmup, simPrompts, groupSize,
+                settings.OutputDirectory, Path.Combine(folder, AsyncChart.FileName), line => AnsiConsole.MarkupLineInterpolated($"[grey]{line}[/]"));
+            WriteAsyncSimulated(simulated, ks);
+        }
+
+        return new AsyncBench(real, simulated);
+    }
+
+    private static int[] IntegerList(string name, string text, int min, int max, string expected)
+    {
+        var values = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(part => int.TryParse(part, out int n) && n >= min && n <= max ? n : -1).ToArray();
+        return values.Length > 0 && values.All(n => n >= 0) && values.Distinct().Count() == values.Length
+            ? values
+            : throw new InvalidSettingException(name, text, expected);
+    }
+
+    private static string Staleness(int[] groups, int dropped) =>
+        $"{string.Join(" / ", groups)}{(dropped > 0 ? $"; {dropped} dropped" : "")}";
+
+    private static void WriteAsyncReal(AsyncRealBench r)
+    {
+        var table = new Table().AddColumns("k", "steps/s", "vs k = 0", "tokens/s", "vs k = 0", "learner idle", "groups by lag 0 / 1 / ...",
+            "rollout s", "update s", "step s (min-max)", "steps/s at median step", "grain calls timed out");
+        foreach (var row in r.Rows)
+        {
+            string target = row.MaxStaleness == 1 ? $" ({(row.StepsRatio >= r.TargetStepsRatio ? "meets" : "misses")} >= {r.TargetStepsRatio:F1}x)" : "";
+            table.AddRow($"{row.MaxStaleness}", $"{row.StepsPerSecond:F3}", $"{row.StepsRatio:F2}x{target}", $"{row.TokensPerSecond:N0}",
+                $"{row.TokensRatio:F2}x", $"{row.LearnerIdleFraction:P0}", Staleness(row.StalenessGroups, row.DroppedStaleGroups),
+                $"{row.SecondsRolloutMean:F2}", $"{row.SecondsUpdateMean:F2}",
+                row.StepSeconds.Length > 0 ? $"{row.StepSeconds.Min():F1}-{row.StepSeconds.Max():F1}" : "-", $"{row.MedianStepsPerSecond:F3}",
+                $"{row.GrainCallTimeouts}");
+        }
+
+        ConsoleWidth.Titled($"async GRPO-D, real: learner silo + rollout silo processes, {r.Model}, {r.PromptsPerStep} prompts x {r.GroupSize}, "
+            + $"{r.MaxNewTokens} new tokens; {r.Steps - r.WarmupSteps} timed steps after {r.WarmupSteps} warm-up (target: k = 1 >= {r.TargetStepsRatio:F1}x k = 0 steps/s)", table);
+        var p = r.Profile;
+        AnsiConsole.MarkupLineInterpolated(
+            $"{r.PinningNote}; profile at k = 0: {p.GenerationSecondsPerToken * 1000:F2} ms/token generated, {p.TokensPerCompletion:F1} tokens/completion, {p.LearnerSecondsPerSample * 1000:F1} ms/sample learner; load avg {r.LoadAverageBefore:F2} -> {r.LoadAverageAfter:F2}");
+    }
+
+    private static void WriteAsyncSimulated(AsyncSimulatedBench s, int[] ks)
+    {
+        var table = new Table().AddColumns(["rollout silos", .. ks.Select(k => $"k = {k} steps/s (vs k = 0, learner idle; at median step)")]);
+        foreach (var group in s.Rows.GroupBy(r => r.RolloutSilos))
+        {
+            table.AddRow([$"{group.Key}", .. ks.Select(k => group.FirstOrDefault(r => r.MaxStaleness == k) is { } row
+                ? $"{row.StepsPerSecond:F3} ({row.StepsRatio:F2}x, {row.LearnerIdleFraction:P0}; {row.MedianStepsPerSecond:F3}){(row.LearnerIdleFraction < s.LearnerBoundIdle ? " learner-bound" : "")}"
+                : "-")]);
+        }
+
+        var c = s.Cost;
+        ConsoleWidth.Titled($"async GRPO-D, simulated: 1 learner silo + N rollout silos, fixed-answer policy, {s.PromptsPerStep} prompts x {s.GroupSize}; "
+            + $"{c.GenerationSecondsPerToken * 1000:F3} ms/token x {c.TokensPerCompletion:F1} tokens per completion, {c.LearnerSecondsPerSample * 1000:F2} ms/sample learner ({s.CostSource}); "
+            + $"{s.Steps - s.WarmupSteps} timed steps after {s.WarmupSteps} warm-up", table);
+        foreach (int k in ks)
+        {
+            AnsiConsole.MarkupLineInterpolated($"k = {k}: {(s.LearnerBoundFrom[k] is { } n ? $"the learner is the bottleneck (idle < {s.LearnerBoundIdle:P0}) from {n} rollout silos" : "the learner is never the bottleneck here")}");
+        }
+
+        if (s.Chart is not null)
+        {
+            ConsoleWidth.Copyable($"chart: {s.Chart}");
+        }
+
+        AnsiConsole.MarkupLineInterpolated($"load avg {s.LoadAverageBefore:F2} -> {s.LoadAverageAfter:F2}");
     }
 
     private static int[] SiloCounts(string text)

@@ -1,0 +1,80 @@
+namespace Grid.Cli.Benchmarks;
+
+/// <summary>
+/// The simulated async suite as a PNG: steps/s over rollout silos, one line per staleness bound k, and for k &gt; 0 a
+/// dashed line of 1 / the median step.
+/// </summary>
+internal static class AsyncChart
+{
+    public const string FileName = "async-throughput.png";
+
+    /// <summary>Font files tried in order: ScottPlot's SkiaSharp (no fontconfig) does not find system fonts by name.</summary>
+    private static readonly string[] FontFiles =
+    [
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+        "/usr/share/fonts/TTF/DejaVuSans.ttf",
+        "/System/Library/Fonts/Supplemental/Arial.ttf",
+        @"C:\Windows\Fonts\arial.ttf",
+    ];
+
+    private static readonly Lazy<string?> Font = new(() =>
+    {
+        string? file = FontFiles.FirstOrDefault(File.Exists);
+        if (file is null)
+        {
+            return null;
+        }
+
+        const string name = "Grid Bench";
+        ScottPlot.Fonts.AddFontFile(name, file);
+        return name;
+    });
+
+    /// <summary>Draws the rows into <paramref name="path"/>; returns the path.</summary>
+    public static string Write(IReadOnlyList<AsyncRow> rows, IReadOnlyList<int> ks, string path, string title)
+    {
+        using var plot = new ScottPlot.Plot();
+        if (Font.Value is { } font)
+        {
+            plot.Font.Set(font);
+        }
+
+        var palette = new ScottPlot.Palettes.Category10();
+        for (int i = 0; i < ks.Count; i++)
+        {
+            var line = rows.Where(r => r.MaxStaleness == ks[i]).OrderBy(r => r.RolloutSilos).ToArray();
+            var scatter = plot.Add.Scatter(line.Select(r => (double)r.RolloutSilos).ToArray(), line.Select(r => r.StepsPerSecond).ToArray(),
+                palette.GetColor(i));
+            scatter.LegendText = $"k = {ks[i]}";
+            scatter.MarkerSize = 7;
+            if (ks[i] > 0)
+            {
+                // A typical step's rate: the overlap itself, which a few stalled steps hide from the mean.
+                var median = plot.Add.Scatter(line.Select(r => (double)r.RolloutSilos).ToArray(),
+                    line.Select(r => r.MedianStepsPerSecond).ToArray(), palette.GetColor(i));
+                median.LegendText = $"k = {ks[i]}, 1 / median step";
+                median.LinePattern = ScottPlot.LinePattern.Dashed;
+                median.MarkerSize = 4;
+            }
+        }
+
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(
+            [.. rows.Select(r => r.RolloutSilos).Distinct().Order().Select(n => (double)n)],
+            [.. rows.Select(r => r.RolloutSilos).Distinct().Order().Select(n => $"{n}")]);
+        double top = rows.Select(r => Math.Max(r.StepsPerSecond, r.MaxStaleness > 0 ? r.MedianStepsPerSecond : 0)).DefaultIfEmpty(1).Max();
+        plot.Axes.SetLimitsY(0, top * 1.1);
+        plot.Title(title);
+        plot.XLabel("rollout silos");
+        plot.YLabel("steps/s");
+        plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
+        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (folder is not null)
+        {
+            Directory.CreateDirectory(folder);
+        }
+
+        plot.SavePng(path, 900, 500);
+        return path;
+    }
+}
