@@ -306,11 +306,13 @@ public sealed class ControllerGrain(
 
         double beta = state.State.StepBeta; // a re-driven step keeps the beta it started with
         var plan = new StepPlan(step, beta, settings.PromptsPerStep, state.State.Weights!.Version);
-        // The groups first, the plan last. A group that already delivered (started ahead, or re-driven) hands its
-        // scored group to the learner inside Start; were the plan already given, the learner could be applying the
-        // step, a turn that ends only when this controller takes its report, which waits for this call to end: the
-        // two would wait for each other until the call timed out, and the steps ahead would start late.
+        // The step's own groups, then the plan, then the groups ahead. A group that already delivered (started ahead,
+        // or re-driven) hands its scored group to the learner inside Start; were the plan already given, the learner
+        // could be applying the step, a turn that ends only when this controller takes its report, which waits for
+        // this call to end. Given right after them, the plan reaches the learner before the groups ahead are started
+        // and stored, which the learner does not need: it updates while they start.
         await StartGroupsAsync(step);
+        await Learner.BeginStep(plan);
         long aheadThrough = Math.Min(step + settings.Rollouts.MaxStaleness, settings.Steps - 1);
         for (long ahead = Math.Max(step, state.State.StartedAheadThrough) + 1; ahead <= aheadThrough; ahead++)
         {
@@ -318,7 +320,6 @@ public sealed class ControllerGrain(
             state.State.StartedAheadThrough = ahead;
         }
 
-        await Learner.BeginStep(plan);
         state.State.StartedStep = step;
         await state.WriteStateAsync();
     }
