@@ -67,14 +67,14 @@ internal static class AsyncChart
         plot.Title(title);
         plot.XLabel("rollout silos");
         plot.YLabel("steps/s");
-        plot.ShowLegend(ScottPlot.Alignment.UpperLeft);
+        plot.ShowLegend(ScottPlot.Edge.Right); // beside the data: inside, it hid the flat learner-bound lines
         string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
         if (folder is not null)
         {
             Directory.CreateDirectory(folder);
         }
 
-        plot.SavePng(path, 900, 500);
+        plot.SavePng(path, 1000, 500);
         return path;
     }
 }
