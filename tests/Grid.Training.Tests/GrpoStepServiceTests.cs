@@ -57,6 +57,8 @@ public sealed class GrpoStepServiceTests
             Assert.Equal(BitConverter.DoubleToInt64Bits(report.MeanKl), BitConverter.DoubleToInt64Bits(update.Report.MeanKl));
             Assert.True(update.Report.GradNorm > 0, "the step moved nothing: advantages all 0");
             Assert.Equal(expected.NonFiniteMetrics, metrics.NonFiniteMetrics);
+            Assert.Equal([groups.Count], metrics.StalenessGroups); // every group sampled by the current policy: lag 0
+            Assert.Equal(expected.StalenessGroups, metrics.StalenessGroups);
             Assert.Equal(Timeless(expected), Timeless(metrics));
         }
 
@@ -92,6 +94,7 @@ public sealed class GrpoStepServiceTests
         SecondsUpdate = 0,
         SecondsTotal = 0,
         ProcessRssBytes = 0,
+        StalenessGroups = [], // an array, equal by reference in the record: compared element-wise above
     };
 
     private static GrpoLearner NewLearner(VisionLanguagePolicy policy, VisionLanguagePolicy reference) =>
