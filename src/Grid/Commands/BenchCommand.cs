@@ -167,10 +167,14 @@ internal static class BenchCommand
             throw new InvalidSettingException("async-part", part, InvalidSettingException.OneOf(AsyncParts));
         }
 
-        if (!(timeScale > 0 && double.IsFinite(timeScale)) || genMs is < 0 || learnerMs is < 0 || simTokens is < 0)
+        if (!(timeScale is > 0 and <= 100))
         {
-            throw new InvalidSettingException("sim-time-scale", timeScale, "positive simulated costs and time scale");
+            throw new InvalidSettingException("sim-time-scale", timeScale, "a number above 0 and at most 100, e.g. 0.25");
         }
+
+        SimulatedCost("gen-ms-per-token", genMs, 1_000);
+        SimulatedCost("learner-ms-per-sample", learnerMs, 60_000);
+        SimulatedCost("sim-tokens-per-completion", simTokens, 100_000);
 
         if (simSteps <= warmup)
         {
@@ -218,6 +222,15 @@ internal static class BenchCommand
         }
 
         return new AsyncBench(real, simulated);
+    }
+
+    /// <summary>A simulated cost given on the command line: absent, or a finite number from 0 to <paramref name="max"/>.</summary>
+    private static void SimulatedCost(string name, double? value, double max)
+    {
+        if (value is { } given && !(given >= 0 && given <= max))
+        {
+            throw new InvalidSettingException(name, given, $"a number from 0 to {max:N0} (leave it out to use the measured profile)");
+        }
     }
 
     private static int[] IntegerList(string name, string text, int min, int max, string expected)

@@ -468,6 +468,14 @@ public sealed partial class HostileInputTests : IAsyncDisposable
         yield return new HostileCase("bench silos junk", ["bench", "--silos", "1,x"], true);
         yield return new HostileCase("bench suite junk", ["bench", "--suite", "nope"], true);
         yield return new HostileCase("bench json unwritable", ["bench", "--suite", "policy", "--json", "/proc/bench.json"], true);
+        yield return new HostileCase("bench async staleness junk", ["bench", "--suite", "async", "--staleness", "0,abc"], true);
+        yield return new HostileCase("bench async staleness beyond 16", ["bench", "--suite", "async", "--staleness", "0,99"], true);
+        yield return new HostileCase("bench async rollout silos 0", ["bench", "--suite", "async", "--rollout-silos", "0"], true);
+        yield return new HostileCase("bench async part junk", ["bench", "--suite", "async", "--async-part", "both,real"], true);
+        yield return new HostileCase("bench async time scale NaN", ["bench", "--suite", "async", "--sim-time-scale", "NaN"], true);
+        yield return new HostileCase("bench async cost NaN", ["bench", "--suite", "async", "--gen-ms-per-token", "NaN"], true);
+        yield return new HostileCase("bench async cost infinite", ["bench", "--suite", "async", "--learner-ms-per-sample", "Infinity"], true);
+        yield return new HostileCase("bench async tokens huge", ["bench", "--suite", "async", "--sim-tokens-per-completion", "1e300"], true);
         yield return new HostileCase("experiment seeds 0", ["experiment", "--seeds", "0"], true);
         yield return new HostileCase("experiment seeds huge", ["experiment", "--seeds", "100000"], true);
         yield return new HostileCase("experiment arms junk", ["experiment", "--arms", "nope"], true);
