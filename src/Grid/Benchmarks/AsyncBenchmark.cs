@@ -9,6 +9,7 @@ using Grid.Training.Settings;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Orleans.Runtime;
 
 namespace Grid.Cli.Benchmarks;
 
@@ -135,9 +136,12 @@ internal static class AsyncBenchmark
                     timeouts[k] = silos.Sum(s => s.Count(TimeoutMarker)) - timeoutsBefore;
                     log($"async (real): k = {k} done, {seconds.Skip(warmupSteps).Sum():F1} s over the timed steps");
                 }
-                catch (Exception e) when (e is InvalidOperationException or TimeoutException)
+                catch (Exception e) when (e is BenchmarkFailedException or TimeoutException or SiloUnavailableException
+                                             or OrleansMessageRejectionException)
                 {
-                    throw new InvalidOperationException($"{e.Message}\n{string.Join("\n", silos.Select(s => s.Tail()))}", e);
+                    // A run that failed, or a silo that went away under it: what the two silo processes said last.
+                    throw new BenchmarkFailedException($"The async bench's run with k = {k} did not complete: {e.Message}\n"
+                        + string.Join("\n", silos.Select(s => s.Tail())), e);
                 }
             }
 
@@ -268,7 +272,7 @@ internal static class AsyncBenchmark
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"The bench cluster did not see {silos} active silos within 60 s.");
+                throw new BenchmarkFailedException($"The bench cluster did not see {silos} active silos within 60 s.");
             }
 
             Thread.Sleep(100);
@@ -315,7 +319,7 @@ internal static class AsyncBenchmark
 
             start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
             start.Environment["NO_COLOR"] = "1";
-            var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start the {name} silo: {string.Join(' ', command)}");
+            var process = Process.Start(start) ?? throw new BenchmarkFailedException($"Could not start the {name} silo: {string.Join(' ', command)}");
             var silo = new SiloProcess(name, process);
             process.OutputDataReceived += (_, line) => silo.Remember(line.Data);
             process.ErrorDataReceived += (_, line) => silo.Remember(line.Data);
@@ -331,7 +335,7 @@ internal static class AsyncBenchmark
             {
                 if (_process.HasExited || clock.Elapsed > timeout)
                 {
-                    throw new InvalidOperationException($"The {Name} silo did not start ({(_process.HasExited ? $"exit {_process.ExitCode}" : "timeout")}):\n{Output()}");
+                    throw new BenchmarkFailedException($"The {Name} silo did not start ({(_process.HasExited ? $"exit {_process.ExitCode}" : "timeout")}):\n{Output()}");
                 }
 
                 Thread.Sleep(100);

@@ -40,7 +40,7 @@ internal static class ControlPlaneBenchmark
             poll: TimeSpan.FromMilliseconds(5)); // steps of ~0.5 s: CPU per step needs a fine poll
         if (reports.Any(r => r.Groups != groupsPerStep))
         {
-            throw new InvalidOperationException(
+            throw new BenchmarkFailedException(
                 $"A control-plane step completed {reports.Min(r => r.Groups)} of {groupsPerStep} groups; every group must complete.");
         }
 

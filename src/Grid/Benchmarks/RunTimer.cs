@@ -33,12 +33,12 @@ internal static class RunTimer
         {
             if (status.State == RunState.Failed)
             {
-                throw new InvalidOperationException($"Run {runId} failed on the grid: {status.LastError}");
+                throw new BenchmarkFailedException($"Run {runId} failed on the grid: {status.LastError}");
             }
 
             if (clock.Elapsed > timeout)
             {
-                throw new TimeoutException(
+                throw new BenchmarkFailedException(
                     $"Run {runId} did not finish {steps} steps within {timeout}: {seen} done; last error: {status.LastError ?? "none"}.");
             }
 

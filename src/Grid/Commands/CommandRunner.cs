@@ -46,6 +46,19 @@ internal static class CommandRunner
             AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
             return 2;
         }
+        catch (Benchmarks.BenchmarkFailedException e)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (e is Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException)
+        {
+            // A silo died or was shutting down under a call: say so in one line, not with Orleans' stack.
+            string why = e.Message.Split('\n')[0];
+            AnsiConsole.MarkupLineInterpolated(
+                $"[red]error:[/] a silo of the cluster went away during the command ({why}). Check [bold]grid status[/] and the silos' logs, then run the command again.");
+            return 1;
+        }
         catch (TimeoutException)
         {
             // Orleans' response timeout: its message is a page of scheduler diagnostics, not something a user acts on.
