@@ -45,7 +45,8 @@ internal sealed class FixedAnswerLearner(LearnerContext context, FixedAnswerCost
         ArgumentNullException.ThrowIfNull(plan);
         var scored = records.Select(r => new ScoredGroup(r.Step, r.PromptIndex, NoPrompt, [],
             r.Rollouts.Select(x => new Rollout(x.CompletionTokens, x.SamplingLogProbs, x.Text,
-                new Reward(x.Accuracy, x.Format, x.Reward))).ToArray(), r.Advantages)).ToArray();
+                new Reward(x.Accuracy, x.Format, x.Reward))).ToArray(), r.Advantages)
+        { SamplingVersion = r.PolicyVersion }).ToArray(); // the step's metrics count groups by how far their sampler lagged
         var report = new LearnerStepReport(0, 0, 0, 0, 0, 0, 0, true, "fixed-answer benchmark policy: nothing to train", 0, 0);
         var update = (new GrpoStepUpdate(plan.Step, plan.Beta, scored, report),
             FixedAnswerPolicy.PlaceholderWeights(context.RunId, plan.Step + 1));
