@@ -60,16 +60,20 @@ public sealed partial class NamespaceClusterTests(ITestOutputHelper output) : IA
     /// Partitions, one cluster, one run: a rollout node's link goes down mid-step (the run goes on on the survivors with
     /// every group counted once; when the link is back the old silo learns it was declared dead and leaves, and a new
     /// silo on that node rejoins and gets work), a node joins mid-run and gets groups of the next steps, and the
-    /// learner's node is cut off (the learner is set up again on the other GPU node from the newest checkpoint).
+    /// learner's node is cut off (the learner is set up again on the other GPU node from the newest checkpoint). Run
+    /// synchronously and with rollouts.max_staleness 1, where groups of the next step generate on the cut node too and
+    /// no trained group may lag beyond the bound.
     /// </summary>
-    [Fact]
-    public async Task Partitions_of_a_rollout_node_and_of_the_learners_node_lose_nothing_and_a_joining_node_gets_work()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    public async Task Partitions_of_a_rollout_node_and_of_the_learners_node_lose_nothing_and_a_joining_node_gets_work(int maxStaleness)
     {
         var cluster = await StartClusterAsync(gpuNodes: 2, rolloutNodes: 3);
-        const string run = "netns-partition";
+        string run = $"netns-partition-k{maxStaleness}";
         const int steps = 80;
         const int prompts = 6;
-        var submit = Submit(cluster, run, steps, prompts, wait: true);
+        var submit = Submit(cluster, run, steps, prompts, wait: true, $"rollouts.max_staleness={maxStaleness}");
         using var host = await TestClients.ConnectAzureAsync(cluster.Storage, cluster.Id, Cancellation);
         var grains = host.Services.GetRequiredService<IClusterClient>();
         var tracker = RunTracker.Attach(grains, run, prompts);
@@ -79,7 +83,8 @@ public sealed partial class NamespaceClusterTests(ITestOutputHelper output) : IA
         var learner = cluster.Gpu.Single(s => learnerSilo.StartsWith($"S{s.Node.Address}:", StringComparison.Ordinal));
 
         // 1. A rollout node's link goes down while one of its groups generates.
-        var (step, groups) = await tracker.WaitForGeneratingAsync(silo => cluster.Rollout.Any(r => OnNode(silo, r)), Timeout);
+        var (step, groups) = await tracker.WaitForGeneratingAsync(silo => cluster.Rollout.Any(r => OnNode(silo, r)), Timeout,
+            lookAhead: maxStaleness);
         var victim = cluster.Rollout.First(r => RunTracker.Generating(groups, silo => OnNode(silo, r)).Length > 0);
         var cutAt = tracker.Elapsed;
         await cluster.Network.PartitionAsync(victim.Node);
@@ -139,6 +144,11 @@ public sealed partial class NamespaceClusterTests(ITestOutputHelper output) : IA
         Assert.True(await submit.WaitForExitAsync(Timeout, Cancellation) == 0, submit.Output + _processes.Logs("silo"));
         await tracker.AssertEveryStepCompletedOnceAsync(await tracker.WaitForEndAsync(Timeout), steps, () => _processes.Logs("silo"));
         AssertEveryStepOnce(ReadMetrics(run), steps, prompts);
+        var reports = await grains.GetGrain<IControllerGrain>(run).GetStepReports(0).WaitAsync(Cancellation);
+        Log($"k = {maxStaleness}, groups by lag over the run: [{string.Join(", ", Enumerable.Range(0, maxStaleness + 1)
+            .Select(lag => reports.Sum(r => lag < r.StalenessGroups.Length ? r.StalenessGroups[lag] : 0)))}]; dropped as too stale: "
+            + $"{reports.Sum(r => r.DroppedStaleGroups)}");
+        Assert.All(reports, r => Assert.InRange(r.StalenessGroups.Length, 1, maxStaleness + 1));
         Assert.Contains($"Learner of run {run} on S{other.Node.Address}:", other.Process.Output);
         Assert.Matches($"Learner of run {run} on S{other.Node.Address.ToString().Replace(".", "\\.")}:\\S+ resumed at step [1-9]\\d* .*with optimizer state",
             other.Process.Output);
@@ -199,10 +209,11 @@ public sealed partial class NamespaceClusterTests(ITestOutputHelper output) : IA
         return new Silo(node, process, gpu);
     }
 
-    private GridProcess Submit(TestCluster cluster, string run, int steps, int prompts, bool wait) => _processes.Start("submit",
+    private GridProcess Submit(TestCluster cluster, string run, int steps, int prompts, bool wait, params string[] settings) => _processes.Start("submit",
         cluster.Environment,
         [
-            "submit", "--preset", "smoke", "--set", $"steps={steps}", "--set", $"prompts_per_step={prompts}", .. cluster.Common, .. cluster.ClientTls,
+            "submit", "--preset", "smoke", "--set", $"steps={steps}", "--set", $"prompts_per_step={prompts}",
+            .. settings.SelectMany(setting => new[] { "--set", setting }), .. cluster.Common, .. cluster.ClientTls,
             "--run-id", run, .. (wait ? new[] { "--wait" } : []), "--output", Path.Combine(_processes.WorkFolder, run),
         ]);
 
