@@ -263,7 +263,7 @@ public static class RunPlots
     }
 
     /// <summary>A plot that draws its text in the font registered from the machine's font files (none found: no text).</summary>
-    internal static ScottPlot.Plot NewPlot()
+    public static ScottPlot.Plot NewPlot()
     {
         var plot = new ScottPlot.Plot();
         if (FontName.Value is { } font)

@@ -118,7 +118,7 @@ internal static class AsyncBenchmark
             silos[1].WaitForReady(SiloStartTimeout);
             client = Connect(clusterId, gateway);
             var grains = client.Services.GetRequiredService<IClusterClient>();
-            WaitForSilos(grains, 2);
+            BenchCluster.WaitForSilos(grains, 2);
             log($"async (real): 2 silo processes up ({note}); {ks.Count} runs of {settings.Steps} steps");
 
             var measured = new List<(int K, double[] Seconds, StepReport[] Reports)>();
@@ -262,23 +262,6 @@ internal static class AsyncBenchmark
         var host = builder.Build();
         host.StartAsync().GetAwaiter().GetResult();
         return host;
-    }
-
-    private static void WaitForSilos(IGrainFactory grains, int silos)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        var management = grains.GetGrain<IManagementGrain>(0);
-        while (management.GetHosts(onlyActive: true).GetAwaiter().GetResult().Count < silos)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new BenchmarkFailedException($"The bench cluster did not see {silos} active silos within 60 s.");
-            }
-
-            Thread.Sleep(100);
-        }
-
-        Thread.Sleep(TimeSpan.FromSeconds(1)); // silo metadata (learner placement) travels just after joining
     }
 
     private static string? FindOnPath(string name) =>

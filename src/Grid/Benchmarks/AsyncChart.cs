@@ -8,37 +8,10 @@ internal static class AsyncChart
 {
     public const string FileName = "async-throughput.png";
 
-    /// <summary>Font files tried in order: ScottPlot's SkiaSharp (no fontconfig) does not find system fonts by name.</summary>
-    private static readonly string[] FontFiles =
-    [
-        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-        "/usr/share/fonts/TTF/DejaVuSans.ttf",
-        "/System/Library/Fonts/Supplemental/Arial.ttf",
-        @"C:\Windows\Fonts\arial.ttf",
-    ];
-
-    private static readonly Lazy<string?> Font = new(() =>
-    {
-        string? file = FontFiles.FirstOrDefault(File.Exists);
-        if (file is null)
-        {
-            return null;
-        }
-
-        const string name = "Grid Bench";
-        ScottPlot.Fonts.AddFontFile(name, file);
-        return name;
-    });
-
     /// <summary>Draws the rows into <paramref name="path"/>; returns the path.</summary>
     public static string Write(IReadOnlyList<AsyncRow> rows, IReadOnlyList<int> ks, string path, string title)
     {
-        using var plot = new ScottPlot.Plot();
-        if (Font.Value is { } font)
-        {
-            plot.Font.Set(font);
-        }
+        using var plot = Grid.Telemetry.Reports.RunPlots.NewPlot(); // the run plots' font
 
         var palette = new ScottPlot.Palettes.Category10();
         for (int i = 0; i < ks.Count; i++)

@@ -80,7 +80,7 @@ internal sealed class BenchCluster : IDisposable
         }
 
         var cluster = new BenchCluster(hosts, weights);
-        cluster.WaitForSilos(silos);
+        WaitForSilos(cluster.Grains, silos);
         return cluster;
     }
 
@@ -101,15 +101,16 @@ internal sealed class BenchCluster : IDisposable
         }
     }
 
-    private void WaitForSilos(int silos)
+    /// <summary>Waits until the cluster behind <paramref name="grains"/> has <paramref name="silos"/> active silos (60 s at most).</summary>
+    internal static void WaitForSilos(IGrainFactory grains, int silos)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        var management = Grains.GetGrain<IManagementGrain>(0);
+        var management = grains.GetGrain<IManagementGrain>(0);
         while (management.GetHosts(onlyActive: true).GetAwaiter().GetResult().Count < silos)
         {
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"The bench cluster did not see {silos} active silos within 60 s.");
+                throw new BenchmarkFailedException($"The bench cluster did not see {silos} active silos within 60 s.");
             }
 
             Thread.Sleep(100);
