@@ -36,22 +36,17 @@ public sealed class FixedAnswerPolicy(FixedAnswerCost? cost = null) : ISiloPolic
 
     public static bool IsPlaceholder(ReadOnlySpan<byte> weights) => weights.StartsWith(PlaceholderHeader);
 
-    /// <summary>Every request gets the canned completions at once: no thread hop, no batching, no weights.</summary>
-    public IReadOnlyList<GenerationResult>? Answer(RolloutRequest request)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        return Completions(request.Requests.Count);
-    }
-
     /// <summary>
-    /// With a cost model, the completions after the silo's simulated engine has generated them: the engine serves
+    /// Every request gets the canned completions: no thread hop, no batching, no weights; at once, or with a cost model
+    /// after the silo's simulated engine has generated them: the engine serves
     /// one request at a time, in arrival order, each taking its completions' simulated tokens times
     /// <see cref="FixedAnswerCost.GenerationSecondsPerToken"/>; a silo thus generates at a fixed token rate, and more
     /// silos generate more in parallel. The wait holds no thread.
     /// </summary>
     public Task<IReadOnlyList<GenerationResult>>? AnswerAsync(RolloutRequest request)
     {
-        var answered = Answer(request)!;
+        ArgumentNullException.ThrowIfNull(request);
+        var answered = Completions(request.Requests.Count);
         if (cost is not { GenerationSecondsPerToken: > 0 } c)
         {
             return Task.FromResult(answered);

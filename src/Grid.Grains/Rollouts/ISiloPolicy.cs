@@ -12,17 +12,11 @@ namespace Grid.Grains.Rollouts;
 public interface ISiloPolicy
 {
     /// <summary>
-    /// A request's completions when this policy answers without generating (at once, on the caller's thread); null
-    /// when the rollout engine must generate them from the run's model.
+    /// A request's completions when this policy answers without generating: at once, or after a wait that holds no
+    /// thread (a benchmark policy's simulated generation, <see cref="FixedAnswerCost"/>); null when the rollout engine
+    /// must generate them from the run's model.
     /// </summary>
-    IReadOnlyList<GenerationResult>? Answer(RolloutRequest request);
-
-    /// <summary>
-    /// <see cref="Answer"/> that may take time without holding a thread (a benchmark policy's simulated generation,
-    /// <see cref="FixedAnswerCost"/>); null when the rollout engine must generate. By default, <see cref="Answer"/>'s.
-    /// </summary>
-    Task<IReadOnlyList<GenerationResult>>? AnswerAsync(RolloutRequest request) =>
-        Answer(request) is { } answered ? Task.FromResult(answered) : null;
+    Task<IReadOnlyList<GenerationResult>>? AnswerAsync(RolloutRequest request);
 
     /// <summary>The learner side of one run on this silo: what it trains, on which thread, and how it starts.</summary>
     ILearnerModel CreateLearner(LearnerContext context);
@@ -42,7 +36,7 @@ public static class SiloPolicies
 /// <summary>The run's policy network at the requested version: the rollout engine generates, the learner trains it.</summary>
 public sealed class ModelPolicy : ISiloPolicy
 {
-    public IReadOnlyList<GenerationResult>? Answer(RolloutRequest request) => null;
+    public Task<IReadOnlyList<GenerationResult>>? AnswerAsync(RolloutRequest request) => null;
 
     public ILearnerModel CreateLearner(LearnerContext context) => new ModelLearner(context);
 }

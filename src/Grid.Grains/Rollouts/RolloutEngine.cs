@@ -80,24 +80,21 @@ public sealed class RolloutEngine : IDisposable
     public Task<IReadOnlyList<GenerationResult>> GenerateAsync(RolloutRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var pending = new Pending(this, request);
         if (request.Requests.Count == 0)
         {
-            pending.Done.SetResult([]);
+            return Task.FromResult<IReadOnlyList<GenerationResult>>([]);
         }
-        else if (_policy.AnswerAsync(request) is { } answered)
+
+        if (_policy.AnswerAsync(request) is { } answered)
         {
             // A benchmark policy: no thread hop, no batching, no weights; at once, or after its simulated generation time.
             Interlocked.Increment(ref _requests);
             Interlocked.Add(ref _completions, request.Requests.Count);
-            if (!answered.IsCompletedSuccessfully)
-            {
-                return answered;
-            }
-
-            pending.Done.SetResult(answered.Result);
+            return answered;
         }
-        else if (Volatile.Read(ref _stopped) != 0 || !_torch.TryPost(pending))
+
+        var pending = new Pending(this, request);
+        if (Volatile.Read(ref _stopped) != 0 || !_torch.TryPost(pending))
         {
             pending.Done.SetException(ShuttingDown());
         }

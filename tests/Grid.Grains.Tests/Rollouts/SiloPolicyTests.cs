@@ -25,14 +25,16 @@ public sealed class SiloPolicyTests : IDisposable
     }
 
     [Fact]
-    public void The_model_leaves_generation_to_the_engine_and_the_fixed_answer_answers_every_row_at_once()
+    public async Task The_model_leaves_generation_to_the_engine_and_the_fixed_answer_answers_every_row_at_once()
     {
         var request = Request("run", new WeightReference(new Uri("file:///w"), 0, new string('0', 64)), rows: 3);
 
-        Assert.Null(new ModelPolicy().Answer(request));
-        var answered = new FixedAnswerPolicy().Answer(request);
+        Assert.Null(new ModelPolicy().AnswerAsync(request));
+        var answering = new FixedAnswerPolicy().AnswerAsync(request);
 
-        Assert.NotNull(answered);
+        Assert.NotNull(answering);
+        Assert.True(answering.IsCompletedSuccessfully); // at once: no cost model
+        var answered = await answering;
         Assert.Equal(3, answered.Count);
         Assert.All(answered, r => Assert.Equal(FixedAnswerPolicy.Completion, PromptFormat.DecodeCompletion(r.Tokens)));
     }
@@ -80,10 +82,10 @@ public sealed class SiloPolicyTests : IDisposable
     {
         public int Answered { get; private set; }
 
-        public IReadOnlyList<GenerationResult>? Answer(RolloutRequest request)
+        public Task<IReadOnlyList<GenerationResult>>? AnswerAsync(RolloutRequest request)
         {
             Answered++;
-            return FixedAnswerPolicy.Completions(request.Requests.Count);
+            return Task.FromResult(FixedAnswerPolicy.Completions(request.Requests.Count));
         }
 
         public Learner.ILearnerModel CreateLearner(Learner.LearnerContext context) => throw new NotSupportedException();
