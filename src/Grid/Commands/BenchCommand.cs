@@ -75,7 +75,8 @@ internal static class BenchCommand
             int timed = Between("tax-steps", parse.GetValue(taxSteps), 1000);
             int groups = Between("groups-per-step", parse.GetValue(groupsPerStep),
                 RunSettingsValidator.MaxCompletionsPerStep / 8);
-            int[] siloCounts = SiloCounts(parse.GetValue(silos)!);
+            int[] siloCounts = IntegerList("silos", parse.GetValue(silos)!, 1, 8, "silo counts from 1 to 8, comma-separated, e.g. 1,2,3",
+                repeats: true);
             if (parse.GetValue(json) is { } target)
             {
                 Training.Runs.RunPreflight.RequireWritableFile(target.FullName, "json");
@@ -160,8 +161,8 @@ internal static class BenchCommand
         double? simTokens, double timeScale, string? json)
     {
         const int warmup = 2;
-        int[] ks = IntegerList("staleness", stalenessText, 0, RunSettingsValidator.MaxStaleness, "staleness bounds from 0 to 16, comma-separated, e.g. 0,1,2");
-        int[] rolloutSilos = IntegerList("rollout-silos", rolloutSilosText, 1, 32, "rollout silo counts from 1 to 32, comma-separated, e.g. 2,4,8,16");
+        int[] ks = IntegerList("staleness", stalenessText, 0, RunSettingsValidator.MaxStaleness, "staleness bounds from 0 to 16, each once, comma-separated, e.g. 0,1,2");
+        int[] rolloutSilos = IntegerList("rollout-silos", rolloutSilosText, 1, 32, "rollout silo counts from 1 to 32, each once, comma-separated, e.g. 2,4,8,16");
         if (!AsyncParts.Contains(part))
         {
             throw new InvalidSettingException("async-part", part, InvalidSettingException.OneOf(AsyncParts));
@@ -233,11 +234,16 @@ internal static class BenchCommand
         }
     }
 
-    private static int[] IntegerList(string name, string text, int min, int max, string expected)
+    /// <summary>
+    /// The comma-separated integers of option <paramref name="name"/>, each in [<paramref name="min"/>,
+    /// <paramref name="max"/>] (min &gt;= 0) and, unless <paramref name="repeats"/>, each once; else refused with
+    /// <paramref name="expected"/>.
+    /// </summary>
+    private static int[] IntegerList(string name, string text, int min, int max, string expected, bool repeats = false)
     {
         var values = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Select(part => int.TryParse(part, out int n) && n >= min && n <= max ? n : -1).ToArray();
-        return values.Length > 0 && values.All(n => n >= 0) && values.Distinct().Count() == values.Length
+        return values.Length > 0 && values.All(n => n >= 0) && (repeats || values.Distinct().Count() == values.Length)
             ? values
             : throw new InvalidSettingException(name, text, expected);
     }
@@ -291,15 +297,6 @@ internal static class BenchCommand
         }
 
         AnsiConsole.MarkupLineInterpolated($"load avg {s.LoadAverageBefore:F2} -> {s.LoadAverageAfter:F2}");
-    }
-
-    private static int[] SiloCounts(string text)
-    {
-        var counts = text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-            .Select(part => int.TryParse(part, out int n) && n is >= 1 and <= 8 ? n : -1).ToArray();
-        return counts.Length > 0 && counts.All(n => n > 0)
-            ? counts
-            : throw new InvalidSettingException("silos", text, "silo counts from 1 to 8, comma-separated, e.g. 1,2,3");
     }
 
     private static int Between(string name, int value, int max) =>
