@@ -8,7 +8,6 @@ using Grid.Training.Benchmarks;
 using Grid.Training.Settings;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 
 namespace Grid.Cli.Benchmarks;
@@ -116,7 +115,12 @@ internal static class AsyncBenchmark
                 [.. common, "--role", "rollout", "--primary-port", $"{primary}", "--silo-port", $"{Embedded.EmbeddedGrid.FreeLoopbackPort()}",
                     "--gateway-port", $"{Embedded.EmbeddedGrid.FreeLoopbackPort()}"], work));
             silos[1].WaitForReady(SiloStartTimeout);
-            client = Connect(clusterId, gateway);
+            client = Cluster.ClusterClient.ConnectAsync(new GridClientOptions
+            {
+                Cluster = ClusterMode.Localhost,
+                ClusterId = clusterId,
+                GatewayPorts = [gateway],
+            }, CancellationToken.None).GetAwaiter().GetResult();
             var grains = client.Services.GetRequiredService<IClusterClient>();
             BenchCluster.WaitForSilos(grains, 2);
             log($"async (real): 2 silo processes up ({note}); {ks.Count} runs of {settings.Steps} steps");
@@ -247,21 +251,6 @@ internal static class AsyncBenchmark
             StepsRatio = r.StepsPerSecond / baseline.StepsPerSecond,
             TokensRatio = baseline.TokensPerSecond > 0 ? r.TokensPerSecond / baseline.TokensPerSecond : 0,
         })];
-    }
-
-    private static IHost Connect(string clusterId, int gateway)
-    {
-        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Error);
-        builder.UseOrleansClient(client => client.AddGridClient(new GridClientOptions
-        {
-            Cluster = ClusterMode.Localhost,
-            ClusterId = clusterId,
-            GatewayPorts = [gateway],
-        }));
-        var host = builder.Build();
-        host.StartAsync().GetAwaiter().GetResult();
-        return host;
     }
 
     private static string? FindOnPath(string name) =>
