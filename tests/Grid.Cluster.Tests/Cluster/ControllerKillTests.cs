@@ -156,12 +156,18 @@ public sealed class ControllerKillTests(AzuriteFixture azurite, ITestOutputHelpe
         Assert.Equal(Enumerable.Range(0, Steps).Select(s => (long)s), reports.Select(r => r.Step));
         Assert.Equal(Enumerable.Range(1, Steps).Select(v => (long)v), reports.Select(r => r.Weights!.Version));
         Assert.Equal(Enumerable.Range(0, Steps).Select(v => (long)v), reports.Select(r => r.PolicyVersion));
-        // No trained group beyond the bound, none dropped; with k = 1 every step after the first one version behind.
+        // No trained group beyond the bound, none dropped, every group counted once; with k = 1 every step after the
+        // first one version behind, but one: a kill that lands while the controller starts the next step's groups ahead
+        // leaves the rest of them to its successor, which starts them with the newest weights (lag 0, inside the bound).
         Assert.All(reports, r => Assert.InRange(r.StalenessGroups.Length, 1, maxStaleness + 1));
         Assert.All(reports, r => Assert.Equal(0, r.DroppedStaleGroups));
+        Assert.All(reports, r => Assert.Equal(r.Groups, r.StalenessGroups.Sum()));
         if (maxStaleness == 1)
         {
-            Assert.All(reports.Skip(1), r => Assert.Equal([0, r.Groups], r.StalenessGroups));
+            var interrupted = reports.Skip(1).Where(r => !r.StalenessGroups.SequenceEqual([0, r.Groups])).ToArray();
+            output.WriteLine("steps not all one version behind: " + string.Join(" ",
+                interrupted.Select(r => $"{r.Step} [{string.Join(",", r.StalenessGroups)}]")));
+            Assert.InRange(interrupted.Length, 0, 1);
         }
 
         await host.StopAsync(cancellation);
