@@ -18,7 +18,7 @@ namespace Grid.Cluster.Tests.Cluster;
 /// </summary>
 public sealed class ControllerKillTests(AzuriteFixture azurite, ITestOutputHelper output) : IClassFixture<AzuriteFixture>, IAsyncDisposable
 {
-    private const int Steps = 40;
+    private const int Steps = 120; // with rollouts.max_staleness 1 a quiet machine ran 40 smoke steps before the kill came
     private const int Prompts = 4;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(240);
     private readonly GridProcesses _processes = new("grid-controller-kill-");
