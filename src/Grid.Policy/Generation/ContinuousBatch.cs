@@ -14,13 +14,13 @@ namespace Grid.Policy.Generation;
 /// depends on its batch mates or on when it joined.
 /// <para>
 /// Owned by ONE thread: every call runs synchronously under inference_mode on the caller's thread (a rollout engine's
-/// thread, or <see cref="Generator.Generate(VisionLanguagePolicy, IReadOnlyList{GenerationRequest}, GenerationSettings, bool)"/>).
+/// thread, or <see cref="Generator.Generate(PolicyModel, IReadOnlyList{GenerationRequest}, GenerationSettings, bool)"/>).
 /// Dispose it on that thread.
 /// </para>
 /// </summary>
 public sealed class ContinuousBatch : IDisposable
 {
-    private readonly VisionLanguagePolicy _policy;
+    private readonly PolicyModel _policy;
     private readonly GenerationSettings _settings;
     private readonly bool _stopAtEos;
     private readonly int _maxRows;
@@ -32,7 +32,7 @@ public sealed class ContinuousBatch : IDisposable
 
     /// <param name="maxRows">Most sequences decoded at once (finished rows not yet dropped count too).</param>
     /// <param name="stopAtEos">False keeps sampling past EOS (for throughput measurements).</param>
-    public ContinuousBatch(VisionLanguagePolicy policy, GenerationSettings settings, int maxRows, bool stopAtEos = true)
+    public ContinuousBatch(PolicyModel policy, GenerationSettings settings, int maxRows, bool stopAtEos = true)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(settings);
@@ -41,11 +41,11 @@ public sealed class ContinuousBatch : IDisposable
         _settings = settings;
         _stopAtEos = stopAtEos;
         _maxRows = maxRows;
-        _maxSlots = 2 * policy.Config.MaxSequenceLength; // slot budget per row: bounds the cache's memory
-        _scratch = new int[policy.Config.VocabSize];
+        _maxSlots = 2 * (policy.PrefixLength + policy.MaxTextLength); // slot budget per row: bounds the cache's memory
+        _scratch = new int[policy.VocabSize];
     }
 
-    public VisionLanguagePolicy Policy => _policy;
+    public PolicyModel Policy => _policy;
 
     public GenerationSettings Settings => _settings;
 
@@ -70,7 +70,7 @@ public sealed class ContinuousBatch : IDisposable
 
         int longest = requests.Max(r => r.PromptTokens.Length);
         return _rows.Count + requests.Count <= _maxRows
-            && _policy.Config.PatchCount + longest <= _cache.Length
+            && _policy.PrefixLength + longest <= _cache.Length
             && _cache.Length + _settings.MaxNewTokens - 1 <= _maxSlots;
     }
 
@@ -107,9 +107,9 @@ public sealed class ContinuousBatch : IDisposable
 
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
-        int capacity = _policy.Config.PatchCount + longest + _settings.MaxNewTokens - 1;
+        int capacity = _policy.PrefixLength + longest + _settings.MaxNewTokens - 1;
         var cache = _policy.NewCache(requests.Length, capacity);
-        var logits = Prefill(requests, longest, cache);
+        var logits = _policy.Prefill(requests, longest, cache);
         if (_cache is null)
         {
             _cache = cache;
@@ -149,7 +149,7 @@ public sealed class ContinuousBatch : IDisposable
             return [];
         }
 
-        int vocab = _policy.Config.VocabSize;
+        int vocab = _policy.VocabSize;
         var finished = new List<FinishedRequest>();
         using var inference = inference_mode();
         using var scope = NewDisposeScope();
@@ -169,7 +169,7 @@ public sealed class ContinuousBatch : IDisposable
                 : Generator.SampleTopP(distribution, _settings.TopP, row.Random.NextDouble(), _scratch);
             row.Tokens.Add(token);
             row.LogProbs.Add(distribution[token]);
-            bool eos = _stopAtEos && token == Tokenizer.EosId;
+            bool eos = _stopAtEos && _policy.IsEndOfCompletion(token);
             if (eos || row.Tokens.Count == _settings.MaxNewTokens)
             {
                 row.Finished = true;
@@ -190,7 +190,7 @@ public sealed class ContinuousBatch : IDisposable
         for (int i = 0; i < _rows.Count; i++)
         {
             var row = _rows[i];
-            tokens[i] = row.Finished ? Tokenizer.PadId : row.Tokens[^1];
+            tokens[i] = row.Finished ? _policy.PadId : row.Tokens[^1];
             positions[i] = row.Request.PromptTokens.Length + Math.Max(0, row.Tokens.Count - 1);
         }
 
@@ -236,40 +236,9 @@ public sealed class ContinuousBatch : IDisposable
         }
     }
 
-    private Tensor Prefill(IReadOnlyList<GenerationRequest> requests, int longest, KvCache cache)
-    {
-        int batch = requests.Count;
-        var tokens = new long[batch * longest];
-        var positions = new long[batch * longest];
-        var isReal = new bool[batch * longest];
-        bool padded = false;
-        for (int b = 0; b < batch; b++)
-        {
-            var prompt = requests[b].PromptTokens;
-            int pad = longest - prompt.Length;
-            padded |= pad > 0;
-            for (int j = 0; j < longest; j++)
-            {
-                int index = (b * longest) + j;
-                tokens[index] = j < pad ? Tokenizer.PadId : prompt[j - pad];
-                positions[index] = Math.Max(0, j - pad);
-                isReal[index] = j >= pad;
-            }
-        }
-
-        var device = _policy.Device;
-        return _policy.Prefill(
-            _policy.ImagesToTensor(requests.Select(r => r.Image).ToArray()),
-            tensor(tokens, [batch, longest], device: device),
-            tensor(positions, [batch, longest], device: device),
-            padded ? tensor(isReal, [batch, longest], device: device) : null,
-            cache);
-    }
-
     /// <summary>Checks every request against the policy; returns the longest prompt.</summary>
     private int Validate(IReadOnlyList<GenerationRequest> requests)
     {
-        var config = _policy.Config;
         int longest = 0;
         for (int i = 0; i < requests.Count; i++)
         {
@@ -279,15 +248,15 @@ public sealed class ContinuousBatch : IDisposable
                 throw new ArgumentException($"Request {i} has an empty prompt; it must start with BOS.", nameof(requests));
             }
 
-            Tokenizer.EnsureInVocabulary(prompt, config.VocabSize, $"The prompt of request {i}");
+            Tokenizer.EnsureInVocabulary(prompt, _policy.VocabSize, $"The prompt of request {i}");
             longest = Math.Max(longest, prompt.Length);
         }
 
-        if (longest + _settings.MaxNewTokens > config.MaxTextLength)
+        if (longest + _settings.MaxNewTokens > _policy.MaxTextLength)
         {
             throw new ArgumentException(
                 $"A prompt of {longest} tokens + {_settings.MaxNewTokens} new tokens exceeds the policy's room for text " +
-                $"({config.MaxTextLength} = MaxSequenceLength {config.MaxSequenceLength} - {config.PatchCount} patches).");
+                $"({_policy.MaxTextLength} tokens).");
         }
 
         return longest;

@@ -16,7 +16,7 @@ namespace Grid.Policy.Generation;
 public static class Generator
 {
     public static IReadOnlyList<GenerationResult> Generate(
-        VisionLanguagePolicy policy, IReadOnlyList<GenerationRequest> requests, GenerationSettings settings) =>
+        PolicyModel policy, IReadOnlyList<GenerationRequest> requests, GenerationSettings settings) =>
         Generate(policy, requests, settings, stopAtEos: true);
 
     /// <summary>
@@ -25,12 +25,12 @@ public static class Generator
     /// log-probs of the importance ratio.
     /// </summary>
     public static IReadOnlyList<GenerationResult> SampleFromPolicy(
-        VisionLanguagePolicy policy, IReadOnlyList<GenerationRequest> requests, int maxNewTokens) =>
+        PolicyModel policy, IReadOnlyList<GenerationRequest> requests, int maxNewTokens) =>
         Generate(policy, requests, GenerationSettings.PolicyDistribution(maxNewTokens), stopAtEos: true);
 
     /// <summary><paramref name="stopAtEos"/> false keeps sampling past EOS (for throughput measurements).</summary>
     public static IReadOnlyList<GenerationResult> Generate(
-        VisionLanguagePolicy policy, IReadOnlyList<GenerationRequest> requests, GenerationSettings settings, bool stopAtEos)
+        PolicyModel policy, IReadOnlyList<GenerationRequest> requests, GenerationSettings settings, bool stopAtEos)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(requests);

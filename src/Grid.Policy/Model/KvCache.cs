@@ -16,27 +16,31 @@ public sealed class KvCache : IDisposable
     private readonly Tensor[] _keys;
     private readonly Tensor[] _values;
     private Tensor _isReal;
+    private long[] _positionOffsets;
 
-    internal KvCache(PolicyConfig config, int batchSize, int capacity, Device device)
+    /// <param name="heads">Key/value heads per layer (fewer than the query heads under grouped-query attention).</param>
+    /// <param name="maxSequenceLength">The model's longest row; the cache starts at most this long and grows to twice it.</param>
+    public KvCache(int layers, int heads, int headDimension, int maxSequenceLength, int batchSize, int capacity, Device device)
     {
-        if (capacity > config.MaxSequenceLength)
+        if (capacity > maxSequenceLength)
         {
             throw new ArgumentOutOfRangeException(nameof(capacity), capacity,
-                $"A KV cache cannot hold more than MaxSequenceLength {config.MaxSequenceLength} positions.");
+                $"A KV cache cannot hold more than MaxSequenceLength {maxSequenceLength} positions.");
         }
 
-        _maxCapacity = 2 * config.MaxSequenceLength;
+        _maxCapacity = 2 * maxSequenceLength;
         BatchSize = batchSize;
         Capacity = capacity;
-        _keys = new Tensor[config.Layers];
-        _values = new Tensor[config.Layers];
-        for (int layer = 0; layer < config.Layers; layer++)
+        _keys = new Tensor[layers];
+        _values = new Tensor[layers];
+        for (int layer = 0; layer < layers; layer++)
         {
-            _keys[layer] = zeros([batchSize, config.Heads, capacity, config.HeadDimension], device: device).DetachFromDisposeScope();
-            _values[layer] = zeros([batchSize, config.Heads, capacity, config.HeadDimension], device: device).DetachFromDisposeScope();
+            _keys[layer] = zeros([batchSize, heads, capacity, headDimension], device: device).DetachFromDisposeScope();
+            _values[layer] = zeros([batchSize, heads, capacity, headDimension], device: device).DetachFromDisposeScope();
         }
 
         _isReal = ones([batchSize, 1, 1, capacity], dtype: ScalarType.Bool, device: device).DetachFromDisposeScope();
+        _positionOffsets = new long[batchSize];
     }
 
     /// <summary>Rows (sequences) in the batch.</summary>
@@ -63,6 +67,18 @@ public sealed class KvCache : IDisposable
     /// <summary>[rows, 1, 1, count] bool view: false for key slots that hold padding.</summary>
     internal Tensor KeyIsReal(int count) => _isReal.narrow(0, 0, BatchSize).narrow(3, 0, count);
 
+    /// <summary>
+    /// What each row adds to its text positions while decoding: 0 for Grid's own model; a Qwen2-VL row's M-RoPE delta
+    /// (its image takes fewer positions than tokens). Set once at prefill; follows the rows as they are kept and joined.
+    /// </summary>
+    internal long[] PositionOffsets
+    {
+        get => _positionOffsets;
+        set => _positionOffsets = value.Length == BatchSize
+            ? value
+            : throw new ArgumentException($"{value.Length} position offsets for {BatchSize} rows.", nameof(value));
+    }
+
     /// <summary>Keeps only the given rows (in that order), e.g. to drop sequences that have finished.</summary>
     public void KeepRows(ReadOnlySpan<long> rows)
     {
@@ -75,6 +91,13 @@ public sealed class KvCache : IDisposable
         }
 
         _isReal = Replace(_isReal, _isReal.index_select(0, index));
+        var offsets = new long[rows.Length];
+        for (int i = 0; i < rows.Length; i++)
+        {
+            offsets[i] = _positionOffsets[rows[i]];
+        }
+
+        _positionOffsets = offsets;
         BatchSize = rows.Length;
     }
 
@@ -108,6 +131,7 @@ public sealed class KvCache : IDisposable
         isReal.fill_(true);
         isReal.narrow(3, 0, offset).fill_(false); // slots of earlier rows' positions: nothing of this row's
         isReal.narrow(3, offset, newcomers.Length).copy_(newcomers.KeyIsReal(newcomers.Length));
+        _positionOffsets = [.. _positionOffsets, .. newcomers._positionOffsets];
         BatchSize += rows;
         HasPadding |= offset > 0 || newcomers.HasPadding;
     }

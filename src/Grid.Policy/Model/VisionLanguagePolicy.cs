@@ -1,3 +1,5 @@
+using GenerationRequest = Grid.Policy.Generation.GenerationRequest;
+using Grid.Policy.Tokenization;
 using Grid.Tasks.Images;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -14,7 +16,7 @@ namespace Grid.Policy.Model;
 /// pre-LN blocks run over [patches, prompt, completion]. A final LayerNorm and the LM head give next-token logits.
 /// Text positions count from 0 at BOS, independently of the patches, so left padding only needs a key mask.
 /// </summary>
-public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
+public sealed class VisionLanguagePolicy : PolicyModel
 {
     private readonly Sequential? stem;
     private readonly Linear patch_embedding;
@@ -52,10 +54,18 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
 
     public PolicyConfig Config { get; }
 
-    public long ParameterCount => parameters().Sum(p => p.numel());
+    public override Device Device => lm_head.weight!.device;
 
-    /// <summary>Where the weights live; inputs are created there.</summary>
-    public Device Device => lm_head.weight!.device;
+    public override int VocabSize => Config.VocabSize;
+
+    public override int PadId => Tokenizer.PadId;
+
+    /// <summary>The image patches sit in front of the text in every row.</summary>
+    public override int PrefixLength => Config.PatchCount;
+
+    public override int MaxTextLength => Config.MaxTextLength;
+
+    public override bool IsEndOfCompletion(int token) => token == Tokenizer.EosId;
 
     /// <summary>Images as the model reads them: [B, H, W, C] float32 in [-1, 1].</summary>
     public Tensor ImagesToTensor(IReadOnlyList<RgbImage> images)
@@ -91,7 +101,7 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
     /// Training forward: logits [B, T, V] for the text tokens [B, T] after image [B, H, W, C]; logits[:, i] predicts
     /// token i + 1. Fully causal over [patches, text]; rows are right-padded, so no mask is needed.
     /// </summary>
-    public override Tensor forward(Tensor images, Tensor tokens)
+    public Tensor forward(Tensor images, Tensor tokens)
     {
         using var scope = NewDisposeScope();
         return lm_head.forward(TextHiddenStates(images, tokens)).MoveToOuterDisposeScope();
@@ -118,11 +128,47 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
         return final_norm.forward(x).narrow(1, Config.PatchCount, length).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The LM head: hidden states [..., D] to logits [..., V].</summary>
-    public Tensor Logits(Tensor hidden) => lm_head.forward(hidden);
+    /// <summary>Right padding needs no mask here: the causal attention of a real token never reaches a later pad.</summary>
+    public override Tensor TextHiddenStates(IReadOnlyList<RgbImage> images, Tensor tokens, int[] lengths) =>
+        TextHiddenStates(ImagesToTensor(images), tokens);
 
-    /// <summary>An empty KV cache for <paramref name="batchSize"/> sequences of up to <paramref name="capacity"/> positions.</summary>
-    public KvCache NewCache(int batchSize, int capacity) => new(Config, batchSize, capacity, Device);
+    public override Tensor Logits(Tensor hidden) => lm_head.forward(hidden);
+
+    public override KvCache NewCache(int batchSize, int capacity) =>
+        new(Config.Layers, Config.Heads, Config.HeadDimension, Config.MaxSequenceLength, batchSize, capacity, Device);
+
+    /// <summary>
+    /// Prompts of different lengths are left-padded between the image patches and BOS; padding is masked out and text
+    /// positions count per row, so each row computes what it would alone.
+    /// </summary>
+    public override Tensor Prefill(IReadOnlyList<GenerationRequest> requests, int longest, KvCache cache)
+    {
+        int batch = requests.Count;
+        var tokens = new long[batch * longest];
+        var positions = new long[batch * longest];
+        var isReal = new bool[batch * longest];
+        bool padded = false;
+        for (int b = 0; b < batch; b++)
+        {
+            var prompt = requests[b].PromptTokens;
+            int pad = longest - prompt.Length;
+            padded |= pad > 0;
+            for (int j = 0; j < longest; j++)
+            {
+                int index = (b * longest) + j;
+                tokens[index] = j < pad ? PadId : prompt[j - pad];
+                positions[index] = Math.Max(0, j - pad);
+                isReal[index] = j >= pad;
+            }
+        }
+
+        return Prefill(
+            ImagesToTensor(requests.Select(r => r.Image).ToArray()),
+            tensor(tokens, [batch, longest], device: Device),
+            tensor(positions, [batch, longest], device: Device),
+            padded ? tensor(isReal, [batch, longest], device: Device) : null,
+            cache);
+    }
 
     /// <summary>
     /// Fills an empty cache with the image patches and the (left-padded) prompts and returns the logits of the last
@@ -163,7 +209,7 @@ public sealed class VisionLanguagePolicy : nn.Module<Tensor, Tensor, Tensor>
     /// Feeds one token per row ([B] tokens at [B] text positions) after what the cache holds and returns the
     /// next-token logits [B, V]. No causal mask is needed: the new query may see every cached key.
     /// </summary>
-    public Tensor DecodeStep(Tensor tokens, Tensor textPositions, KvCache cache)
+    public override Tensor DecodeStep(Tensor tokens, Tensor textPositions, KvCache cache)
     {
         if (cache.Length == 0 || cache.Length >= cache.Capacity)
         {

@@ -9,7 +9,7 @@ namespace Grid.Policy.Scoring;
 /// <summary>
 /// Log-probabilities of GIVEN completions under a policy, for the learner (with gradient) and the frozen
 /// reference policy (call it under no_grad or inference_mode). One right-padded forward over
-/// [patches][prompt][completion]; the hidden state before completion token j (at text index prompt + j - 1) is
+/// [what the policy puts in front of the text][prompt][completion]; the hidden state before completion token j (at text index prompt + j - 1) is
 /// gathered before the LM head, so only completion positions pay for the vocabulary projection.
 /// </summary>
 public static class SequenceLogProbs
@@ -19,7 +19,7 @@ public static class SequenceLogProbs
     /// policy itself.
     /// </param>
     public static CompletionLogProbs Compute(
-        VisionLanguagePolicy policy,
+        PolicyModel policy,
         IReadOnlyList<RgbImage> images,
         IReadOnlyList<int[]> prompts,
         IReadOnlyList<int[]> completions,
@@ -51,27 +51,30 @@ public static class SequenceLogProbs
                 throw new ArgumentException($"Row {b}: the prompt must hold at least BOS and the completion must not be null.");
             }
 
-            Tokenizer.EnsureInVocabulary(prompts[b], policy.Config.VocabSize, $"The prompt of row {b}");
-            Tokenizer.EnsureInVocabulary(completions[b], policy.Config.VocabSize, $"The completion of row {b}");
-            int eos = Array.IndexOf(completions[b], Tokenizer.EosId);
+            Tokenizer.EnsureInVocabulary(prompts[b], policy.VocabSize, $"The prompt of row {b}");
+            Tokenizer.EnsureInVocabulary(completions[b], policy.VocabSize, $"The completion of row {b}");
+            int eos = Array.FindIndex(completions[b], policy.IsEndOfCompletion);
             lengths[b] = eos >= 0 ? eos + 1 : completions[b].Length;
             maxCompletion = Math.Max(maxCompletion, lengths[b]);
             maxText = Math.Max(maxText, prompts[b].Length + lengths[b]);
         }
 
-        if (maxText > policy.Config.MaxTextLength)
+        if (maxText > policy.MaxTextLength)
         {
             throw new ArgumentException(
-                $"A prompt + completion of {maxText} tokens exceeds the policy's room for text ({policy.Config.MaxTextLength}).");
+                $"A prompt + completion of {maxText} tokens exceeds the policy's room for text ({policy.MaxTextLength}).");
         }
 
         var tokens = new long[batch * maxText];
+        Array.Fill(tokens, policy.PadId);
+        var textLengths = new int[batch];
         var targets = new long[batch * maxCompletion];
         var gather = new long[batch * maxCompletion];
         var mask = new float[batch * maxCompletion];
         for (int b = 0; b < batch; b++)
         {
             int[] prompt = prompts[b], completion = completions[b];
+            textLengths[b] = prompt.Length + lengths[b];
             for (int j = 0; j < prompt.Length; j++)
             {
                 tokens[(b * maxText) + j] = prompt[j];
@@ -86,7 +89,7 @@ public static class SequenceLogProbs
             {
                 int at = (b * maxCompletion) + j;
                 bool real = j < lengths[b];
-                targets[at] = real ? completion[j] : Tokenizer.PadId;
+                targets[at] = real ? completion[j] : policy.PadId;
                 gather[at] = real ? prompt.Length - 1 + j : 0;
                 mask[at] = real ? 1f : 0f;
             }
@@ -95,8 +98,7 @@ public static class SequenceLogProbs
         using var scope = NewDisposeScope();
         var device = policy.Device;
         var maskTensor = tensor(mask, [batch, maxCompletion], device: device);
-        var hidden = policy.TextHiddenStates(
-            policy.ImagesToTensor(images), tensor(tokens, [batch, maxText], device: device));
+        var hidden = policy.TextHiddenStates(images, tensor(tokens, [batch, maxText], device: device), textLengths);
         var index = tensor(gather, [batch, maxCompletion, 1], device: device).expand(batch, maxCompletion, hidden.shape[2]);
         var logits = policy.Logits(hidden.gather(1, index));
         if (temperature != 1.0)
