@@ -38,7 +38,7 @@ internal static class QwenTextReference
         int[]? ResizedHw,
         int[]? ImageGridThw,
         int[]? PixelShape,
-        double[]? PixelValues)
+        float[]? PixelValues)
     {
         public static Case Read(JsonElement c)
         {
@@ -58,7 +58,8 @@ internal static class QwenTextReference
                 OptionalInts(c, "resized_hw"),
                 OptionalInts(c, "image_grid_thw"),
                 pixels is { } shape ? Ints(shape.GetProperty("shape")) : null,
-                pixels is { } data ? [.. data.GetProperty("data").EnumerateArray().Select(v => v.GetDouble())] : null);
+                // Written as the shortest decimal that reads back as the same float32: read as float32, it is exact.
+                pixels is { } data ? [.. data.GetProperty("data").EnumerateArray().Select(v => v.GetSingle())] : null);
         }
 
         public override string ToString() => Name;
