@@ -86,7 +86,7 @@ public sealed class QwenTokenizer : IDisposable
                 $"did not load: {error.Message}. Build Grid.Policy with its package references so the native " +
                 "library is copied next to the assemblies.", error);
         }
-        catch (Exception error) when (error is Tokenizers.DotNet.TokenizerException)
+        catch (Tokenizers.DotNet.TokenizerException error)
         {
             throw new InvalidDataException(
                 $"Hugging Face's tokenizers could not read {path}: {error.Message}. Replace it with the tokenizer.json " +

@@ -85,9 +85,12 @@ public sealed class QwenTokenizerTests
     public void A_character_split_over_ids_around_a_skipped_special_token_decodes_whole()
     {
         using var tokenizer = QwenTokenizer.FromCheckpoint(QwenTestData.PathOf("qwen2_vl_tiny"));
-        int[] ids = tokenizer.Encode("日本語 ünïcödé");
+        int[] ids = tokenizer.Encode("語");
+        Assert.True(ids.Length > 1, "the tiny vocabulary spells 語 with byte tokens");
 
-        Assert.Equal("日本語 ünïcödé", tokenizer.Decode([tokenizer.ImStartId, .. ids, tokenizer.ImEndId], skipSpecialTokens: true));
+        string decoded = tokenizer.Decode([ids[0], tokenizer.ImEndId, .. ids[1..]], skipSpecialTokens: true);
+
+        Assert.Equal("語", decoded);
     }
 
     [Theory]
