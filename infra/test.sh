@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Grid's whole test suite on a fresh machine: restores, builds, starts what the tests need, runs every
-# test project, and ends with one line "N passed, N failed, N skipped" taken from the real result files.
+# test project, and ends with one line "N passed, N failed, N skipped" taken from the real result files, after the
+# list of skipped tests with their reasons.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -39,7 +40,31 @@ mkdir -p "$results"
 dotnet test Grid.sln -c Release --logger "trx" --results-directory "$results" "$@"
 status=$?
 
-passed=0; failed=0; skipped=0
+# The skipped tests with their reasons, one "name: reason" line each, from a trx file's results: xunit reports a skip
+# as a result with outcome="NotExecuted" and the reason as its message, but leaves the file's notExecuted counter at 0.
+skipped_tests() {
+    awk '
+        function unescape(s) {
+            gsub(/&lt;/, "<", s); gsub(/&gt;/, ">", s); gsub(/&quot;/, "\"", s); gsub(/&apos;/, "\047", s)
+            gsub(/&#xA;|&#10;/, " ", s); gsub(/&amp;/, "\\&", s); return s
+        }
+        /<UnitTestResult / {
+            name = ""; reason = ""; inMessage = 0
+            if ($0 ~ /outcome="NotExecuted"/ && match($0, /testName="[^"]*"/)) name = unescape(substr($0, RSTART + 10, RLENGTH - 11))
+        }
+        name != "" && /<Message>/ { inMessage = 1; sub(/.*<Message>/, "") }
+        name != "" && inMessage {
+            line = $0; done = sub(/<\/Message>.*/, "", line)
+            gsub(/^[ \t]+|[ \t]+$/, "", line); reason = reason (reason == "" ? "" : " ") line
+            if (done) inMessage = 0
+        }
+        name != "" && /<\/UnitTestResult>|<UnitTestResult [^>]*\/>/ {
+            print name ": " (reason == "" ? "(no reason given)" : unescape(reason)); name = ""
+        }
+    ' "$1"
+}
+
+passed=0; failed=0; skipped=0; skip_list=()
 shopt -s nullglob
 trx_files=("$results"/*.trx)
 for trx in "${trx_files[@]}"; do
@@ -47,13 +72,21 @@ for trx in "${trx_files[@]}"; do
     get() { echo "$counters" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
     passed=$((passed + $(get passed)))
     failed=$((failed + $(get failed) + $(get error) + $(get timeout) + $(get aborted)))
-    skipped=$((skipped + $(get notExecuted)))
+    mapfile -t file_skips < <(skipped_tests "$trx")
+    skip_list+=("${file_skips[@]}")
 done
+skipped=${#skip_list[@]}
 projects=$(ls tests/*/*.Tests.csproj | wc -l)
 if [ "${#trx_files[@]}" -lt "$projects" ]; then
     echo "Only ${#trx_files[@]} of $projects test projects wrote results: a test host crashed or the build failed." >&2
     failed=$((failed + projects - ${#trx_files[@]}))
     [ "$status" -eq 0 ] && status=1
+fi
+# The skipped tests come before the closing line, each indented under a heading, so the closing line stays the last
+# one and nothing above it reads as "N passed, N failed".
+if [ "$skipped" -gt 0 ]; then
+    echo "Skipped tests ($skipped), with the reason each gave:"
+    printf '    - %s\n' "${skip_list[@]}"
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"

@@ -298,6 +298,11 @@ public sealed class GridTls
 
     private static X509Certificate2Collection? LoadAuthority(string path, List<string> problems)
     {
+        if (!IsRegularFile(AuthorityKey, path, problems))
+        {
+            return null;
+        }
+
         if (!File.Exists(path))
         {
             problems.Add($"{AuthorityKey} is '{path}': the file does not exist. Fix: give the path of the CA's PEM "
@@ -348,6 +353,12 @@ public sealed class GridTls
     private static X509Certificate2? LoadCertificate(GridTlsOptions options, List<string> problems)
     {
         string path = options.Certificate!;
+        if (!IsRegularFile(CertificateKey, path, problems)
+            || (options.Key is { } keyFile && !string.IsNullOrWhiteSpace(keyFile) && !IsRegularFile(KeyKey, keyFile, problems)))
+        {
+            return null;
+        }
+
         if (!File.Exists(path))
         {
             problems.Add($"{CertificateKey} is '{path}': the file does not exist. Fix: give the path of this process's "
@@ -454,6 +465,21 @@ public sealed class GridTls
                 + $"does not chain to the CA in {AuthorityKey} '{options.CertificateAuthority}' ({Subjects(authority)}): "
                 + $"{problem}. Peers would refuse it. Fix: give the CA that issued it, or a certificate that CA signed.");
         }
+    }
+
+    /// <summary>
+    /// False, with the problem added, when <paramref name="path"/> is no file to read (a FIFO, device, socket, folder
+    /// or a path with a control character): a FIFO opened for reading would block the silo's start for ever.
+    /// </summary>
+    private static bool IsRegularFile(string key, string path, List<string> problems)
+    {
+        if (Core.Files.InputFile.Refusal(path) is not { } why)
+        {
+            return true;
+        }
+
+        problems.Add($"{key} is '{Core.Settings.InvalidSettingException.Format(path)[1..^1]}': it is {why}. Fix: give the path of a PEM or PFX file.");
+        return false;
     }
 
     private sealed class Loaded(X509Certificate2? certificate, X509Certificate2Collection? authority) : IDisposable

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Grid.Core.Files;
 using Grid.Policy.Model;
 using Grid.Policy.Tokenization;
 using TorchSharp;
@@ -471,6 +472,11 @@ public static class PolicyCheckpoint
     /// <summary>Reads a file of <paramref name="expectedBytes"/> (or at most <paramref name="maxBytes"/>), never more.</summary>
     private static byte[] ReadBounded(string path, long expectedBytes = -1, long maxBytes = MaxWeightsBytes)
     {
+        if (InputFile.Refusal(path) is { } why)
+        {
+            throw new InvalidDataException($"'{path}' is {why}. The checkpoint is damaged or not a checkpoint; use another one.");
+        }
+
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         long limit = expectedBytes >= 0 ? expectedBytes : maxBytes;
         if (stream.CanSeek && stream.Length > limit)

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Grid.Core.Files;
 using Grid.Tasks.Images;
 using Grid.Tasks.Rewards;
 
@@ -107,6 +108,11 @@ public sealed class DatasetImageCache
         var file = example.Image;
         string fix = "Put the original file back, or start the run again so that it reads and records the dataset as it is now.";
         byte[] bytes;
+        if (InputFile.Refusal(file.Path) is { } why)
+        {
+            throw Changed(example, $"it is now {why}. {fix}");
+        }
+
         try
         {
             using var stream = new FileStream(file.Path, FileMode.Open, FileAccess.Read, FileShare.Read);

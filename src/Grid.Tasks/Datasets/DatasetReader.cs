@@ -1,5 +1,7 @@
 using System.Text;
 using System.Text.Json;
+using Grid.Core.Files;
+using Grid.Core.Settings;
 using Grid.Tasks.Images;
 using Grid.Tasks.Rewards;
 
@@ -71,6 +73,12 @@ public static class DatasetReader
     public static IEnumerable<DatasetEntry> ReadEntries(string jsonlPath, DatasetReadOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(jsonlPath);
+        if (InputFile.Refusal(jsonlPath) is { } why && InputFile.KindOf(jsonlPath) != FileKind.Directory)
+        {
+            throw new InvalidDataException($"The dataset file \"{InvalidSettingException.Format(jsonlPath)[1..^1]}\" is {why}. "
+                + "Pass a JSONL file, or create one with 'grid dataset export'.");
+        }
+
         string fullPath = Path.GetFullPath(jsonlPath);
         if (Directory.Exists(fullPath))
         {
@@ -378,6 +386,11 @@ public static class DatasetReader
             throw at.Refuse($"image \"{imagePath}\" is a folder ({fullPath}), not an image file. Point \"image\" at a PNG or JPEG file.");
         }
 
+        if (InputFile.Refusal(fullPath) is { } why)
+        {
+            throw at.Refuse($"image \"{imagePath}\" ({fullPath}) is {why}. Point \"image\" at a PNG or JPEG file.");
+        }
+
         if (!File.Exists(fullPath))
         {
             throw at.Refuse($"image \"{imagePath}\" is missing (looked for {fullPath}). Put the image there or fix the "
@@ -440,6 +453,11 @@ public static class DatasetReader
     {
         const string fix = "Image paths must be relative to the dataset file's folder and stay inside it, "
             + "e.g. \"images/x.png\"; copy the image into the folder.";
+        if (imagePath.Any(char.IsControl))
+        {
+            throw at.Refuse($"image path {InvalidSettingException.Format(imagePath)} holds a control character. {fix}");
+        }
+
         if (Path.IsPathRooted(imagePath) || imagePath.Contains('\\'))
         {
             throw at.Refuse($"image path \"{imagePath}\" is not a relative path with forward slashes. {fix}");

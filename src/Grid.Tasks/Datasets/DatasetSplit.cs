@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using Grid.Core.Files;
 
 namespace Grid.Tasks.Datasets;
 
@@ -71,6 +72,11 @@ public static class DatasetFiles
     public static DatasetFileDigest Of(string path)
     {
         string full = Path.GetFullPath(path);
+        if (InputFile.Refusal(full) is { } why)
+        {
+            throw new InvalidDataException($"The dataset file {full} is {why}. Pass a regular JSONL or image file.");
+        }
+
         using var stream = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         return new DatasetFileDigest(full, Convert.ToHexStringLower(SHA256.HashData(stream)), stream.Length);
     }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Grid.Core;
+using Grid.Core.Files;
 using Grid.Training.Evaluation;
 using Grid.Training.Metrics;
 using Grid.Training.Settings;
@@ -120,6 +121,8 @@ public sealed record RunFolderReport(
             return null;
         }
 
+        RequireRegular(path);
+
         try
         {
             return JsonSerializer.Deserialize<T>(File.ReadAllText(path), s_options)
@@ -138,6 +141,8 @@ public sealed record RunFolderReport(
         {
             return [];
         }
+
+        RequireRegular(path);
 
         var lines = new List<T>();
         int number = 0;
@@ -161,5 +166,14 @@ public sealed record RunFolderReport(
         }
 
         return lines;
+    }
+
+    /// <summary>A run folder's file must be a regular file: a FIFO put in its place would block the read for ever.</summary>
+    private static void RequireRegular(string path)
+    {
+        if (InputFile.Refusal(path) is { } why)
+        {
+            throw new InvalidDataException($"'{path}' is {why}. A run folder holds only files grid wrote; is this a run folder?");
+        }
     }
 }

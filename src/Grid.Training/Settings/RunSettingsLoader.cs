@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Grid.Core.Files;
 using Grid.Core.Settings;
 using Microsoft.Extensions.Configuration;
 
@@ -272,6 +273,11 @@ public static class RunSettingsLoader
 
     internal static JsonObject ReadFile(string path)
     {
+        if (InputFile.Refusal(path) is { } why && InputFile.KindOf(path) != FileKind.Directory)
+        {
+            throw new InvalidSettingException("config", path, $"a JSON settings file; it is {why}");
+        }
+
         string full = Path.GetFullPath(path);
         if (Directory.Exists(full))
         {

@@ -1,3 +1,5 @@
+using Grid.Core.Files;
+using Grid.Core.Settings;
 using Grid.Hosting.Configuration;
 using Microsoft.Extensions.Configuration;
 
@@ -18,6 +20,12 @@ internal static class ClusterConfiguration
 
     public static IConfiguration Build(string? settingsFile, IReadOnlyDictionary<string, string?> flags)
     {
+        if (settingsFile is not null && InputFile.Refusal(settingsFile) is { } why)
+        {
+            throw new GridConfigurationException(
+                $"--settings file '{InvalidSettingException.Format(settingsFile)[1..^1]}' is {why}; give the path of a JSON file with a \"Grid\" section.");
+        }
+
         if (settingsFile is not null && !File.Exists(settingsFile))
         {
             throw new GridConfigurationException(

@@ -10,6 +10,12 @@ internal static class CommandRunner
     public static async Task<int> InvokeAsync(RootCommand root, string[] args)
     {
         ConsoleWidth.Configure();
+        if (ControlCharacterArgument(args) is { } refusal)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {refusal}");
+            return 2;
+        }
+
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
@@ -40,7 +46,7 @@ internal static class CommandRunner
             });
         }
         catch (Exception e) when (e is InvalidSettingException or FileNotFoundException or DirectoryNotFoundException
-                                     or InvalidDataException or Tasks.Datasets.DatasetFormatException
+                                     or UnauthorizedAccessException or InvalidDataException or Tasks.Datasets.DatasetFormatException
                                      or Hosting.Configuration.GridConfigurationException)
         {
             AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
@@ -72,5 +78,25 @@ internal static class CommandRunner
             AnsiConsole.MarkupLine("[yellow]cancelled[/]");
             return 130;
         }
+    }
+
+    /// <summary>
+    /// The refusal of the first argument holding a control character (a newline, escape, ...), null when there is none:
+    /// no path, name or number needs one, and a path with one cannot be shown or typed back. Values of <c>--set</c> are
+    /// JSON, checked setting by setting (string settings refuse control characters too).
+    /// </summary>
+    private static string? ControlCharacterArgument(string[] args)
+    {
+        for (int i = 0; i < args.Length; i++)
+        {
+            bool setValue = i > 0 && args[i - 1] == "--set";
+            if (!setValue && args[i].FirstOrDefault(char.IsControl) is var c and not '\0')
+            {
+                return $"argument {i + 1} ({InvalidSettingException.Format(args[i])}) holds the control character "
+                    + $"U+{(int)c:X4}; paths, names and numbers never need one. Type it without.";
+            }
+        }
+
+        return null;
     }
 }

@@ -7,13 +7,16 @@ using Spectre.Console;
 namespace Grid.Cli.Commands;
 
 /// <summary>
-/// Live progress in the terminal: a progress bar per phase with step, reward, accuracy, KL and beta. When the output
-/// is not a terminal (CI, a log file) it prints a plain line every few steps instead.
+/// Live progress in the terminal: a progress bar for the running phase with step, reward, accuracy, KL and beta. A
+/// finished phase leaves the live region and stays as one line above it, with the evaluation tables, so nothing is
+/// drawn below the last table. When the output is not a terminal (CI, a log file) it prints a plain line every few
+/// steps instead.
 /// </summary>
 internal sealed class ConsoleProgress : ITrainingObserver
 {
     private readonly ProgressContext? _context;
     private ProgressTask? _current;
+    private string? _currentLine;
     private int _total;
 
     private ConsoleProgress(ProgressContext? context) => _context = context;
@@ -26,22 +29,31 @@ internal sealed class ConsoleProgress : ITrainingObserver
             return work(new ConsoleProgress(null));
         }
 
+        // Everything printed while the display is live goes through AnsiConsole, which writes it above the live region;
+        // finished phases leave the region (HideCompleted), so it is empty and cleared when the work ends.
         return AnsiConsole.Progress()
-            .AutoClear(false)
+            .AutoClear(true)
+            .HideCompleted(true)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
                 new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(ctx => work(new ConsoleProgress(ctx)));
+            .Start(ctx =>
+            {
+                var progress = new ConsoleProgress(ctx);
+                try
+                {
+                    return work(progress);
+                }
+                finally
+                {
+                    progress.FinishPhase();
+                }
+            });
     }
 
     public void OnPhase(string phase, int totalSteps)
     {
         _total = totalSteps;
-        if (_current is not null)
-        {
-            _current.Value = _current.MaxValue;
-            _current.StopTask();
-        }
-
+        FinishPhase();
         _current = totalSteps > 0 ? _context?.AddTask(phase, maxValue: totalSteps) : null;
         if (_context is null)
         {
@@ -71,6 +83,7 @@ internal sealed class ConsoleProgress : ITrainingObserver
 
     public void OnEvaluation(EvalReport report)
     {
+        FinishPhase();
         var table = new Table().Title($"evaluation: {report.Label} (greedy, held-out)")
             .AddColumns("task", "prompts", "accuracy", "format rate");
         foreach (var t in report.Tasks)
@@ -79,7 +92,25 @@ internal sealed class ConsoleProgress : ITrainingObserver
             table.AddRow(name, t.Prompts.ToString(), $"{t.Accuracy:P1}", $"{t.FormatRate:P1}");
         }
 
-        AnsiConsole.Write(table);
+        AnsiConsole.Write(_context is null ? table : new ClearedLines(table));
+    }
+
+    /// <summary>Takes the running phase's bar out of the live region and leaves its last line above it.</summary>
+    private void FinishPhase()
+    {
+        if (_current is null)
+        {
+            return;
+        }
+
+        var finished = _current;
+        _current = null;
+        finished.StopTask();
+        if (_currentLine is not null)
+        {
+            AnsiConsole.Write(new ClearedLines(new Text(_currentLine + Environment.NewLine)));
+            _currentLine = null;
+        }
     }
 
     private void Show(long step, string line, bool printPlain)
@@ -88,6 +119,7 @@ internal sealed class ConsoleProgress : ITrainingObserver
         {
             _current.Value = step;
             _current.Description = Markup.Escape(line);
+            _currentLine = line;
         }
         else if (_context is null && printPlain)
         {
