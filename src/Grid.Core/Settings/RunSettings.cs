@@ -146,4 +146,10 @@ public sealed record ModelSettings
     /// counting at chance after every warm start tried; the stem's edge and shape features make it learnable.
     /// </summary>
     public int StemChannels { get; init; } = 32;
+
+    /// <summary>
+    /// Trains the language model only: a Hugging Face Qwen2-VL-family policy's vision tower (and merger) gets no
+    /// gradient and keeps its weights. Grid's own small model has no separate tower, so it refuses the setting.
+    /// </summary>
+    public bool FreezeVision { get; init; }
 }

@@ -230,14 +230,14 @@ public static class PolicyCheckpoint
     public static string ReadSha256(string directory) => ReadManifest(directory).WeightsSha256;
 
     /// <summary>The weights as safetensors bytes (what <see cref="Save"/> writes), e.g. for a weight store.</summary>
-    public static byte[] SerializeWeights(VisionLanguagePolicy policy, SizedBuffer? buffer = null) =>
+    public static byte[] SerializeWeights(PolicyModel policy, SizedBuffer? buffer = null) =>
         (buffer ?? new SizedBuffer()).Write(stream => policy.save_safetensors(stream, leaveOpen: true));
 
     /// <summary>
     /// Loads safetensors bytes into <paramref name="policy"/> after checking that every tensor the policy has is
     /// there with the same shape and nothing else is.
     /// </summary>
-    public static void LoadWeights(VisionLanguagePolicy policy, byte[] safetensors)
+    public static void LoadWeights(PolicyModel policy, byte[] safetensors)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(safetensors);
@@ -267,7 +267,7 @@ public static class PolicyCheckpoint
     /// <summary>Lower-case hex sha256 of some bytes.</summary>
     public static string Sha256Hex(ReadOnlySpan<byte> bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
-    private static void CheckShapes(VisionLanguagePolicy policy, Dictionary<string, (string DType, long[] Shape)> stored)
+    private static void CheckShapes(PolicyModel policy, Dictionary<string, (string DType, long[] Shape)> stored)
     {
         var expected = policy.state_dict();
         foreach (var (name, tensor) in expected)
@@ -275,13 +275,13 @@ public static class PolicyCheckpoint
             if (!stored.TryGetValue(name, out var entry))
             {
                 throw new InvalidDataException(
-                    $"The weights have no tensor '{name}', which the config {policy.Config} needs with shape {Show(tensor.shape)}.");
+                    $"The weights have no tensor '{name}', which the config {policy.Shape} needs with shape {Show(tensor.shape)}.");
             }
 
             if (!entry.Shape.SequenceEqual(tensor.shape))
             {
                 throw new InvalidDataException(
-                    $"Tensor '{name}': the config {policy.Config} expects shape {Show(tensor.shape)}, " +
+                    $"Tensor '{name}': the config {policy.Shape} expects shape {Show(tensor.shape)}, " +
                     $"but the weights hold shape {Show(entry.Shape)}. The config does not describe these weights.");
             }
 
@@ -295,7 +295,7 @@ public static class PolicyCheckpoint
         if (unexpected.Length > 0)
         {
             throw new InvalidDataException(
-                $"The weights hold tensors the config {policy.Config} does not build: {string.Join(", ", unexpected)}.");
+                $"The weights hold tensors the config {policy.Shape} does not build: {string.Join(", ", unexpected)}.");
         }
     }
 

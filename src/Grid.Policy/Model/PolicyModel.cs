@@ -20,6 +20,9 @@ public abstract class PolicyModel : nn.Module
     /// <summary>Where the weights live; inputs are created there.</summary>
     public abstract Device Device { get; }
 
+    /// <summary>The network's shape in one line (its config), for messages about weights that do not fit it.</summary>
+    public abstract string Shape { get; }
+
     /// <summary>Width of the next-token distribution (the LM head's rows).</summary>
     public abstract int VocabSize { get; }
 
@@ -33,6 +36,12 @@ public abstract class PolicyModel : nn.Module
     public abstract int MaxTextLength { get; }
 
     public long ParameterCount => parameters().Sum(p => p.numel());
+
+    /// <summary>
+    /// The parameters an optimizer updates: all of them, unless some are frozen (requires_grad false), as a Qwen2-VL
+    /// policy's vision tower is with model.freeze_vision.
+    /// </summary>
+    public IReadOnlyList<TorchSharp.Modules.Parameter> TrainableParameters() => parameters().Where(p => p.requires_grad).ToArray();
 
     /// <summary>True for a token that ends a completion: it is scored, nothing after it is.</summary>
     public abstract bool IsEndOfCompletion(int token);
@@ -54,9 +63,10 @@ public abstract class PolicyModel : nn.Module
 
     /// <summary>
     /// The final-normed hidden states [B, T, D] of right-padded text [B, T] (prompt then completion; row b holds
-    /// <paramref name="lengths"/>[b] real tokens) read after each row's image; <see cref="Logits"/> maps them to logits.
+    /// <paramref name="lengths"/>[b] real tokens) read after each row's image (null: none, where the policy allows it);
+    /// <see cref="Logits"/> maps them to logits.
     /// </summary>
-    public abstract Tensor TextHiddenStates(IReadOnlyList<RgbImage> images, Tensor tokens, int[] lengths);
+    public abstract Tensor TextHiddenStates(IReadOnlyList<RgbImage?> images, Tensor tokens, int[] lengths);
 
     /// <summary>The LM head: hidden states [..., D] to logits [..., V].</summary>
     public abstract Tensor Logits(Tensor hidden);

@@ -56,6 +56,8 @@ public sealed class VisionLanguagePolicy : PolicyModel
 
     public override Device Device => lm_head.weight!.device;
 
+    public override string Shape => Config.ToString();
+
     public override int VocabSize => Config.VocabSize;
 
     public override int PadId => Tokenizer.PadId;
@@ -68,7 +70,7 @@ public sealed class VisionLanguagePolicy : PolicyModel
     public override bool IsEndOfCompletion(int token) => token == Tokenizer.EosId;
 
     /// <summary>Images as the model reads them: [B, H, W, C] float32 in [-1, 1].</summary>
-    public Tensor ImagesToTensor(IReadOnlyList<RgbImage> images)
+    public Tensor ImagesToTensor(IReadOnlyList<RgbImage?> images)
     {
         ArgumentNullException.ThrowIfNull(images);
         int size = Config.ImageSize;
@@ -129,7 +131,7 @@ public sealed class VisionLanguagePolicy : PolicyModel
     }
 
     /// <summary>Right padding needs no mask here: the causal attention of a real token never reaches a later pad.</summary>
-    public override Tensor TextHiddenStates(IReadOnlyList<RgbImage> images, Tensor tokens, int[] lengths) =>
+    public override Tensor TextHiddenStates(IReadOnlyList<RgbImage?> images, Tensor tokens, int[] lengths) =>
         TextHiddenStates(ImagesToTensor(images), tokens);
 
     public override Tensor Logits(Tensor hidden) => lm_head.forward(hidden);

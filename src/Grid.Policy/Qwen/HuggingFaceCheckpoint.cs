@@ -67,6 +67,54 @@ public static class HuggingFaceCheckpoint
     }
 
     /// <summary>
+    /// <paramref name="folder"/> as a policy: the weights (<see cref="Load"/>), the tokenizer, chat template and image
+    /// processor (<see cref="QwenProcessor"/>), and the end tokens of generation_config.json, if it has any.
+    /// </summary>
+    public static QwenVLModel LoadPolicy(string folder, Device? device = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        folder = Path.GetFullPath(folder);
+        HubCheckpoint.Verify(folder);
+        var processor = QwenProcessor.FromCheckpoint(folder); // cheap, and refuses a missing tokenizer before the weights are read
+        try
+        {
+            var model = Load(folder, device).Model;
+            model.Attach(processor, GenerationEndTokens(folder));
+            return model;
+        }
+        catch
+        {
+            processor.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>generation_config.json's eos_token_id (a number or a list), or nothing when the file or field is absent.</summary>
+    private static IReadOnlyList<int> GenerationEndTokens(string folder)
+    {
+        string path = Path.Combine(folder, "generation_config.json");
+        if (!File.Exists(path))
+        {
+            return [];
+        }
+
+        try
+        {
+            var node = JsonNode.Parse(File.ReadAllText(path))?["eos_token_id"];
+            return node switch
+            {
+                null => [],
+                JsonArray list => list.Select(item => item!.GetValue<int>()).ToArray(),
+                _ => [node.GetValue<int>()],
+            };
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"{path}: eos_token_id is not a token id or a list of them ({e.Message}).", e);
+        }
+    }
+
+    /// <summary>
     /// Writes <paramref name="model"/>'s weights to <paramref name="outputFolder"/> with the key names, dtypes and file
     /// layout of <paramref name="sourceFolder"/> (the folder it was loaded from), and copies the source's config,
     /// tokenizer, processor, chat-template and generation files.
@@ -103,7 +151,8 @@ public static class HuggingFaceCheckpoint
             {
                 string name = Path.GetFileName(file);
                 string target = Path.Combine(outputFolder, name);
-                if (name == IndexFileName || string.Equals(file, target, StringComparison.Ordinal))
+                // Grid's own manifest of a run checkpoint describes that folder's files, not the copy's.
+                if (name is IndexFileName or HubCheckpoint.ManifestFileName || string.Equals(file, target, StringComparison.Ordinal))
                 {
                     continue;
                 }

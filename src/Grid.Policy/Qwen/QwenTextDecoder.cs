@@ -1,3 +1,4 @@
+using Grid.Policy.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -52,7 +53,7 @@ public sealed class QwenTextDecoder : nn.Module
     /// causal attention from slot 0. With a cache the keys and values land at the cache's length and attention runs
     /// over everything written so far.
     /// </summary>
-    internal Tensor Forward(Tensor embeddings, Tensor positions, Tensor? mask, QwenKvCache? cache)
+    internal Tensor Forward(Tensor embeddings, Tensor positions, Tensor? mask, KvCache? cache)
     {
         var (cos, sin) = RotaryCosSin(positions);
         var x = embeddings;
@@ -93,7 +94,7 @@ public sealed class QwenTextDecoder : nn.Module
             RegisterComponents();
         }
 
-        public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, QwenKvCache? cache, int layer)
+        public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int layer)
         {
             x = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, cache, layer);
             return x + mlp.forward(post_attention_layernorm.forward(x));
@@ -122,7 +123,7 @@ public sealed class QwenTextDecoder : nn.Module
             RegisterComponents();
         }
 
-        public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, QwenKvCache? cache, int layer)
+        public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, KvCache? cache, int layer)
         {
             long batch = x.shape[0], length = x.shape[1];
             var q = q_proj.forward(x).view(batch, length, _heads, _headDim).transpose(1, 2);

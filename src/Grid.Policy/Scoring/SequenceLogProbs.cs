@@ -14,16 +14,21 @@ namespace Grid.Policy.Scoring;
 /// </summary>
 public static class SequenceLogProbs
 {
+    /// <param name="images">Per row its image; null for a text-only prompt, where the policy reads such (Qwen2-VL).</param>
     /// <param name="temperature">
     /// Divides the logits first. Use the sampling temperature to reproduce the generator's LogProbs; 1 scores the
     /// policy itself.
     /// </param>
+    /// <param name="stopAtEndOfCompletion">
+    /// True (training) scores a completion up to and including its first end token; false scores every token given.
+    /// </param>
     public static CompletionLogProbs Compute(
         PolicyModel policy,
-        IReadOnlyList<RgbImage> images,
+        IReadOnlyList<RgbImage?> images,
         IReadOnlyList<int[]> prompts,
         IReadOnlyList<int[]> completions,
-        double temperature = 1.0)
+        double temperature = 1.0,
+        bool stopAtEndOfCompletion = true)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(images);
@@ -53,7 +58,7 @@ public static class SequenceLogProbs
 
             Tokenizer.EnsureInVocabulary(prompts[b], policy.VocabSize, $"The prompt of row {b}");
             Tokenizer.EnsureInVocabulary(completions[b], policy.VocabSize, $"The completion of row {b}");
-            int eos = Array.FindIndex(completions[b], policy.IsEndOfCompletion);
+            int eos = stopAtEndOfCompletion ? Array.FindIndex(completions[b], policy.IsEndOfCompletion) : -1;
             lengths[b] = eos >= 0 ? eos + 1 : completions[b].Length;
             maxCompletion = Math.Max(maxCompletion, lengths[b]);
             maxText = Math.Max(maxText, prompts[b].Length + lengths[b]);

@@ -1,5 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
+using Grid.Policy.Prompting;
+using Grid.Tasks.Images;
 
 namespace Grid.Policy.Tokenization;
 
@@ -16,7 +18,7 @@ namespace Grid.Policy.Tokenization;
 /// </list>
 /// A checkpoint records which one it was trained with (<see cref="Name"/> and <see cref="VocabularySha256"/>).
 /// </summary>
-public sealed class Tokenizer
+public sealed class Tokenizer : IPromptCodec
 {
     public const int PadId = 0;
     public const int BosId = 1;
@@ -214,6 +216,13 @@ public sealed class Tokenizer
         _ when id >= FirstByteId && id < VocabSize => $"<0x{id - FirstByteId:X2}>",
         _ => $"[{id}?]",
     };
+
+    /// <summary>[BOS] + the question (Grid's small policy reads the image through its own patches, not tokens).</summary>
+    public int[] EncodePrompt(RgbImage image, string question) => PromptFormat.EncodePrompt(question, this);
+
+    public int[] EncodeCompletion(string completion) => PromptFormat.EncodeCompletion(completion, this);
+
+    public string DecodeCompletion(ReadOnlySpan<int> completion) => PromptFormat.DecodeCompletion(completion, this);
 
     public override string ToString() => $"{Name} ({VocabSize} tokens, vocabulary sha256 {VocabularySha256[..12]}...)";
 
