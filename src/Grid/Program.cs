@@ -15,6 +15,8 @@ var root = new RootCommand("Grid: GRPO-D training of multimodal policies on an O
     StatusCommand.Create(),
     ResumeCommand.Create(),
     ExperimentCommand.Create(),
+    ScoreCommand.Create(),
+    ExportCommand.Create(),
     TlsCommand.Create(),
 };
 

@@ -21,19 +21,19 @@ public sealed class Evaluator
 
     private readonly TaskVerifier _verifier;
     private readonly int _maxNewTokens;
-    private readonly Tokenizer _tokenizer;
+    private readonly IPromptCodec _codec;
 
-    /// <param name="tokenizer">The policy's tokenizer; default <see cref="Tokenizer.Default"/>.</param>
-    public Evaluator(TaskVerifier verifier, int maxNewTokens, Tokenizer? tokenizer = null)
+    /// <param name="codec">How the policy reads and writes text (its tokenizer); default <see cref="Tokenizer.Default"/>.</param>
+    public Evaluator(TaskVerifier verifier, int maxNewTokens, IPromptCodec? codec = null)
     {
         _verifier = verifier;
         _maxNewTokens = maxNewTokens;
-        _tokenizer = tokenizer ?? Tokenizer.Default;
+        _codec = codec ?? Tokenizer.Default;
     }
 
     /// <summary>The first <paramref name="promptsPerTask"/> held-out test prompts (<see cref="PromptSource.HeldOut"/>) of each task;
     /// of a dataset task (<see cref="RunData"/>) its eval records in file order, at most all of them.</summary>
-    public EvalReport Evaluate(VisionLanguagePolicy policy, IEnumerable<IVisualTask> tasks, int promptsPerTask,
+    public EvalReport Evaluate(PolicyModel policy, IEnumerable<IVisualTask> tasks, int promptsPerTask,
         string label, string? trainedTask) =>
         Evaluate(policy, tasks, promptsPerTask, label, trainedTask, RunData.HeldOut);
 
@@ -41,7 +41,7 @@ public sealed class Evaluator
     /// The prompts <paramref name="promptAt"/> gives for indices 0 to <paramref name="promptsPerTask"/> - 1 of each task,
     /// e.g. <see cref="PromptSource.Validation"/> for the validation curve during training.
     /// </summary>
-    public EvalReport Evaluate(VisionLanguagePolicy policy, IEnumerable<IVisualTask> tasks, int promptsPerTask,
+    public EvalReport Evaluate(PolicyModel policy, IEnumerable<IVisualTask> tasks, int promptsPerTask,
         string label, string? trainedTask, Func<IVisualTask, int, TaskExample> promptAt)
     {
         ArgumentNullException.ThrowIfNull(promptAt);
@@ -54,11 +54,11 @@ public sealed class Evaluator
             double correct = 0, wellFormed = 0;
             foreach (var batch in prompts.Chunk(BatchSize))
             {
-                var requests = batch.Select(p => new GenerationRequest(p.Image, PromptFormat.EncodePrompt(p.Question, _tokenizer), 0)).ToArray();
+                var requests = batch.Select(p => new GenerationRequest(p.Image, _codec.EncodePrompt(p.Image, p.Question), 0)).ToArray();
                 var results = Generator.Generate(policy, requests, settings);
                 for (int i = 0; i < batch.Length; i++)
                 {
-                    var reward = _verifier.Score(batch[i], PromptFormat.DecodeCompletion(results[i].Tokens, _tokenizer));
+                    var reward = _verifier.Score(batch[i], _codec.DecodeCompletion(results[i].Tokens));
                     correct += reward.Accuracy;
                     wellFormed += reward.Format;
                 }

@@ -17,8 +17,8 @@ namespace Grid.Training.Learner;
 /// </summary>
 public sealed class GrpoLearner : IDisposable
 {
-    private readonly VisionLanguagePolicy _policy;
-    private readonly VisionLanguagePolicy _reference;
+    private readonly PolicyModel _policy;
+    private readonly PolicyModel _reference;
     private readonly optim.Optimizer _optimizer;
     private readonly GrpoLossSettings _lossSettings;
     private readonly double _maxGradNorm;
@@ -26,7 +26,7 @@ public sealed class GrpoLearner : IDisposable
 
     /// <param name="policy">The trainable policy; updated in place.</param>
     /// <param name="reference">The frozen reference policy (pi_ref); never updated.</param>
-    public GrpoLearner(VisionLanguagePolicy policy, VisionLanguagePolicy reference, GrpoLossSettings lossSettings,
+    public GrpoLearner(PolicyModel policy, PolicyModel reference, GrpoLossSettings lossSettings,
         double learningRate, double weightDecay, double maxGradNorm)
     {
         _policy = policy;
@@ -39,7 +39,7 @@ public sealed class GrpoLearner : IDisposable
 
         _lossSettings = lossSettings;
         _maxGradNorm = maxGradNorm;
-        _optimizer = optim.AdamW(_policy.parameters(), lr: learningRate, weight_decay: weightDecay);
+        _optimizer = optim.AdamW(_policy.TrainableParameters(), lr: learningRate, weight_decay: weightDecay);
     }
 
     /// <summary>Updates applied so far (skipped ones not counted).</summary>
@@ -121,7 +121,7 @@ public sealed class GrpoLearner : IDisposable
         {
             result.Loss.backward();
             gradNorm = _maxGradNorm > 0
-                ? nn.utils.clip_grad_norm_(_policy.parameters(), _maxGradNorm)
+                ? nn.utils.clip_grad_norm_(_policy.TrainableParameters(), _maxGradNorm)
                 : GradientNorm();
             if (!double.IsFinite(gradNorm))
             {
@@ -175,7 +175,7 @@ public sealed class GrpoLearner : IDisposable
     private double GradientNorm()
     {
         double sum = 0;
-        foreach (var p in _policy.parameters())
+        foreach (var p in _policy.TrainableParameters())
         {
             if (p.grad is { } g)
             {

@@ -12,20 +12,20 @@ public sealed class GroupScorer
 {
     private readonly TaskVerifier _verifier;
     private readonly AdvantageScale _scale;
-    private readonly Tokenizer _tokenizer;
+    private readonly IPromptCodec _codec;
 
-    /// <param name="tokenizer">The policy's tokenizer; default <see cref="Tokenizer.Default"/>.</param>
-    public GroupScorer(TaskVerifier verifier, AdvantageScale scale, Tokenizer? tokenizer = null)
+    /// <param name="codec">How the policy writes text (its tokenizer); default <see cref="Tokenizer.Default"/>.</param>
+    public GroupScorer(TaskVerifier verifier, AdvantageScale scale, IPromptCodec? codec = null)
     {
         _verifier = verifier;
         _scale = scale;
-        _tokenizer = tokenizer ?? Tokenizer.Default;
+        _codec = codec ?? Tokenizer.Default;
     }
 
     public IReadOnlyList<Rollout> ScoreRollouts(TaskExample prompt, IReadOnlyList<GenerationResult> completions) =>
         completions.Select(c =>
         {
-            string text = PromptFormat.DecodeCompletion(c.Tokens, _tokenizer);
+            string text = _codec.DecodeCompletion(c.Tokens);
             return new Rollout(c.Tokens, c.LogProbs, text, _verifier.Score(prompt, text));
         }).ToArray();
 

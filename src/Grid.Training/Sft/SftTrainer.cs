@@ -18,20 +18,20 @@ namespace Grid.Training.Sft;
 public sealed class SftTrainer
 {
     private readonly SftSettings _settings;
-    private readonly Tokenizer _tokenizer;
+    private readonly IPromptCodec _codec;
 
-    /// <param name="tokenizer">The policy's tokenizer; default <see cref="Tokenizer.Default"/>.</param>
-    public SftTrainer(SftSettings settings, Tokenizer? tokenizer = null)
+    /// <param name="codec">How the policy reads and writes text (its tokenizer); default <see cref="Tokenizer.Default"/>.</param>
+    public SftTrainer(SftSettings settings, IPromptCodec? codec = null)
     {
         _settings = settings;
-        _tokenizer = tokenizer ?? Tokenizer.Default;
+        _codec = codec ?? Tokenizer.Default;
     }
 
     /// <summary>
     /// Trains <paramref name="policy"/> in place as a run's SFT phase: tells <paramref name="observer"/> of the phase and
     /// each step, and appends each step's loss to the run folder's <c>sft.jsonl</c>.
     /// </summary>
-    public void Train(VisionLanguagePolicy policy, IReadOnlyList<TaskExample> demonstrations, long seed, RunFolder folder,
+    public void Train(PolicyModel policy, IReadOnlyList<TaskExample> demonstrations, long seed, RunFolder folder,
         ITrainingObserver observer, CancellationToken cancellation)
     {
         observer.OnPhase("sft", _settings.Steps);
@@ -43,7 +43,7 @@ public sealed class SftTrainer
     }
 
     /// <summary>Trains <paramref name="policy"/> in place; reports (step, loss) after every optimizer step.</summary>
-    public void Train(VisionLanguagePolicy policy, IReadOnlyList<TaskExample> demonstrations, long seed,
+    public void Train(PolicyModel policy, IReadOnlyList<TaskExample> demonstrations, long seed,
         Action<int, double>? onStep = null, CancellationToken cancellation = default)
     {
         if (demonstrations.Count == 0)
@@ -51,10 +51,10 @@ public sealed class SftTrainer
             throw new ArgumentException("SFT needs at least one demonstration.", nameof(demonstrations));
         }
 
-        var prompts = demonstrations.Select(d => PromptFormat.EncodePrompt(d.Question, _tokenizer)).ToArray();
-        var targets = demonstrations.Select(d => PromptFormat.EncodeCompletion(d.ReferenceCompletion, _tokenizer)).ToArray();
+        var prompts = demonstrations.Select(d => _codec.EncodePrompt(d.Image, d.Question)).ToArray();
+        var targets = demonstrations.Select(d => _codec.EncodeCompletion(d.ReferenceCompletion)).ToArray();
         var sampler = new WeightedTaskSampler(demonstrations, _settings.TaskWeights, new Random(unchecked((int)seed)));
-        using var optimizer = optim.AdamW(policy.parameters(), lr: _settings.LearningRate);
+        using var optimizer = optim.AdamW(policy.TrainableParameters(), lr: _settings.LearningRate);
         policy.train();
         for (int step = 1; step <= _settings.Steps; step++)
         {
@@ -70,7 +70,7 @@ public sealed class SftTrainer
                 var nll = -(scored.LogProbs * scored.Mask).sum() / scored.Mask.sum().clamp_min(1);
                 optimizer.zero_grad();
                 nll.backward();
-                nn.utils.clip_grad_norm_(policy.parameters(), 1.0);
+                nn.utils.clip_grad_norm_(policy.TrainableParameters(), 1.0);
                 optimizer.step();
                 loss = nll.item<float>();
             }
