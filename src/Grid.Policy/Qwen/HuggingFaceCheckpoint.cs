@@ -40,6 +40,7 @@ public static class HuggingFaceCheckpoint
             if (device is not null)
             {
                 model.to(device);
+                model.KeepParametersOutOfDisposeScopes();
             }
 
             var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);

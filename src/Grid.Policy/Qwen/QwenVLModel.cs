@@ -30,6 +30,7 @@ public sealed class QwenVLModel : nn.Module
         }
 
         RegisterComponents();
+        KeepParametersOutOfDisposeScopes();
     }
 
     public QwenVLConfig Config { get; }
@@ -130,6 +131,18 @@ public sealed class QwenVLModel : nn.Module
         var hidden = model.Forward(model.Embed(ids), positions, mask, cache);
         cache.Length++;
         return Logits(hidden.squeeze(1)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Detaches every parameter from the caller's dispose scopes: a model built (or moved to a device) inside one
+    /// must outlive it. Checked: without this, weights created under a test's scope were disposed with it.
+    /// </summary>
+    internal void KeepParametersOutOfDisposeScopes()
+    {
+        foreach (var parameter in parameters())
+        {
+            parameter.DetachFromDisposeScope();
+        }
     }
 
     /// <summary>Token embeddings [B, L, H] with the image embeddings scattered over the image tokens in order.</summary>

@@ -267,6 +267,23 @@ public sealed class HuggingFaceCheckpointTests : IDisposable
         reloaded.Dispose();
     }
 
+    [Fact]
+    public void A_model_loaded_inside_a_dispose_scope_outlives_the_scope()
+    {
+        QwenVLModel model;
+        using (NewDisposeScope())
+        {
+            model = HuggingFaceCheckpoint.Load(QwenReference.CheckpointFolder(QwenReference.Qwen25VL)).Model;
+        }
+
+        using var scope = NewDisposeScope();
+        var hidden = model.HiddenStates(tensor(new long[] { 1, 2, 3 }, [1, 3]), zeros([3, 1, 3], ScalarType.Int64));
+
+        Assert.Equal([1, 3, 32], hidden.shape);
+        Assert.True(model.parameters().All(p => !p.IsInvalid));
+        model.Dispose();
+    }
+
     private static int[] Bits(Tensor t) =>
         t.detach().contiguous().data<float>().ToArray().Select(BitConverter.SingleToInt32Bits).ToArray();
 

@@ -1,0 +1,74 @@
+using Grid.Policy.Qwen;
+using static TorchSharp.torch;
+
+namespace Grid.Policy.Tests.Qwen;
+
+public sealed class QwenSequenceLogProbsTests(ITestOutputHelper output)
+{
+    private const double Tolerance = 1e-4;
+
+    [Theory]
+    [MemberData(nameof(QwenReferenceCases.All), MemberType = typeof(QwenReferenceCases))]
+    public void Completion_log_probs_of_one_row_match_transformers(string family, string name)
+    {
+        var c = QwenReference.Case(family, name);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+
+        using var scores = QwenSequenceLogProbs.Compute(
+            QwenReference.Checkpoint(family).Model, [c.Prompt], [c.CompletionIds], [Image(c)]);
+
+        Assert.Equal([c.CompletionIds.Length], scores.Lengths);
+        double difference = QwenReference.MaxAbsDifference(scores.LogProbs[0].data<float>().ToArray(), c.CompletionLogProbs);
+        output.WriteLine($"{family} {name}: max |log-prob diff| = {difference:E2} over {c.CompletionIds.Length} tokens");
+        Assert.InRange(difference, 0, Tolerance);
+    }
+
+    [Theory]
+    [MemberData(nameof(QwenReferenceCases.Families), MemberType = typeof(QwenReferenceCases))]
+    public void A_right_padded_batch_of_every_case_scores_each_row_as_transformers_does(string family)
+    {
+        var cases = QwenReference.CasesOf(family);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+
+        using var scores = QwenSequenceLogProbs.Compute(QwenReference.Checkpoint(family).Model,
+            cases.Select(c => c.Prompt).ToList(), cases.Select(c => c.CompletionIds).ToList(), cases.Select(Image).ToList());
+
+        double worst = 0;
+        for (int b = 0; b < cases.Count; b++)
+        {
+            var row = scores.LogProbs[b].narrow(0, 0, cases[b].CompletionIds.Length).data<float>().ToArray();
+            worst = Math.Max(worst, QwenReference.MaxAbsDifference(row, cases[b].CompletionLogProbs));
+            Assert.Equal(cases[b].CompletionIds.Length, (int)scores.Mask[b].sum().item<float>());
+        }
+
+        output.WriteLine($"{family}: batch of {cases.Count}, max |log-prob diff| = {worst:E2}");
+        Assert.InRange(worst, 0, Tolerance);
+    }
+
+    [Theory]
+    [MemberData(nameof(QwenReferenceCases.All), MemberType = typeof(QwenReferenceCases))]
+    public void The_last_hidden_states_match_transformers(string family, string name)
+    {
+        var c = QwenReference.Case(family, name);
+        var model = QwenReference.Checkpoint(family).Model;
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var image = Image(c);
+        var embeds = image is null ? null : model.EncodeImages(image.PixelValues, [image.Grid]);
+        var positions = tensor(c.PositionIds.SelectMany(axis => axis).ToArray(), [3, 1, c.InputIds.Length]);
+
+        var hidden = model.HiddenStates(tensor(c.InputIds.Select(i => (long)i).ToArray(), [1, c.InputIds.Length]), positions,
+            keyIsReal: null, embeds);
+
+        var last = hidden[0].narrow(0, c.InputIds.Length - 4, 4).contiguous().data<float>().ToArray();
+        double difference = QwenReference.MaxAbsDifference(last, c.LastHidden.Data);
+        output.WriteLine($"{family} {name}: max |last hidden diff| = {difference:E2}");
+        Assert.InRange(difference, 0, Tolerance);
+    }
+
+    internal static QwenImagePatches? Image(ReferenceCase c) => c.Grid is { } grid
+        ? new QwenImagePatches(tensor(c.PixelValues!, [c.PixelValues!.Length / 1176, 1176]), grid.T, grid.H, grid.W)
+        : null;
+}
