@@ -268,6 +268,52 @@ public sealed class HuggingFaceCheckpointTests : IDisposable
     }
 
     [Fact]
+    public void A_float32_checkpoint_loads_the_same_weights_and_saves_back_as_float32()
+    {
+        string folder = QwenCheckpointFiles.CopyOf(QwenReference.Qwen2VL, _root);
+        QwenCheckpointFiles.WidenToFloat32(Path.Combine(folder, "model.safetensors"));
+
+        var widened = HuggingFaceCheckpoint.Load(folder);
+        string output = Path.Combine(_root, "saved");
+        HuggingFaceCheckpoint.Save(widened.Model, folder, output);
+
+        Assert.All(widened.SourceDTypes.Values, dtype => Assert.Equal("F32", dtype));
+        var original = QwenReference.Checkpoint(QwenReference.Qwen2VL).Model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var (name, parameter) in widened.Model.named_parameters())
+        {
+            Assert.Equal(Bits(original[name]), Bits(parameter));
+        }
+
+        using var reloaded = HuggingFaceCheckpoint.Load(output).Model;
+        Assert.All(reloaded.named_parameters(), p => Assert.Equal(Bits(original[p.name]), Bits(p.parameter)));
+        Assert.All(QwenCheckpointFiles.Header(Path.Combine(output, "model.safetensors")).Where(p => p.Key != "__metadata__"),
+            p => Assert.Equal("F32", p.Value!["dtype"]!.GetValue<string>()));
+        widened.Model.Dispose();
+    }
+
+    [Fact]
+    public void Newer_transformers_key_names_load_and_save_back_under_the_same_names()
+    {
+        string folder = QwenCheckpointFiles.CopyOf(QwenReference.Qwen2VL, _root);
+        QwenCheckpointFiles.UseNestedKeyLayout(Path.Combine(folder, "model.safetensors"));
+
+        var nested = HuggingFaceCheckpoint.Load(folder);
+        string output = Path.Combine(_root, "saved");
+        HuggingFaceCheckpoint.Save(nested.Model, folder, output);
+
+        var original = QwenReference.Checkpoint(QwenReference.Qwen2VL).Model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        foreach (var (name, parameter) in nested.Model.named_parameters())
+        {
+            Assert.Equal(Bits(original[name]), Bits(parameter));
+        }
+
+        Assert.Contains("model.language_model.layers.0.self_attn.q_proj.bias", nested.SourceDTypes.Keys);
+        Assert.Contains("model.visual.merger.ln_q.weight", nested.SourceDTypes.Keys);
+        Assert.Equal(Entries(Path.Combine(folder, "model.safetensors")), Entries(Path.Combine(output, "model.safetensors")));
+        nested.Model.Dispose();
+    }
+
+    [Fact]
     public void A_model_loaded_inside_a_dispose_scope_outlives_the_scope()
     {
         QwenVLModel model;

@@ -66,6 +66,60 @@ internal static class QwenCheckpointFiles
         }
     }
 
+    /// <summary>Rewrites a BF16 safetensors file as F32 (each value widened exactly), e.g. to test another source dtype.</summary>
+    public static void WidenToFloat32(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        int length = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
+        var header = JsonNode.Parse(bytes.AsSpan(8, length))!.AsObject();
+        var entries = header.Where(p => p.Key != "__metadata__")
+            .OrderBy(p => p.Value!["data_offsets"]![0]!.GetValue<long>()).ToList();
+        using var data = new MemoryStream();
+        foreach (var (_, node) in entries)
+        {
+            var entry = node!.AsObject();
+            long begin = entry["data_offsets"]![0]!.GetValue<long>(), end = entry["data_offsets"]![1]!.GetValue<long>();
+            long start = data.Length;
+            for (long at = 8 + length + begin; at < 8 + length + end; at += 2)
+            {
+                var widened = new byte[4];
+                BinaryPrimitives.WriteUInt32LittleEndian(widened, (uint)BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan((int)at)) << 16);
+                data.Write(widened);
+            }
+
+            entry["dtype"] = "F32";
+            entry["data_offsets"] = new JsonArray(start, data.Length);
+        }
+
+        var json = Encoding.UTF8.GetBytes(header.ToJsonString());
+        using var output = File.Create(path);
+        var prefix = new byte[8];
+        BinaryPrimitives.WriteUInt64LittleEndian(prefix, (ulong)json.Length);
+        output.Write(prefix);
+        output.Write(json);
+        data.Position = 0;
+        data.CopyTo(output);
+    }
+
+    /// <summary>Renames every key to newer transformers' layout (model.language_model.*, model.visual.*).</summary>
+    public static void UseNestedKeyLayout(string path)
+    {
+        EditHeader(path, header =>
+        {
+            foreach (var (key, entry) in header.ToList())
+            {
+                string renamed = key.StartsWith("visual.", StringComparison.Ordinal) ? "model." + key
+                    : key.StartsWith("model.", StringComparison.Ordinal) ? "model.language_model." + key["model.".Length..]
+                    : key;
+                if (renamed != key)
+                {
+                    header.Remove(key);
+                    header[renamed] = entry!.DeepClone();
+                }
+            }
+        });
+    }
+
     /// <summary>The shard that holds <paramref name="tensor"/> (per the index), or model.safetensors.</summary>
     public static string FileOf(string folder, string tensor)
     {

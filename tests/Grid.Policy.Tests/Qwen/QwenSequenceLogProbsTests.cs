@@ -68,6 +68,27 @@ public sealed class QwenSequenceLogProbsTests(ITestOutputHelper output)
         Assert.InRange(difference, 0, Tolerance);
     }
 
+    [Fact]
+    public void The_log_probs_carry_gradient_to_the_decoder_and_the_vision_tower()
+    {
+        var c = QwenReference.Case(QwenReference.Qwen25VL, "square_48");
+        using var model = HuggingFaceCheckpoint.Load(QwenReference.CheckpointFolder(QwenReference.Qwen25VL)).Model;
+        using var scope = NewDisposeScope();
+
+        using var scores = QwenSequenceLogProbs.Compute(model, [c.Prompt], [c.CompletionIds], [Image(c)]);
+        scores.LogProbs.sum().backward();
+
+        var gradients = model.named_parameters().ToDictionary(p => p.name, p => p.parameter.grad);
+        foreach (string name in new[] { "visual.patch_embed.proj.weight", "visual.blocks.0.attn.qkv.weight",
+                     "visual.merger.mlp.2.weight", "model.layers.0.self_attn.q_proj.bias", "model.embed_tokens.weight", "lm_head.weight" })
+        {
+            var grad = gradients[name];
+            Assert.NotNull(grad);
+            Assert.True(grad.isfinite().all().item<bool>(), $"{name} has a non-finite gradient");
+            Assert.True(grad.abs().sum().item<float>() > 0, $"{name} has a zero gradient");
+        }
+    }
+
     internal static QwenImagePatches? Image(ReferenceCase c) => c.Grid is { } grid
         ? new QwenImagePatches(tensor(c.PixelValues!, [c.PixelValues!.Length / 1176, 1176]), grid.T, grid.H, grid.W)
         : null;
