@@ -244,7 +244,7 @@ public static class HuggingFaceCheckpoint
     {
         int size = SafetensorsHeader.BytesPerElement(entry.DType);
         long count = entry.ElementCount;
-        var flat = parameter.view(-1);
+        using var flat = parameter.view(-1);
         var bytes = new byte[(int)Math.Min(count, ChunkElements) * size];
         var floats = new float[Math.Min(count, ChunkElements)];
         stream.Seek(header.DataStart + entry.Begin, SeekOrigin.Begin);

@@ -68,6 +68,30 @@ public sealed class QwenSequenceLogProbsTests(ITestOutputHelper output)
         Assert.InRange(difference, 0, Tolerance);
     }
 
+    [Theory]
+    [MemberData(nameof(QwenReferenceCases.Families), MemberType = typeof(QwenReferenceCases))]
+    public void Left_padding_under_a_key_mask_leaves_the_real_positions_hidden_states_as_transformers_has_them(string family)
+    {
+        const int pad = 5;
+        var c = QwenReference.Case(family, "wide_90x150");
+        var checkpoint = QwenReference.Checkpoint(family);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        int[] ids = [.. Enumerable.Repeat(0, pad), .. c.InputIds];
+        bool[] real = [.. Enumerable.Repeat(false, pad), .. Enumerable.Repeat(true, c.InputIds.Length)];
+        var (positions, _) = QwenRopeIndex.Compute(checkpoint.Config, ids, [c.Grid!.Value], real);
+        var image = Image(c)!;
+
+        var hidden = checkpoint.Model.HiddenStates(tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Length]),
+            tensor(positions.SelectMany(axis => axis).ToArray(), [3, 1, ids.Length]), tensor(real, [1, ids.Length]),
+            checkpoint.Model.EncodeImages(image.PixelValues, [image.Grid]));
+
+        var last = hidden[0].narrow(0, ids.Length - 4, 4).contiguous().data<float>().ToArray();
+        double difference = QwenReference.MaxAbsDifference(last, c.LastHidden.Data);
+        output.WriteLine($"{family}: left-padded by {pad}, max |last hidden diff| = {difference:E2}");
+        Assert.InRange(difference, 0, Tolerance);
+    }
+
     [Fact]
     public void The_log_probs_carry_gradient_to_the_decoder_and_the_vision_tower()
     {
