@@ -40,6 +40,7 @@ public static class HuggingFaceCheckpoint
             if (device is not null)
             {
                 model.to(device);
+                model.KeepParametersOutOfDisposeScopes();
             }
 
             var parameters = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
@@ -292,7 +293,7 @@ public static class HuggingFaceCheckpoint
     {
         int size = SafetensorsHeader.BytesPerElement(entry.DType);
         long count = entry.ElementCount;
-        var flat = parameter.view(-1);
+        using var flat = parameter.view(-1);
         var bytes = new byte[(int)Math.Min(count, ChunkElements) * size];
         var floats = new float[Math.Min(count, ChunkElements)];
         stream.Seek(header.DataStart + entry.Begin, SeekOrigin.Begin);

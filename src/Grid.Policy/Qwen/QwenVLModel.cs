@@ -38,6 +38,7 @@ public sealed class QwenVLModel : PolicyModel
 
         _endTokens = [.. config.EosTokenIds];
         RegisterComponents();
+        KeepParametersOutOfDisposeScopes();
     }
 
     public QwenVLConfig Config { get; }
@@ -285,6 +286,18 @@ public sealed class QwenVLModel : PolicyModel
         return order.Count == distinct.Count && order.SequenceEqual(Enumerable.Range(0, distinct.Count))
             ? embeddings
             : cat(order.Select(i => perImage[i]).ToArray(), 0);
+    }
+
+    /// <summary>
+    /// Detaches every parameter from the caller's dispose scopes: a model built (or moved to a device) inside one
+    /// must outlive it. Checked: without this, weights created under a test's scope were disposed with it.
+    /// </summary>
+    internal void KeepParametersOutOfDisposeScopes()
+    {
+        foreach (var parameter in parameters())
+        {
+            parameter.DetachFromDisposeScope();
+        }
     }
 
     /// <summary>Token embeddings [B, L, H] with the image embeddings scattered over the image tokens in order.</summary>
