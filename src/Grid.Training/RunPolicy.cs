@@ -17,13 +17,12 @@ public sealed class RunPolicy : IDisposable
 {
     private readonly Tokenizer _tokenizer;
 
-    private RunPolicy(PolicyModel model, IPromptCodec codec, Tokenizer tokenizer, PolicyConfig? gridConfig, string? hubFolder)
+    private RunPolicy(PolicyModel model, IPromptCodec codec, Tokenizer tokenizer, PolicyConfig config)
     {
         Model = model;
         Codec = codec;
         _tokenizer = tokenizer;
-        GridConfig = gridConfig;
-        HubFolder = hubFolder;
+        Config = config;
     }
 
     public PolicyModel Model { get; }
@@ -31,11 +30,11 @@ public sealed class RunPolicy : IDisposable
     /// <summary>How the policy encodes prompts and completions and decodes its answers.</summary>
     public IPromptCodec Codec { get; }
 
-    /// <summary>The small model's shape; null for a Hugging Face policy.</summary>
-    public PolicyConfig? GridConfig { get; }
+    /// <summary>What every silo builds the policy from: the small model's shape, or the Hugging Face folder.</summary>
+    public PolicyConfig Config { get; }
 
     /// <summary>The Hugging Face folder the policy came from (config, tokenizer and processor files); null for Grid's own.</summary>
-    public string? HubFolder { get; }
+    public string? HubFolder => Config.HubCheckpoint;
 
     public bool IsHuggingFace => HubFolder is not null;
 
@@ -61,7 +60,7 @@ public sealed class RunPolicy : IDisposable
         var (policy, config) = settings.InitCheckpoint is null
             ? PolicyRuntime.CreatePolicy(settings.Model, settings.MaxNewTokens, settings.Seed, tokenizer)
             : PolicyCheckpoint.Load(settings.InitCheckpoint, tokenizer);
-        return new RunPolicy(policy, tokenizer, tokenizer, config, null);
+        return new RunPolicy(policy, tokenizer, tokenizer, config);
     }
 
     /// <summary>A Hugging Face Qwen2-VL-family folder as a run's policy.</summary>
@@ -73,7 +72,7 @@ public sealed class RunPolicy : IDisposable
             model.FreezeVision();
         }
 
-        return new RunPolicy(model, new QwenPromptCodec(model), Tokenizer.Default, null, Path.GetFullPath(folder));
+        return new RunPolicy(model, new QwenPromptCodec(model), Tokenizer.Default, PolicyConfig.ForHub(folder));
     }
 
     /// <summary>A frozen copy (eval mode, no gradients): the reference policy pi_ref.</summary>
@@ -87,7 +86,7 @@ public sealed class RunPolicy : IDisposable
         }
         else
         {
-            return PolicyRuntime.FrozenCopy((VisionLanguagePolicy)Model, GridConfig!);
+            return PolicyRuntime.FrozenCopy((VisionLanguagePolicy)Model, Config);
         }
 
         copy.eval();
@@ -111,7 +110,7 @@ public sealed class RunPolicy : IDisposable
         }
         else
         {
-            PolicyCheckpoint.Save((VisionLanguagePolicy)Model, GridConfig!, directory, _tokenizer);
+            PolicyCheckpoint.Save((VisionLanguagePolicy)Model, Config, directory, _tokenizer);
         }
     }
 

@@ -3,7 +3,7 @@ using Grid.Core;
 using Grid.Grains.Mapping;
 using Grid.Policy.Checkpoints;
 using Grid.Policy.Model;
-using Grid.Policy.Tokenization;
+using Grid.Policy.Prompting;
 using Grid.Tasks;
 using Grid.Tasks.Verification;
 using Grid.Training;
@@ -26,13 +26,14 @@ namespace Grid.Grains.Learner;
 internal sealed class LearnerRun : IDisposable
 {
     private readonly RunSettings _settings;
-    private readonly VisionLanguagePolicy _policy;
-    private readonly VisionLanguagePolicy _reference;
+    private readonly RunPolicy _run;
+    private readonly PolicyModel _policy;
+    private readonly PolicyModel _reference;
     private readonly GrpoLearner _learner;
     private readonly GrpoStepService _steps;
     private readonly PromptSource _source;
     private readonly IVisualTask _task;
-    private readonly Tokenizer _tokenizer;
+    private readonly IPromptCodec _codec;
     private readonly Validator _validator;
     private readonly SizedBuffer _weightsBuffer = new(); // published at every step, always the same size
 
@@ -49,16 +50,14 @@ internal sealed class LearnerRun : IDisposable
         _settings = settings;
         PolicyRuntime.UseThreads(settings.Threads); // on the learner's torch thread, as the in-process loop does on its own; Update sets it again
         data ??= RunData.Shared(settings);
-        _tokenizer = data.Tokenizer;
-        (_policy, Config) = settings.InitCheckpoint is null
-            ? PolicyRuntime.CreatePolicy(settings.Model, settings.MaxNewTokens, settings.Seed, _tokenizer)
-            : PolicyCheckpoint.Load(settings.InitCheckpoint, _tokenizer);
+        _run = RunPolicy.Create(settings, data.Tokenizer);
+        (_policy, _codec, Config) = (_run.Model, _run.Codec, _run.Config);
         if (initialWeights is not null)
         {
             PolicyCheckpoint.LoadWeights(_policy, initialWeights);
         }
 
-        _reference = PolicyRuntime.FrozenCopy(_policy, Config);
+        _reference = _run.FrozenCopy();
         if (referenceWeights is not null)
         {
             PolicyCheckpoint.LoadWeights(_reference, referenceWeights); // resumed: pi_ref stays the initial policy
@@ -84,10 +83,10 @@ internal sealed class LearnerRun : IDisposable
                 throw;
             }
         }
-        _steps = new GrpoStepService(_learner, new GroupScorer(new TaskVerifier(settings.FormatWeight), settings.AdvantageScale, _tokenizer));
+        _steps = new GrpoStepService(_learner, new GroupScorer(new TaskVerifier(settings.FormatWeight), settings.AdvantageScale, _codec));
         _source = new PromptSource(settings.Seed);
         _task = data.TrainTask;
-        _validator = new Validator(settings, data);
+        _validator = new Validator(settings, data, _codec);
     }
 
     public PolicyConfig Config { get; }
@@ -105,11 +104,11 @@ internal sealed class LearnerRun : IDisposable
         if (_settings.AdvantageScale == AdvantageScale.Batch)
         {
             // Batch scaling needs every group's rewards, which only the learner sees together.
-            var sampled = records.Select(r => ScoredGroups.ToSampled(r, _source, _task, _settings.PromptsPerStep, _tokenizer)).ToArray();
+            var sampled = records.Select(r => ScoredGroups.ToSampled(r, _source, _task, _settings.PromptsPerStep, _codec)).ToArray();
             return _steps.Advantages(step, sampled);
         }
 
-        return records.Select(r => ScoredGroups.ToScored(r, _source, _task, _settings.PromptsPerStep, _tokenizer)).ToArray();
+        return records.Select(r => ScoredGroups.ToScored(r, _source, _task, _settings.PromptsPerStep, _codec)).ToArray();
     }
 
     /// <summary>The step's update through the same step service as the in-process loop (none when no group came).</summary>
@@ -137,6 +136,6 @@ internal sealed class LearnerRun : IDisposable
     {
         _learner.Dispose();
         _reference.Dispose();
-        _policy.Dispose();
+        _run.Dispose();
     }
 }

@@ -20,26 +20,26 @@ public static class ScoredGroups
             group.Advantages, secondsRollout, secondsReward);
 
     /// <summary>The prompt of <paramref name="promptIndex"/> at <paramref name="step"/>, as every part of the grid draws it.</summary>
-    /// <param name="tokenizer">The run's tokenizer; default <see cref="Tokenizer.Default"/>.</param>
+    /// <param name="codec">How the run's policy reads prompts; default <see cref="Tokenizer.Default"/>.</param>
     public static (TaskExample Prompt, int[] PromptTokens) Prompt(PromptSource source, IVisualTask task, long step,
-        int promptIndex, int promptsPerStep, Tokenizer? tokenizer = null)
+        int promptIndex, int promptsPerStep, IPromptCodec? codec = null)
     {
         var prompt = source.ForStep(task, step, promptIndex, promptsPerStep);
-        return (prompt, PromptFormat.EncodePrompt(prompt.Question, tokenizer ?? Tokenizer.Default));
+        return (prompt, (codec ?? Tokenizer.Default).EncodePrompt(prompt.Image, prompt.Question));
     }
 
     public static SampledGroup ToSampled(ScoredGroupRecord record, PromptSource source, IVisualTask task, int promptsPerStep,
-        Tokenizer? tokenizer = null)
+        IPromptCodec? codec = null)
     {
-        var (prompt, tokens) = Prompt(source, task, record.Step, record.PromptIndex, promptsPerStep, tokenizer);
+        var (prompt, tokens) = Prompt(source, task, record.Step, record.PromptIndex, promptsPerStep, codec);
         return new SampledGroup(record.PromptIndex, prompt, tokens, record.Rollouts.Select(r =>
             new Rollout(r.CompletionTokens, r.SamplingLogProbs, r.Text, new Reward(r.Accuracy, r.Format, r.Reward))).ToArray());
     }
 
     public static ScoredGroup ToScored(ScoredGroupRecord record, PromptSource source, IVisualTask task, int promptsPerStep,
-        Tokenizer? tokenizer = null)
+        IPromptCodec? codec = null)
     {
-        var sampled = ToSampled(record, source, task, promptsPerStep, tokenizer);
+        var sampled = ToSampled(record, source, task, promptsPerStep, codec);
         return new ScoredGroup(record.Step, record.PromptIndex, sampled.Prompt, sampled.PromptTokens, sampled.Rollouts,
             record.Advantages)
         { SamplingVersion = record.PolicyVersion };

@@ -7,6 +7,7 @@ using Grid.Grains.Rollouts;
 using Grid.Hosting.Storage;
 using Grid.Policy.Generation;
 using Grid.Policy.Prompting;
+using Grid.Policy.Qwen;
 using Grid.Tasks;
 using Grid.Tasks.Datasets;
 using Grid.Tasks.Verification;
@@ -387,6 +388,8 @@ public sealed class PromptGroupGrain(
         TaskExample prompt;
         int[] promptTokens;
         RunData data;
+        var policy = RunSettingsJson.ReadPolicyConfig(assignment.PolicyConfigJson);
+        IPromptCodec? hubCodec = policy.HubCheckpoint is { } folder ? QwenPromptCodec.ForFolder(folder) : null;
         if (assignment.Dataset is { } dataset)
         {
             // Published data: the example the controller addressed, (train sha256, index), from this silo's copy.
@@ -399,13 +402,13 @@ public sealed class PromptGroupGrain(
             }
 
             prompt = examples[assignment.ExampleIndex];
-            promptTokens = PromptFormat.EncodePrompt(prompt.Question, data.Tokenizer);
+            promptTokens = (hubCodec ?? data.Tokenizer).EncodePrompt(prompt.Image, prompt.Question);
         }
         else
         {
             data = RunData.Shared(settings);
             (prompt, promptTokens) = ScoredGroups.Prompt(new PromptSource(settings.Seed), data.TrainTask, assignment.Step,
-                assignment.PromptIndex, settings.PromptsPerStep, data.Tokenizer);
+                assignment.PromptIndex, settings.PromptsPerStep, hubCodec ?? data.Tokenizer);
         }
 
         var requests = Enumerable.Range(0, settings.GroupSize)
@@ -420,15 +423,14 @@ public sealed class PromptGroupGrain(
             await Task.Delay(Timeout.InfiniteTimeSpan, abandoned); // a generation that never returns
         }
 
-        var completions = await engine.GenerateAsync(new RolloutRequest(assignment.RunId, assignment.Weights,
-            RunSettingsJson.ReadPolicyConfig(assignment.PolicyConfigJson),
+        var completions = await engine.GenerateAsync(new RolloutRequest(assignment.RunId, assignment.Weights, policy,
             new GenerationSettings(settings.MaxNewTokens, settings.Temperature, settings.TopP), requests));
         double secondsRollout = clock.Elapsed.TotalSeconds;
         clock.Restart();
 
         // Group-scaled advantages here; with advantage_scale=batch the learner recomputes them across the step.
         FaultInjector.ThrowIfVerifierThrows(fault, Key, attempt);
-        var scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), settings.AdvantageScale, data.Tokenizer);
+        var scorer = new GroupScorer(new TaskVerifier(settings.FormatWeight), settings.AdvantageScale, hubCodec ?? data.Tokenizer);
         var sampled = new SampledGroup(assignment.PromptIndex, prompt, promptTokens, scorer.ScoreRollouts(prompt, completions));
         var scored = scorer.Group(assignment.Step, [sampled])[0];
         return ScoredGroups.ToRecord(scored, assignment.Weights.Version, secondsRollout, clock.Elapsed.TotalSeconds)

@@ -5,6 +5,7 @@ using Grid.Hosting.Weights;
 using Grid.Policy.Checkpoints;
 using Grid.Policy.Generation;
 using Grid.Policy.Model;
+using Grid.Policy.Qwen;
 using Grid.Telemetry;
 using Grid.Training;
 using Microsoft.Extensions.Logging;
@@ -32,7 +33,7 @@ public sealed class RolloutEngine : IDisposable
 {
     private readonly TorchWorker _torch;
     private readonly TorchWorker? _ownThread; // when no silo thread was given
-    private readonly Dictionary<string, (VisionLanguagePolicy Policy, long Version)> _policies = new();
+    private readonly Dictionary<string, (PolicyModel Policy, PolicyConfig Config, long Version)> _policies = new();
     private readonly IWeightStore _weights;
     private readonly RolloutEngineOptions _options;
     private readonly ISiloPolicy _policy;
@@ -377,9 +378,9 @@ public sealed class RolloutEngine : IDisposable
     }
 
     /// <summary>The run's policy at exactly the requested version: sampling log-probs must come from that policy.</summary>
-    private VisionLanguagePolicy PolicyAt(string runId, WeightReference weights, PolicyConfig config)
+    private PolicyModel PolicyAt(string runId, WeightReference weights, PolicyConfig config)
     {
-        if (_policies.TryGetValue(runId, out var held) && held.Version == weights.Version && held.Policy.Config == config)
+        if (_policies.TryGetValue(runId, out var held) && held.Version == weights.Version && held.Config == config)
         {
             return held.Policy;
         }
@@ -394,7 +395,10 @@ public sealed class RolloutEngine : IDisposable
                 + "benchmarking cluster, and never on a training cluster.");
         }
 
-        var policy = held.Policy is { } existing && existing.Config == config ? existing : new VisionLanguagePolicy(config);
+        // A Hugging Face policy is built from its folder (architecture, tokenizer, processor); the weights come next.
+        var policy = held.Policy is { } existing && held.Config == config ? existing
+            : config.HubCheckpoint is { } folder ? HuggingFaceCheckpoint.LoadPolicy(folder)
+            : new VisionLanguagePolicy(config);
         if (!ReferenceEquals(policy, held.Policy))
         {
             held.Policy?.Dispose();
@@ -402,7 +406,7 @@ public sealed class RolloutEngine : IDisposable
 
         PolicyCheckpoint.LoadWeights(policy, bytes);
         policy.eval();
-        _policies[runId] = (policy, weights.Version);
+        _policies[runId] = (policy, config, weights.Version);
         Interlocked.Increment(ref _weightLoads);
         _metrics?.WeightsReloaded(runId, weights.Version);
         _logger.LogDebug("Rollout engine loaded run {RunId} version {Version}", runId, weights.Version);
@@ -413,7 +417,7 @@ public sealed class RolloutEngine : IDisposable
     private void Retire()
     {
         _retired = true;
-        foreach (var (policy, _) in _policies.Values)
+        foreach (var (policy, _, _) in _policies.Values)
         {
             policy.Dispose();
         }

@@ -17,8 +17,15 @@ public sealed record PolicyConfig(
     int MaxSequenceLength = 160,
     int VocabSize = Tokenizer.Size,
     double Dropout = 0,
-    int StemChannels = 0)
+    int StemChannels = 0,
+    string? HubCheckpoint = null)
 {
+    /// <summary>
+    /// The policy of a run that trains a Hugging Face Qwen2-VL-family checkpoint: the network, tokenizer and processor
+    /// are that folder's (every silo reads it there) and the small model's fields are unused.
+    /// </summary>
+    public static PolicyConfig ForHub(string folder) => new() { HubCheckpoint = Path.GetFullPath(folder) };
+
     /// <summary>
     /// The default shape: 48x48 RGB through a 32-channel convolutional stem, in 16x16 patches (9 patches, one per
     /// counting cell), d 128, 4 layers, 4 heads.

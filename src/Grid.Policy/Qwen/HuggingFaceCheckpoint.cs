@@ -80,7 +80,7 @@ public static class HuggingFaceCheckpoint
         try
         {
             var model = Load(folder, device).Model;
-            model.Attach(processor, GenerationEndTokens(folder));
+            model.Attach(processor, EndTokens(folder));
             return model;
         }
         catch
@@ -89,6 +89,10 @@ public static class HuggingFaceCheckpoint
             throw;
         }
     }
+
+    /// <summary>The tokens a completion ends at: config.json's and generation_config.json's eos_token_id.</summary>
+    public static IReadOnlySet<int> EndTokens(string folder) =>
+        new HashSet<int>([.. QwenVLConfig.Load(Path.Combine(folder, ConfigFileName)).EosTokenIds, .. GenerationEndTokens(folder)]);
 
     /// <summary>generation_config.json's eos_token_id (a number or a list), or nothing when the file or field is absent.</summary>
     private static IReadOnlyList<int> GenerationEndTokens(string folder)

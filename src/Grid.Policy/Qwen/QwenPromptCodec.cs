@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Grid.Policy.Prompting;
 using Grid.Tasks.Images;
 
@@ -8,22 +9,48 @@ namespace Grid.Policy.Qwen;
 /// question) with the generation prompt, image tokens expanded; a completion is its text tokenized on its own and
 /// closed by the model's end of turn; the verifier reads the text before the first end token, special tokens dropped.
 /// </summary>
-public sealed class QwenPromptCodec(QwenVLModel model) : IPromptCodec
+public sealed class QwenPromptCodec : IPromptCodec
 {
-    private readonly int _endOfTurn = model.Processor.Tokenizer.ImEndId;
+    private static readonly ConcurrentDictionary<string, Lazy<QwenPromptCodec>> ByFolder = new();
 
-    public int[] EncodePrompt(RgbImage image, string question) => model.Processor.EncodePrompt(image, question).InputIds;
+    private readonly QwenProcessor _processor;
+    private readonly Func<int, bool> _isEnd;
 
-    public int[] EncodeCompletion(string completion) => [.. model.Processor.EncodeCompletion(completion), _endOfTurn];
+    public QwenPromptCodec(QwenProcessor processor, Func<int, bool> isEnd)
+    {
+        _processor = processor;
+        _isEnd = isEnd;
+    }
+
+    /// <summary>The codec of a loaded policy: its processor and its end tokens.</summary>
+    public QwenPromptCodec(QwenVLModel model) : this(model.Processor, model.IsEndOfCompletion)
+    {
+    }
+
+    /// <summary>
+    /// The codec of a checkpoint folder, read once per process (a silo's prompt groups encode with it for every step)
+    /// and kept for the process's life: the end tokens are config.json's and generation_config.json's.
+    /// </summary>
+    public static QwenPromptCodec ForFolder(string folder) =>
+        ByFolder.GetOrAdd(Path.GetFullPath(folder), path => new Lazy<QwenPromptCodec>(() =>
+        {
+            var processor = QwenProcessor.FromCheckpoint(path);
+            var ends = HuggingFaceCheckpoint.EndTokens(path);
+            return new QwenPromptCodec(processor, ends.Contains);
+        })).Value;
+
+    public int[] EncodePrompt(RgbImage image, string question) => _processor.EncodePrompt(image, question).InputIds;
+
+    public int[] EncodeCompletion(string completion) => [.. _processor.EncodeCompletion(completion), _processor.Tokenizer.ImEndId];
 
     public string DecodeCompletion(ReadOnlySpan<int> completion)
     {
         int end = 0;
-        while (end < completion.Length && !model.IsEndOfCompletion(completion[end]))
+        while (end < completion.Length && !_isEnd(completion[end]))
         {
             end++;
         }
 
-        return model.Processor.Tokenizer.Decode(completion[..end], skipSpecialTokens: true);
+        return _processor.Tokenizer.Decode(completion[..end], skipSpecialTokens: true);
     }
 }

@@ -1,5 +1,6 @@
 using Grid.Core;
 using Grid.Policy.Model;
+using Grid.Policy.Prompting;
 using Grid.Tasks;
 using Grid.Tasks.Verification;
 using Grid.Training.Data;
@@ -23,11 +24,12 @@ public sealed class Validator
     private readonly string _trainedTask;
 
     /// <param name="data">What the run trains on; null: the built-in tasks.</param>
-    public Validator(RunSettings settings, RunData? data = null)
+    /// <param name="codec">How the policy reads and writes text; null: the run data's tokenizer.</param>
+    public Validator(RunSettings settings, RunData? data = null, IPromptCodec? codec = null)
     {
         ArgumentNullException.ThrowIfNull(settings);
         _settings = settings;
-        _evaluator = new Evaluator(new TaskVerifier(settings.FormatWeight), settings.MaxNewTokens, data?.Tokenizer);
+        _evaluator = new Evaluator(new TaskVerifier(settings.FormatWeight), settings.MaxNewTokens, codec ?? data?.Tokenizer);
         _tasks = data?.EvalTasks ?? TaskCatalog.All;
         _trainedTask = data?.TrainedTask ?? settings.Task;
     }
@@ -41,7 +43,7 @@ public sealed class Validator
 
     /// <summary>Evaluates <paramref name="policy"/> (version <paramref name="policyVersion"/>) synchronously on the
     /// calling thread, which must own the policy's torch work; returns the scores and the seconds it took.</summary>
-    public (ValidationMetrics Validation, double Seconds) Validate(VisionLanguagePolicy policy, long policyVersion)
+    public (ValidationMetrics Validation, double Seconds) Validate(PolicyModel policy, long policyVersion)
     {
         var report = _evaluator.Evaluate(policy, _tasks, _settings.ValidationPrompts, "validation", _trainedTask,
             RunData.Validation);
