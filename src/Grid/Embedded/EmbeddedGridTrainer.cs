@@ -115,8 +115,9 @@ internal static class EmbeddedGridTrainer
             catch (OperationCanceledException error) when (cancellation.IsCancellationRequested && !stopped)
             {
                 var kept = Wait(controller.GetStatus());
+                string steps = kept.StepsCompleted switch { 0 => "no GRPO-D step yet", 1 => "step 0", var n => $"steps 0-{n - 1}" };
                 throw new RunStoppedException($"stopped at step {kept.StepsCompleted}/{kept.TotalSteps}: kept {folder.Path} "
-                    + $"(steps 0-{kept.StepsCompleted - 1}, the learner's weights and optimizer state of version "
+                    + $"({steps}, the learner's weights and optimizer state of version "
                     + $"{kept.PolicyVersion}, the KL controller); resume with: {RunFollower.ResumeCommandFor(folder.Path)}", error);
             }
             catch (Exception error) when (DiskSpace.IsFull(error) && error is not OutOfDiskException)
