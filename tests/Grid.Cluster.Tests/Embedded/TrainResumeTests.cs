@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Grid.Cluster.Tests.Embedded;
@@ -88,6 +89,52 @@ public sealed class TrainResumeTests(TrainResumeTests.UninterruptedRun reference
     }
 
     [Fact]
+    public async Task Out_of_disk_is_one_error_line_that_keeps_the_newest_checkpoint_and_the_run_resumes_once_there_is_room()
+    {
+        // A real full file system: a 3 MiB tmpfs as the output folder (the smoke run folder needs about 7 MB).
+        string disk = Path.Combine(_processes.WorkFolder, "disk");
+        Directory.CreateDirectory(disk);
+        string? unavailable = await MountAsync("-t", "tmpfs", "-o", "size=3m", "tmpfs", disk);
+        Assert.SkipWhen(unavailable is not null, $"cannot mount a tmpfs here ({unavailable}); this test needs root or CAP_SYS_ADMIN");
+        try
+        {
+            var train = _processes.Start("train", Environment(), ["train", .. Settings, "--output", disk]);
+            int exit = await train.WaitForExitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken);
+
+            Assert.True(exit == 1, train.Output);
+            AssertNoStackTrace(train.Output);
+            string run = Directory.GetDirectories(disk).Single();
+            string error = Assert.Single(train.Output.Split('\n'), line => line.StartsWith("error:", StringComparison.Ordinal));
+            Assert.Contains($"no space left for {run}", error);
+            Assert.Matches(@"needs about .*\(\d[\d,]* bytes\) and its file system has [\d,.]+ .*free", error);
+            Assert.Contains($"resume with: grid train --resume {run}", error);
+            output.WriteLine(error);
+
+            // Every checkpoint the run calls complete (its checkpoint.json, written last, exists) holds the recorded weights.
+            var complete = Directory.GetDirectories(Path.Combine(run, "checkpoints"))
+                .Where(c => File.Exists(Path.Combine(c, "checkpoint.json"))).ToArray();
+            Assert.NotEmpty(complete);
+            foreach (string checkpoint in complete)
+            {
+                using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(checkpoint, "checkpoint.json")));
+                string sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+                    File.ReadAllBytes(Path.Combine(checkpoint, "model.safetensors"))));
+                Assert.Equal(manifest.RootElement.GetProperty("WeightsSha256").GetString(), sha256);
+            }
+
+            Assert.Null(await MountAsync("-o", "remount,size=64m", disk));
+            var resume = _processes.Start("resume", Environment(), "train", "--resume", run, "--metrics-port", "0");
+            Assert.True(await resume.WaitForExitAsync(TimeSpan.FromMinutes(2), TestContext.Current.CancellationToken) == 0, resume.Output);
+            AssertSameTraining(run);
+        }
+        finally
+        {
+            await _processes.DisposeProcessesAsync();
+            await MountAsync("umount", disk);
+        }
+    }
+
+    [Fact]
     public async Task A_second_ctrl_c_stops_at_once_without_a_stack_trace()
     {
         var train = Train("train");
@@ -144,6 +191,29 @@ public sealed class TrainResumeTests(TrainResumeTests.UninterruptedRun reference
 
         return node.ToJsonString();
     })];
+
+    /// <summary>Runs mount (or umount, given as the first argument); null when it worked, else what it said.</summary>
+    private static async Task<string?> MountAsync(params string[] arguments)
+    {
+        bool unmount = arguments[0] == "umount";
+        var start = new ProcessStartInfo(unmount ? "umount" : "mount") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (string argument in unmount ? arguments[1..] : arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        try
+        {
+            using var process = Process.Start(start)!;
+            string error = await process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            return process.ExitCode == 0 ? null : $"{start.FileName} exited {process.ExitCode}: {error.Trim()}";
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            return e.Message;
+        }
+    }
 
     private static long ResumedStep(string output) =>
         long.Parse(System.Text.RegularExpressions.Regex.Match(output, @"resuming .* at step (\d+)/").Groups[1].Value);
