@@ -153,7 +153,8 @@ public static class GridSiloBuilderExtensions
                 {
                     silo.Services.AddKeyedSingleton<IGrainStorage>(name, (provider, _) => new InProcessGrainStorage(name,
                         provider.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId, store,
-                        provider.GetRequiredService<DeepCopier>()));
+                        provider.GetRequiredService<DeepCopier>(),
+                        store.Folder is null ? null : provider.GetRequiredService<Serializer>()));
                     continue;
                 }
 

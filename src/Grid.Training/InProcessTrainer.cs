@@ -36,14 +36,27 @@ public sealed class InProcessTrainer
         _observer = observer;
     }
 
+    /// <summary>The run folder, once <see cref="Run"/> has created (or reopened) it; null before.</summary>
+    public string? RunFolderPath { get; private set; }
+
     /// <param name="grpo">False stops after the warm start and its evaluation (<c>grid sft</c>).</param>
-    public TrainingResult Run(bool grpo = true, CancellationToken cancellation = default)
+    /// <param name="restartIn">A run folder whose warm start was interrupted: it starts again there (it has no
+    /// checkpoints of its own), instead of in a new folder.</param>
+    public TrainingResult Run(bool grpo = true, CancellationToken cancellation = default, string? restartIn = null)
     {
         var total = Stopwatch.StartNew();
         var s = _settings;
         PolicyRuntime.Configure(s.Threads, s.Seed);
         var data = RunData.For(s);
-        var folder = RunFolder.Create(s, DateTimeOffset.UtcNow);
+        var folder = restartIn is null ? RunFolder.Create(s, DateTimeOffset.UtcNow) : RunFolder.Open(restartIn);
+        RunFolderPath = folder.Path;
+        if (restartIn is not null)
+        {
+            foreach (string stale in new[] { "sft.jsonl", "eval-start.json", "summary.json", "metrics.jsonl" })
+            {
+                File.Delete(Path.Combine(folder.Path, stale));
+            }
+        }
         if (data.Record is not null)
         {
             folder.WriteJson("data.json", data.Record);
@@ -70,6 +83,7 @@ public sealed class InProcessTrainer
 
             // The policy GRPO starts from, warm-started or (sft.steps=0) as initialised: the grid's learner and
             // `grid sft`'s printed path both load it from here.
+            DiskSpace.Require(folder.CheckpointsPath, CheckpointBytes(policy.ParameterCount));
             PolicyCheckpoint.Save(policy, config, Path.Combine(folder.CheckpointsPath, "sft"), tokenizer);
         }
 
@@ -106,6 +120,7 @@ public sealed class InProcessTrainer
             if ((step + 1) % s.CheckpointEvery == 0 || step + 1 == s.Steps)
             {
                 lastCheckpoint = folder.CheckpointPath(step + 1);
+                DiskSpace.Require(folder.CheckpointsPath, CheckpointBytes(policy.ParameterCount));
                 PolicyCheckpoint.Save(policy, config, lastCheckpoint, tokenizer);
             }
         }
@@ -121,6 +136,9 @@ public sealed class InProcessTrainer
         folder.WriteJson("summary.json", result);
         return result;
     }
+
+    /// <summary>A checkpoint's size on disk, about: fp32 weights plus the small config and manifest.</summary>
+    public static long CheckpointBytes(long parameterCount) => (parameterCount * sizeof(float)) + (64 << 10);
 
     private StepMetrics TrainStep(long step, IVisualTask task, PromptSource source, Tokenizer tokenizer, VisionLanguagePolicy policy,
         GrpoStepService steps, IKlController kl, GenerationSettings generation, Validator validator)

@@ -189,6 +189,15 @@ public sealed class GridProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends <paramref name="signal"/> (2 SIGINT, as Ctrl+C; 9 SIGKILL, as kill -9 or the OOM killer; 15 SIGTERM) to the process.</summary>
+    public void Signal(int signal)
+    {
+        if (kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill -{signal} {_process.Id} failed ({Marshal.GetLastPInvokeError()}).");
+        }
+    }
+
     public static int FreeLoopbackPort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

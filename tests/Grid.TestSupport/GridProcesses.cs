@@ -29,12 +29,18 @@ public sealed class GridProcesses(string folderPrefix) : IAsyncDisposable
         .Where(p => nameContains is null || p.Name.Contains(nameContains, StringComparison.Ordinal))
         .Select(p => $"--- {p.Name} ---\n{p.Output}"));
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops every process (kill -9) and keeps the folder, say to unmount a file system inside it first.</summary>
+    public async ValueTask DisposeProcessesAsync()
     {
         foreach (var process in _processes)
         {
             await process.DisposeAsync();
         }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await DisposeProcessesAsync();
 
         try
         {

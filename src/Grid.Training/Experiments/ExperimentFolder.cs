@@ -33,6 +33,22 @@ public sealed class ExperimentFolder
         return folder;
     }
 
+    /// <summary>The command line (after <c>grid experiment</c>) that started the study, kept so that a resume repeats it.</summary>
+    public const string CommandFile = "command.json";
+
+    /// <summary>An existing study's folder, to resume it; refused unless it holds <see cref="CommandFile"/>.</summary>
+    public static ExperimentFolder Open(string path)
+    {
+        string full = System.IO.Path.GetFullPath(path);
+        if (!File.Exists(System.IO.Path.Combine(full, CommandFile)))
+        {
+            throw new DirectoryNotFoundException($"'{path}' is not the folder of a grid experiment: it has no {CommandFile}. "
+                + "Give the folder grid experiment printed as 'experiment folder:'.");
+        }
+
+        return new ExperimentFolder(full);
+    }
+
     /// <summary>A path inside the study's folder as results.md and experiment.json name it: relative, with '/'.</summary>
     public string Relative(string path) => System.IO.Path.GetRelativePath(Path, path).Replace('\\', '/');
 }

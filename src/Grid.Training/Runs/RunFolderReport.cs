@@ -112,7 +112,8 @@ public sealed record RunFolderReport(
             ReadJson<TrainingResult>(full, "summary.json"));
     }
 
-    private static T? ReadJson<T>(string folder, string file)
+    /// <summary>A JSON document of the run folder (eval-start.json, summary.json, ...) as written; null when absent.</summary>
+    public static T? ReadJson<T>(string folder, string file)
         where T : class
     {
         string path = System.IO.Path.Combine(folder, file);

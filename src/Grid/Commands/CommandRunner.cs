@@ -36,14 +36,48 @@ internal static class CommandRunner
             return 2;
         }
 
+        using var stop = new StopSignals();
         try
         {
             return await parse.InvokeAsync(new InvocationConfiguration
             {
                 EnableDefaultExceptionHandler = false,
-                // A stopping silo hands off its grains and leaves the cluster; give it time before the process exits.
-                ProcessTerminationTimeout = TimeSpan.FromSeconds(35),
-            });
+                // SIGINT and SIGTERM are StopSignals': the first cancels the command, which stops cleanly (a stopping
+                // silo hands off its grains and leaves the cluster); a second ends the process at once.
+                ProcessTerminationTimeout = null,
+            }, stop.Token);
+        }
+        catch (OperationCanceledException e) when (stop.ExitCode is { } signalled)
+        {
+            // A run says what it kept and how to resume it (RunStoppedException); other commands have nothing to keep.
+            Console.Out.Flush();
+            if (e is Runs.RunStoppedException)
+            {
+                AnsiConsole.MarkupLineInterpolated($"[yellow]{e.Message}[/]");
+            }
+            else
+            {
+                AnsiConsole.MarkupLineInterpolated($"[yellow]stopped[/] ({stop.SignalName})");
+            }
+
+            return signalled;
+        }
+        catch (Exception e) when (stop.ExitCode is { } signalled && IsShutdownNoise(e))
+        {
+            // Objects disposed or calls cut off while the command stopped on a signal: the stop, not a failure.
+            AnsiConsole.MarkupLineInterpolated($"[yellow]stopped[/] ({stop.SignalName})");
+            return signalled;
+        }
+        catch (Training.Runs.OutOfDiskException e)
+        {
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.Message}");
+            return 1;
+        }
+        catch (Exception e) when (Training.Runs.DiskSpace.IsFull(e))
+        {
+            AnsiConsole.MarkupLineInterpolated(
+                $"[red]error:[/] {FirstLine(e)}: its file system is full. Free space there (or choose a folder on a larger disk), then run the command again.");
+            return 1;
         }
         catch (Exception e) when (e is InvalidSettingException or FileNotFoundException or DirectoryNotFoundException
                                      or UnauthorizedAccessException or InvalidDataException or Tasks.Datasets.DatasetFormatException
@@ -78,6 +112,22 @@ internal static class CommandRunner
             AnsiConsole.MarkupLine("[yellow]cancelled[/]");
             return 130;
         }
+        catch (Exception e)
+        {
+            // Anything else is a bug or an environment problem; the user gets one line, the details go to a file.
+            string details = Path.Combine(Path.GetTempPath(), $"grid-error-{Environment.ProcessId}.txt");
+            try
+            {
+                File.WriteAllText(details, e.ToString());
+            }
+            catch (IOException)
+            {
+                details = "(could not be written)";
+            }
+
+            AnsiConsole.MarkupLineInterpolated($"[red]error:[/] {e.GetType().Name}: {FirstLine(e)} (details: {details})");
+            return 1;
+        }
     }
 
     /// <summary>
@@ -99,4 +149,11 @@ internal static class CommandRunner
 
         return null;
     }
+
+    private static string FirstLine(Exception e) => e.Message.Split('\n')[0].TrimEnd();
+
+    private static bool IsShutdownNoise(Exception e) => e is ObjectDisposedException or TaskCanceledException
+        or Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException or TimeoutException
+        || (e is AggregateException aggregate && aggregate.InnerExceptions.All(IsShutdownNoise))
+        || (e.InnerException is { } inner && IsShutdownNoise(inner));
 }

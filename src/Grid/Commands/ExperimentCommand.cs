@@ -66,6 +66,12 @@ internal static class ExperimentCommand
         {
             Description = "With --cluster: let the learners train on silos started with --allow-cpu-learner.",
         };
+        var resume = new Option<string?>("--resume")
+        {
+            Description = "Continue a stopped or killed study in its folder, with the command line it was started with: "
+                + "finished runs are kept, an interrupted RL run goes on from its grid state, the rest run again.",
+            HelpName = "EXPERIMENT_FOLDER",
+        };
         var command = new Command("experiment",
             "Run the paper's study: base, sft, grpo and grpo-d from one base policy, on each task, over seeds; "
             + "write results.md, experiment.json and a chart.");
@@ -79,6 +85,7 @@ internal static class ExperimentCommand
         settingsOptions.AddSettingsTo(command);
         client.AddTo(command);
         command.Options.Add(cpuLearner);
+        command.Options.Add(resume);
         // Given alone, --cluster sends the RL arms to the cluster the configuration names; with a value it also says
         // how silos find each other, as for grid submit.
         client.Cluster.Cluster.Arity = ArgumentArity.ZeroOrOne;
@@ -86,8 +93,30 @@ internal static class ExperimentCommand
             "Run the RL arms on a running cluster instead of the embedded grid (the arms of a seed side by side); "
             + "optionally how its silos find each other: localhost or azure (key Grid:Cluster).";
 
-        command.SetAction(async (parse, cancellation) =>
+        command.SetAction(async (given, cancellation) =>
         {
+            var parse = given;
+            ExperimentFolder? resumed = null;
+            if (given.GetValue(resume) is { } resumeFolder)
+            {
+                var tokens = given.Tokens.Where(t => t.Type != System.CommandLine.Parsing.TokenType.Command).ToArray();
+                if (tokens.Length > 2)
+                {
+                    throw new InvalidSettingException("resume", string.Join(" ", tokens.Select(t => t.Value)),
+                        "--resume EXPERIMENT_FOLDER alone: the study goes on with the command line in its command.json");
+                }
+
+                resumed = ExperimentFolder.Open(resumeFolder);
+                string[] original = System.Text.Json.JsonSerializer.Deserialize<string[]>(
+                    File.ReadAllText(Path.Combine(resumed.Path, ExperimentFolder.CommandFile))) ?? [];
+                parse = command.Parse(original);
+                if (parse.Errors.Count > 0)
+                {
+                    throw new InvalidSettingException("resume", resumeFolder,
+                        $"a study whose command.json still parses ({parse.Errors[0].Message})");
+                }
+            }
+
             var armList = ExperimentArm.ParseList(parse.GetValue(arms)!);
             IReadOnlyList<string> taskList = ExperimentTasks.ParseList(parse.GetValue(tasks)!);
             int seedCount = parse.GetValue(seeds);
@@ -105,8 +134,8 @@ internal static class ExperimentCommand
                     $"a non-empty name of at most {RunSettingsValidator.MaxNameLength} letters, digits, '-' or '_' (it names the experiment folder)");
             }
 
-            var given = settingsOptions.Load(parse);
-            var settings = studyBudget.Apply(given);
+            var settingsGiven = settingsOptions.Load(parse);
+            var settings = studyBudget.Apply(settingsGiven);
             IReadOnlyList<string>? evalTasks = null;
             if (settings.Data.IsSet)
             {
@@ -139,9 +168,17 @@ internal static class ExperimentCommand
                     parse.GetValue(cpuLearner));
             }
 
+            ExperimentRunner? runner = null;
+            ExperimentFolder? folder = resumed;
             try
             {
-                var folder = ExperimentFolder.Create(parent, experimentName, DateTimeOffset.UtcNow);
+                if (folder is null)
+                {
+                    folder = ExperimentFolder.Create(parent, experimentName, DateTimeOffset.UtcNow);
+                    File.WriteAllText(Path.Combine(folder.Path, ExperimentFolder.CommandFile),
+                        System.Text.Json.JsonSerializer.Serialize(Environment.GetCommandLineArgs().Skip(2).ToArray()));
+                }
+
                 ExperimentPlan plan;
                 try
                 {
@@ -150,20 +187,36 @@ internal static class ExperimentCommand
                 }
                 catch (InvalidSettingException)
                 {
-                    Directory.Delete(folder.Path, recursive: true);
+                    if (resumed is null)
+                    {
+                        Directory.Delete(folder.Path, recursive: true);
+                    }
+
                     throw;
                 }
 
                 Console.WriteLine($"experiment folder: {folder.Path}");
                 Console.WriteLine($"arms {string.Join(", ", armList)}; tasks {string.Join(", ", taskList)}; {seedCount} seed(s); "
                     + $"{plan.Runs.Count} runs; RL arms on {trainer.Mode}");
-                Console.WriteLine(studyBudget.Describe(given));
+                Console.WriteLine(studyBudget.Describe(settingsGiven));
                 Console.WriteLine(baseCheckpoint is null
                     ? $"base: the default warm start ({settings.Sft.Steps} SFT steps), run once for every arm"
                     : $"base: {baseCheckpoint}");
-                var runner = new ExperimentRunner(plan, studyBudget, studyBudget.Changes(given), folder, trainer, CommandLine());
+                runner = new ExperimentRunner(plan, studyBudget, studyBudget.Changes(settingsGiven), folder, trainer, CommandLine(),
+                    resume: resumed is not null);
+                if (resumed is not null)
+                {
+                    Console.WriteLine("resuming: finished runs are kept, an interrupted RL run goes on from its grid state");
+                }
+
                 var results = runner.Run(cancellation);
                 Report(results, folder);
+            }
+            catch (OperationCanceledException stop) when (cancellation.IsCancellationRequested && folder is not null)
+            {
+                // One line for the study, not the run it was in: the study is what resumes.
+                throw new Runs.RunStoppedException($"stopped: kept {folder.Path} ({runner?.RunsFinished ?? 0} runs finished); "
+                    + $"resume with: grid experiment --resume {folder.Path}", stop);
             }
             finally
             {

@@ -19,15 +19,25 @@ internal static class ResumeCommand
     public static Command Create()
     {
         var client = new ClientOptions();
-        var run = new Argument<string>("run") { Description = "The run id grid submit printed." };
-        var command = new Command("resume", "Continue an interrupted run from the controller's persisted state.");
+        var run = new Argument<string>("run")
+        {
+            Description = "The run id grid submit printed, or the run folder of an interrupted grid train (as grid train --resume).",
+        };
+        var command = new Command("resume",
+            "Continue an interrupted run: on a cluster from the controller's persisted state, or grid train's run folder.");
         command.Arguments.Add(run);
         client.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
-            var (configuration, clientOptions) = client.Load(parse);
             string runId = RunIds.Require(parse.GetValue(run));
-            RunIds.RefuseFolder(runId, "resume", " (resume continues a run on a cluster)");
+            if (Directory.Exists(runId) && Grid.Training.Runs.RunFolderReport.IsRunFolder(runId))
+            {
+                // A run folder: grid train's embedded run, resumed in this process as grid train --resume does.
+                return TrainCommand.ResumeEmbedded(runId, metricsOptions: null, cancellation);
+            }
+
+            var (configuration, clientOptions) = client.Load(parse);
+            RunIds.RefuseFolder(runId, "resume", " (a folder without settings.json is no run folder; resume takes a run id or a run folder)");
             using var host = await ClusterClient.ConnectAsync(clientOptions, cancellation);
             var controller = host.Grains().GetGrain<IControllerGrain>(runId);
             var before = await controller.GetStatus();

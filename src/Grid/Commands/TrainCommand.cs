@@ -23,17 +23,38 @@ internal static class TrainCommand
         {
             Description = "Run GRPO-D in a plain loop in this thread instead of on the embedded grid (the baseline).",
         };
+        var resume = new Option<string?>("--resume")
+        {
+            Description = "Continue an interrupted run (killed, stopped with Ctrl+C, out of disk) from its run folder, with "
+                + "the settings it was started with.",
+            HelpName = "RUN_FOLDER",
+        };
         var command = new Command("train",
             "Warm-start with SFT, then train with GRPO-D on an embedded grid (one silo in this process).");
         options.AddTo(command);
         options.AddDryRunTo(command);
         command.Options.Add(inProcess);
+        command.Options.Add(resume);
         metrics.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
+            var metricsOptions = metrics.Load(parse, ClusterConfiguration.Build(null, new Dictionary<string, string?>()));
+            if (parse.GetValue(resume) is { } folder)
+            {
+                var given = command.Options.Where(o => o != resume && o.Name.StartsWith("--", StringComparison.Ordinal)
+                    && !o.Name.StartsWith("--metrics", StringComparison.Ordinal) && parse.GetResult(o) is { Implicit: false })
+                    .Select(o => o.Name).ToArray();
+                if (given.Length > 0)
+                {
+                    throw new Grid.Core.Settings.InvalidSettingException(given[0], string.Join(" ", given),
+                        "left out with --resume: the run goes on with the settings in its settings.json");
+                }
+
+                return ResumeEmbedded(folder, metricsOptions, cancellation);
+            }
+
             var settings = options.Load(parse);
             bool baseline = parse.GetValue(inProcess);
-            var metricsOptions = metrics.Load(parse, ClusterConfiguration.Build(null, new Dictionary<string, string?>()));
             if (options.IsDryRun(parse, settings))
             {
                 return 0;
@@ -57,6 +78,31 @@ internal static class TrainCommand
             return 0;
         });
         return command;
+    }
+
+    /// <summary>
+    /// Continues an interrupted run of the embedded grid from its folder (<c>grid train --resume</c>, <c>grid resume
+    /// FOLDER</c>); returns the exit code.
+    /// </summary>
+    public static int ResumeEmbedded(string folder, GridTelemetryOptions? metricsOptions, CancellationToken cancellation)
+    {
+        var run = InterruptedRun.Read(folder);
+        if (run.Finished)
+        {
+            Console.WriteLine($"{run.Folder} has finished all {run.Settings.Steps} steps; nothing to resume (grid status {run.Folder}).");
+            return 0;
+        }
+
+        if (metricsOptions is not null)
+        {
+            RequireFreePort(metricsOptions);
+        }
+
+        Console.WriteLine($"resume {run.Folder}: {run.Describe()}");
+        var result = TorchThread.Run(() => ConsoleProgress.Run(observer =>
+            EmbeddedGridTrainer.Resume(run, observer, metricsOptions, cancellation)));
+        Report(result);
+        return 0;
     }
 
     /// <summary>

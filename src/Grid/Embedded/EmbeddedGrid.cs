@@ -19,20 +19,37 @@ namespace Grid.Cli.Embedded;
 /// </summary>
 internal static class EmbeddedGrid
 {
-    public static IHost Start(string weightFolder, GridTelemetryOptions? metrics = null)
+    /// <summary>The folder of a run folder that holds the embedded grid's grain state (what resume reloads).</summary>
+    public const string StateFolder = "grid-state";
+
+    /// <summary>The run folder's log of the embedded silo (warnings and errors).</summary>
+    public const string LogFile = "grid.log";
+
+    /// <param name="stateFolder">Where grain state is kept beside memory, so that a killed process can be resumed;
+    /// null keeps it in memory only.</param>
+    /// <param name="logFile">Where the silo's warnings and errors go; null: nowhere.</param>
+    public static IHost Start(string weightFolder, GridTelemetryOptions? metrics = null, string? stateFolder = null,
+        string? logFile = null)
     {
         var options = new GridSiloOptions
         {
             Cluster = ClusterMode.Localhost,
             Storage = StorageMode.Memory,
-            InProcessStore = new InProcessGrainStore(), // one silo: its grain state needs no storage grains
+            // One silo: its grain state needs no storage grains.
+            InProcessStore = stateFolder is null ? new InProcessGrainStore() : new InProcessGrainStore(stateFolder),
             AllowCpuLearner = true,
             SiloPort = FreeLoopbackPort(),
             GatewayPort = 0, // the client is co-hosted; nobody else connects
             WeightFolder = weightFolder,
         }.Validate();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-        builder.Logging.AddSimpleConsole().SetMinimumLevel(LogLevel.Warning);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        if (logFile is not null)
+        {
+            builder.Logging.AddProvider(new RunLogProvider(logFile));
+        }
+
+        builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
         // Orleans.Runtime.Silo warns at every start that server GC is off; grid chooses workstation GC on purpose
         // (README, "Performance knobs"), and the note on every `grid train` only alarmed. Orleans' watchdog warned
         // once per run that its participant check "has not completed for" exactly the machine's uptime (a timestamp

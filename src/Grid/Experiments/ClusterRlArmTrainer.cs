@@ -9,14 +9,15 @@ namespace Grid.Cli.Experiments;
 /// <summary>
 /// The RL arms on a running cluster, the way <c>grid submit --wait</c> runs one: all arms of a task and seed are
 /// submitted (each a separate run, side by side on the cluster), then followed one after another into their run
-/// folders (steps the cluster finished while another run was followed are read from the run's controller).
+/// folders (steps the cluster finished while another run was followed are read from the run's controller). A resumed
+/// study submits its unfinished arms again.
 /// </summary>
 internal sealed class ClusterRlArmTrainer(ClusterRun cluster, string description, bool allowCpuLearner) : IRlArmTrainer
 {
     public string Mode => $"{description}, the RL arms of a seed side by side";
 
     public IReadOnlyList<TrainingResult> Train(IReadOnlyList<(ArmRun Run, RunSettings Settings)> runs,
-        ExperimentProgress progress, CancellationToken cancellation) =>
+        ExperimentProgress progress, CancellationToken cancellation, IReadOnlyDictionary<string, string> interrupted) =>
         TorchThread.Run(() => ConsoleProgress.Run(console =>
         {
             var observer = new WithoutEvaluationTables(console);

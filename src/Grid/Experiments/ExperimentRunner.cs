@@ -21,8 +21,11 @@ namespace Grid.Cli.Experiments;
 /// and writes the results.
 /// </summary>
 internal sealed class ExperimentRunner(ExperimentPlan plan, ExperimentBudget budget, IReadOnlyList<string> budgetChanges,
-    ExperimentFolder folder, IRlArmTrainer rlTrainer, string commandLine)
+    ExperimentFolder folder, IRlArmTrainer rlTrainer, string commandLine, bool resume = false)
 {
+    /// <summary>Runs of the plan finished so far (in this process or, on a resume, before it).</summary>
+    public int RunsFinished { get; private set; }
+
     public const string ChartFile = ExperimentChart.FileName;
 
     /// <summary>
@@ -42,11 +45,12 @@ internal sealed class ExperimentRunner(ExperimentPlan plan, ExperimentBudget bud
 
         progress.Starting(plan.Base);
         // The default warm start, or (with init_checkpoint) the given base evaluated.
-        var warm = TorchThread.Run(() => ConsoleProgress.Run(observer =>
+        var warm = Finished(plan.Base) ?? TorchThread.Run(() => ConsoleProgress.Run(observer =>
             new InProcessTrainer(plan.Base.Settings, new WithoutEvaluationTables(observer)).Run(grpo: false, cancellation)));
         // The base is trained no further: its final evaluation is its start's.
         RunFolder.Open(warm.RunFolder).WriteJson("eval-final.json", warm.AfterSft with { Label = "final" });
         progress.Finished(plan.Base, warm);
+        RunsFinished++;
         string checkpoint = warm.FinalCheckpoint;
         var basePolicy = new BasePolicy(checkpoint, PolicyCheckpoint.ReadSha256(checkpoint), plan.Base.Settings.InitCheckpoint is null,
             folder.Relative(warm.RunFolder));
@@ -63,22 +67,33 @@ internal sealed class ExperimentRunner(ExperimentPlan plan, ExperimentBudget bud
                 if (runs.FirstOrDefault(r => r.Arm == ExperimentArm.Sft) is { } sft)
                 {
                     progress.Starting(sft);
-                    var result = TorchThread.Run(() => ConsoleProgress.Run(observer =>
+                    var result = Finished(sft) ?? TorchThread.Run(() => ConsoleProgress.Run(observer =>
                         new SftContinuation(sft.StartingFrom(checkpoint), new WithoutEvaluationTables(observer))
                             .Run(warm.AfterSft, plan.FirstSftDemonstration, cancellation)));
                     progress.Finished(sft, result);
+                    RunsFinished++;
                     results.Add(Result(sft, result, task, sft.Seed));
                 }
 
                 var rl = runs.Where(r => r.Arm.IsRl).ToArray();
-                if (rl.Length > 0)
+                var done = rl.Select(Finished).ToArray();
+                var interrupted = rl.Where((_, i) => done[i] is null).Select(r => (r.Settings.Name, Folder: Interrupted(r)))
+                    .Where(r => r.Folder is not null).ToDictionary(r => r.Name, r => r.Folder!);
+                var toTrain = rl.Where((_, i) => done[i] is null).Select(r => (r, r.StartingFrom(checkpoint))).ToArray();
+                if (toTrain.Length > 0)
                 {
-                    var trained = rlTrainer.Train(rl.Select(r => (r, r.StartingFrom(checkpoint))).ToArray(), progress, cancellation);
-                    for (int i = 0; i < rl.Length; i++)
+                    var trainedNow = rlTrainer.Train(toTrain, progress, cancellation, interrupted);
+                    for (int i = 0, n = 0; i < rl.Length; i++)
                     {
-                        RunPlots.Write(trained[i].RunFolder);
-                        results.Add(Result(rl[i], trained[i], task, rl[i].Seed));
+                        done[i] ??= trainedNow[n++];
                     }
+                }
+
+                for (int i = 0; i < rl.Length; i++)
+                {
+                    RunPlots.Write(done[i]!.RunFolder);
+                    results.Add(Result(rl[i], done[i]!, task, rl[i].Seed));
+                    RunsFinished++;
                 }
             }
         }
@@ -87,6 +102,45 @@ internal sealed class ExperimentRunner(ExperimentPlan plan, ExperimentBudget bud
         Write(summary);
         return summary;
     }
+
+    /// <summary>
+    /// On a resume, the result of <paramref name="run"/> when its run folder finished (its summary.json, written last,
+    /// exists and, for an RL arm, counts every step); a folder it left unfinished is removed, unless an RL arm's grid
+    /// state can continue it (<see cref="Interrupted"/>). Null: run it.
+    /// </summary>
+    private TrainingResult? Finished(ArmRun run)
+    {
+        if (!resume || FolderOf(run) is not { } path)
+        {
+            return null;
+        }
+
+        var summary = RunFolderReport.ReadJson<TrainingResult>(path, "summary.json");
+        bool finished = summary is not null && File.Exists(Path.Combine(path, "eval-start.json"))
+            && (!run.Arm.IsRl || (summary.StepsCompleted >= run.Settings.Steps && File.Exists(Path.Combine(path, "eval-final.json"))));
+        if (finished)
+        {
+            return summary! with { RunFolder = path };
+        }
+
+        if (!run.Arm.IsRl || Interrupted(run) is null)
+        {
+            Directory.Delete(path, recursive: true);
+        }
+
+        return null;
+    }
+
+    /// <summary>On a resume, the run folder of an RL arm whose GRPO-D the embedded grid can continue; null otherwise.</summary>
+    private string? Interrupted(ArmRun run) =>
+        resume && run.Arm.IsRl && FolderOf(run) is { } path
+            && Directory.Exists(Path.Combine(path, Embedded.EmbeddedGrid.StateFolder)) ? path : null;
+
+    /// <summary>The folder of <paramref name="run"/> in the study's runs folder (by the name in its settings.json); null if none.</summary>
+    private string? FolderOf(ArmRun run) => Directory.Exists(folder.RunsPath)
+        ? Directory.GetDirectories(folder.RunsPath).Where(RunFolderReport.IsRunFolder)
+            .FirstOrDefault(d => RunFolderReport.ReadJson<RunSettings>(d, RunFolderReport.SettingsFile)?.Name == run.Settings.Name)
+        : null;
 
     private ExperimentResults Summarize(DateTimeOffset started, double seconds, BasePolicy basePolicy, IReadOnlyList<ArmResult> runs)
     {

@@ -11,7 +11,8 @@ internal interface IRlArmTrainer
     string Mode { get; }
 
     /// <summary>Trains every run (settings already starting from the base) and returns their results in the same order.
-    /// Tells <paramref name="progress"/> as each starts and finishes.</summary>
+    /// Tells <paramref name="progress"/> as each starts and finishes. <paramref name="interrupted"/> names the run folders
+    /// (by run name) of runs a stopped study left behind, to be continued rather than started again where the trainer can.</summary>
     IReadOnlyList<TrainingResult> Train(IReadOnlyList<(ArmRun Run, RunSettings Settings)> runs, ExperimentProgress progress,
-        CancellationToken cancellation);
+        CancellationToken cancellation, IReadOnlyDictionary<string, string> interrupted);
 }

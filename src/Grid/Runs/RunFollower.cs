@@ -23,6 +23,9 @@ namespace Grid.Cli.Runs;
 /// </summary>
 internal static class RunFollower
 {
+    /// <summary>Checkpoint-sized writes a step may make: the learner's weights and two AdamW moments, and a checkpoint.</summary>
+    private const int WritesPerStep = 4;
+
     /// <param name="where">Where the run lives, for error messages ("grid", "cluster").</param>
     /// <param name="secondsBefore">Seconds the run spent before it was followed (the warm start).</param>
     /// <param name="beforeEvaluation">Runs once the last step is in, before the final evaluation (the embedded grid stops
@@ -41,9 +44,10 @@ internal static class RunFollower
         data ??= RunData.Shared(settings);
         using var policy = new VisionLanguagePolicy(config); // this side's copy, for checkpoints and the evaluation
         observer.OnPhase("grpo", settings.Steps);
-        string lastCheckpoint = warm.FinalCheckpoint;
-        long next = 0;
-        long skipped = 0;
+        // A resumed run goes on after the steps its folder already holds (none for a new run).
+        var (next, skipped) = FollowedSteps(folder);
+        string lastCheckpoint = NewestCheckpoint(folder, next) ?? warm.FinalCheckpoint;
+        long checkpointBytes = InProcessTrainer.CheckpointBytes(policy.ParameterCount);
         while (next < settings.Steps)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -51,6 +55,9 @@ internal static class RunFollower
             long from = next;
             foreach (var report in ClusterCalls.Wait(() => controller.GetStepReports(from), "following the run", cancellation))
             {
+                // The learner's next weights and optimizer state and this side's checkpoint copy go to this file
+                // system: say so now, while the newest of each is complete, rather than fail halfway through a write.
+                DiskSpace.Require(folder.Path, WritesPerStep * checkpointBytes, ResumeCommandFor(folder.Path));
                 var metrics = StepReports.ToMetrics(report);
                 folder.AppendLine("metrics.jsonl", metrics);
                 observer.OnStep(metrics);
@@ -60,8 +67,16 @@ internal static class RunFollower
                 {
                     PolicyCheckpoint.LoadWeights(policy, Wait(weights.ReadAsync(latest, cancellation)));
                     lastCheckpoint = folder.CheckpointPath(next);
+                    DiskSpace.Require(folder.CheckpointsPath, checkpointBytes, ResumeCommandFor(folder.Path));
                     PolicyCheckpoint.Save(policy, config, lastCheckpoint, data.Tokenizer);
                 }
+            }
+
+            if (where == "grid" && status.LastError is { } lastError && lastError.Contains("No space left on device", StringComparison.Ordinal))
+            {
+                // The embedded grid's weight store shares the run folder's disk; a cluster's waits for room instead.
+                throw new OutOfDiskException(Path.Combine(folder.Path, "weights"), WritesPerStep * checkpointBytes,
+                    DiskSpace.Free(folder.Path), ResumeCommandFor(folder.Path));
             }
 
             if (status.State == RunState.Failed)
@@ -87,6 +102,68 @@ internal static class RunFollower
             secondsGrpo, secondsBefore + clock.Elapsed.TotalSeconds, lastCheckpoint, ProcessMemory.PeakRssBytes());
         folder.WriteJson("summary.json", result);
         return result;
+    }
+
+    /// <summary>The command that continues the run in <paramref name="runFolder"/> after an interruption.</summary>
+    public static string ResumeCommandFor(string runFolder) =>
+        "grid train --resume " + (runFolder.Any(char.IsWhiteSpace) ? $"\"{runFolder}\"" : runFolder);
+
+    /// <summary>
+    /// The steps metrics.jsonl holds, as (next step, skipped updates among them). A line cut short by a kill is dropped
+    /// (the step is written again), and so is anything after it.
+    /// </summary>
+    internal static (long Next, long Skipped) FollowedSteps(RunFolder folder)
+    {
+        string path = Path.Combine(folder.Path, "metrics.jsonl");
+        if (!File.Exists(path))
+        {
+            return (0, 0);
+        }
+
+        var kept = new List<string>();
+        long skipped = 0;
+        foreach (string line in File.ReadAllText(path).Split('\n'))
+        {
+            try
+            {
+                using var document = System.Text.Json.JsonDocument.Parse(line);
+                var root = document.RootElement;
+                if (root.GetProperty("step").GetInt64() != kept.Count)
+                {
+                    break;
+                }
+
+                skipped += root.TryGetProperty("update_skipped", out var flag) && flag.GetBoolean() ? 1 : 0;
+                kept.Add(line);
+            }
+            catch (Exception error) when (error is System.Text.Json.JsonException or KeyNotFoundException or InvalidOperationException)
+            {
+                break;
+            }
+        }
+
+        string whole = string.Concat(kept.Select(l => l + "\n"));
+        if (new FileInfo(path).Length != System.Text.Encoding.UTF8.GetByteCount(whole))
+        {
+            File.WriteAllText(path, whole);
+        }
+
+        return (kept.Count, skipped);
+    }
+
+    /// <summary>The newest complete checkpoint of a step up to <paramref name="through"/> (null: none).</summary>
+    private static string? NewestCheckpoint(RunFolder folder, long through)
+    {
+        for (long step = through; step > 0; step--)
+        {
+            string path = folder.CheckpointPath(step);
+            if (File.Exists(Path.Combine(path, PolicyCheckpoint.ManifestFileName)))
+            {
+                return path;
+            }
+        }
+
+        return null;
     }
 
     private static T Wait<T>(Task<T> task) => task.GetAwaiter().GetResult();
