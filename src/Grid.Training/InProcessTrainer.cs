@@ -62,32 +62,34 @@ public sealed class InProcessTrainer
             folder.WriteJson("data.json", data.Record);
         }
 
-        var tokenizer = data.Tokenizer;
         var verifier = new TaskVerifier(s.FormatWeight);
         var task = data.TrainTask;
-        var evaluator = new Evaluator(verifier, s.MaxNewTokens, tokenizer);
         var source = new PromptSource(s.Seed);
 
-        var (policy, config) = s.InitCheckpoint is null
-            ? PolicyRuntime.CreatePolicy(s.Model, s.MaxNewTokens, s.Seed, tokenizer)
-            : PolicyCheckpoint.Load(s.InitCheckpoint, tokenizer);
+        using var run = RunPolicy.Create(s, data.Tokenizer);
+        var policy = run.Model;
+        var codec = run.Codec;
+        var evaluator = new Evaluator(verifier, s.MaxNewTokens, codec);
 
+        // A Hugging Face base model has never seen the tasks' answer format, so it is warm-started like a fresh policy
+        // (sft.steps=0 skips that); one of Grid's own checkpoints is the warm start already.
+        bool warmStart = s.InitCheckpoint is null || run.IsHuggingFace;
         var sftClock = Stopwatch.StartNew();
-        if (s.InitCheckpoint is null)
+        if (warmStart)
         {
             if (s.Sft.Steps > 0)
             {
                 var demos = data.Demonstrations(source, s.Sft.Demonstrations);
-                new SftTrainer(s.Sft, tokenizer).Train(policy, demos, s.Seed, folder, _observer, cancellation);
+                new SftTrainer(s.Sft, codec).Train(policy, demos, s.Seed, folder, _observer, cancellation);
             }
 
             // The policy GRPO starts from, warm-started or (sft.steps=0) as initialised: the grid's learner and
             // `grid sft`'s printed path both load it from here.
             DiskSpace.Require(folder.CheckpointsPath, CheckpointBytes(policy.ParameterCount));
-            PolicyCheckpoint.Save(policy, config, Path.Combine(folder.CheckpointsPath, "sft"), tokenizer);
+            run.Save(Path.Combine(folder.CheckpointsPath, "sft"));
         }
 
-        string lastCheckpoint = s.InitCheckpoint ?? Path.Combine(folder.CheckpointsPath, "sft");
+        string lastCheckpoint = warmStart ? Path.Combine(folder.CheckpointsPath, "sft") : s.InitCheckpoint!;
 
         double secondsSft = sftClock.Elapsed.TotalSeconds;
         _observer.OnPhase("eval", 0);
@@ -103,25 +105,25 @@ public sealed class InProcessTrainer
         }
 
         var grpoClock = Stopwatch.StartNew();
-        using var reference = PolicyRuntime.FrozenCopy(policy, config);
+        using var reference = run.FrozenCopy();
         var kl = KlControllers.Create(s.Kl, s.Steps);
         using var learner = new GrpoLearner(policy, reference, LossSettings.From(s), s.LearningRate, s.WeightDecay, s.MaxGradNorm);
-        var steps = new GrpoStepService(learner, new GroupScorer(verifier, s.AdvantageScale, tokenizer));
+        var steps = new GrpoStepService(learner, new GroupScorer(verifier, s.AdvantageScale, codec));
         var generation = new GenerationSettings(s.MaxNewTokens, s.Temperature, s.TopP);
-        var validator = new Validator(s, data);
+        var validator = new Validator(s, data, codec);
 
         _observer.OnPhase("grpo", s.Steps);
         for (long step = 0; step < s.Steps; step++)
         {
             cancellation.ThrowIfCancellationRequested();
-            var metrics = TrainStep(step, task, source, tokenizer, policy, steps, kl, generation, validator);
+            var metrics = TrainStep(step, task, source, codec, policy, steps, kl, generation, validator);
             folder.AppendLine("metrics.jsonl", metrics);
             _observer.OnStep(metrics);
             if ((step + 1) % s.CheckpointEvery == 0 || step + 1 == s.Steps)
             {
                 lastCheckpoint = folder.CheckpointPath(step + 1);
                 DiskSpace.Require(folder.CheckpointsPath, CheckpointBytes(policy.ParameterCount));
-                PolicyCheckpoint.Save(policy, config, lastCheckpoint, tokenizer);
+                run.Save(lastCheckpoint);
             }
         }
 
@@ -140,7 +142,7 @@ public sealed class InProcessTrainer
     /// <summary>A checkpoint's size on disk, about: fp32 weights plus the small config and manifest.</summary>
     public static long CheckpointBytes(long parameterCount) => (parameterCount * sizeof(float)) + (64 << 10);
 
-    private StepMetrics TrainStep(long step, IVisualTask task, PromptSource source, Tokenizer tokenizer, VisionLanguagePolicy policy,
+    private StepMetrics TrainStep(long step, IVisualTask task, PromptSource source, IPromptCodec codec, PolicyModel policy,
         GrpoStepService steps, IKlController kl, GenerationSettings generation, Validator validator)
     {
         var s = _settings;
@@ -155,7 +157,7 @@ public sealed class InProcessTrainer
         double beta = kl.BetaAt(step);
 
         var prompts = Enumerable.Range(0, s.PromptsPerStep).Select(p => source.ForStep(task, step, p, s.PromptsPerStep)).ToArray();
-        var promptTokens = prompts.Select(p => PromptFormat.EncodePrompt(p.Question, tokenizer)).ToArray();
+        var promptTokens = prompts.Select(p => codec.EncodePrompt(p.Image, p.Question)).ToArray();
         var requests = new List<GenerationRequest>(s.PromptsPerStep * s.GroupSize);
         for (int p = 0; p < prompts.Length; p++)
         {

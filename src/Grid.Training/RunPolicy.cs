@@ -63,6 +63,18 @@ public sealed class RunPolicy : IDisposable
         return new RunPolicy(policy, tokenizer, tokenizer, config);
     }
 
+    /// <summary>A checkpoint folder of either kind (a run's checkpoint, or a Hugging Face folder) as a policy.</summary>
+    public static RunPolicy FromCheckpoint(string folder, Tokenizer tokenizer)
+    {
+        if (PolicyFolder.IsHuggingFace(folder))
+        {
+            return LoadHuggingFace(folder);
+        }
+
+        var (policy, config) = PolicyCheckpoint.Load(folder, tokenizer);
+        return new RunPolicy(policy, tokenizer, tokenizer, config);
+    }
+
     /// <summary>A Hugging Face Qwen2-VL-family folder as a run's policy.</summary>
     public static RunPolicy LoadHuggingFace(string folder, bool freezeVision = false)
     {

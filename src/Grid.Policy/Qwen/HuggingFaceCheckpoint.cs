@@ -32,7 +32,7 @@ public static class HuggingFaceCheckpoint
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         folder = Path.GetFullPath(folder);
-        var config = QwenVLConfig.Load(Path.Combine(folder, ConfigFileName));
+        var config = LoadConfig(folder);
         var headers = ReadLayout(folder);
         var model = new QwenVLModel(config);
         try
@@ -68,6 +68,22 @@ public static class HuggingFaceCheckpoint
     }
 
     /// <summary>
+    /// Everything about a hub folder that can be checked without reading the weights: config.json, every safetensors
+    /// header (files, shards, sizes), the tokenizer, the chat template and the image processor's config. Cheap: run it
+    /// before expensive work that will need the checkpoint. Refusals are <see cref="InvalidDataException"/> or
+    /// <see cref="FileNotFoundException"/>s naming the file and what is wrong.
+    /// </summary>
+    public static QwenVLConfig Inspect(string folder)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        folder = Path.GetFullPath(folder);
+        var config = LoadConfig(folder);
+        ReadLayout(folder);
+        using var processor = QwenProcessor.FromCheckpoint(folder);
+        return config;
+    }
+
+    /// <summary>
     /// <paramref name="folder"/> as a policy: the weights (<see cref="Load"/>), the tokenizer, chat template and image
     /// processor (<see cref="QwenProcessor"/>), and the end tokens of generation_config.json, if it has any.
     /// </summary>
@@ -92,7 +108,21 @@ public static class HuggingFaceCheckpoint
 
     /// <summary>The tokens a completion ends at: config.json's and generation_config.json's eos_token_id.</summary>
     public static IReadOnlySet<int> EndTokens(string folder) =>
-        new HashSet<int>([.. QwenVLConfig.Load(Path.Combine(folder, ConfigFileName)).EosTokenIds, .. GenerationEndTokens(folder)]);
+        new HashSet<int>([.. LoadConfig(folder).EosTokenIds, .. GenerationEndTokens(folder)]);
+
+    /// <summary>config.json, a refusal of it naming the file (what this port cannot run is an input error, not a crash).</summary>
+    private static QwenVLConfig LoadConfig(string folder)
+    {
+        string path = Path.Combine(folder, ConfigFileName);
+        try
+        {
+            return QwenVLConfig.Load(path);
+        }
+        catch (FormatException e)
+        {
+            throw new InvalidDataException($"{path}: {e.Message}", e);
+        }
+    }
 
     /// <summary>generation_config.json's eos_token_id (a number or a list), or nothing when the file or field is absent.</summary>
     private static IReadOnlyList<int> GenerationEndTokens(string folder)

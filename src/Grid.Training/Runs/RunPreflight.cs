@@ -1,5 +1,6 @@
 using Grid.Core.Settings;
 using Grid.Policy.Checkpoints;
+using Grid.Policy.Qwen;
 using Grid.Policy.Model;
 using Grid.Training.Settings;
 
@@ -139,6 +140,13 @@ public static class RunPreflight
         Policy.Tokenization.Tokenizer? tokenizer = null)
     {
         FullPath(path, setting);
+        if (PolicyFolder.IsHuggingFace(path))
+        {
+            // The context (max_position_embeddings, tens of thousands of positions) leaves room for any max_new_tokens.
+            HuggingFaceCheckpoint.Inspect(path);
+            return PolicyConfig.ForHub(path);
+        }
+
         var config = PolicyCheckpoint.Inspect(path, tokenizer).Config;
         int room = config.MaxTextLength - PolicyRuntime.MaxPromptTokens;
         if (maxNewTokens is int tokens && tokens > room)

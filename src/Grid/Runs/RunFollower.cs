@@ -40,9 +40,9 @@ internal static class RunFollower
         PolicyRuntime.UseThreads(1);
         var clock = Stopwatch.StartNew();
         var folder = RunFolder.Open(warm.RunFolder);
-        var config = PolicyCheckpoint.ReadManifest(warm.FinalCheckpoint).Config;
         data ??= RunData.Shared(settings);
-        using var policy = new VisionLanguagePolicy(config); // this side's copy, for checkpoints and the evaluation
+        using var run = RunPolicy.FromCheckpoint(warm.FinalCheckpoint, data.Tokenizer); // this side's copy, for checkpoints and the evaluation
+        var policy = run.Model;
         observer.OnPhase("grpo", settings.Steps);
         // A resumed run goes on after the steps its folder already holds (none for a new run).
         var (next, skipped) = FollowedSteps(folder);
@@ -68,7 +68,7 @@ internal static class RunFollower
                     PolicyCheckpoint.LoadWeights(policy, Wait(weights.ReadAsync(latest, cancellation)));
                     lastCheckpoint = folder.CheckpointPath(next);
                     DiskSpace.Require(folder.CheckpointsPath, checkpointBytes, ResumeCommandFor(folder.Path));
-                    PolicyCheckpoint.Save(policy, config, lastCheckpoint, data.Tokenizer);
+                    run.Save(lastCheckpoint);
                 }
             }
 
@@ -94,7 +94,7 @@ internal static class RunFollower
         beforeEvaluation?.Invoke();
         PolicyRuntime.UseThreads(settings.Threads);
         observer.OnPhase("eval", 0);
-        var final = new Evaluator(new TaskVerifier(settings.FormatWeight), settings.MaxNewTokens, data.Tokenizer)
+        var final = new Evaluator(new TaskVerifier(settings.FormatWeight), settings.MaxNewTokens, run.Codec)
             .Evaluate(policy, data.EvalTasks, settings.EvalPrompts, "final", data.TrainedTask);
         folder.WriteJson("eval-final.json", final);
         observer.OnEvaluation(final);
