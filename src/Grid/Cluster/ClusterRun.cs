@@ -32,10 +32,19 @@ internal sealed class ClusterRun(IClusterClient grains, IWeightStore weights)
         var warm = new InProcessTrainer(settings, observer).Run(grpo: false, cancellation);
         runId ??= Path.GetFileName(warm.RunFolder);
         var tokenizer = RunData.TokenizerFor(settings); // own data: the byte-fallback tokenizer, 359 ids
-        var (policy, config) = PolicyCheckpoint.Load(warm.FinalCheckpoint, tokenizer);
         byte[] initial;
-        using (policy)
+        // A Hugging Face policy: every silo builds the network, tokenizer and processor from init_checkpoint's folder
+        // (the same path on every node, e.g. a shared volume); the warm-started weights go through the weight store.
+        string? hubFolder = settings.InitCheckpoint is { } init && PolicyFolder.IsHuggingFace(init) ? Path.GetFullPath(init) : null;
+        if (hubFolder is not null)
         {
+            using var warmed = RunPolicy.FromCheckpoint(warm.FinalCheckpoint, tokenizer);
+            initial = PolicyCheckpoint.SerializeWeights(warmed.Model);
+        }
+        else
+        {
+            var (policy, config) = PolicyCheckpoint.Load(warm.FinalCheckpoint, tokenizer);
+            using var loaded = policy;
             var expected = PolicyRuntime.ConfigFor(settings.Model, settings.MaxNewTokens, tokenizer);
             if (config != expected)
             {
@@ -63,7 +72,7 @@ internal sealed class ClusterRun(IClusterClient grains, IWeightStore weights)
             _data[runId] = data; // the final evaluation reads what was published, not the files as they are then
         }
 
-        var spec = new RunSpec(settings with { InitCheckpoint = null }, allowCpuLearner) { Dataset = dataset };
+        var spec = new RunSpec(settings with { InitCheckpoint = hubFolder }, allowCpuLearner) { Dataset = dataset };
         Wait(Controller(runId).Start(spec));
         File.WriteAllText(Path.Combine(warm.RunFolder, "cluster-run-id.txt"), runId + Environment.NewLine);
         return (runId, warm);
