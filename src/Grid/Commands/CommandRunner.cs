@@ -133,14 +133,16 @@ internal static class CommandRunner
     /// <summary>
     /// The refusal of the first argument holding a control character (a newline, escape, ...), null when there is none:
     /// no path, name or number needs one, and a path with one cannot be shown or typed back. Values of <c>--set</c> are
-    /// JSON, checked setting by setting (string settings refuse control characters too).
+    /// JSON, checked setting by setting (string settings refuse control characters too); <c>--prompt</c> and
+    /// <c>--completion</c> (grid score) are free text.
     /// </summary>
     private static string? ControlCharacterArgument(string[] args)
     {
         for (int i = 0; i < args.Length; i++)
         {
-            bool setValue = i > 0 && args[i - 1] == "--set";
-            if (!setValue && args[i].FirstOrDefault(char.IsControl) is var c and not '\0')
+            // --set values are JSON, checked setting by setting; grid score's prompt and completion are text, newlines and all.
+            bool exempt = i > 0 && args[i - 1] is "--set" or "--prompt" or "--completion";
+            if (!exempt && args[i].FirstOrDefault(char.IsControl) is var c and not '\0')
             {
                 return $"argument {i + 1} ({InvalidSettingException.Format(args[i])}) holds the control character "
                     + $"U+{(int)c:X4}; paths, names and numbers never need one. Type it without.";
