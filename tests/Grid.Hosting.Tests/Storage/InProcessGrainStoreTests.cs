@@ -14,8 +14,46 @@ namespace Grid.Hosting.Tests.Storage;
 public sealed class InProcessGrainStoreTests
 {
     private static readonly GrainId Grain = GrainId.Create("counter", "c1");
-    private readonly DeepCopier _copier = new ServiceCollection()
-        .AddSerializer(s => s.AddAssembly(typeof(CounterState).Assembly)).BuildServiceProvider().GetRequiredService<DeepCopier>();
+    private static readonly IServiceProvider Services = new ServiceCollection()
+        .AddSerializer(s => s.AddAssembly(typeof(CounterState).Assembly)).BuildServiceProvider();
+
+    private readonly DeepCopier _copier = Services.GetRequiredService<DeepCopier>();
+
+    [Fact]
+    public async Task A_store_with_a_folder_hands_its_states_to_a_new_process_store_on_that_folder()
+    {
+        string folder = Directory.CreateTempSubdirectory("grid-state-").FullName;
+        try
+        {
+            var killed = Persisted(new InProcessGrainStore(folder));
+            var kept = State(total: 3, "+1", "+2");
+            await killed.WriteStateAsync("counter", Grain, kept);
+            var cleared = State(total: 1, "+1");
+            await killed.WriteStateAsync("counter", GrainId.Create("counter", "gone"), cleared);
+            await killed.ClearStateAsync("counter", GrainId.Create("counter", "gone"), cleared);
+            File.WriteAllText(Path.Combine(folder, "half-written.state.tmp"), "cut short by a kill");
+
+            var next = new InProcessGrainStore(folder);
+            var resumed = Persisted(next);
+            var read = new GrainState<CounterState>();
+            await resumed.ReadStateAsync("counter", Grain, read);
+            var gone = new GrainState<CounterState>();
+            await resumed.ReadStateAsync("counter", GrainId.Create("counter", "gone"), gone);
+
+            Assert.True(read.RecordExists);
+            Assert.Equal(kept.ETag, read.ETag);
+            Assert.Equal(["+1", "+2"], read.State.History);
+            Assert.False(gone.RecordExists);
+            Assert.Single(Directory.GetFiles(folder)); // the cleared state's file and the unfinished replacement are gone
+            Assert.True(long.Parse(next.NextETag()) > long.Parse(kept.ETag!)); // new ETags never repeat the stored ones
+            read.State.Total = 4;
+            await resumed.WriteStateAsync("counter", Grain, read); // the stored ETag is the one read back
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
 
     [Fact]
     public async Task A_state_written_on_one_silo_is_read_on_another_with_its_etag()
@@ -121,6 +159,9 @@ public sealed class InProcessGrainStoreTests
 
     private InProcessGrainStorage Provider(InProcessGrainStore store, string name = GridStorage.Grain, string serviceId = "svc") =>
         new(name, serviceId, store, _copier);
+
+    private InProcessGrainStorage Persisted(InProcessGrainStore store) =>
+        new(GridStorage.Grain, "svc", store, _copier, Services.GetRequiredService<Serializer>());
 
     private static GrainState<CounterState> State(int total, params string[] history) =>
         new() { State = new CounterState { Total = total, History = [.. history] } };
