@@ -58,6 +58,7 @@ public sealed class InProcessTrainer
         var (policy, config) = s.InitCheckpoint is null
             ? PolicyRuntime.CreatePolicy(s.Model, s.MaxNewTokens, s.Seed, tokenizer)
             : PolicyCheckpoint.Load(s.InitCheckpoint, tokenizer);
+        using var ownedPolicy = policy; // freed with the run: grid experiment runs one after another in one process
 
         var sftClock = Stopwatch.StartNew();
         if (s.InitCheckpoint is null)

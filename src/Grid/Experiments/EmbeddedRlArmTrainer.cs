@@ -25,6 +25,7 @@ internal sealed class EmbeddedRlArmTrainer : IRlArmTrainer
             var result = TorchThread.Run(() => ConsoleProgress.Run(observer =>
                 EmbeddedGridTrainer.Run(settings, new WithoutEvaluationTables(observer), metrics: null, cancellation)));
             progress.Finished(run, result);
+            NativeMemory.Release(); // the next run starts from this run's baseline, not on top of its peak
             results.Add(result);
         }
 
