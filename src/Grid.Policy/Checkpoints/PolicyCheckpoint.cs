@@ -443,6 +443,12 @@ public static class PolicyCheckpoint
         }
 
         string path = Path.Combine(folder, name);
+        if (InputFile.KindOf(path) == FileKind.SymbolicLinkLoop)
+        {
+            throw new InvalidDataException($"The checkpoint's {what} '{path}' is a symbolic link loop (too many levels of "
+                + "links). Copy the real file into the folder.");
+        }
+
         var info = new FileInfo(path);
         if (info.LinkTarget is not null)
         {

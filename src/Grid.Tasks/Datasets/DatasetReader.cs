@@ -476,6 +476,11 @@ public static class DatasetReader
         foreach (string part in Path.GetRelativePath(folder, fullPath).Split(Path.DirectorySeparatorChar))
         {
             current = Path.Combine(current, part);
+            if (InputFile.KindOf(current) == FileKind.SymbolicLinkLoop)
+            {
+                throw at.Refuse($"image path \"{imagePath}\" goes through {current}, a symbolic link loop (too many levels of links). {fix}");
+            }
+
             var info = new FileInfo(current);
             if (info.LinkTarget is null)
             {

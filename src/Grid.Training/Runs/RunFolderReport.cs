@@ -117,12 +117,11 @@ public sealed record RunFolderReport(
         where T : class
     {
         string path = System.IO.Path.Combine(folder, file);
+        RequireRegular(path);
         if (!File.Exists(path))
         {
             return null;
         }
-
-        RequireRegular(path);
 
         try
         {
@@ -138,16 +137,15 @@ public sealed record RunFolderReport(
     private static IReadOnlyList<T> ReadLines<T>(string folder, string file)
     {
         string path = System.IO.Path.Combine(folder, file);
+        RequireRegular(path);
         if (!File.Exists(path))
         {
             return [];
         }
 
-        RequireRegular(path);
-
         var lines = new List<T>();
         int number = 0;
-        foreach (string line in File.ReadLines(path))
+        foreach (string line in BoundedLines(path))
         {
             number++;
             if (string.IsNullOrWhiteSpace(line))
@@ -169,10 +167,48 @@ public sealed record RunFolderReport(
         return lines;
     }
 
+    /// <summary>A line of metrics.jsonl or sft.jsonl holds one step; longer than this, the file is not one grid wrote.</summary>
+    private const int MaxLineChars = 1 << 20;
+
+    /// <summary>The file's lines, refusing one longer than <see cref="MaxLineChars"/> instead of reading it whole.</summary>
+    private static IEnumerable<string> BoundedLines(string path)
+    {
+        using var reader = new StreamReader(path);
+        var line = new System.Text.StringBuilder();
+        var buffer = new char[1 << 16];
+        int read;
+        while ((read = reader.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            int start = 0;
+            for (int i = 0; i < read; i++)
+            {
+                if (buffer[i] == '\n')
+                {
+                    line.Append(buffer, start, i - start);
+                    yield return line.ToString();
+                    line.Clear();
+                    start = i + 1;
+                }
+            }
+
+            line.Append(buffer, start, read - start);
+            if (line.Length > MaxLineChars)
+            {
+                throw new InvalidDataException($"'{path}' has a line longer than {MaxLineChars} characters; a run folder's "
+                    + "JSONL files hold one short line per step. Is this a run folder?");
+            }
+        }
+
+        if (line.Length > 0)
+        {
+            yield return line.ToString();
+        }
+    }
+
     /// <summary>A run folder's file must be a regular file: a FIFO put in its place would block the read for ever.</summary>
     private static void RequireRegular(string path)
     {
-        if (InputFile.Refusal(path) is { } why)
+        if (InputFile.Refusal(path) is { } why && InputFile.KindOf(path) != FileKind.Missing)
         {
             throw new InvalidDataException($"'{path}' is {why}. A run folder holds only files grid wrote; is this a run folder?");
         }

@@ -24,10 +24,31 @@ public static class RunPreflight
         ArgumentNullException.ThrowIfNull(settings);
         RequireStepMemory(settings);
         RequireWritableFolder(settings.OutputDirectory, "output_directory");
+        RequireDataFile(settings.Data.Train, "data.train");
+        RequireDataFile(settings.Data.Eval, "data.eval");
         if (settings.InitCheckpoint is not null)
         {
             RequireCheckpoint(settings.InitCheckpoint, "init_checkpoint", settings.MaxNewTokens, "max_new_tokens",
                 Data.RunData.TokenizerFor(settings));
+        }
+    }
+
+    /// <summary>
+    /// A dataset file setting names an existing regular file (unset is fine): a FIFO or device there would block or never
+    /// end the read that loads it. Only the file's kind is checked here, not its records.
+    /// </summary>
+    private static void RequireDataFile(string? path, string setting)
+    {
+        if (path is null)
+        {
+            return;
+        }
+
+        string full = FullPath(path, setting);
+        Core.Files.InputFile.RequireReadable(full, setting);
+        if (!File.Exists(full))
+        {
+            throw new InvalidSettingException(setting, path, $"an existing JSONL dataset file, but there is none at {full}");
         }
     }
 
@@ -69,6 +90,12 @@ public static class RunPreflight
         if (folder is null || !Directory.Exists(folder))
         {
             throw new InvalidSettingException(option, path, $"a file in an existing folder, but {folder ?? full} does not exist; create it first");
+        }
+
+        if (Core.Files.InputFile.KindOf(full) is Core.Files.FileKind.Fifo or Core.Files.FileKind.Socket)
+        {
+            // Opening a FIFO for writing blocks until a reader comes, which may be never.
+            throw new InvalidSettingException(option, path, $"a regular file path, but {full} is a FIFO or socket; give a file path");
         }
 
         try

@@ -18,12 +18,21 @@ internal static class ClusterConfiguration
     /// <summary>Short environment variable for the Azure Storage connection string (never printed).</summary>
     public const string ConnectionStringVariable = "GRID_AZURE_STORAGE";
 
+    /// <summary>A --settings file larger than this is refused unread (a sparse or wrong file would be read whole).</summary>
+    public const long MaxSettingsFileBytes = 1 << 20;
+
     public static IConfiguration Build(string? settingsFile, IReadOnlyDictionary<string, string?> flags)
     {
         if (settingsFile is not null && InputFile.Refusal(settingsFile) is { } why)
         {
             throw new GridConfigurationException(
                 $"--settings file '{InvalidSettingException.Format(settingsFile)[1..^1]}' is {why}; give the path of a JSON file with a \"Grid\" section.");
+        }
+
+        if (settingsFile is not null && File.Exists(settingsFile) && new FileInfo(settingsFile).Length > MaxSettingsFileBytes)
+        {
+            throw new GridConfigurationException($"--settings file '{settingsFile}' has {new FileInfo(settingsFile).Length} "
+                + $"bytes; a settings file holds at most {MaxSettingsFileBytes} (a \"Grid\" section of a few keys). Pass the right file.");
         }
 
         if (settingsFile is not null && !File.Exists(settingsFile))

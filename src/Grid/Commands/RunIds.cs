@@ -1,3 +1,4 @@
+using Grid.Core.Files;
 using Grid.Core.Settings;
 
 namespace Grid.Cli.Commands;
@@ -8,11 +9,23 @@ internal static class RunIds
     /// <summary>Run ids are run folder names (at most 64 characters of name plus the time) or --run-id values.</summary>
     public const int MaxLength = 256;
 
-    public static string Require(string? run, string argument = "run") =>
-        !string.IsNullOrWhiteSpace(run) && run.Length <= MaxLength && !run.Any(char.IsControl)
-            ? run
-            : throw new InvalidSettingException(argument, run,
+    public static string Require(string? run, string argument = "run")
+    {
+        if (string.IsNullOrWhiteSpace(run) || run.Length > MaxLength || run.Any(char.IsControl))
+        {
+            throw new InvalidSettingException(argument, run,
                 $"a run id as grid submit printed it, or a run folder (non-empty, at most {MaxLength} characters, no control characters)");
+        }
+
+        // A file, FIFO or device there is neither: say so now, not after the cluster's connect timeout.
+        if (InputFile.KindOf(run) is not (FileKind.Missing or FileKind.Directory or FileKind.Unknown) and var kind)
+        {
+            throw new InvalidSettingException(argument, run,
+                $"a run id or a run folder, but {Path.GetFullPath(run)} is {(kind == FileKind.Regular ? "a file" : InputFile.Refusal(run))}");
+        }
+
+        return run;
+    }
 
     /// <summary>
     /// Refuses a path (it names a folder: it has a '/' and exists) where a cluster run id is meant, before a cluster is

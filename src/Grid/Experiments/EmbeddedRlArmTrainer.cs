@@ -27,6 +27,7 @@ internal sealed class EmbeddedRlArmTrainer : IRlArmTrainer
                 ? EmbeddedGridTrainer.Resume(InterruptedRun.Read(folder), new WithoutEvaluationTables(observer), metrics: null, cancellation)
                 : EmbeddedGridTrainer.Run(settings, new WithoutEvaluationTables(observer), metrics: null, cancellation)));
             progress.Finished(run, result);
+            NativeMemory.Release(); // the next run starts from this run's baseline, not on top of its peak
             results.Add(result);
         }
 

@@ -113,6 +113,46 @@ public sealed partial class HostileInputTests : IAsyncDisposable
         Assert.False(File.Exists(Path.Combine(run, "sft.jsonl")), "no SFT step ran, so none is logged");
     }
 
+    [Fact]
+    public async Task Every_command_refuses_every_hostile_path_class_in_every_path_argument_without_opening_it()
+    {
+        var cancellation = TestContext.Current.CancellationToken;
+        string checkpoint = await MakeCheckpointAsync(cancellation);
+        string dataset = await MakeDatasetAsync(cancellation);
+        var cases = PathCases(checkpoint, dataset).ToList();
+
+        var clock = Stopwatch.StartNew();
+        var failures = new List<string>();
+        double slowest = 0;
+        // Four at a time: a refused case is mostly the runtime starting, and the slow ones wait on nothing.
+        await Parallel.ForEachAsync(cases, new ParallelOptions { MaxDegreeOfParallelism = 4, CancellationToken = cancellation },
+            async (hostile, token) =>
+            {
+                var (exit, seconds, _, output) = await RunAsync(hostile, token);
+                string? problem = exit != 2 ? $"exit code {exit}, not 2"
+                    : StackTrace().IsMatch(output) || output.Contains("Unhandled exception", StringComparison.Ordinal)
+                        ? "printed a stack trace"
+                    : !output.Contains("error:", StringComparison.Ordinal) ? "refused without an error line"
+                    : seconds > PathCaseSeconds ? $"took {seconds:F1} s to refuse"
+                    : null;
+                lock (failures)
+                {
+                    slowest = Math.Max(slowest, seconds);
+                    if (problem is not null)
+                    {
+                        failures.Add($"{hostile.Name}: {problem}\n  grid {string.Join(' ', hostile.Arguments.Select(Show))}\n"
+                            + string.Join('\n', output.Split('\n').Take(8).Select(line => "  | " + line)));
+                    }
+                }
+            });
+
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"{cases.Count} hostile path cases ({PathSlots(checkpoint, dataset).Count} path arguments x up to {PathClasses.Length} "
+            + $"classes) in {clock.Elapsed.TotalSeconds:F0} s; slowest {slowest:F1} s");
+        Assert.True(cases.Count >= 150, $"only {cases.Count} path cases were generated");
+        Assert.True(failures.Count == 0, $"{failures.Count} of {cases.Count} path cases broke the rule:\n{string.Join("\n", failures)}");
+    }
+
     /// <summary>Cases that are fine as given: the generator's controls, so a rule that refuses everything fails.</summary>
     private static readonly HashSet<string> MustAccept =
     [
@@ -497,6 +537,191 @@ public sealed partial class HostileInputTests : IAsyncDisposable
         yield return new HostileCase("submit empty run id", ["submit", "--preset", "smoke", "--output", "out", "--run-id", ""], true);
     }
 
+    // ---------------------------------------------------------------- hostile paths
+
+    /// <summary>A refusal at the edge takes the runtime's start and a check; a read that hangs takes the case's timeout.</summary>
+    private const double PathCaseSeconds = 15;
+
+    /// <summary>How a path reaches grid: as an argument (no NUL can be passed there) or inside JSON (any character can).</summary>
+    private enum PathSyntax
+    {
+        Argument,
+        Json,
+    }
+
+    /// <summary>
+    /// One place a command takes a path: <see cref="Arguments"/> turns the hostile path into grid's arguments inside the
+    /// case's own folder, and <see cref="Setup"/> writes whatever file carries the path. An output takes only the classes
+    /// no writer may accept; a fixed file name (a run folder's metrics.jsonl) takes only classes made at that name; a
+    /// <see cref="KindOnly"/> slot (a dry run's dataset settings) checks the file's kind, not its content.
+    /// </summary>
+    private sealed record PathSlot(string Name, PathSyntax Syntax, Func<string, string, string[]> Arguments,
+        Action<string, string>? Setup = null, bool Output = false, bool FixedName = false, bool MissingIsValid = false,
+        Func<string, string>? Target = null, bool KindOnly = false);
+
+    /// <summary>
+    /// A class of hostile path: <see cref="PathFor"/> gives the path for the slot's target, <see cref="Create"/> makes the
+    /// object there (null when nothing is made).
+    /// </summary>
+    private sealed record PathClass(string Name, Func<string, string> PathFor, Action<string>? Create = null,
+        bool ChangesName = false, bool JsonOnly = false, bool ForOutputs = false, bool Content = false)
+    {
+        public bool AtTarget => !ChangesName && PathFor("target") == "target";
+    }
+
+    private static readonly PathClass[] PathClasses =
+    [
+        new("NUL", t => Insert(t, '\0'), ChangesName: true, JsonOnly: true),
+        new("U+0001", t => Insert(t, '\u0001'), ChangesName: true, ForOutputs: true),
+        new("newline", t => Insert(t, '\n'), ChangesName: true, ForOutputs: true),
+        new("escape", t => Insert(t, '\u001b'), ChangesName: true, ForOutputs: true),
+        new("DEL", t => Insert(t, '\u007f'), ChangesName: true),
+        new("FIFO", t => t, MakeFifo, ForOutputs: true),
+        new("link to a FIFO", t => t, t =>
+        {
+            MakeFifo(t + ".fifo");
+            File.CreateSymbolicLink(t, Path.GetFileName(t) + ".fifo");
+        }, ForOutputs: true),
+        new("socket", t => t, MakeSocket, ForOutputs: true),
+        new("/dev/zero", _ => "/dev/zero"),
+        new("link to /dev/zero", t => t, t => File.CreateSymbolicLink(t, "/dev/zero")),
+        new("/dev/urandom", _ => "/dev/urandom"),
+        new("folder", t => t, t => Directory.CreateDirectory(Path.Combine(t, "inside"))),
+        new("missing", t => t + ".missing"),
+        new("unreadable", Content: true, PathFor: t => t, Create: t =>
+        {
+            File.WriteAllText(t, "not what it should be\n");
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(t, UnixFileMode.None);
+            }
+        }),
+        new("symlink loop", t => t, t =>
+        {
+            File.CreateSymbolicLink(t, Path.GetFileName(t) + ".other");
+            File.CreateSymbolicLink(t + ".other", Path.GetFileName(t));
+        }, ForOutputs: true),
+        new("huge sparse file", Content: true, PathFor: t => t, Create: t =>
+        {
+            using var file = new FileStream(t, FileMode.CreateNew);
+            file.SetLength(16L << 30);
+        }),
+    ];
+
+    /// <summary>Every command's path arguments. A command added with a path argument gets a line here.</summary>
+    private static IReadOnlyList<PathSlot> PathSlots(string checkpoint, string dataset)
+    {
+        string[] DryRun(string command, string folder, params string[] more) =>
+            [command, "--dry-run", "--preset", "smoke", "--output", Path.Combine(folder, "out"), .. more];
+        string[] Eval(params string[] more) => ["eval", .. more, "--prompts", "1", "--max-new-tokens", "4"];
+        string Config(string folder) => Path.Combine(folder, "run.json");
+        string Copy(string folder) => Path.Combine(folder, "checkpoint");
+        string Jsonl(string folder) => Path.Combine(folder, "data.jsonl");
+        string Run(string folder) => Path.Combine(folder, "run");
+
+        return
+        [
+            new("train --config", PathSyntax.Argument, (f, p) => DryRun("train", f, "--config", p)),
+            new("sft --config", PathSyntax.Argument, (f, p) => DryRun("sft", f, "--config", p)),
+            new("experiment --config", PathSyntax.Argument, (f, p) => ["experiment", "--output", f, "--config", p]),
+            new("train --set init_checkpoint", PathSyntax.Json, (f, p) => DryRun("train", f, "--set", $"init_checkpoint={Json(p)}")),
+            new("sft init_checkpoint in --config", PathSyntax.Json, (f, p) => DryRun("sft", f, "--config", Config(f)),
+                (f, p) => File.WriteAllText(Config(f), $"{{\"init_checkpoint\": {Json(p)}}}")),
+            new("train --set data.train", PathSyntax.Json, (f, p) => DryRun("train", f, "--set", $"data.train={Json(p)}"), KindOnly: true),
+            new("train data.eval in --config", PathSyntax.Json, (f, p) => DryRun("train", f, "--config", Config(f)),
+                (f, p) => File.WriteAllText(Config(f), $"{{\"data\": {{\"train\": {Json(dataset)}, \"eval\": {Json(p)}}}}}"),
+                KindOnly: true),
+            new("train --set output_directory", PathSyntax.Json,
+                (f, p) => ["train", "--dry-run", "--preset", "smoke", "--set", $"output_directory={Json(p)}"], Output: true),
+            new("train --output", PathSyntax.Argument, (f, p) => ["train", "--dry-run", "--preset", "smoke", "--output", p], Output: true),
+            new("eval CHECKPOINT", PathSyntax.Argument, (f, p) => Eval(p)),
+            new("eval --data", PathSyntax.Argument, (f, p) => Eval(checkpoint, "--data", p)),
+            new("eval -o", PathSyntax.Argument, (f, p) => Eval(checkpoint, "-o", p), Output: true),
+            new("checkpoint weights file in checkpoint.json", PathSyntax.Json, (f, p) => Eval(Copy(f)), (f, p) =>
+            {
+                CopyFolder(checkpoint, Copy(f));
+                File.Delete(Path.Combine(Copy(f), "model.safetensors"));
+                EditManifest(Copy(f), m => m["WeightsFile"] = Relative(Copy(f), p));
+            }, Target: f => Path.Combine(Copy(f), "weights.safetensors")),
+            new("dataset check", PathSyntax.Argument, (f, p) => ["dataset", "check", p]),
+            new("dataset import", PathSyntax.Argument,
+                (f, p) => ["dataset", "import", "--format", "r1v", p, "-o", Path.Combine(f, "imported.jsonl")]),
+            new("dataset export -o", PathSyntax.Argument,
+                (f, p) => ["dataset", "export", "--task", "counting", "--count", "1", "-o", p], Output: true),
+            new("dataset image in a record", PathSyntax.Json, (f, p) => ["dataset", "check", Jsonl(f)], (f, p) =>
+            {
+                string image = Relative(f, p);
+                File.WriteAllText(Jsonl(f),
+                    JsonSerializer.Serialize(new { id = "a", task = "counting", question = "How many?", answer = "3", image }) + "\n");
+            }, Target: f => Path.Combine(f, "images", "a.png")),
+            new("experiment --base", PathSyntax.Argument, (f, p) => ["experiment", "--output", f, "--base", p]),
+            new("experiment --output", PathSyntax.Argument, (f, p) => ["experiment", "--output", p], Output: true),
+            new("bench --json", PathSyntax.Argument, (f, p) => ["bench", "--suite", "policy", "--json", p], Output: true),
+            new("status RUN", PathSyntax.Argument, (f, p) => ["status", p], MissingIsValid: true),
+            new("status of a run folder's metrics.jsonl", PathSyntax.Argument, (f, p) => ["status", Run(f)],
+                (f, p) => File.Copy(Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(checkpoint)!)!, "settings.json"),
+                    Path.Combine(Run(f), "settings.json")),
+                FixedName: true, MissingIsValid: true, Target: f => Path.Combine(Run(f), "metrics.jsonl")),
+            new("silo --settings", PathSyntax.Argument, (f, p) => ["silo", "--settings", p]),
+        ];
+    }
+
+    /// <summary>Every path argument x every hostile class that applies to it, each in a folder of its own.</summary>
+    private IEnumerable<HostileCase> PathCases(string checkpoint, string dataset)
+    {
+        int index = 0;
+        foreach (var slot in PathSlots(checkpoint, dataset))
+        {
+            foreach (var hostile in PathClasses)
+            {
+                if ((hostile.JsonOnly && slot.Syntax != PathSyntax.Json) || (slot.Output && !hostile.ForOutputs)
+                    || (slot.FixedName && !hostile.AtTarget) || (slot.KindOnly && hostile.Content)
+                    || (slot.MissingIsValid && hostile.Name == "missing"))
+                {
+                    continue;
+                }
+
+                // Short folder names: a socket's path may have at most 108 bytes.
+                string folder = Path.Combine(Work, "p", $"{index++}");
+                string target = slot.Target?.Invoke(folder) ?? Path.Combine(folder, "target");
+                string path = hostile.PathFor(target);
+                yield return new HostileCase($"{slot.Name} <- {hostile.Name}", slot.Arguments(folder, path), true, () =>
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                    slot.Setup?.Invoke(folder, path);
+                    hostile.Create?.Invoke(target);
+                });
+            }
+        }
+    }
+
+    /// <summary><paramref name="path"/> with <paramref name="c"/> in its file name.</summary>
+    private static string Insert(string path, char c) => Path.Combine(Path.GetDirectoryName(path)!, $"a{c}{Path.GetFileName(path)}");
+
+    private static string Json(string text) => JsonSerializer.Serialize(text);
+
+    /// <summary><paramref name="path"/> relative to <paramref name="folder"/> when inside it, else as it is (by text: it may hold NUL).</summary>
+    private static string Relative(string folder, string path) =>
+        path.StartsWith(folder + "/", StringComparison.Ordinal) ? path[(folder.Length + 1)..] : path;
+
+    private static void MakeFifo(string path)
+    {
+        using var mkfifo = Process.Start("mkfifo", [path]);
+        mkfifo.WaitForExit();
+        Assert.Equal(0, mkfifo.ExitCode);
+    }
+
+    /// <summary>Bound sockets, open until the test class is done: disposing one deletes its file.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentBag<System.Net.Sockets.Socket> s_sockets = [];
+
+    private static void MakeSocket(string path)
+    {
+        var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix,
+            System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        s_sockets.Add(socket);
+        socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+    }
+
     // ---------------------------------------------------------------- running
 
     private async Task<(int Exit, double Seconds, long PeakRss, string Output)> RunAsync(HostileCase hostile, CancellationToken cancellation)
@@ -617,5 +842,13 @@ public sealed partial class HostileInputTests : IAsyncDisposable
     [GeneratedRegex("[^A-Za-z0-9_-]+")]
     private static partial Regex SlugPattern();
 
-    public async ValueTask DisposeAsync() => await _processes.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        while (s_sockets.TryTake(out var socket))
+        {
+            socket.Dispose();
+        }
+
+        await _processes.DisposeAsync();
+    }
 }
