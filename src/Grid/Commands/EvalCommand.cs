@@ -71,9 +71,11 @@ internal static class EvalCommand
                 RunPreflight.RequireWritableFile(file.FullName, "output");
             }
 
-            var tokenizer = RunData.TokenizerOf(dir.FullName);
+            bool hub = PolicyFolder.IsHuggingFace(dir.FullName);
+            var tokenizer = hub ? Policy.Tokenization.Tokenizer.Default : RunData.TokenizerOf(dir.FullName);
             var config = RunPreflight.RequireCheckpoint(dir.FullName, "checkpoint", requested, "max-new-tokens", tokenizer);
-            int tokens = requested ?? Math.Clamp(config.MaxTextLength - Training.PolicyRuntime.MaxPromptTokens, 1, 256);
+            // A Hugging Face model's context has room for the longest completion allowed.
+            int tokens = requested ?? (hub ? 256 : Math.Clamp(config.MaxTextLength - Training.PolicyRuntime.MaxPromptTokens, 1, 256));
 
             // A dataset is read (and any bad record refused) before the policy is loaded; its records are all held out.
             IReadOnlyList<IVisualTask> tasks = TaskCatalog.All;
@@ -95,12 +97,9 @@ internal static class EvalCommand
 
             var report = TorchThread.Run(() =>
             {
-                var (policy, _) = PolicyCheckpoint.Load(dir.FullName, tokenizer);
-                using (policy)
-                {
-                    var evaluator = new Evaluator(new TaskVerifier(), tokens, tokenizer);
-                    return evaluator.Evaluate(policy, tasks, count, dir.Name, RunFolderReport.TrainedTaskOf(dir.FullName));
-                }
+                using var policy = Training.RunPolicy.FromCheckpoint(dir.FullName, tokenizer);
+                var evaluator = new Evaluator(new TaskVerifier(), tokens, policy.Codec);
+                return evaluator.Evaluate(policy.Model, tasks, count, dir.Name, RunFolderReport.TrainedTaskOf(dir.FullName));
             });
 
             // The checkpoint's path on a line of its own: a table's title is cut to the table's width.
