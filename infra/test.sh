@@ -26,6 +26,13 @@ if ! command -v kubectl >/dev/null 2>&1; then
     echo "kubectl not found: the Kubernetes manifest tests (Grid.Deployment.Tests) will be skipped." >&2
 fi
 
+# tmux for the live display tests (LiveDisplayTests), which run grid in a real terminal pane and read the screen back.
+if ! command -v tmux >/dev/null 2>&1; then
+    sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null \
+        || echo "Could not install tmux (apt-get install tmux); the live display tests will fail." >&2
+fi
+
 # ip and tc (iproute2) for the network namespace tests (NamespaceClusterTests), which build nodes with their own
 # addresses as root; slim images lack them. Without them (or without root) those tests skip and say why.
 if [ "$(id -u)" -eq 0 ] && { ! command -v ip >/dev/null 2>&1 || ! command -v tc >/dev/null 2>&1; }; then

@@ -13,7 +13,7 @@ public sealed class ProjectGraphTests
     {
         ["Grid.Core"] = [],
         ["Grid.Learning"] = ["Grid.Core"],
-        ["Grid.Tasks"] = [],
+        ["Grid.Tasks"] = ["Grid.Core"],
         ["Grid.Policy"] = ["Grid.Learning", "Grid.Tasks"],
         ["Grid.Training"] = ["Grid.Core", "Grid.Policy"],
         ["Grid.Hosting"] = ["Grid.Core"],
