@@ -362,7 +362,7 @@ internal static class BenchCommand
         }
 
         string written = q.CheckpointWriteSeconds is { } w ? $"written in {w:F0} s" : "reused";
-        AnsiConsole.MarkupLineInterpolated($"checkpoint {q.CheckpointBytes / 1e9:F2} GB ({written}); load avg {q.LoadAverageBefore:F2} -> {q.LoadAverageAfter:F2}");
+        AnsiConsole.MarkupLineInterpolated($"checkpoint {q.CheckpointBytes / 1e9:F2} GB ({written}); Grid's process held {q.GridRssDuringBaselineBytes / 1e9:F2} GB while the baseline ran; load avg {q.LoadAverageBefore:F2} -> {q.LoadAverageAfter:F2}");
         ConsoleWidth.Copyable($"checkpoint: {q.Checkpoint}");
     }
 
