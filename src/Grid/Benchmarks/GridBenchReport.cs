@@ -12,7 +12,8 @@ public sealed record GridBenchReport(
     IReadOnlyList<ControlPlaneBench>? ControlPlane,
     LearningBench? Learning = null,
     LoadAverages? PolicyLoadAverage = null,
-    AsyncBench? Async = null);
+    AsyncBench? Async = null,
+    QwenBench? Qwen = null);
 
 /// <summary>The machine's 1-minute load average before and after a suite: how busy its cores were besides it.</summary>
 public sealed record LoadAverages(double Before, double After);

@@ -18,12 +18,14 @@ namespace Grid.Cli.Commands;
 /// zero-cost fixed-answer policy on 1, 2 and 3 silos). Suite "learning" (not part of "all": it is a whole training run):
 /// the held-out gain of <c>grid train</c>'s run on its trained task, and the change on the other task. Suite "async"
 /// (not part of "all" either: minutes of training): asynchronous GRPO-D's throughput for each staleness bound k, on two
-/// real silo processes and simulated on 2 to 16 rollout silos (<see cref="AsyncBenchmark"/>).
+/// real silo processes and simulated on 2 to 16 rollout silos (<see cref="AsyncBenchmark"/>). Suite "qwen" (not part of
+/// "all": it writes and loads a 4.4 GB checkpoint): a Qwen2-VL-2B-shaped checkpoint's load, score and generation, against
+/// the same score forward in eager PyTorch (<see cref="QwenBenchmark"/>).
 /// </summary>
 internal static class BenchCommand
 {
     /// <summary>"grid" is control-plane + rollout-engine + grid-tax; each of those also runs alone.</summary>
-    private static readonly string[] Suites = ["all", "policy", "grid", "control-plane", "rollout-engine", "grid-tax", "learning", "async"];
+    private static readonly string[] Suites = ["all", "policy", "grid", "control-plane", "rollout-engine", "grid-tax", "learning", "async", "qwen"];
 
     /// <summary>The async suite's parts: both, or one of them.</summary>
     private static readonly string[] AsyncParts = ["both", "real", "simulated"];
@@ -31,7 +33,7 @@ internal static class BenchCommand
     public static Command Create()
     {
         var options = new SettingsOptions();
-        var suite = new Option<string>("--suite") { Description = "policy, grid or all (default); or one grid benchmark: control-plane, rollout-engine, grid-tax; or learning (a whole grid train run); or async (asynchronous GRPO-D by staleness bound, real and simulated).", DefaultValueFactory = _ => "all" };
+        var suite = new Option<string>("--suite") { Description = "policy, grid or all (default); or one grid benchmark: control-plane, rollout-engine, grid-tax; or learning (a whole grid train run); or async (asynchronous GRPO-D by staleness bound, real and simulated); or qwen (a Qwen2-VL-2B-shaped checkpoint against eager PyTorch).", DefaultValueFactory = _ => "all" };
         var repeats = new Option<int>("--repeats") { Description = "Timed runs per measurement (medians are reported).", DefaultValueFactory = _ => 5 };
         var rounds = new Option<int>("--rounds") { Description = "Grid tax: in-process + grid run pairs (step times pooled).", DefaultValueFactory = _ => 2 };
         var taxSteps = new Option<int>("--tax-steps") { Description = "Grid tax: timed GRPO-D steps per run (after 2 warm-up steps).", DefaultValueFactory = _ => 6 };
@@ -46,11 +48,13 @@ internal static class BenchCommand
         var learnerMs = new Option<double?>("--learner-ms-per-sample") { Description = "Async, simulated: learner milliseconds per trained completion (default: the real part's measured profile, else 19.3)." };
         var simTokens = new Option<double?>("--sim-tokens-per-completion") { Description = "Async, simulated: tokens of one simulated completion (default: the real part's mean, else 38.8)." };
         var timeScale = new Option<double>("--sim-time-scale") { Description = "Async, simulated: multiplies both simulated costs (e.g. 0.25 runs 4x faster with the same ratios).", DefaultValueFactory = _ => 1.0 };
+        var qwenCheckpoint = new Option<DirectoryInfo?>("--qwen-checkpoint") { Description = $"Qwen: folder of the random Qwen2-VL-2B-shaped checkpoint, written there once (about 4.4 GB) and reused (default {QwenBenchmark.DefaultCheckpointFolder})." };
+        var qwenRepeats = new Option<int>("--qwen-repeats") { Description = "Qwen: timed runs of each score and generation measurement, in Grid and in PyTorch (medians are reported).", DefaultValueFactory = _ => 2 };
         var json = new Option<FileInfo?>("--json") { Description = "Write the results as JSON here (the async suite's chart, async-throughput.png, goes beside it)." };
         var command = new Command("bench", "Measure the policy against this machine's GEMM peak, and the grid against the in-process loop.")
         {
             suite, repeats, rounds, taxSteps, groupsPerStep, silos, staleness, asyncPart, rolloutSilos, simSteps, simPrompts, genMs,
-            learnerMs, simTokens, timeScale, json,
+            learnerMs, simTokens, timeScale, qwenCheckpoint, qwenRepeats, json,
         };
         // The shared settings options, described for what they change here.
         options.Set.Description = "Override one setting of the benchmarked runs and model, e.g. --set prompts_per_step=8 (applied last).";
@@ -89,6 +93,7 @@ internal static class BenchCommand
             ControlPlaneBench[]? control = null;
             LearningBench? learning = null;
             AsyncBench? asynchronous = null;
+            QwenBench? qwen = null;
             LoadAverages? policyLoad = null;
             if (which is "all" or "policy")
             {
@@ -144,10 +149,22 @@ internal static class BenchCommand
                     parse.GetValue(simTokens), parse.GetValue(timeScale), parse.GetValue(json)?.FullName);
             }
 
+            if (which is "qwen")
+            {
+                int qwenRuns = Between("qwen-repeats", parse.GetValue(qwenRepeats), 20);
+                string folder = parse.GetValue(qwenCheckpoint)?.FullName ?? QwenBenchmark.DefaultCheckpointFolder;
+                qwen = TorchThread.Run(() =>
+                {
+                    PolicyRuntime.Configure(settings.Threads, settings.Seed);
+                    return QwenBenchmark.Run(folder, qwenRuns, settings.Threads, line => AnsiConsole.MarkupLineInterpolated($"[grey]{line}[/]"));
+                });
+                WriteQwen(qwen);
+            }
+
             if (parse.GetValue(json) is { } file)
             {
                 File.WriteAllText(file.FullName, JsonSerializer.Serialize(
-                    new GridBenchReport(started, which, policy, tax, engine, control, learning, policyLoad, asynchronous),
+                    new GridBenchReport(started, which, policy, tax, engine, control, learning, policyLoad, asynchronous, qwen),
                     RunFolder.DocumentOptions));
             }
 
@@ -316,6 +333,37 @@ internal static class BenchCommand
         AnsiConsole.Write(table);
         // Other work on the cores lowers every figure above, the GEMM peak included.
         AnsiConsole.MarkupLineInterpolated($"load avg {load.Before:F2} -> {load.After:F2}");
+    }
+
+    private static void WriteQwen(QwenBench q)
+    {
+        static string Seconds(double[] values) => values.Length == 1 ? $"{values[0]:F1} s"
+            : $"{BenchStatistics.Median(values):F1} s (runs: {string.Join(", ", values.Select(v => v.ToString("F1", System.Globalization.CultureInfo.InvariantCulture)))})";
+        var p = q.Python;
+        var table = new Table().AddColumns("measurement", "Grid (TorchSharp)", "PyTorch eager", "Grid / PyTorch");
+        table.AddRow("load (BF16 safetensors -> fp32)", $"{q.LoadSeconds:F1} s", p is null ? "-" : $"{p.LoadSeconds:F1} s", q.LoadRatio is { } l ? $"{l:F2}" : "-");
+        table.AddRow("peak RSS of loading", $"{q.LoadPeakRssBytes / 1e9:F2} GB", p is null ? "-" : $"{p.LoadPeakRssBytes / 1e9:F2} GB", "-");
+        table.AddRow($"score forward, {q.ImageWidth}x{q.ImageHeight} image ({string.Join("x", q.ImageGridThw)} patches), {q.ScorePromptTokens} + {q.ScoreCompletionTokens} tokens",
+            Seconds(q.ScoreSeconds), p is null ? "-" : Seconds(p.ForwardSeconds), q.ScoreRatio is { } s ? $"{s:F2}" : "-");
+        foreach (var g in q.Generation)
+        {
+            table.AddRow($"generation, batch {g.BatchSize}, {g.PromptTokens}-token prompt + {g.NewTokens} new tokens", $"{g.TokensPerSecond:F2} tok/s ({Seconds(g.Seconds)})", "-", "-");
+        }
+
+        ConsoleWidth.Titled($"qwen: Qwen2-VL-2B-shaped checkpoint, random BF16 weights, {q.Parameters:N0} parameters, fp32 on CPU, {q.Threads} threads", table);
+        if (p is not null)
+        {
+            AnsiConsole.MarkupLineInterpolated(
+                $"PyTorch {p.TorchVersion}, {p.Threads} threads, peak RSS {p.PeakRssBytes / 1e9:F2} GB; largest |log-prob difference| Grid vs PyTorch {q.MaxAbsLogProbDifference:G3}");
+        }
+        else
+        {
+            AnsiConsole.MarkupLineInterpolated($"[yellow]{q.PythonNote}[/]");
+        }
+
+        string written = q.CheckpointWriteSeconds is { } w ? $"written in {w:F0} s" : "reused";
+        AnsiConsole.MarkupLineInterpolated($"checkpoint {q.CheckpointBytes / 1e9:F2} GB ({written}); Grid's process held {q.GridRssDuringBaselineBytes / 1e9:F2} GB while the baseline ran; load avg {q.LoadAverageBefore:F2} -> {q.LoadAverageAfter:F2}");
+        ConsoleWidth.Copyable($"checkpoint: {q.Checkpoint}");
     }
 
     private static void WriteControlPlane(IReadOnlyList<ControlPlaneBench> results)
