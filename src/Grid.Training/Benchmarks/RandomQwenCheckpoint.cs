@@ -114,7 +114,8 @@ public static class RandomQwenCheckpoint
 
     /// <summary>
     /// Every weight the config builds, as (checkpoint key, shape), in the model's parameter order. The network is built
-    /// on the meta device, so no memory is spent on its weights.
+    /// on the meta device, so no memory is spent on its weights. Torch's default device is process-wide: call this where
+    /// no other thread is building tensors (the benchmark does, before anything else runs).
     /// </summary>
     public static IReadOnlyList<(string Name, long[] Shape)> TensorsOf(QwenVLConfig config)
     {

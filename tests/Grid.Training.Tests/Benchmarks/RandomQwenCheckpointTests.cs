@@ -8,6 +8,11 @@ namespace Grid.Training.Tests.Benchmarks;
 /// The random Hugging Face checkpoint the qwen benchmark loads: a folder HuggingFaceCheckpoint reads as it reads the
 /// hub's, with the weights' intended statistics, and a completeness check that refuses a damaged or different folder.
 /// </summary>
+/// <remarks>
+/// Alone in its collection, run with nothing else: listing the tensors builds the network on torch's meta device, and
+/// torch's default device is process-wide, so a policy built on another test's thread meanwhile landed on meta.
+/// </remarks>
+[Collection(nameof(TorchDefaultDeviceCollection))]
 public sealed class RandomQwenCheckpointTests : IDisposable
 {
     private static readonly string TinyFolder = LocateTiny();
@@ -100,3 +105,7 @@ public sealed class RandomQwenCheckpointTests : IDisposable
         throw new DirectoryNotFoundException($"No Grid.sln above {AppContext.BaseDirectory}: the tiny Qwen checkpoint is found from the repository root.");
     }
 }
+
+/// <summary>Tests that change torch's process-wide default device: they run when no other test runs.</summary>
+[CollectionDefinition(nameof(TorchDefaultDeviceCollection), DisableParallelization = true)]
+public sealed class TorchDefaultDeviceCollection;
