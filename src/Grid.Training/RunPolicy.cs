@@ -93,8 +93,9 @@ public sealed class RunPolicy : IDisposable
         PolicyModel copy;
         if (HubFolder is not null)
         {
+            // In place, tensor by tensor: a 2B model's weights (8.8 GB) do not fit one serialized byte array.
             copy = HuggingFaceCheckpoint.LoadPolicy(HubFolder);
-            PolicyCheckpoint.LoadWeights(copy, PolicyCheckpoint.SerializeWeights(Model));
+            PolicyCheckpoint.CopyWeights(Model, copy);
         }
         else
         {

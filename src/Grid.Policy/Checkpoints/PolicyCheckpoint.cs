@@ -247,13 +247,13 @@ public static class PolicyCheckpoint
     }
 
     /// <summary>Fast in-memory sync (e.g. learner -> rollout copy): copies every parameter and buffer in place.</summary>
-    public static void CopyWeights(VisionLanguagePolicy source, VisionLanguagePolicy target)
+    public static void CopyWeights(PolicyModel source, PolicyModel target)
     {
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(target);
-        if (source.Config != target.Config)
+        if (source.GetType() != target.GetType() || source.Shape != target.Shape)
         {
-            throw new ArgumentException($"Cannot copy weights between policies of different shapes: {source.Config} vs {target.Config}.");
+            throw new ArgumentException($"Cannot copy weights between policies of different shapes: {source.Shape} vs {target.Shape}.");
         }
 
         using var noGrad = no_grad();
